@@ -1,0 +1,63 @@
+# Convene: `make run` starts everything, `make test` checks everything. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: help install run test lint typecheck pytest test-postgres bench clean
+
+help:
+	@echo "make run            set up and start Convene (emulator, web, worker)"
+	@echo "make test           set up and run linters, type checks and every test"
+	@echo "make test-postgres  run the test suite against PostgreSQL ($(POSTGRES_URL))"
+	@echo "make bench          run the benchmark suite"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# Re-install only when the dependency lists change.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo_data
+	$(PY) manage.py rundev
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+test-postgres: install
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(POSTGRES_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		DATABASE_URL='$(POSTGRES_URL)' $(VENV)/bin/pytest; \
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "PostgreSQL is not reachable at $(POSTGRES_URL), and CI requires it." >&2; exit 1; \
+	else \
+		echo "SKIPPED: PostgreSQL is not reachable at $(POSTGRES_URL); set POSTGRES_URL to test against it."; \
+	fi
+
+bench: install
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
