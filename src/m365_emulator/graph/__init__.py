@@ -1,0 +1,1 @@
+"""The Graph v1.0 calendar API: events, meetings, delta, subscriptions, batch, limits."""
