@@ -1,0 +1,19 @@
+#!/usr/bin/env python
+"""Django's command-line utility for Convene."""
+
+import os
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    # Works from a plain checkout too, before `pip install -e .`.
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convene.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Convene: an events platform whose events live in Microsoft Outlook calendars."""

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from convene.accounts.forms import ProfileForm, RoleForm
+from convene.accounts.models import Role, User
+from convene.accounts.services import RoleChangeRefused, set_role
+from convene.core.access import requires
+from convene.permissions import can_manage_users
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Profile saved.")
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@requires(can_manage_users)
+def users(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    people = User.objects.order_by("email")
+    if query:
+        people = people.filter(Q(email__icontains=query) | Q(display_name__icontains=query))
+    page = Paginator(people, 25).get_page(request.GET.get("page"))
+    return render(
+        request, "accounts/users.html", {"page": page, "query": query, "roles": Role.choices}
+    )
+
+
+@require_POST
+@requires(can_manage_users)
+def change_role(request: HttpRequest, pk: int) -> HttpResponse:
+    assert isinstance(request.user, User)
+    person = get_object_or_404(User, pk=pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles in the list.")
+    else:
+        try:
+            set_role(person, Role(form.cleaned_data["role"]), actor=request.user)
+        except RoleChangeRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(request, f"{person.name} is now {person.get_role_display()}.")
+    return redirect("accounts:users")

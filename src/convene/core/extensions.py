@@ -1,0 +1,61 @@
+"""Extension points that later apps fill in from their ``AppConfig.ready()``.
+
+The base never imports the apps that extend it: an app registers a menu entry or a panel, and
+the layout renders whatever is registered. Registering the same thing twice is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+# Slots where apps may add a panel (a template rendered with the page's context).
+PROFILE = "profile"
+EVENT_DETAIL = "event_detail"
+SLOTS = (PROFILE, EVENT_DETAIL)
+
+PanelContext = Callable[[HttpRequest, Mapping[str, Any]], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """A link in the Admin menu's "Calendar Integration" section."""
+
+    label: str
+    url_name: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A template included in a page slot. ``extra_context`` receives the request and the
+    page's context and returns more variables for the template."""
+
+    template_name: str
+    extra_context: PanelContext | None = None
+
+
+_calendar_integrations: dict[str, MenuEntry] = {}
+_panels: dict[str, dict[str, Panel]] = {slot: {} for slot in SLOTS}
+
+
+def register_calendar_integration(label: str, url_name: str) -> None:
+    _calendar_integrations[url_name] = MenuEntry(label=label, url_name=url_name)
+
+
+def calendar_integrations() -> list[MenuEntry]:
+    return sorted(_calendar_integrations.values(), key=lambda entry: entry.label)
+
+
+def register_panel(
+    slot: str, template_name: str, extra_context: PanelContext | None = None
+) -> None:
+    if slot not in _panels:
+        raise ValueError(f"Unknown panel slot {slot!r}; slots are {', '.join(SLOTS)}")
+    _panels[slot][template_name] = Panel(template_name, extra_context)
+
+
+def panels(slot: str) -> list[Panel]:
+    return list(_panels[slot].values())

@@ -1,0 +1,35 @@
+"""Site-wide settings that Admins change in the app, stored as a single row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+SITE_SETTINGS_PK = 1
+
+
+class SiteSettings(models.Model):
+    regular_users_may_create_events = models.BooleanField(
+        default=False,
+        help_text="Let Regular users create, edit and cancel events too.",
+    )
+
+    class Meta:
+        verbose_name = "site settings"
+        verbose_name_plural = "site settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=SITE_SETTINGS_PK), name="single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = SITE_SETTINGS_PK
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> SiteSettings:
+        settings, _ = cls.objects.get_or_create(pk=SITE_SETTINGS_PK)
+        return settings

@@ -1,0 +1,28 @@
+"""Template helpers for the shared layout."""
+
+from __future__ import annotations
+
+from django import template
+from django.http import HttpRequest
+from django.utils.safestring import SafeString, mark_safe
+
+from convene.core.extensions import panels
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def render_panels(context: template.Context, slot: str) -> SafeString:
+    """Every panel registered for ``slot`` (see ``convene.core.extensions``), in order."""
+    request = context.get("request")
+    assert context.template is not None and isinstance(request, HttpRequest)
+    engine = context.template.engine
+    rendered: list[str] = []
+    for panel in panels(slot):
+        page = {str(key): value for key, value in context.flatten().items()}
+        extra = dict(panel.extra_context(request, page)) if panel.extra_context else {}
+        panel_template = engine.get_template(panel.template_name)
+        with context.push(**extra):
+            rendered.append(panel_template.render(context))
+    # Each piece is the output of a template, escaped by its own autoescaping.
+    return mark_safe("\n".join(rendered))  # noqa: S308

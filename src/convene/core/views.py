@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from convene.core.access import requires
+from convene.core.forms import SiteSettingsForm
+from convene.core.models import SiteSettings
+from convene.permissions import can_change_site_settings
+
+
+@requires(can_change_site_settings)
+def site_settings(request: HttpRequest) -> HttpResponse:
+    form = SiteSettingsForm(request.POST or None, instance=SiteSettings.load())
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Site settings saved.")
+        return redirect("core:site_settings")
+    return render(request, "core/site_settings.html", {"form": form})

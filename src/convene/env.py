@@ -1,0 +1,91 @@
+"""Reading configuration from the environment.
+
+Pure functions, so that settings parsing can be tested without reloading ``convene.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigurationError(ValueError):
+    """An environment variable holds a value Convene cannot use."""
+
+
+def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigurationError(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}")
+
+
+def env_list(name: str, default: list[str], environ: Mapping[str, str] = os.environ) -> list[str]:
+    raw = environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_config(url: str | None, var_dir: Path) -> dict[str, Any]:
+    """Django's DATABASES['default'] from a DATABASE_URL; a SQLite file under var/ when unset."""
+    if not url:
+        url = f"sqlite:///{var_dir / 'convene.sqlite3'}"
+    try:
+        config = dict(dj_database_url.parse(url, conn_max_age=60))
+    except ValueError as error:
+        raise ConfigurationError(
+            f"DATABASE_URL is not a database URL Django knows: {error}"
+        ) from error
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Persistent connections buy nothing for SQLite and keep the file open between tests.
+        config["CONN_MAX_AGE"] = 0
+    return config
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    """The key stored at ``path``, creating it (readable by the owner only) on first use."""
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    # O_EXCL: two processes starting together must not both write different keys.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key)
+    return key
+
+
+def huey_config(redis_url: str | None, var_dir: Path, immediate: bool) -> dict[str, Any]:
+    """The HUEY setting for huey.contrib.djhuey: Redis when a URL is given, else a SQLite file."""
+    if redis_url:
+        return {
+            "huey_class": "huey.RedisHuey",
+            "name": "convene",
+            "immediate": immediate,
+            "connection": {"url": redis_url},
+        }
+    return {
+        "huey_class": "huey.SqliteHuey",
+        "name": "convene",
+        "immediate": immediate,
+        "connection": {"filename": str(var_dir / "huey.sqlite3")},
+    }

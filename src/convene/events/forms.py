@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from convene.core.forms import BootstrapFormMixin
+from convene.events.models import EnrollmentRole, Event
+from convene.events.services import EventDetails
+from convene.events.timezones import LocalTimeError, localize, zone_names
+
+LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A wall-clock date and time with no zone attached: the zone is another field of the form,
+    so Django's own conversion (into the server's zone) would be wrong here."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT_FORMAT)
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=None)
+        try:
+            parsed = parse_datetime(str(value).strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise forms.ValidationError(
+                "Enter a date and time, e.g. 2026-03-29 10:00.", code="invalid"
+            )
+        return parsed.replace(second=0, microsecond=0)
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in zone_names()]
+
+
+class EventForm(BootstrapFormMixin, forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        help_text="Plain text; line breaks are kept.",
+    )
+    timezone = forms.ChoiceField(
+        label="Time zone", choices=zone_choices, help_text="Start and end are in this zone."
+    )
+    start = LocalDateTimeField(label="Starts")
+    end = LocalDateTimeField(label="Ends")
+    location = forms.CharField(max_length=200, required=False)
+    is_online = forms.BooleanField(label="Online event", required=False)
+    online_url = forms.URLField(label="Online meeting link", required=False, assume_scheme="https")
+    capacity = forms.IntegerField(
+        min_value=1, required=False, help_text="Most attendees allowed; leave empty for no limit."
+    )
+
+    @classmethod
+    def initial_for(cls, event: Event | None) -> dict[str, Any]:
+        if event is None:
+            return {"timezone": settings.TIME_ZONE}
+        initial = {name: getattr(event, name) for name in cls.base_fields}
+        initial["start"] = event.local_start.replace(tzinfo=None)
+        initial["end"] = event.local_end.replace(tzinfo=None)
+        return initial
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        zone_name = data.get("timezone")
+        if zone_name:
+            for name in ("start", "end"):
+                local = data.get(name)
+                if local is None:
+                    continue
+                try:
+                    data[name] = localize(local, zone_name)
+                except LocalTimeError as problem:
+                    self.add_error(name, str(problem))
+        start, end = data.get("start"), data.get("end")
+        if (
+            isinstance(start, datetime)
+            and isinstance(end, datetime)
+            and start.tzinfo is not None
+            and end.tzinfo is not None
+            and end <= start
+        ):
+            self.add_error("end", "The event must end after it starts.")
+        return data
+
+    def details(self) -> EventDetails:
+        data = self.cleaned_data
+        return EventDetails(
+            title=data["title"].strip(),
+            description=data["description"],
+            start=data["start"],
+            end=data["end"],
+            timezone=data["timezone"],
+            location=data["location"].strip(),
+            is_online=data["is_online"],
+            online_url=data["online_url"],
+            capacity=data["capacity"],
+        )
+
+
+class CancelEventForm(BootstrapFormMixin, forms.Form):
+    reason = forms.CharField(
+        label="Message to the people on this event",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=1000,
+    )
+
+
+class AddPersonForm(BootstrapFormMixin, forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=EnrollmentRole.choices, initial=EnrollmentRole.ATTENDEE)
+
+
+class ChangeRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=EnrollmentRole.choices)

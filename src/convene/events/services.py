@@ -1,0 +1,280 @@
+"""Every change to events and enrollments goes through a function here.
+
+Each function checks what it is asked to do, raises an ``EventError`` with a message for the
+person when it cannot, runs in one transaction, and announces an ``EventChange`` (see
+``changes.py``). ``actor`` is the person doing it, checked with ``convene.permissions``;
+``actor=None`` means Convene itself (demo data, background jobs) and skips the permission checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from django.db import transaction
+
+from convene import permissions
+from convene.accounts.models import User, normalize_email
+from convene.events.changes import ChangeKind, EventChange, announce
+from convene.events.errors import (
+    AlreadyEnrolled,
+    EventCancelled,
+    EventFull,
+    InvalidEvent,
+    NotAllowed,
+    NotEnrolled,
+    UnknownPerson,
+)
+from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus
+from convene.events.timezones import is_known_zone
+
+
+@dataclass(frozen=True)
+class EventDetails:
+    """What an organizer decides about an event; field names match ``Event``'s."""
+
+    title: str
+    start: datetime
+    end: datetime
+    timezone: str
+    description: str = ""
+    location: str = ""
+    is_online: bool = False
+    online_url: str = ""
+    capacity: int | None = None
+
+    @classmethod
+    def of(cls, event: Event) -> EventDetails:
+        return cls(**{f.name: getattr(event, f.name) for f in fields(cls)})
+
+
+DETAIL_FIELDS = tuple(f.name for f in fields(EventDetails))
+
+
+def _check_details(details: EventDetails) -> None:
+    if not details.title.strip():
+        raise InvalidEvent("Give the event a title.", field="title")
+    if details.start.tzinfo is None or details.end.tzinfo is None:
+        raise InvalidEvent("Start and end must be aware datetimes.")
+    if details.end <= details.start:
+        raise InvalidEvent("The event must end after it starts.", field="end")
+    if not is_known_zone(details.timezone):
+        raise InvalidEvent(f"Unknown time zone {details.timezone!r}.", field="timezone")
+    if details.capacity is not None and details.capacity < 1:
+        raise InvalidEvent("Capacity must be at least 1, or empty for no limit.", field="capacity")
+
+
+def _locked(event: Event) -> Event:
+    """The event re-read under a row lock, so capacity and status checks see the latest state
+    (PostgreSQL; SQLite serialises writers anyway)."""
+    return Event.objects.select_for_update().get(pk=event.pk)
+
+
+def _refresh(event: Event, current: Event) -> None:
+    for name in (*DETAIL_FIELDS, "status", "cancellation_reason", "updated_at"):
+        setattr(event, name, getattr(current, name))
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise NotAllowed(message)
+
+
+def _ensure_scheduled(event: Event) -> None:
+    if event.status == EventStatus.CANCELLED:
+        raise EventCancelled("This event has been cancelled.")
+
+
+def _ensure_room_for_attendee(event: Event) -> None:
+    if event.capacity is not None and event.attendee_count() >= event.capacity:
+        raise EventFull(f"This event is full: all {event.capacity} places are taken.")
+
+
+def _who(user: User, actor: User | None) -> str:
+    return "You are" if actor is not None and actor.pk == user.pk else f"{user.name} is"
+
+
+@transaction.atomic
+def create_event(details: EventDetails, *, creator: User) -> Event:
+    """A new scheduled event, with its creator as its first organizer."""
+    _require(permissions.can_create_events(creator), "You may not create events.")
+    _check_details(details)
+    event = Event.objects.create(
+        **{name: getattr(details, name) for name in DETAIL_FIELDS}, created_by=creator
+    )
+    Enrollment.objects.create(event=event, user=creator, role=EnrollmentRole.ORGANIZER)
+    announce(
+        EventChange(
+            event_id=event.pk,
+            kind=ChangeKind.CREATED,
+            changed_fields=frozenset(DETAIL_FIELDS),
+            affected_user_ids=frozenset({creator.pk}),
+            actor_id=creator.pk,
+        )
+    )
+    return event
+
+
+@transaction.atomic
+def update_event(event: Event, details: EventDetails, *, actor: User | None) -> frozenset[str]:
+    """Save new details; returns the names of the fields that changed (nothing announced when
+    none did)."""
+    if actor is not None:
+        _require(permissions.can_edit_event(actor, event), "You may not edit this event.")
+    current = _locked(event)
+    _ensure_scheduled(current)
+    _check_details(details)
+    attendees = current.attendee_count()
+    if details.capacity is not None and details.capacity < attendees:
+        raise InvalidEvent(
+            f"Capacity cannot be lower than the {attendees} attendees already enrolled.",
+            field="capacity",
+        )
+    changed = frozenset(
+        name for name in DETAIL_FIELDS if getattr(current, name) != getattr(details, name)
+    )
+    if changed:
+        for name in changed:
+            setattr(current, name, getattr(details, name))
+        current.save(update_fields=[*changed, "updated_at"])
+        announce(
+            EventChange(
+                event_id=current.pk,
+                kind=ChangeKind.UPDATED,
+                changed_fields=changed,
+                actor_id=actor.pk if actor else None,
+            )
+        )
+    _refresh(event, current)
+    return changed
+
+
+@transaction.atomic
+def cancel_event(event: Event, *, actor: User | None, reason: str = "") -> None:
+    if actor is not None:
+        _require(permissions.can_cancel_event(actor, event), "You may not cancel this event.")
+    current = _locked(event)
+    if current.status == EventStatus.CANCELLED:
+        raise EventCancelled("This event is already cancelled.")
+    current.status = EventStatus.CANCELLED
+    current.cancellation_reason = reason.strip()
+    current.save(update_fields=["status", "cancellation_reason", "updated_at"])
+    announce(
+        EventChange(
+            event_id=current.pk,
+            kind=ChangeKind.CANCELLED,
+            changed_fields=frozenset({"status", "cancellation_reason"}),
+            affected_user_ids=frozenset(current.enrollments.values_list("user_id", flat=True)),
+            actor_id=actor.pk if actor else None,
+            reason=current.cancellation_reason,
+        )
+    )
+    _refresh(event, current)
+
+
+def _add_person(event: Event, user: User, role: EnrollmentRole, actor: User | None) -> Enrollment:
+    current = _locked(event)
+    _ensure_scheduled(current)
+    existing = current.enrollment_of(user)
+    if existing is not None:
+        raise AlreadyEnrolled(
+            f"{_who(user, actor)} already on this event as {existing.get_role_display().lower()}."
+        )
+    if role == EnrollmentRole.ATTENDEE:
+        _ensure_room_for_attendee(current)
+    enrollment = Enrollment.objects.create(event=current, user=user, role=role)
+    announce(
+        EventChange(
+            event_id=current.pk,
+            kind=ChangeKind.ENROLLED,
+            affected_user_ids=frozenset({user.pk}),
+            actor_id=actor.pk if actor else None,
+        )
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enroll(event: Event, user: User, *, actor: User | None) -> Enrollment:
+    """``user`` joins as an attendee; people enroll themselves, managers may enroll others."""
+    if actor is not None and actor.pk != user.pk:
+        _require(permissions.can_manage_event(actor, event), "You may not enroll other people.")
+    if actor is not None:
+        _require(permissions.can_enroll(actor), "Sign in to enroll.")
+    return _add_person(event, user, EnrollmentRole.ATTENDEE, actor)
+
+
+@transaction.atomic
+def add_person(event: Event, user: User, role: EnrollmentRole, *, actor: User | None) -> Enrollment:
+    """A manager puts someone on the event as organizer, presenter or attendee."""
+    if actor is not None:
+        _require(permissions.can_manage_event(actor, event), "You may not manage this event.")
+    return _add_person(event, user, role, actor)
+
+
+@transaction.atomic
+def add_person_by_email(
+    event: Event, email: str, role: EnrollmentRole, *, actor: User | None
+) -> Enrollment:
+    try:
+        user = User.objects.get(email=normalize_email(email), is_active=True)
+    except User.DoesNotExist:
+        raise UnknownPerson(
+            f"Nobody with the email address {email.strip()} uses Convene."
+        ) from None
+    return add_person(event, user, role, actor=actor)
+
+
+@transaction.atomic
+def unenroll(event: Event, user: User, *, actor: User | None, reason: str = "") -> None:
+    """``user`` leaves the event; ``reason`` (e.g. "Declined in Outlook") travels with the
+    announcement."""
+    if actor is not None and actor.pk != user.pk:
+        _require(permissions.can_manage_event(actor, event), "You may not remove other people.")
+    current = _locked(event)
+    _ensure_scheduled(current)
+    enrollment = current.enrollment_of(user)
+    if enrollment is None:
+        raise NotEnrolled(f"{_who(user, actor)} not on this event.")
+    if current.created_by_id == user.pk:
+        raise NotAllowed("The event's creator is always one of its organizers.")
+    enrollment.delete()
+    announce(
+        EventChange(
+            event_id=current.pk,
+            kind=ChangeKind.UNENROLLED,
+            affected_user_ids=frozenset({user.pk}),
+            actor_id=actor.pk if actor else None,
+            reason=reason.strip(),
+        )
+    )
+
+
+@transaction.atomic
+def change_role(
+    event: Event, user: User, role: EnrollmentRole, *, actor: User | None
+) -> Enrollment:
+    if actor is not None:
+        _require(permissions.can_manage_event(actor, event), "You may not manage this event.")
+    current = _locked(event)
+    _ensure_scheduled(current)
+    enrollment = current.enrollment_of(user)
+    if enrollment is None:
+        raise NotEnrolled(f"{_who(user, actor)} not on this event.")
+    if enrollment.role == role:
+        return enrollment
+    if current.created_by_id == user.pk:
+        raise NotAllowed("The event's creator is always one of its organizers.")
+    if role == EnrollmentRole.ATTENDEE:
+        _ensure_room_for_attendee(current)
+    enrollment.role = role
+    enrollment.save(update_fields=["role"])
+    announce(
+        EventChange(
+            event_id=current.pk,
+            kind=ChangeKind.ROLE_CHANGED,
+            affected_user_ids=frozenset({user.pk}),
+            actor_id=actor.pk if actor else None,
+        )
+    )
+    return enrollment
