@@ -30,5 +30,7 @@ def bad_request(message: str, code: str = "ErrorInvalidRequest") -> GraphError:
     return GraphError(400, code, message)
 
 
-def access_denied(message: str = "Access is denied. Check credentials and try again.") -> GraphError:
+def access_denied(
+    message: str = "Access is denied. Check credentials and try again.",
+) -> GraphError:
     return GraphError(403, "ErrorAccessDenied", message)
