@@ -1,0 +1,68 @@
+"""``python -m m365_emulator serve``: run the emulator until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from m365_emulator.backend import SeedError
+from m365_emulator.config import EmulatorConfig
+from m365_emulator.server import start_emulator
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m m365_emulator",
+        description="A local Microsoft 365: identity platform and Graph calendar API.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API (TLS) and UI servers")
+    serve.add_argument(
+        "--data-dir",
+        required=True,
+        type=Path,
+        help="keeps the CA, the server certificate and endpoints.json",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--api-port", type=int, default=8443, help="TLS API port (0: any free)")
+    serve.add_argument("--ui-port", type=int, default=8080, help="UI port (0: any free)")
+    serve.add_argument("--seed", type=Path, help="JSON seed file (tenants, users, apps)")
+    serve.add_argument("--latency-ms", type=int, default=0, help="added to each Graph request")
+    serve.add_argument("--jitter-ms", type=int, default=0, help="random extra latency, 0..N ms")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = EmulatorConfig(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        with start_emulator(
+            data_dir=args.data_dir,
+            seed=args.seed,
+            config=config,
+            host=args.host,
+            api_port=args.api_port,
+            ui_port=args.ui_port,
+        ) as emulator:
+            print(json.dumps(emulator.endpoints()), flush=True)
+            print(f"endpoints written to {args.data_dir / 'endpoints.json'}", file=sys.stderr)
+            while not stop.wait(0.5):
+                if not emulator.running:
+                    return 1
+    except (OSError, SeedError, ValueError) as exc:
+        print(f"m365_emulator: {exc}", file=sys.stderr)
+        return 2
+    return 0

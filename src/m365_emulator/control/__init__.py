@@ -1,0 +1,1 @@
+"""The control API under ``/_emulator/``: reset, seed, clock, settings, faults, revocation."""
