@@ -7,9 +7,12 @@ pytest, so any test runner can use it.
 
 from __future__ import annotations
 
+import re
 import ssl
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -94,17 +97,80 @@ def ca_context(ca_path: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_path)
 
 
-def requests_session(ca_path: str) -> Any:
+def requests_session(ca_path: str, authority: str | None = None) -> Any:
     """A ``requests.Session`` for MSAL's ``http_client`` that really verifies with the CA.
 
-    ``trust_env=False`` matters: otherwise ``REQUESTS_CA_BUNDLE`` overrides ``verify``.
+    ``trust_env=False`` matters: otherwise ``REQUESTS_CA_BUNDLE`` overrides ``verify``. With
+    ``authority`` given, it also repairs one MSAL quirk: before a password grant MSAL asks
+    ``https://{host}/common/userrealm/...`` without the authority's port.
     """
     import requests
 
-    session = requests.Session()
+    class EmulatorSession(requests.Session):
+        def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+            if authority is not None and isinstance(url, str):
+                parsed = urlsplit(url)
+                wanted = urlsplit(authority)
+                if parsed.netloc == wanted.hostname and parsed.path.startswith(
+                    "/common/userrealm/"
+                ):
+                    url = urlunsplit(parsed._replace(netloc=wanted.netloc))
+            return super().request(method, url, *args, **kwargs)
+
+    session = EmulatorSession()
     session.trust_env = False
     session.verify = ca_path
     return session
+
+
+_FORM = re.compile(r'<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>', re.DOTALL)
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def page_form(html: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the first form on an emulator page."""
+    found = _FORM.search(html)
+    if found is None:
+        raise AssertionError(f"no form on the page:\n{html[:2000]}")
+    fields = {unescape(k): unescape(v) for k, v in _HIDDEN.findall(found.group(2))}
+    return unescape(found.group(1)), fields
+
+
+def browser_sign_in(
+    browser: httpx.Client,
+    auth_uri: str,
+    upn: str,
+    password: str,
+    *,
+    consent: bool = True,
+    for_organization: bool = False,
+) -> str:
+    """Play the person in the browser: sign in (and consent) on the emulator's pages.
+
+    ``browser`` is an httpx client that keeps cookies and does not follow redirects. Returns
+    the URL the emulator finally redirects to (the app's redirect URI with ``code`` or
+    ``error``); for ``response_mode=form_post`` the posted fields are put in its query.
+    """
+    response = browser.get(auth_uri)
+    for _ in range(6):
+        if response.is_redirect:
+            return str(response.headers["location"])
+        if response.status_code != 200:
+            raise AssertionError(f"sign-in page answered {response.status_code}: {response.text}")
+        action, fields = page_form(response.text)
+        step = fields.get("step")
+        if step is None:  # form_post: the page posts these fields to the app
+            return f"{action}?{urlencode(fields)}"
+        if step == "signin":
+            fields.update(username=upn, password=password, decision="signin")
+        elif step == "select":
+            fields["account"] = "other"
+        elif step == "consent":
+            fields["decision"] = "accept" if consent else "decline"
+            if for_organization:
+                fields["organization"] = "on"
+        response = browser.post(urljoin(str(response.url), action), data=fields)
+    raise AssertionError("the sign-in did not finish")
 
 
 @dataclass
@@ -204,4 +270,13 @@ class EmulatorHandle:
         self.control("POST", "/clock", {"advanceSeconds": seconds}).raise_for_status()
 
     def requests_session(self) -> Any:
-        return requests_session(self.ca_path)
+        return requests_session(self.ca_path, self.authority)
+
+    def browser(self) -> httpx.Client:
+        """A fresh 'browser' for the UI port: keeps cookies, does not follow redirects."""
+        return httpx.Client(follow_redirects=False, timeout=10)
+
+    def sign_in(self, auth_uri: str, upn: str, **options: Any) -> str:
+        """Sign ``upn`` in on the emulator's pages (see ``browser_sign_in``)."""
+        with self.browser() as browser:
+            return browser_sign_in(browser, auth_uri, upn, self.password, **options)

@@ -78,3 +78,20 @@ def openid_configuration(backend: Backend, request: Request) -> Response:
 
 def keys(backend: Backend, request: Request) -> Response:
     return JSONResponse({"keys": [backend.identity.signing_key.jwk()]})
+
+
+def user_realm(backend: Backend, request: Request) -> Response:
+    """``/common/userrealm/{username}``: MSAL asks before a password grant whether the account
+    is federated. Every emulated account is managed (cloud-only)."""
+    username = request.path_params["username"]
+    domain = username.rpartition("@")[2].lower()
+    tenant = backend.tenant(domain)
+    return JSONResponse(
+        {
+            "ver": "1.0",
+            "account_type": "Managed" if tenant is not None else "Unknown",
+            "domain_name": domain,
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+        }
+    )

@@ -19,6 +19,9 @@ def api_routes(backend: Backend) -> list[BaseRoute]:
     async def keys(request: Request) -> Response:
         return discovery.keys(backend, request)
 
+    async def user_realm(request: Request) -> Response:
+        return discovery.user_realm(backend, request)
+
     async def token(request: Request) -> Response:
         return await token_endpoint.token(backend, request)
 
@@ -27,6 +30,7 @@ def api_routes(backend: Backend) -> list[BaseRoute]:
         Route("/discovery/v2.0/keys", keys),
         Route("/{tenant}/discovery/v2.0/keys", keys),
         Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+        Route("/common/userrealm/{username}", user_realm),
     ]
 
 
