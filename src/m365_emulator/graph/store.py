@@ -1,20 +1,392 @@
-"""In-memory mailboxes (calendars, events, messages) and subscriptions.
+"""In-memory mailboxes (one calendar of events, an inbox of meeting messages) and their changes.
 
-Placeholder seam: the Graph area fills this in. The backend creates one ``GraphStore`` and calls
-``reset()`` on ``POST /_emulator/reset``.
+This is the emulator's Exchange. Every state change goes through a method here, under the
+backend's lock, and records what Exchange would record: a new changeKey, a place in the
+mailbox's change journal (for delta queries), meeting messages for the people concerned, and
+change notifications for subscriptions on that mailbox.
+
+Public API (tests and other areas use these):
+
+- ``events(user)``, ``event(user, id)``, ``messages(user)``: read a mailbox.
+- ``create_event(user, body)``, ``update_event(user, id, body)``, ``delete_event(user, id)``,
+  ``cancel_event(user, id, comment)``: change it as its owner would.
+- ``respond(user, id, "accept" | "decline" | "tentativelyAccept", comment, send_response)``:
+  answer a meeting as that attendee.
+- ``events_with_ical_uid(uid)`` / ``count_events(uid)``: every copy of one meeting, any mailbox.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import copy
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from m365_emulator.errors import GraphError
+from m365_emulator.graph import meetings, payload
+from m365_emulator.graph.limits import Limits
+from m365_emulator.graph.model import (
+    Event,
+    MeetingMessage,
+    calendar_id_for,
+    looks_like_item_id,
+    new_change_key,
+    new_ical_uid,
+    new_item_id,
+)
+from m365_emulator.graph.notifications import Notifier
+from m365_emulator.graph.stats import Stats
+from m365_emulator.graph.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend
+    from threading import RLock
+
+    from m365_emulator.backend import Backend, User
+
+RESPONSES = {
+    "accept": "accepted",
+    "tentativelyAccept": "tentativelyAccepted",
+    "decline": "declined",
+}
+
+
+@dataclass
+class Mailbox:
+    user_id: str
+    calendar_id: str
+    events: dict[str, Event] = field(default_factory=dict)
+    by_ical_uid: dict[str, str] = field(default_factory=dict)
+    by_transaction_id: dict[str, str] = field(default_factory=dict)
+    messages: list[MeetingMessage] = field(default_factory=list)
+    # Change journal: the last sequence number used, and deleted event ids with theirs.
+    seq: int = 0
+    removed: dict[str, int] = field(default_factory=dict)
 
 
 class GraphStore:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.stats = Stats()
+        self.limits = Limits(backend)
+        self.notifier = Notifier(self)
+        self.subscriptions = Subscriptions(self)
+        self._mailboxes: dict[str, Mailbox] = {}
+        self.generation = os.urandom(8).hex()
+        self.delta_secret = os.urandom(16)
+        # Time Exchange spends on each mailbox request while holding a concurrency slot
+        # (milliseconds, randomised +-50%); 0 answers at once.
+        self.processing_ms = 0
+
+    @property
+    def lock(self) -> RLock:
+        return self.backend.lock
 
     def reset(self) -> None:
-        pass
+        with self.lock:
+            self._mailboxes.clear()
+            # Delta tokens handed out before a reset must not match the new world.
+            self.generation = os.urandom(8).hex()
+            self.delta_secret = os.urandom(16)
+            self.processing_ms = 0
+            self.subscriptions.clear()
+            self.stats.reset()
+            self.limits.reset()
+            self.notifier.reset()
+
+    # ----- reading -------------------------------------------------------------------------
+
+    def mailbox(self, user: User) -> Mailbox:
+        with self.lock:
+            box = self._mailboxes.get(user.id)
+            if box is None:
+                box = Mailbox(user.id, calendar_id_for(user.id))
+                self._mailboxes[user.id] = box
+            return box
+
+    def events(self, user: User) -> list[Event]:
+        with self.lock:
+            return list(self.mailbox(user).events.values())
+
+    def event(self, user: User, event_id: str) -> Event:
+        """The event, or Graph's 400 for an id that cannot be one and 404 for an unknown one."""
+        if not looks_like_item_id(event_id):
+            raise GraphError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+        with self.lock:
+            found = self.mailbox(user).events.get(event_id)
+        if found is None:
+            raise GraphError(
+                404, "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        return found
+
+    def messages(self, user: User) -> list[MeetingMessage]:
+        with self.lock:
+            return list(self.mailbox(user).messages)
+
+    def events_with_ical_uid(self, ical_uid: str) -> list[Event]:
+        with self.lock:
+            return [
+                box.events[box.by_ical_uid[ical_uid]]
+                for box in self._mailboxes.values()
+                if ical_uid in box.by_ical_uid
+            ]
+
+    def count_events(self, ical_uid: str) -> int:
+        return len(self.events_with_ical_uid(ical_uid))
+
+    # ----- changing, as the mailbox owner ---------------------------------------------------
+
+    def create_event(self, owner: User, body: dict[str, Any]) -> tuple[Event, bool]:
+        """Create an event (and invite its attendees). Returns (event, created).
+
+        A repeated create with a transactionId already used in this mailbox returns the first
+        event and creates nothing, as Outlook does for client retries.
+        """
+        payload.check_against_schema("event", body)
+        self._refuse_unsupported(body)
+        with self.lock:
+            box = self.mailbox(owner)
+            transaction_id = body.get("transactionId")
+            if isinstance(transaction_id, str) and transaction_id in box.by_transaction_id:
+                existing = box.events.get(box.by_transaction_id[transaction_id])
+                if existing is not None:
+                    return existing, False
+            if "start" not in body or "end" not in body:
+                raise GraphError(
+                    400, "ErrorInvalidRequest", "An event must have a start and an end time."
+                )
+            now = self.backend.clock.now()
+            start, start_zone = payload.parse_date_time_zone(body["start"], "start")
+            end, end_zone = payload.parse_date_time_zone(body["end"], "end")
+            _check_span(start, end)
+            event = Event(
+                id=new_item_id(),
+                owner_id=owner.id,
+                calendar_id=box.calendar_id,
+                ical_uid=new_ical_uid(),
+                created=now,
+                modified=now,
+                change_key=new_change_key(),
+                start=start,
+                end=end,
+                start_zone=start_zone,
+                end_zone=end_zone,
+                organizer_name=owner.display_name,
+                organizer_address=owner.upn,
+                is_organizer=True,
+                response="organizer",
+                props=copy.deepcopy(payload.DEFAULTS),
+            )
+            _apply_plain(event, body)
+            if isinstance(transaction_id, str):
+                event.transaction_id = transaction_id
+                box.by_transaction_id[transaction_id] = event.id
+            if "singleValueExtendedProperties" in body:
+                _apply_extended(event, body["singleValueExtendedProperties"])
+            self._apply_online_meeting(event, body)
+            if body.get("attendees"):
+                event.attendees = self._attendees(body["attendees"], owner)
+            box.events[event.id] = event
+            box.by_ical_uid[event.ical_uid] = event.id
+            self.touch(event, "created", modified=False)
+            meetings.invite(self, event, event.attendees)
+            return event, True
+
+    def update_event(self, owner: User, event_id: str, body: dict[str, Any]) -> Event:
+        payload.check_against_schema("event", body)
+        self._refuse_unsupported(body)
+        with self.lock:
+            event = self.event(owner, event_id)
+            before = meetings.Snapshot.of(event)
+            start, start_zone = event.start, event.start_zone
+            end, end_zone = event.end, event.end_zone
+            if "start" in body:
+                start, start_zone = payload.parse_date_time_zone(body["start"], "start")
+            if "end" in body:
+                end, end_zone = payload.parse_date_time_zone(body["end"], "end")
+            _check_span(start, end)
+            new_attendees = (
+                self._attendees(body["attendees"] or [], owner) if "attendees" in body else None
+            )
+            event.start, event.start_zone, event.end, event.end_zone = (
+                start,
+                start_zone,
+                end,
+                end_zone,
+            )
+            _apply_plain(event, body)
+            if "singleValueExtendedProperties" in body:
+                _apply_extended(event, body["singleValueExtendedProperties"])
+            self._apply_online_meeting(event, body)
+            if new_attendees is not None:
+                event.attendees = meetings.merge_statuses(event.attendees, new_attendees)
+            if event.is_organizer and before.times_differ(event):
+                # A new time asks everyone again, as Exchange does.
+                for attendee in event.attendees:
+                    attendee.response, attendee.response_time = "none", None
+            self.touch(event, "updated")
+            if event.is_organizer:
+                meetings.propagate_update(self, event, before, set(body))
+            return event
+
+    def delete_event(self, owner: User, event_id: str) -> None:
+        """Delete an event; the organizer deleting a meeting cancels it for every attendee."""
+        with self.lock:
+            event = self.event(owner, event_id)
+            if event.is_organizer and event.attendees:
+                meetings.cancel_for(self, event, event.attendees, comment="")
+            self.remove(event)
+
+    def cancel_event(self, owner: User, event_id: str, comment: str) -> None:
+        with self.lock:
+            event = self.event(owner, event_id)
+            if not event.is_organizer:
+                raise GraphError(
+                    400,
+                    "ErrorInvalidRequest",
+                    "Your request can't be completed. You need to be an organizer to cancel a "
+                    "meeting.",
+                )
+            meetings.cancel_for(self, event, event.attendees, comment=comment)
+            # The organizer's copy moves to Deleted Items: it leaves the calendar.
+            self.remove(event)
+
+    def respond(
+        self,
+        owner: User,
+        event_id: str,
+        action: str,
+        comment: str = "",
+        send_response: bool = True,
+    ) -> Event:
+        if action not in RESPONSES:
+            raise GraphError(400, "ErrorInvalidRequest", f"Unknown response '{action}'.")
+        with self.lock:
+            event = self.event(owner, event_id)
+            if event.is_organizer:
+                raise GraphError(
+                    400,
+                    "ErrorInvalidRequest",
+                    "Your request can't be completed. You can't respond to a meeting you "
+                    "organized.",
+                )
+            if event.is_cancelled:
+                raise GraphError(
+                    400,
+                    "ErrorInvalidRequest",
+                    "Your request can't be completed. The meeting has been canceled.",
+                )
+            event.response = RESPONSES[action]
+            event.response_time = self.backend.clock.now()
+            self.touch(event, "updated")
+            meetings.record_response(self, event, owner, comment, send_response)
+            return event
+
+    # ----- bookkeeping used by the meeting logic -------------------------------------------
+
+    def touch(self, event: Event, change_type: str, *, modified: bool = True) -> None:
+        """Record a change: new changeKey, journal position, change notifications."""
+        box = self._mailboxes[event.owner_id]
+        box.seq += 1
+        event.seq = box.seq
+        if modified:
+            event.modified = self.backend.clock.now()
+            event.change_key = new_change_key()
+        self.subscriptions.on_change(event.owner_id, event.id, change_type, event.change_key)
+
+    def remove(self, event: Event) -> None:
+        box = self._mailboxes[event.owner_id]
+        box.events.pop(event.id, None)
+        if box.by_ical_uid.get(event.ical_uid) == event.id:
+            del box.by_ical_uid[event.ical_uid]
+        if event.transaction_id and box.by_transaction_id.get(event.transaction_id) == event.id:
+            del box.by_transaction_id[event.transaction_id]
+        box.seq += 1
+        box.removed[event.id] = box.seq
+        self.subscriptions.on_change(event.owner_id, event.id, "deleted", event.change_key)
+
+    def add_event(self, event: Event) -> None:
+        box = self._mailboxes.setdefault(event.owner_id, Mailbox(event.owner_id, event.calendar_id))
+        box.events[event.id] = event
+        box.by_ical_uid[event.ical_uid] = event.id
+        self.touch(event, "created", modified=False)
+
+    def deliver(self, message: MeetingMessage) -> None:
+        box = self._mailboxes.setdefault(
+            message.owner_id, Mailbox(message.owner_id, calendar_id_for(message.owner_id))
+        )
+        box.messages.append(message)
+
+    def mailbox_by_id(self, user_id: str) -> Mailbox:
+        box = self._mailboxes.get(user_id)
+        if box is None:
+            box = Mailbox(user_id, calendar_id_for(user_id))
+            self._mailboxes[user_id] = box
+        return box
+
+    def now(self) -> datetime:
+        return self.backend.clock.now()
+
+    # ----- helpers ---------------------------------------------------------------------------
+
+    def _attendees(self, raw: Any, owner: User) -> list[Any]:
+        attendees = payload.parse_attendees(raw, self.backend.config.max_attendees)
+        for attendee in attendees:
+            if not attendee.name:
+                user = self.backend.user(attendee.address)
+                attendee.name = user.display_name if user is not None else attendee.address
+        return attendees
+
+    def _apply_online_meeting(self, event: Event, body: dict[str, Any]) -> None:
+        # The provider cannot change once the meeting has one.
+        if body.get("onlineMeetingProvider") and (
+            event.online_meeting_provider == "unknown" or not event.is_online_meeting
+        ):
+            event.online_meeting_provider = str(body["onlineMeetingProvider"])
+        if body.get("isOnlineMeeting") and not event.is_online_meeting:
+            event.is_online_meeting = True
+            if event.online_meeting_provider == "unknown":
+                event.online_meeting_provider = "teamsForBusiness"
+            if event.online_meeting_provider == "teamsForBusiness":
+                event.join_url = meetings.teams_join_url()
+
+    @staticmethod
+    def _refuse_unsupported(body: dict[str, Any]) -> None:
+        if body.get("recurrence"):
+            raise GraphError(
+                400, "ErrorInvalidRequest", "Recurring events are not supported by the emulator."
+            )
+
+
+def _check_span(start: datetime, end: datetime) -> None:
+    if end < start:
+        raise GraphError(
+            400, "ErrorInvalidRequest", "The end time of the event must be after its start time."
+        )
+
+
+def _apply_plain(event: Event, body: dict[str, Any]) -> None:
+    for name in payload.PLAIN & set(body):
+        value = body[name]
+        if name == "body":
+            value = {
+                "contentType": (value or {}).get("contentType") or "text",
+                "content": (value or {}).get("content") or "",
+            }
+        elif name == "location":
+            value = meetings.full_location(value)
+            if "locations" not in body:
+                event.props["locations"] = [value] if value.get("displayName") else []
+        elif name == "locations":
+            value = [meetings.full_location(item) for item in value or []]
+        elif value is None:
+            value = copy.deepcopy(payload.DEFAULTS.get(name))
+        event.props[name] = copy.deepcopy(value)
+
+
+def _apply_extended(event: Event, raw: Any) -> None:
+    for prop_id, value in payload.parse_extended_properties(raw):
+        key = prop_id.lower()
+        first_id = event.extended.get(key, (prop_id, ""))[0]
+        event.extended[key] = (first_id, value)

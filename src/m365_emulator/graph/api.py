@@ -1,0 +1,537 @@
+"""Graph v1.0 calendar requests: routing, access, limits and statistics around each handler.
+
+Both the HTTP endpoint and ``$batch`` run requests through ``GraphApi.dispatch``, so a batched
+request is authorized, throttled and counted exactly like a direct one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from m365_emulator.errors import GraphError
+from m365_emulator.graph import delta, odata, serialize
+from m365_emulator.graph.model import Event, looks_like_item_id
+from m365_emulator.graph.payload import parse_iso, parse_json_body
+from m365_emulator.graph.subscriptions import parse_resource
+from m365_emulator.graph.subscriptions import to_json as subscription_json
+from m365_emulator.identity.access import Caller, mailbox_for
+
+if TYPE_CHECKING:
+    from m365_emulator.backend import Backend, User
+    from m365_emulator.graph.store import GraphStore
+
+GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
+
+
+@dataclass
+class GraphRequest:
+    method: str
+    path: str  # below /v1.0, without the leading slash, percent-decoded
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    caller: Caller
+    base_url: str  # the client's view of .../v1.0, for nextLink and deltaLink
+    # Set once the mailbox is known, for statistics.
+    mailbox_upn: str | None = None
+
+
+@dataclass
+class GraphResponse:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What a mailbox handler gets: the request, the mailbox owner, path parameters."""
+
+    request: GraphRequest
+    owner: User
+    prefix: str  # "me" or "users/{ref}" as the client wrote it
+    params: dict[str, str]
+
+
+Handler = Callable[[Context], Awaitable[GraphResponse]]
+GlobalHandler = Callable[[GraphRequest, dict[str, str]], Awaitable[GraphResponse]]
+
+_MAILBOX = re.compile(r"^(?P<prefix>me|users/(?P<user>[^/]+))(?:/(?P<rest>.*))?$", re.IGNORECASE)
+_CAL = r"(?:calendar/|calendars/(?P<calendar>[^/]+)/)?"
+_ACTION = r"(?:microsoft\.graph\.)?"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    operation: str
+    write: bool
+    handler: Handler
+
+
+class GraphApi:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.store: GraphStore = backend.graph
+        self._random = random.Random()
+        self._mailbox_routes = self._build_mailbox_routes()
+        self._global_routes: list[tuple[str, re.Pattern[str], str, GlobalHandler]] = [
+            (
+                "POST",
+                re.compile(r"^subscriptions$", re.I),
+                "subscriptions.create",
+                self.create_subscription,
+            ),
+            (
+                "GET",
+                re.compile(r"^subscriptions$", re.I),
+                "subscriptions.list",
+                self.list_subscriptions,
+            ),
+            (
+                "GET",
+                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
+                "subscriptions.get",
+                self.get_subscription,
+            ),
+            (
+                "PATCH",
+                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
+                "subscriptions.update",
+                self.renew_subscription,
+            ),
+            (
+                "DELETE",
+                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
+                "subscriptions.delete",
+                self.delete_subscription,
+            ),
+            (
+                "POST",
+                re.compile(rf"^subscriptions/(?P<sid>[^/]+)/{_ACTION}reauthorize$", re.I),
+                "subscriptions.reauthorize",
+                self.reauthorize_subscription,
+            ),
+        ]
+
+    def _build_mailbox_routes(self) -> list[Route]:
+        def r(
+            method: str, pattern: str, operation: str, handler: Handler, write: bool = False
+        ) -> Route:
+            return Route(
+                method, re.compile(f"^{pattern}$", re.IGNORECASE), operation, write, handler
+            )
+
+        event = rf"{_CAL}events/(?P<event>[^/]+)"
+        return [
+            r("GET", rf"{_CAL}events", "events.list", self.list_events),
+            r("POST", rf"{_CAL}events", "events.create", self.create_event, write=True),
+            r("GET", event, "events.get", self.get_event),
+            r("PATCH", event, "events.update", self.update_event, write=True),
+            r("DELETE", event, "events.delete", self.delete_event, write=True),
+            r("POST", rf"{event}/{_ACTION}cancel", "events.cancel", self.cancel_event, write=True),
+            r(
+                "POST",
+                rf"{event}/{_ACTION}accept",
+                "events.accept",
+                self.respond("accept"),
+                write=True,
+            ),
+            r(
+                "POST",
+                rf"{event}/{_ACTION}decline",
+                "events.decline",
+                self.respond("decline"),
+                write=True,
+            ),
+            r(
+                "POST",
+                rf"{event}/{_ACTION}tentativelyAccept",
+                "events.tentativelyAccept",
+                self.respond("tentativelyAccept"),
+                write=True,
+            ),
+            r(
+                "GET",
+                rf"{_CAL}calendarView/{_ACTION}delta(?:\(\))?",
+                "calendarView.delta",
+                self.delta,
+            ),
+            r("GET", rf"{_CAL}calendarView", "calendarView.list", self.calendar_view),
+            r("GET", "calendar", "calendar.get", self.get_calendar),
+            r("GET", "calendars", "calendars.list", self.list_calendars),
+            r("GET", "calendars/(?P<calendar>[^/]+)", "calendar.get", self.get_calendar),
+            r("GET", "messages", "messages.list", self.list_messages),
+        ]
+
+    # ----- dispatch ------------------------------------------
+
+    async def dispatch(self, request: GraphRequest) -> GraphResponse:
+        """Answer one Graph request; raises GraphError for error answers (after counting them)."""
+        operation, app = "unknown", request.caller.client_id
+        status = 500
+        try:
+            found = self._match(request)
+            if found is None:
+                segment = request.path.split("/")[0] or request.path
+                raise GraphError(
+                    400, "BadRequest", f"Resource not found for the segment '{segment}'."
+                )
+            operation, run = found
+            response = await run()
+            status = response.status
+            return response
+        except GraphError as exc:
+            status = exc.status
+            raise
+        finally:
+            self.store.stats.request(app, request.mailbox_upn, operation, status)
+
+    def _match(
+        self, request: GraphRequest
+    ) -> tuple[str, Callable[[], Awaitable[GraphResponse]]] | None:
+        path = request.path.strip("/")
+        method = request.method.upper()
+        for route_method, pattern, operation, global_handler in self._global_routes:
+            match = pattern.match(path)
+            if match and route_method == method:
+                return operation, functools.partial(global_handler, request, match.groupdict())
+        mailbox = _MAILBOX.match(path)
+        if mailbox is None:
+            return None
+        rest = mailbox.group("rest") or ""
+        methods_seen = False
+        for route in self._mailbox_routes:
+            match = route.pattern.match(rest)
+            if match is None:
+                continue
+            methods_seen = True
+            if route.method != method:
+                continue
+            params = {k: v for k, v in match.groupdict().items() if v is not None}
+            run = functools.partial(
+                self._run_mailbox,
+                request,
+                route,
+                mailbox.group("prefix"),
+                mailbox.group("user"),
+                params,
+            )
+            return route.operation, run
+        if methods_seen:
+            raise GraphError(405, "BadRequest", f"The HTTP method '{method}' is not allowed here.")
+        return None
+
+    async def _run_mailbox(
+        self,
+        request: GraphRequest,
+        route: Route,
+        prefix: str,
+        user_ref: str | None,
+        params: dict[str, str],
+    ) -> GraphResponse:
+        owner = mailbox_for(self.backend, request.caller, user_ref, write=route.write)
+        request.mailbox_upn = owner.upn
+        calendar = params.get("calendar")
+        if calendar is not None and calendar != self.store.mailbox(owner).calendar_id:
+            if not looks_like_item_id(calendar):
+                raise GraphError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+            raise GraphError(
+                404, "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        with self.store.limits.slot(request.caller.client_id, owner.id):
+            processing_ms = self.store.processing_ms
+            if processing_ms:
+                await asyncio.sleep(self._random.uniform(0.5, 1.5) * processing_ms / 1000)
+            return await route.handler(Context(request, owner, prefix, params))
+
+    # ----- events ------------------------------------------
+
+    async def list_events(self, ctx: Context) -> GraphResponse:
+        events = self.store.events(ctx.owner)
+        return self._page(ctx, events, default_order=lambda e: e.created)
+
+    async def calendar_view(self, ctx: Context) -> GraphResponse:
+        start, end = _window(ctx.request.query)
+        events = [e for e in self.store.events(ctx.owner) if e.start < end and e.end > start]
+        return self._page(ctx, events, default_order=lambda e: e.start)
+
+    async def get_event(self, ctx: Context) -> GraphResponse:
+        event = self._event(ctx)
+        query = odata.parse_query(ctx.request.query)
+        prefs = odata.preferences(ctx.request.headers)
+        body = self._event_json(event, ctx, query, prefs)
+        body = {"@odata.context": self._context_url(ctx, "events/$entity"), **body}
+        return GraphResponse(200, body, _applied(prefs))
+
+    async def create_event(self, ctx: Context) -> GraphResponse:
+        event, _created = self.store.create_event(ctx.owner, parse_json_body(ctx.request.body))
+        prefs = odata.preferences(ctx.request.headers)
+        body = self._event_json(event, ctx, odata.Query(), prefs)
+        body = {"@odata.context": self._context_url(ctx, "events/$entity"), **body}
+        location = f"{ctx.request.base_url}/users('{ctx.owner.id}')/events('{event.id}')"
+        return GraphResponse(201, body, {**_applied(prefs), "Location": location})
+
+    async def update_event(self, ctx: Context) -> GraphResponse:
+        self._event(ctx)
+        event = self.store.update_event(
+            ctx.owner, ctx.params["event"], parse_json_body(ctx.request.body)
+        )
+        prefs = odata.preferences(ctx.request.headers)
+        body = self._event_json(event, ctx, odata.Query(), prefs)
+        body = {"@odata.context": self._context_url(ctx, "events/$entity"), **body}
+        return GraphResponse(200, body, _applied(prefs))
+
+    async def delete_event(self, ctx: Context) -> GraphResponse:
+        self._event(ctx)
+        self.store.delete_event(ctx.owner, ctx.params["event"])
+        return GraphResponse(204)
+
+    async def cancel_event(self, ctx: Context) -> GraphResponse:
+        self._event(ctx)
+        body = _lower_keys(parse_json_body(ctx.request.body))
+        self.store.cancel_event(ctx.owner, ctx.params["event"], str(body.get("comment") or ""))
+        return GraphResponse(202)
+
+    def respond(self, action: str) -> Handler:
+        async def handler(ctx: Context) -> GraphResponse:
+            self._event(ctx)
+            body = _lower_keys(parse_json_body(ctx.request.body))
+            send = body.get("sendresponse", True)
+            self.store.respond(
+                ctx.owner,
+                ctx.params["event"],
+                action,
+                comment=str(body.get("comment") or ""),
+                send_response=send is not False,
+            )
+            return GraphResponse(202)
+
+        return handler
+
+    # ----- delta ------------------------------------------
+
+    async def delta(self, ctx: Context) -> GraphResponse:
+        query = ctx.request.query
+        box = self.store.mailbox(ctx.owner)
+        token = query.get("$skiptoken") or query.get("$deltatoken")
+        if token:
+            state = delta.decode(self.store, token, ctx.owner.id)
+            if "$deltatoken" in query and "$skiptoken" not in query:
+                with self.store.lock:
+                    state = delta.start_round(box, state.start, state.end, since=state.since)
+        else:
+            start, end = _window(query)
+            with self.store.lock:
+                state = delta.start_round(box, start, end)
+        prefs = odata.preferences(ctx.request.headers)
+        page_size = prefs.max_page_size or odata.DEFAULT_PAGE_SIZE
+        with self.store.lock:
+            page = delta.next_page(box, state, page_size)
+            items: list[dict[str, Any]] = [
+                serialize.event_json(item, zone_name=prefs.timezone, body_type=prefs.body_type)
+                if isinstance(item, Event)
+                else {
+                    "@odata.type": "#microsoft.graph.event",
+                    "id": item,
+                    "@removed": {"reason": "deleted"},
+                }
+                for item in page.items
+            ]
+        link = f"{ctx.request.base_url}/{ctx.prefix}/calendarView/delta?"
+        body: dict[str, Any] = {
+            "@odata.context": f"{GRAPH_ROOT}/$metadata#Collection(event)",
+            "value": items,
+        }
+        encoded = delta.encode(self.store, page.state)
+        if page.done:
+            body["@odata.deltaLink"] = link + urlencode({"$deltatoken": encoded})
+        else:
+            body["@odata.nextLink"] = link + urlencode({"$skiptoken": encoded})
+        return GraphResponse(200, body, _applied(prefs))
+
+    # ----- calendars and messages ------------------------------------------
+
+    async def get_calendar(self, ctx: Context) -> GraphResponse:
+        box = self.store.mailbox(ctx.owner)
+        body = serialize.calendar_json(box.calendar_id, ctx.owner.display_name, ctx.owner.upn)
+        return GraphResponse(
+            200, {"@odata.context": self._context_url(ctx, "calendars/$entity"), **body}
+        )
+
+    async def list_calendars(self, ctx: Context) -> GraphResponse:
+        box = self.store.mailbox(ctx.owner)
+        body = serialize.calendar_json(box.calendar_id, ctx.owner.display_name, ctx.owner.upn)
+        return GraphResponse(
+            200, {"@odata.context": self._context_url(ctx, "calendars"), "value": [body]}
+        )
+
+    async def list_messages(self, ctx: Context) -> GraphResponse:
+        messages = sorted(self.store.messages(ctx.owner), key=lambda m: m.received, reverse=True)
+        query = odata.parse_query(
+            {k: v for k, v in ctx.request.query.items() if k in ("$top", "$skip")}
+        )
+        top = query.top or odata.DEFAULT_PAGE_SIZE
+        chosen = messages[query.skip : query.skip + top]
+        body: dict[str, Any] = {
+            "@odata.context": self._context_url(ctx, "messages"),
+            "value": [serialize.message_json(m) for m in chosen],
+        }
+        if query.skip + top < len(messages):
+            body["@odata.nextLink"] = self._next_link(ctx, query.skip + top, top)
+        return GraphResponse(200, body)
+
+    # ----- subscriptions ------------------------------------------
+
+    async def create_subscription(self, request: GraphRequest, _: dict[str, str]) -> GraphResponse:
+        body = parse_json_body(request.body)
+        user_ref = parse_resource(body.get("resource"))
+        owner = mailbox_for(self.backend, request.caller, user_ref, write=False)
+        request.mailbox_upn = owner.upn
+        subscription = await self.store.subscriptions.create(
+            request.caller, owner.id, owner.tenant_id, body
+        )
+        data = {
+            "@odata.context": f"{GRAPH_ROOT}/$metadata#subscriptions/$entity",
+            **subscription_json(subscription),
+        }
+        return GraphResponse(201, data)
+
+    async def list_subscriptions(self, request: GraphRequest, _: dict[str, str]) -> GraphResponse:
+        found = self.store.subscriptions.visible_to(request.caller)
+        return GraphResponse(
+            200,
+            {
+                "@odata.context": f"{GRAPH_ROOT}/$metadata#subscriptions",
+                "value": [subscription_json(s) for s in found],
+            },
+        )
+
+    async def get_subscription(
+        self, request: GraphRequest, params: dict[str, str]
+    ) -> GraphResponse:
+        found = self.store.subscriptions.get(request.caller, params["sid"])
+        return GraphResponse(
+            200,
+            {
+                "@odata.context": f"{GRAPH_ROOT}/$metadata#subscriptions/$entity",
+                **subscription_json(found),
+            },
+        )
+
+    async def renew_subscription(
+        self, request: GraphRequest, params: dict[str, str]
+    ) -> GraphResponse:
+        found = self.store.subscriptions.renew(
+            request.caller, params["sid"], parse_json_body(request.body)
+        )
+        return GraphResponse(
+            200,
+            {
+                "@odata.context": f"{GRAPH_ROOT}/$metadata#subscriptions/$entity",
+                **subscription_json(found),
+            },
+        )
+
+    async def delete_subscription(
+        self, request: GraphRequest, params: dict[str, str]
+    ) -> GraphResponse:
+        self.store.subscriptions.delete(request.caller, params["sid"])
+        return GraphResponse(204)
+
+    async def reauthorize_subscription(
+        self, request: GraphRequest, params: dict[str, str]
+    ) -> GraphResponse:
+        self.store.subscriptions.reauthorize(request.caller, params["sid"])
+        return GraphResponse(204)
+
+    # ----- helpers ------------------------------------------
+
+    def _event(self, ctx: Context) -> Event:
+        event = self.store.event(ctx.owner, ctx.params["event"])
+        calendar = ctx.params.get("calendar")
+        if calendar is not None and event.calendar_id != calendar:
+            raise GraphError(
+                404, "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        return event
+
+    def _event_json(
+        self, event: Event, ctx: Context, query: odata.Query, prefs: odata.Preferences
+    ) -> dict[str, Any]:
+        return serialize.event_json(
+            event,
+            zone_name=prefs.timezone,
+            body_type=prefs.body_type,
+            select=query.select,
+            extended_ids=query.expand_extended,
+        )
+
+    def _page(
+        self, ctx: Context, events: list[Event], default_order: Callable[[Event], Any]
+    ) -> GraphResponse:
+        query = odata.parse_query(ctx.request.query)
+        prefs = odata.preferences(ctx.request.headers)
+        if query.predicate is not None:
+            events = [e for e in events if query.predicate(e)]
+        events = query.order(events) if query.order else sorted(events, key=default_order)
+        top = (
+            query.top if query.top is not None else (prefs.max_page_size or odata.DEFAULT_PAGE_SIZE)
+        )
+        chosen = events[query.skip : query.skip + top]
+        body: dict[str, Any] = {
+            "@odata.context": self._context_url(ctx, "events"),
+            "value": [self._event_json(e, ctx, query, prefs) for e in chosen],
+        }
+        if query.skip + top < len(events) and top > 0:
+            body["@odata.nextLink"] = self._next_link(ctx, query.skip + top, top)
+        return GraphResponse(200, body, _applied(prefs))
+
+    def _next_link(self, ctx: Context, skip: int, top: int) -> str:
+        params = {k: v for k, v in ctx.request.query.items() if k not in ("$skip", "$top")}
+        params["$top"] = str(top)
+        params["$skip"] = str(skip)
+        return f"{ctx.request.base_url}/{ctx.request.path}?{urlencode(params)}"
+
+    def _context_url(self, ctx: Context, what: str) -> str:
+        return f"{GRAPH_ROOT}/$metadata#users('{ctx.owner.id}')/{what}"
+
+
+def _window(query: Mapping[str, str]) -> tuple[datetime, datetime]:
+    raw_start = _get_ci(query, "startDateTime")
+    raw_end = _get_ci(query, "endDateTime")
+    if not raw_start or not raw_end:
+        raise GraphError(
+            400,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters "
+            "StartDateTime and EndDateTime.",
+        )
+    start, end = parse_iso(raw_start, "startDateTime"), parse_iso(raw_end, "endDateTime")
+    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
+    return start, end
+
+
+def _get_ci(query: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in query.items() if k.lower() == wanted), None)
+
+
+def _lower_keys(body: dict[str, Any]) -> dict[str, Any]:
+    # The CSDL names action parameters in PascalCase (Comment, SendResponse); clients send
+    # camelCase.
+    return {key.lower(): value for key, value in body.items()}
+
+
+def _applied(prefs: odata.Preferences) -> dict[str, str]:
+    return {"Preference-Applied": ", ".join(prefs.applied)} if prefs.applied else {}

@@ -1,0 +1,151 @@
+"""JSON batching (``POST /$batch``): up to 20 requests, ``dependsOn`` ordering, 424 on failure.
+
+Requests without dependencies run concurrently, as Graph runs them; each goes through the same
+dispatch as a direct request, so each is authorized, throttled and counted on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from m365_emulator.errors import GraphError
+from m365_emulator.graph.api import GraphRequest, GraphResponse
+from m365_emulator.graph.payload import parse_json_body
+
+if TYPE_CHECKING:
+    from m365_emulator.graph.api import GraphApi
+
+
+def _invalid(message: str) -> GraphError:
+    return GraphError(400, "BadRequest", message)
+
+
+async def run_batch(api: GraphApi, outer: GraphRequest) -> GraphResponse:
+    payload = parse_json_body(outer.body)
+    items = payload.get("requests")
+    if not isinstance(items, list) or not items:
+        raise _invalid("Invalid batch payload format.")
+    limit = api.backend.config.max_batch_requests
+    if len(items) > limit:
+        raise _invalid(f"Number of batch request steps exceeds the maximum value of {limit}.")
+    by_id: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise _invalid("Invalid batch payload format.")
+        item_id, method, url = item.get("id"), item.get("method"), item.get("url")
+        if not isinstance(item_id, str) or not item_id:
+            raise _invalid("Batch request id is missing.")
+        if item_id in by_id:
+            raise _invalid(f"Batch request id '{item_id}' is duplicated.")
+        if not isinstance(method, str) or not isinstance(url, str):
+            raise _invalid(f"Batch request '{item_id}' needs a method and a url.")
+        by_id[item_id] = item
+    for item_id, item in by_id.items():
+        depends = item.get("dependsOn") or []
+        if not isinstance(depends, list) or any(d not in by_id or d == item_id for d in depends):
+            raise _invalid(f"Batch request '{item_id}' depends on an unknown request.")
+    _refuse_cycles(by_id)
+
+    results: dict[str, asyncio.Future[dict[str, Any]]] = {
+        item_id: asyncio.get_running_loop().create_future() for item_id in by_id
+    }
+
+    async def run(item_id: str) -> None:
+        item = by_id[item_id]
+        depends = item.get("dependsOn") or []
+        outcomes = [await results[d] for d in depends]
+        if any(not 200 <= o["status"] < 300 for o in outcomes):
+            results[item_id].set_result(
+                _error_item(
+                    item_id, GraphError(424, "FailedDependency", "Failed dependency."), outer
+                )
+            )
+            return
+        results[item_id].set_result(await _run_one(api, outer, item_id, item))
+
+    await asyncio.gather(*(run(item_id) for item_id in by_id))
+    return GraphResponse(200, {"responses": [results[i].result() for i in by_id]})
+
+
+async def _run_one(
+    api: GraphApi, outer: GraphRequest, item_id: str, item: dict[str, Any]
+) -> dict[str, Any]:
+    parts = urlsplit(str(item["url"]))
+    path = unquote(parts.path).lstrip("/")
+    path = path.removeprefix("v1.0/")
+    headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+    body = item.get("body")
+    raw = (
+        b""
+        if body is None
+        else json.dumps(body).encode()
+        if not isinstance(body, str)
+        else body.encode()
+    )
+    request = GraphRequest(
+        method=str(item["method"]).upper(),
+        path=path,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers=headers,
+        body=raw,
+        caller=outer.caller,
+        base_url=outer.base_url,
+    )
+    if path.lower() == "$batch":
+        return _error_item(item_id, _invalid("A batch cannot contain another batch."), outer)
+    try:
+        response = await api.dispatch(request)
+    except GraphError as exc:
+        return _error_item(item_id, exc, outer)
+    result: dict[str, Any] = {
+        "id": item_id,
+        "status": response.status,
+        "headers": dict(response.headers),
+    }
+    if response.body is not None:
+        result["headers"]["Content-Type"] = (
+            "application/json; odata.metadata=minimal; odata.streaming=true"
+        )
+        result["body"] = response.body
+    return result
+
+
+def _error_item(item_id: str, error: GraphError, outer: GraphRequest) -> dict[str, Any]:
+    request_id = str(uuid.uuid4())
+    headers = {**error.headers, "Content-Type": "application/json"}
+    return {
+        "id": item_id,
+        "status": error.status,
+        "headers": headers,
+        "body": {
+            "error": {
+                "code": error.code,
+                "message": error.message,
+                "innerError": {
+                    "request-id": request_id,
+                    "client-request-id": outer.headers.get("client-request-id", request_id),
+                },
+            }
+        },
+    }
+
+
+def _refuse_cycles(by_id: dict[str, dict[str, Any]]) -> None:
+    state: dict[str, int] = {}
+
+    def visit(item_id: str) -> None:
+        if state.get(item_id) == 2:
+            return
+        if state.get(item_id) == 1:
+            raise _invalid("Batch requests have circular dependencies.")
+        state[item_id] = 1
+        for dep in by_id[item_id].get("dependsOn") or []:
+            visit(dep)
+        state[item_id] = 2
+
+    for item_id in by_id:
+        visit(item_id)

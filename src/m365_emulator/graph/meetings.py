@@ -1,0 +1,283 @@
+"""Meetings as Exchange runs them: invitations, updates, cancellations and responses.
+
+The organizer's event is the master. Each attendee with a mailbox in any seeded tenant gets a
+copy (same iCalUId, its own id) and a meeting message; attendees without a mailbox stay on the
+organizer's event only (external people). All functions here run under the store's lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from m365_emulator.graph.model import (
+    Attendee,
+    Event,
+    MeetingMessage,
+    new_change_key,
+    new_item_id,
+)
+
+if TYPE_CHECKING:
+    from m365_emulator.backend import User
+    from m365_emulator.graph.store import GraphStore
+
+# Properties that concern only the owner's own copy: changing them sends nobody an update.
+PERSONAL = frozenset(
+    {
+        "categories",
+        "isReminderOn",
+        "reminderMinutesBeforeStart",
+        "singleValueExtendedProperties",
+        "showAs",
+        "transactionId",
+    }
+)
+# Properties an attendee's copy takes from the organizer's event.
+SHARED = (
+    "subject",
+    "body",
+    "location",
+    "locations",
+    "importance",
+    "sensitivity",
+    "isAllDay",
+    "responseRequested",
+    "allowNewTimeProposals",
+    "hideAttendees",
+)
+
+RESPONSE_MESSAGES = {
+    "accepted": ("meetingAccepted", "Accepted"),
+    "tentativelyAccepted": ("meetingTenativelyAccepted", "Tentative"),
+    "declined": ("meetingDeclined", "Declined"),
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an organizer's event looked like before an update."""
+
+    start: datetime
+    end: datetime
+    attendee_keys: frozenset[str]
+
+    @classmethod
+    def of(cls, event: Event) -> Snapshot:
+        return cls(event.start, event.end, frozenset(a.key for a in event.attendees))
+
+    def times_differ(self, event: Event) -> bool:
+        return (self.start, self.end) != (event.start, event.end)
+
+
+def teams_join_url() -> str:
+    thread = os.urandom(16).hex()
+    return f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{thread}%40thread.v2/0"
+
+
+def full_location(value: Any) -> dict[str, Any]:
+    """A location as Outlook returns it, with the defaults it fills in."""
+    given = dict(value or {})
+    location: dict[str, Any] = {"displayName": "", "locationType": "default"}
+    location.update(given)
+    if location.get("displayName") and not location.get("uniqueId"):
+        location["uniqueId"] = location["displayName"]
+        location.setdefault("uniqueIdType", "private")
+    location.setdefault("uniqueIdType", "unknown")
+    location.setdefault("address", {})
+    location.setdefault("coordinates", {})
+    return location
+
+
+def merge_statuses(old: list[Attendee], new: list[Attendee]) -> list[Attendee]:
+    """The new attendee list, keeping the answers of people who stay on it."""
+    previous = {a.key: a for a in old}
+    for attendee in new:
+        kept = previous.get(attendee.key)
+        if kept is not None:
+            attendee.response, attendee.response_time = kept.response, kept.response_time
+    return new
+
+
+def invite(store: GraphStore, master: Event, attendees: list[Attendee]) -> None:
+    for attendee in attendees:
+        user = _mailbox_user(store, master, attendee)
+        if user is None:
+            continue
+        copy_event = _copy_for(store, master, user)
+        _send(store, master, user, "meetingRequest", copy_event, request_type="newMeetingRequest")
+
+
+def propagate_update(store: GraphStore, master: Event, before: Snapshot, changed: set[str]) -> None:
+    now_keys = {a.key for a in master.attendees}
+    added = [a for a in master.attendees if a.key not in before.attendee_keys]
+    removed_keys = before.attendee_keys - now_keys
+    if removed_keys:
+        removed = [Attendee(address=key, name=key) for key in sorted(removed_keys)]
+        cancel_for(store, master, removed, comment="")
+    if added:
+        invite(store, master, added)
+    # An update carrying only attendees (and personal settings) reaches only who changed.
+    if not (changed - PERSONAL - {"attendees"}):
+        return
+    for attendee in master.attendees:
+        if attendee.key not in before.attendee_keys:
+            continue
+        user = _mailbox_user(store, master, attendee)
+        if user is None:
+            continue
+        copy_event = _copy_for(store, master, user, reset_response=before.times_differ(master))
+        _send(store, master, user, "meetingRequest", copy_event, request_type="fullUpdate")
+
+
+def cancel_for(store: GraphStore, master: Event, attendees: list[Attendee], comment: str) -> None:
+    for attendee in attendees:
+        user = _mailbox_user(store, master, attendee)
+        if user is None:
+            continue
+        box = store.mailbox_by_id(user.id)
+        copy_id = box.by_ical_uid.get(master.ical_uid)
+        copy_event = box.events.get(copy_id) if copy_id else None
+        if copy_event is not None and not copy_event.is_cancelled:
+            copy_event.is_cancelled = True
+            subject = copy_event.subject
+            if not subject.startswith("Canceled: "):
+                copy_event.props["subject"] = f"Canceled: {subject}"
+            store.touch(copy_event, "updated")
+        _send(store, master, user, "meetingCancelled", copy_event, comment=comment)
+
+
+def record_response(
+    store: GraphStore, copy_event: Event, attendee: User, comment: str, send_response: bool
+) -> None:
+    """Carry an attendee's answer to the organizer's event (and inbox, when sent)."""
+    organizer = store.backend.user(copy_event.organizer_address)
+    if organizer is None:
+        return
+    box = store.mailbox_by_id(organizer.id)
+    master_id = box.by_ical_uid.get(copy_event.ical_uid)
+    master = box.events.get(master_id) if master_id else None
+    if master is not None:
+        entry = master.attendee(attendee.upn)
+        if entry is not None:
+            entry.response, entry.response_time = copy_event.response, copy_event.response_time
+            store.touch(master, "updated")
+    if send_response:
+        kind, prefix = RESPONSE_MESSAGES[copy_event.response]
+        store.deliver(
+            MeetingMessage(
+                id=new_item_id(),
+                owner_id=organizer.id,
+                meeting_message_type=kind,
+                subject=f"{prefix}: {copy_event.subject}",
+                comment=comment,
+                sender_name=attendee.display_name,
+                sender_address=attendee.upn,
+                to=[(organizer.display_name, organizer.upn)],
+                received=store.now(),
+                ical_uid=copy_event.ical_uid,
+                start=copy_event.start,
+                end=copy_event.end,
+                location=str((copy_event.props.get("location") or {}).get("displayName") or ""),
+                response_type=copy_event.response,
+                event_id=master.id if master is not None else None,
+            )
+        )
+
+
+# ----- helpers -----------------------------------------------------------------------------
+
+
+def _mailbox_user(store: GraphStore, master: Event, attendee: Attendee) -> User | None:
+    user = store.backend.user(attendee.address)
+    if user is None or not user.has_mailbox or user.id == master.owner_id:
+        return None
+    return user
+
+
+def _copy_for(store: GraphStore, master: Event, user: User, reset_response: bool = True) -> Event:
+    """Create or refresh ``user``'s copy of the meeting."""
+    box = store.mailbox_by_id(user.id)
+    existing_id = box.by_ical_uid.get(master.ical_uid)
+    existing = box.events.get(existing_id) if existing_id else None
+    attendees = [Attendee(a.address, a.name, a.type) for a in master.attendees]
+    if existing is None:
+        now = store.now()
+        event = Event(
+            id=new_item_id(),
+            owner_id=user.id,
+            calendar_id=box.calendar_id,
+            ical_uid=master.ical_uid,
+            created=now,
+            modified=now,
+            change_key=new_change_key(),
+            start=master.start,
+            end=master.end,
+            start_zone=master.start_zone,
+            end_zone=master.end_zone,
+            organizer_name=master.organizer_name,
+            organizer_address=master.organizer_address,
+            is_organizer=False,
+            response="notResponded",
+            props=copy.deepcopy(master.props),
+            attendees=attendees,
+            is_online_meeting=master.is_online_meeting,
+            online_meeting_provider=master.online_meeting_provider,
+            join_url=master.join_url,
+        )
+        event.props["categories"] = []
+        store.add_event(event)
+        return event
+    for name in SHARED:
+        if name in master.props:
+            existing.props[name] = copy.deepcopy(master.props[name])
+    existing.start, existing.end = master.start, master.end
+    existing.start_zone, existing.end_zone = master.start_zone, master.end_zone
+    existing.attendees = attendees
+    existing.is_online_meeting = master.is_online_meeting
+    existing.online_meeting_provider = master.online_meeting_provider
+    existing.join_url = master.join_url
+    if existing.is_cancelled or reset_response:
+        existing.response, existing.response_time = "notResponded", None
+    existing.is_cancelled = False
+    store.touch(existing, "updated")
+    return existing
+
+
+def _send(
+    store: GraphStore,
+    master: Event,
+    user: User,
+    kind: str,
+    copy_event: Event | None,
+    *,
+    request_type: str | None = None,
+    comment: str = "",
+) -> None:
+    subject = master.subject
+    if kind == "meetingCancelled":
+        subject = f"Canceled: {subject}"
+    elif request_type == "fullUpdate":
+        subject = f"Updated: {subject}"
+    store.deliver(
+        MeetingMessage(
+            id=new_item_id(),
+            owner_id=user.id,
+            meeting_message_type=kind,
+            subject=subject,
+            comment=comment,
+            sender_name=master.organizer_name,
+            sender_address=master.organizer_address,
+            to=[(a.name, a.address) for a in master.attendees],
+            received=store.now(),
+            ical_uid=master.ical_uid,
+            start=master.start,
+            end=master.end,
+            location=str((master.props.get("location") or {}).get("displayName") or ""),
+            meeting_request_type=request_type,
+            event_id=copy_event.id if copy_event is not None else None,
+        )
+    )

@@ -1,0 +1,236 @@
+"""Model objects as Graph's JSON: events, calendars, meeting messages.
+
+Property names, nesting and enum values follow Microsoft's CSDL (a test checks every property
+against ``schema/graph-calendar-subset.json``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from m365_emulator.graph import timezones
+from m365_emulator.graph.model import NEVER, Event, MeetingMessage
+
+_TAG = re.compile(r"<[^>]+>")
+_HTML_HEAD = (
+    "<html>\r\n<head>\r\n"
+    '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+    "\r\n</head>\r\n<body>\r\n"
+)
+
+
+def graph_timestamp(value: datetime | None) -> str:
+    """An instant as Graph writes it: UTC, seven fractional digits, ``Z``."""
+    if value is None:
+        return NEVER
+    utc = value.astimezone(timezones.zone("UTC"))
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}0Z"
+
+
+def date_time_zone(instant: datetime, zone_name: str | None) -> dict[str, str]:
+    """A dateTimeTimeZone: wall-clock time in ``zone_name`` (UTC when None)."""
+    name = zone_name or "UTC"
+    local = timezones.from_utc(instant, name)
+    return {
+        "dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond:06d}0",
+        "timeZone": name,
+    }
+
+
+def body_as(body: dict[str, Any], wanted: str) -> dict[str, str]:
+    """Outlook stores HTML and returns it by default; ``text`` strips the markup."""
+    content = str(body.get("content") or "")
+    kind = str(body.get("contentType") or "text").lower()
+    if not content:
+        return {"contentType": wanted, "content": ""}
+    if wanted == "text":
+        if kind == "html":
+            content = html.unescape(_TAG.sub("", content)).strip()
+        return {"contentType": "text", "content": content}
+    if kind == "text":
+        content = html.escape(content).replace("\n", "<br>\r\n")
+    if "<html" not in content.lower():
+        content = f"{_HTML_HEAD}{content}\r\n</body>\r\n</html>\r\n"
+    return {"contentType": "html", "content": content}
+
+
+def body_preview(body: dict[str, Any]) -> str:
+    text = body_as(body, "text")["content"]
+    return " ".join(text.split())[:255]
+
+
+def web_link(item_id: str) -> str:
+    return (
+        f"https://outlook.office365.com/owa/?itemid={quote(item_id, safe='')}"
+        "&exvsurl=1&path=/calendar/item"
+    )
+
+
+def event_json(
+    event: Event,
+    *,
+    zone_name: str | None = None,
+    body_type: str = "html",
+    select: Collection[str] | None = None,
+    extended_ids: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """One event as Graph returns it.
+
+    ``zone_name`` renders start/end in that zone (``Prefer: outlook.timezone``), ``select``
+    keeps only those properties, ``extended_ids`` adds the matching single-value extended
+    properties (``$expand``).
+    """
+    props = event.props
+    body = props.get("body") or {"contentType": "html", "content": ""}
+    location = props.get("location") or {
+        "displayName": "",
+        "locationType": "default",
+        "uniqueIdType": "unknown",
+        "address": {},
+        "coordinates": {},
+    }
+    data: dict[str, Any] = {
+        "@odata.etag": f'W/"{event.change_key}"',
+        "id": event.id,
+        "createdDateTime": graph_timestamp(event.created),
+        "lastModifiedDateTime": graph_timestamp(event.modified),
+        "changeKey": event.change_key,
+        "categories": list(props.get("categories") or []),
+        "transactionId": event.transaction_id,
+        "originalStartTimeZone": event.start_zone,
+        "originalEndTimeZone": event.end_zone,
+        "iCalUId": event.ical_uid,
+        "reminderMinutesBeforeStart": props.get("reminderMinutesBeforeStart", 15),
+        "isReminderOn": props.get("isReminderOn", True),
+        "hasAttachments": False,
+        "subject": event.subject,
+        "bodyPreview": body_preview(body),
+        "importance": props.get("importance", "normal"),
+        "sensitivity": props.get("sensitivity", "normal"),
+        "isAllDay": props.get("isAllDay", False),
+        "isCancelled": event.is_cancelled,
+        "isOrganizer": event.is_organizer,
+        "responseRequested": props.get("responseRequested", True),
+        "seriesMasterId": None,
+        "showAs": props.get("showAs", "busy"),
+        "type": "singleInstance",
+        "webLink": web_link(event.id),
+        "onlineMeetingUrl": None,
+        "isOnlineMeeting": event.is_online_meeting,
+        "onlineMeetingProvider": event.online_meeting_provider,
+        "allowNewTimeProposals": props.get("allowNewTimeProposals", True),
+        "isDraft": False,
+        "hideAttendees": props.get("hideAttendees", False),
+        "responseStatus": {
+            "response": event.response,
+            "time": graph_timestamp(event.response_time),
+        },
+        "body": body_as(body, body_type),
+        "start": date_time_zone(event.start, zone_name),
+        "end": date_time_zone(event.end, zone_name),
+        "location": location,
+        "locations": list(props.get("locations") or []),
+        "recurrence": None,
+        "attendees": [
+            {
+                "type": a.type,
+                "status": {"response": a.response, "time": graph_timestamp(a.response_time)},
+                "emailAddress": {"name": a.name, "address": a.address},
+            }
+            for a in event.attendees
+        ],
+        "organizer": {
+            "emailAddress": {"name": event.organizer_name, "address": event.organizer_address}
+        },
+        "onlineMeeting": {"joinUrl": event.join_url} if event.join_url else None,
+    }
+    if event.transaction_id is None:
+        # Graph returns transactionId only when an app set it.
+        del data["transactionId"]
+    if select:
+        wanted = {name.lower() for name in select} | {"id", "@odata.etag"}
+        data = {k: v for k, v in data.items() if k.lower() in wanted}
+    if extended_ids is not None:
+        wanted_ids = {i.lower() for i in extended_ids}
+        data["singleValueExtendedProperties"] = [
+            {"id": prop_id, "value": value}
+            for key, (prop_id, value) in event.extended.items()
+            if key in wanted_ids
+        ]
+    return data
+
+
+def message_json(message: MeetingMessage) -> dict[str, Any]:
+    """A meeting message as an eventMessage (eventMessageRequest / eventMessageResponse)."""
+    odata_type = "#microsoft.graph.eventMessage"
+    if message.meeting_message_type == "meetingRequest":
+        odata_type = "#microsoft.graph.eventMessageRequest"
+    elif message.response_type is not None:
+        odata_type = "#microsoft.graph.eventMessageResponse"
+    sender = {"emailAddress": {"name": message.sender_name, "address": message.sender_address}}
+    body = {"contentType": "text", "content": message.comment}
+    data: dict[str, Any] = {
+        "@odata.type": odata_type,
+        "@odata.etag": f'W/"{message.change_key}"',
+        "id": message.id,
+        "createdDateTime": graph_timestamp(message.received),
+        "lastModifiedDateTime": graph_timestamp(message.received),
+        "changeKey": message.change_key,
+        "categories": [],
+        "receivedDateTime": graph_timestamp(message.received),
+        "sentDateTime": graph_timestamp(message.received),
+        "hasAttachments": False,
+        "internetMessageId": f"<{message.id[-24:]}@emulator.local>",
+        "subject": message.subject,
+        "bodyPreview": body_preview(body),
+        "importance": "normal",
+        "conversationId": message.ical_uid,
+        "isRead": message.is_read,
+        "isDraft": False,
+        "body": body_as(body, "html"),
+        "sender": sender,
+        "from": sender,
+        "toRecipients": [
+            {"emailAddress": {"name": name, "address": address}} for name, address in message.to
+        ],
+        "ccRecipients": [],
+        "bccRecipients": [],
+        "replyTo": [],
+        "meetingMessageType": message.meeting_message_type,
+        "startDateTime": date_time_zone(message.start, None),
+        "endDateTime": date_time_zone(message.end, None),
+        "location": {"displayName": message.location, "locationType": "default"},
+        "type": "singleInstance",
+        "isOutOfDate": False,
+        "isAllDay": False,
+        "isDelegated": False,
+    }
+    if message.meeting_request_type is not None:
+        data["meetingRequestType"] = message.meeting_request_type
+    if message.response_type is not None:
+        data["responseType"] = message.response_type
+    return data
+
+
+def calendar_json(calendar_id: str, owner_name: str, owner_address: str) -> dict[str, Any]:
+    return {
+        "id": calendar_id,
+        "name": "Calendar",
+        "color": "auto",
+        "hexColor": "",
+        "isDefaultCalendar": True,
+        "changeKey": "AAAAAAAAAAAAAAAAAAAAAA==",
+        "canShare": True,
+        "canViewPrivateItems": True,
+        "canEdit": True,
+        "isRemovable": False,
+        "isTallyingResponses": True,
+        "allowedOnlineMeetingProviders": ["teamsForBusiness"],
+        "defaultOnlineMeetingProvider": "teamsForBusiness",
+        "owner": {"name": owner_name, "address": owner_address},
+    }

@@ -1,0 +1,67 @@
+"""Counters of what clients asked and what the emulator answered, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.total = 0
+            self.by_app: Counter[str] = Counter()
+            self.by_mailbox: Counter[str] = Counter()
+            self.by_operation: Counter[str] = Counter()
+            self.by_status: Counter[str] = Counter()
+            self.throttled = 0
+            self.throttled_by_mailbox: Counter[str] = Counter()
+            self.notifications: Counter[str] = Counter()
+
+    def request(self, app: str | None, mailbox: str | None, operation: str, status: int) -> None:
+        with self._lock:
+            self.total += 1
+            if app:
+                self.by_app[app] += 1
+            if mailbox:
+                self.by_mailbox[mailbox] += 1
+            self.by_operation[operation] += 1
+            self.by_status[str(status)] += 1
+            if status == 429:
+                self.throttled += 1
+                if mailbox:
+                    self.throttled_by_mailbox[mailbox] += 1
+
+    def notification(self, outcome: str) -> None:
+        with self._lock:
+            self.notifications[outcome] += 1
+
+    def snapshot(self, max_concurrency: list[dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": {
+                    "total": self.total,
+                    "byApp": dict(self.by_app),
+                    "byMailbox": dict(self.by_mailbox),
+                    "byOperation": dict(self.by_operation),
+                    "byStatus": dict(self.by_status),
+                },
+                "maxConcurrency": max_concurrency,
+                "throttled": {
+                    "total": self.throttled,
+                    "byMailbox": dict(self.throttled_by_mailbox),
+                },
+                "notifications": {
+                    "delivered": self.notifications["delivered"],
+                    "failed": self.notifications["failed"],
+                    "retried": self.notifications["retried"],
+                    "suppressed": self.notifications["suppressed"],
+                    "lifecycleDelivered": self.notifications["lifecycleDelivered"],
+                    "lifecycleFailed": self.notifications["lifecycleFailed"],
+                },
+            }
