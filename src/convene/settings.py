@@ -120,4 +120,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # run_huey gives the "huey" logger its own handler; propagating would print twice.
+    "loggers": {"huey": {"propagate": False}},
 }

@@ -10,6 +10,11 @@ from convene.core.forms import BootstrapFormMixin
 
 
 class SignInForm(BootstrapFormMixin, AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email and password do not match an active account. Try again.",
+    }
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["username"].label = "Email"

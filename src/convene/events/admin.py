@@ -4,6 +4,7 @@ is checked and announced (an edit here would never reach Outlook)."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from convene.events.models import Enrollment, Event
@@ -35,6 +36,7 @@ class EnrollmentInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["title", "start", "timezone", "status", "created_by"]
     list_filter = ["status", "is_online"]
     search_fields = ["title", "location"]

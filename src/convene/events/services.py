@@ -87,7 +87,7 @@ def _ensure_scheduled(event: Event) -> None:
 
 def _ensure_room_for_attendee(event: Event) -> None:
     if event.capacity is not None and event.attendee_count() >= event.capacity:
-        raise EventFull(f"This event is full: all {event.capacity} places are taken.")
+        raise EventFull(f"This event is full: all places ({event.capacity}) are taken.")
 
 
 def _who(user: User, actor: User | None) -> str:

@@ -1,0 +1,100 @@
+"""Start Convene for development: web server, Huey worker and, when installed, the bundled
+Microsoft 365 emulator; stop them all together."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from convene.core.processes import ChildSpec, Supervisor
+from convene.events.demo import sign_in_lines
+
+EMULATOR_API_PORT = 8443
+EMULATOR_UI_PORT = 8080
+
+
+def emulator_installed() -> bool:
+    try:
+        return importlib.util.find_spec("m365_emulator.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def dev_children(
+    *, python: str, manage_py: Path, port: int, var_dir: Path, with_emulator: bool
+) -> list[ChildSpec]:
+    children = [
+        ChildSpec("web", [python, str(manage_py), "runserver", f"127.0.0.1:{port}"]),
+        ChildSpec("worker", [python, str(manage_py), "run_huey"]),
+    ]
+    if with_emulator:
+        children.insert(
+            0,
+            ChildSpec(
+                "emulator",
+                [
+                    python,
+                    "-m",
+                    "m365_emulator",
+                    "serve",
+                    "--data-dir",
+                    str(var_dir / "emulator"),
+                    "--api-port",
+                    str(EMULATOR_API_PORT),
+                    "--ui-port",
+                    str(EMULATOR_UI_PORT),
+                ],
+            ),
+        )
+    return children
+
+
+def dev_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The children's environment: DEBUG on unless set, output unbuffered so logs interleave."""
+    return {**environ, "DEBUG": environ.get("DEBUG", "1"), "PYTHONUNBUFFERED": "1"}
+
+
+class Command(BaseCommand):
+    help = "Run the web server, the Huey worker and the Microsoft 365 emulator together."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        port = int(os.environ.get("CONVENE_PORT", "8000"))
+        with_emulator = emulator_installed()
+        children = dev_children(
+            python=sys.executable,
+            manage_py=Path(settings.BASE_DIR) / "manage.py",
+            port=port,
+            var_dir=Path(settings.VAR_DIR),
+            with_emulator=with_emulator,
+        )
+        self._announce(port, with_emulator)
+        supervisor = Supervisor(children, env=dev_environment(dict(os.environ)))
+        signal.signal(signal.SIGINT, supervisor.request_stop)
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        outcome = supervisor.run()
+        if outcome.died is not None:
+            raise CommandError(
+                f"The {outcome.died} process exited (code {outcome.returncode}); "
+                "stopped the others."
+            )
+        self.stdout.write("Stopped.")
+
+    def _announce(self, port: int, with_emulator: bool) -> None:
+        write = self.stdout.write
+        write(f"Convene:             http://127.0.0.1:{port}/")
+        if with_emulator:
+            write(f"Microsoft 365 (UI):  http://127.0.0.1:{EMULATOR_UI_PORT}/")
+            write(f"Microsoft 365 (API): https://127.0.0.1:{EMULATOR_API_PORT}/")
+        else:
+            write("Microsoft 365 emulator: not installed, skipped.")
+        write("Demo sign-ins:")
+        for line in sign_in_lines():
+            write(line)
+        write("Press Ctrl-C to stop everything.")

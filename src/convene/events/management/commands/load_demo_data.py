@@ -1,0 +1,16 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from convene.events import demo
+
+
+class Command(BaseCommand):
+    help = "Load demo people and upcoming events (safe to run again: nothing is duplicated)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        new_people, new_events = demo.load()
+        self.stdout.write(f"Demo data: {new_people} new people, {new_events} new events.")
+        self.stdout.write("Demo sign-ins:")
+        for line in demo.sign_in_lines():
+            self.stdout.write(line)

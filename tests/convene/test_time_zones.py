@@ -1,0 +1,114 @@
+"""Events planned in their own zone, across daylight saving changes (Europe/Berlin switches on
+the last Sundays of March and October: 2026-03-29 and 2026-10-25)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+
+from convene.events.models import Event
+from convene.events.templatetags.event_tags import event_when
+from convene.events.timezones import AmbiguousLocalTime, NonExistentLocalTime, localize
+
+BERLIN = "Europe/Berlin"
+
+
+def test_localize_uses_winter_time_before_the_spring_change():
+    assert localize(datetime(2026, 3, 28, 10, 0), BERLIN) == datetime(2026, 3, 28, 9, 0, tzinfo=UTC)
+
+
+def test_localize_uses_summer_time_after_the_spring_change():
+    assert localize(datetime(2026, 3, 29, 10, 0), BERLIN) == datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
+
+
+def test_localize_refuses_a_time_skipped_in_spring():
+    with pytest.raises(NonExistentLocalTime, match="does not exist in Europe/Berlin"):
+        localize(datetime(2026, 3, 29, 2, 30), BERLIN)
+
+
+def test_localize_refuses_a_time_repeated_in_autumn():
+    with pytest.raises(AmbiguousLocalTime, match="happens twice in Europe/Berlin"):
+        localize(datetime(2026, 10, 25, 2, 30), BERLIN)
+
+
+def test_localize_back_to_winter_time_after_the_autumn_change():
+    assert localize(datetime(2026, 10, 25, 10, 0), BERLIN) == datetime(
+        2026, 10, 25, 9, 0, tzinfo=UTC
+    )
+
+
+def test_localize_works_in_a_zone_without_daylight_saving():
+    assert localize(datetime(2026, 3, 29, 2, 30), "Asia/Kolkata") == datetime(
+        2026, 3, 28, 21, 0, tzinfo=UTC
+    )
+
+
+def _create(client, **fields):
+    data = {"title": "Night shift", "timezone": BERLIN, **fields}
+    return client.post(reverse("events:create"), data)
+
+
+@pytest.mark.django_db
+def test_an_event_across_the_spring_change_is_stored_in_utc_and_shown_in_berlin(
+    client, organizer, settings
+):
+    settings.TIME_ZONE = "America/New_York"  # the viewer's server zone must not matter
+    client.force_login(organizer)
+    response = _create(client, start="2026-03-29T01:30", end="2026-03-29T03:30")
+    assert response.status_code == 302
+    event = Event.objects.get()
+    assert event.start == datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+    assert event.end == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # one real hour
+    assert event_when(event) == "Sun 29 Mar 2026, 01:30 CET \N{EN DASH} 03:30 CEST (Europe/Berlin)"
+    page = client.get(event.get_absolute_url()).content.decode()
+    assert "01:30 CET \N{EN DASH} 03:30 CEST (Europe/Berlin)" in page
+
+
+@pytest.mark.django_db
+def test_an_event_after_the_autumn_change_is_labelled_cet(client, organizer):
+    client.force_login(organizer)
+    _create(client, start="2026-10-25T10:00", end="2026-10-25T11:00")
+    event = Event.objects.get()
+    assert event.start == datetime(2026, 10, 25, 9, 0, tzinfo=UTC)
+    assert event_when(event) == "Sun 25 Oct 2026, 10:00 \N{EN DASH} 11:00 CET (Europe/Berlin)"
+
+
+@pytest.mark.django_db
+def test_an_event_the_day_before_the_autumn_change_is_labelled_cest(client, organizer):
+    client.force_login(organizer)
+    _create(client, start="2026-10-24T10:00", end="2026-10-24T11:00")
+    event = Event.objects.get()
+    assert event.start == datetime(2026, 10, 24, 8, 0, tzinfo=UTC)
+    assert event_when(event) == "Sat 24 Oct 2026, 10:00 \N{EN DASH} 11:00 CEST (Europe/Berlin)"
+
+
+@pytest.mark.django_db
+def test_the_form_refuses_a_start_in_the_spring_gap(client, organizer):
+    client.force_login(organizer)
+    response = _create(client, start="2026-03-29T02:30", end="2026-03-29T04:00")
+    assert response.status_code == 200
+    assert "does not exist in Europe/Berlin" in response.context["form"].errors["start"][0]
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_form_refuses_an_end_in_the_autumn_overlap(client, organizer):
+    client.force_login(organizer)
+    response = _create(client, start="2026-10-25T01:00", end="2026-10-25T02:30")
+    assert "happens twice in Europe/Berlin" in response.context["form"].errors["end"][0]
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_edit_form_shows_local_times_in_the_event_zone(client, organizer, make_event):
+    event = make_event(
+        start=datetime(2026, 7, 1, 8, 0, tzinfo=UTC),
+        end=datetime(2026, 7, 1, 9, 0, tzinfo=UTC),
+        timezone="America/New_York",
+    )
+    client.force_login(organizer)
+    page = client.get(reverse("events:edit", args=[event.pk])).content.decode()
+    assert 'value="2026-07-01T04:00"' in page
+    assert 'value="2026-07-01T05:00"' in page
