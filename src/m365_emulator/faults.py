@@ -382,6 +382,22 @@ class FaultMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class KeepRawSend:
+    """Outermost wrapper: remembers the server's own ``send`` so a rule can drop the socket.
+
+    Starlette wraps ``send`` in its error middleware, hiding the connection; this wrapper sits
+    outside Starlette, directly under uvicorn.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[RAW_SEND_KEY] = send
+        await self.app(scope, receive, send)
+
+
 async def _wait_for_disconnect(receive: Receive, seconds: float) -> None:
     async def disconnected() -> None:
         while True:

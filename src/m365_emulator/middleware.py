@@ -14,15 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from m365_emulator.backend import Backend
 from m365_emulator.errors import GraphError
-from m365_emulator.faults import RAW_SEND_KEY
 
 
 class RequestIdMiddleware:
     """Give every request a ``request-id`` and echo ``client-request-id``, as Graph does.
 
     Both ids are kept in ``request.state`` (``request_id``, ``client_request_id``) so error
-    bodies can repeat them. Outermost, so it also keeps the server's raw ``send`` for faults
-    that drop the connection.
+    bodies can repeat them.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -32,7 +30,6 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope[RAW_SEND_KEY] = send
         request_id = str(uuid.uuid4())
         client_request_id = _header(scope, b"client-request-id") or request_id
         state = scope.setdefault("state", {})

@@ -34,7 +34,7 @@ from m365_emulator.certs import ensure_tls_files
 from m365_emulator.config import EmulatorConfig
 from m365_emulator.control import routes as control
 from m365_emulator.errors import GraphError
-from m365_emulator.faults import FaultMiddleware
+from m365_emulator.faults import FaultMiddleware, KeepRawSend
 from m365_emulator.graph import routes as graph
 from m365_emulator.identity import routes as identity
 from m365_emulator.middleware import (
@@ -84,8 +84,11 @@ def build_ui_app(backend: Backend) -> Starlette:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+    # and without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -136,7 +139,7 @@ class RunningEmulator:
         }
         self._api = uvicorn.Server(
             uvicorn.Config(
-                build_api_app(backend),
+                KeepRawSend(build_api_app(backend)),
                 ssl_certfile=str(tls.server_cert),
                 ssl_keyfile=str(tls.server_key),
                 **common,
