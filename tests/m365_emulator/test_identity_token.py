@@ -253,7 +253,7 @@ def certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
 def _assertion(
     emulator: EmulatorHandle, client_id: str, key: rsa.RSAPrivateKey, cert: x509.Certificate
 ) -> str:
-    thumbprint = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).rstrip(b"=")  # noqa: S303
+    thumbprint = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).rstrip(b"=")
     claims: dict[str, Any] = {
         "aud": emulator.token_endpoint(emulator.platform_tenant_id),
         "iss": client_id,
