@@ -354,9 +354,9 @@ class GraphApi:
         }
         encoded = delta.encode(self.store, page.state)
         if page.done:
-            body["@odata.deltaLink"] = link + urlencode({"$deltatoken": encoded})
+            body["@odata.deltaLink"] = f"{link}$deltatoken={encoded}"
         else:
-            body["@odata.nextLink"] = link + urlencode({"$skiptoken": encoded})
+            body["@odata.nextLink"] = f"{link}$skiptoken={encoded}"
         return GraphResponse(200, body, _applied(prefs))
 
     # ----- calendars and messages ------------------------------------------
@@ -500,7 +500,7 @@ class GraphApi:
         params = {k: v for k, v in ctx.request.query.items() if k not in ("$skip", "$top")}
         params["$top"] = str(top)
         params["$skip"] = str(skip)
-        return f"{ctx.request.base_url}/{ctx.request.path}?{urlencode(params)}"
+        return f"{ctx.request.base_url}/{ctx.request.path}?{urlencode(params, safe='$/:')}"
 
     def _context_url(self, ctx: Context, what: str) -> str:
         return f"{GRAPH_ROOT}/$metadata#users('{ctx.owner.id}')/{what}"

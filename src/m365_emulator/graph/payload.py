@@ -167,7 +167,7 @@ def parse_iso(text: str, name: str) -> datetime:
     cleaned = text.strip().replace("Z", "+00:00")
     if "." in cleaned:
         head, _, tail = cleaned.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
         rest = tail[len(digits) :]
         cleaned = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
     try:

@@ -1,0 +1,252 @@
+"""Graph events API over HTTPS: CRUD, idempotent create, query options, time zones, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from m365_emulator.graph.testkit import event_body
+from m365_emulator.testing import EmulatorHandle
+
+ADA = "ada@contoso.test"
+GRACE = "grace@contoso.test"
+EXT_ID = "String {66f5a359-4659-4830-9070-00040ec6ac6e} Name ConveneEventId"
+
+
+@pytest.fixture
+def ada(emulator: EmulatorHandle) -> str:
+    return emulator.token_for(ADA)
+
+
+def create(emulator: EmulatorHandle, token: str, **kwargs: Any) -> dict[str, Any]:
+    response = emulator.graph("POST", "/me/events", token, json=event_body(**kwargs))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_create_returns_the_event_with_graph_defaults(emulator: EmulatorHandle, ada: str) -> None:
+    event = create(emulator, ada, subject="Kick-off")
+    assert event["subject"] == "Kick-off"
+    assert event["isOrganizer"] is True
+    assert event["responseStatus"] == {"response": "organizer", "time": "0001-01-01T00:00:00Z"}
+    assert event["@odata.etag"] == f'W/"{event["changeKey"]}"'
+    assert event["start"] == {"dateTime": "2030-03-04T10:00:00.0000000", "timeZone": "UTC"}
+    assert event["type"] == "singleInstance"
+    assert event["showAs"] == "busy"
+    assert "transactionId" not in event
+
+
+def test_get_update_delete_round_trip(emulator: EmulatorHandle, ada: str) -> None:
+    event = create(emulator, ada)
+    path = f"/me/events/{event['id']}"
+    patched = emulator.graph("PATCH", path, ada, json={"subject": "Renamed"})
+    assert patched.status_code == 200
+    assert patched.json()["subject"] == "Renamed"
+    assert patched.json()["changeKey"] != event["changeKey"]
+    assert emulator.graph("GET", path, ada).json()["subject"] == "Renamed"
+    assert emulator.graph("DELETE", path, ada).status_code == 204
+    missing = emulator.graph("GET", path, ada)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ErrorItemNotFound"
+
+
+def test_users_path_by_upn_and_calendar_paths_reach_the_same_mailbox(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    event = create(emulator, ada)
+    by_upn = emulator.graph("GET", f"/users/{quote(ADA)}/calendar/events/{event['id']}", ada)
+    assert by_upn.status_code == 200
+    calendars = emulator.graph("GET", "/me/calendars", ada).json()["value"]
+    assert len(calendars) == 1 and calendars[0]["isDefaultCalendar"] is True
+    listed = emulator.graph("GET", f"/me/calendars/{calendars[0]['id']}/events", ada).json()
+    assert [e["id"] for e in listed["value"]] == [event["id"]]
+
+
+def test_repeated_create_with_transaction_id_returns_the_first_event(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    first = create(emulator, ada, transactionId="convene-42")
+    second = create(emulator, ada, transactionId="convene-42", subject="retry")
+    assert second["id"] == first["id"]
+    assert second["transactionId"] == "convene-42"
+    assert len(emulator.graph("GET", "/me/events", ada).json()["value"]) == 1
+
+
+def test_prefer_outlook_timezone_converts_start_and_end(emulator: EmulatorHandle, ada: str) -> None:
+    event = create(
+        emulator,
+        ada,
+        start="2030-07-01T09:00:00",
+        end="2030-07-01T10:00:00",
+        time_zone="W. Europe Standard Time",
+    )
+    assert event["start"]["dateTime"].startswith("2030-07-01T07:00:00")
+    assert event["originalStartTimeZone"] == "W. Europe Standard Time"
+    for zone, expected in (
+        ("Pacific Standard Time", "2030-07-01T00:00:00"),
+        ("Asia/Tokyo", "2030-07-01T16:00:00"),
+    ):
+        response = emulator.graph(
+            "GET",
+            f"/me/events/{event['id']}",
+            ada,
+            headers={"Prefer": f'outlook.timezone="{zone}"'},
+        )
+        assert response.json()["start"] == {"dateTime": expected + ".0000000", "timeZone": zone}
+        assert response.headers["Preference-Applied"] == f'outlook.timezone="{zone}"'
+
+
+def test_unknown_time_zone_is_refused(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph("POST", "/me/events", ada, json=event_body(time_zone="Mars/Olympus"))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "TimeZoneNotSupportedException"
+
+
+def test_online_meeting_gets_a_teams_join_url(emulator: EmulatorHandle, ada: str) -> None:
+    event = create(emulator, ada, isOnlineMeeting=True, onlineMeetingProvider="teamsForBusiness")
+    assert event["isOnlineMeeting"] is True
+    assert event["onlineMeeting"]["joinUrl"].startswith(
+        "https://teams.microsoft.com/l/meetup-join/"
+    )
+
+
+def test_select_top_and_next_link_paging(emulator: EmulatorHandle, ada: str) -> None:
+    for index in range(5):
+        create(emulator, ada, subject=f"E{index}")
+    first = emulator.graph("GET", "/me/events?$top=2&$select=subject", ada).json()
+    assert len(first["value"]) == 2
+    assert set(first["value"][0]) == {"@odata.etag", "id", "subject"}
+    subjects = [e["subject"] for e in first["value"]]
+    link = first["@odata.nextLink"]
+    while link:
+        page = emulator.http.get(link, headers={"Authorization": f"Bearer {ada}"}).json()
+        subjects += [e["subject"] for e in page["value"]]
+        link = page.get("@odata.nextLink")
+    assert subjects == [f"E{i}" for i in range(5)]
+
+
+def test_default_page_size_is_ten(emulator: EmulatorHandle, ada: str) -> None:
+    for index in range(12):
+        create(emulator, ada, subject=f"E{index}")
+    page = emulator.graph("GET", "/me/events", ada).json()
+    assert len(page["value"]) == 10
+    assert "@odata.nextLink" in page
+
+
+def test_filter_and_expand_single_value_extended_property(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    tagged = create(emulator, ada, singleValueExtendedProperties=[{"id": EXT_ID, "value": "ev-7"}])
+    create(emulator, ada, singleValueExtendedProperties=[{"id": EXT_ID, "value": "ev-8"}])
+    create(emulator, ada)
+    assert "singleValueExtendedProperties" not in tagged
+    query = (
+        f"$filter=singleValueExtendedProperties/Any(ep: ep/id eq '{EXT_ID}' and ep/value eq 'ev-7')"
+        f"&$expand=singleValueExtendedProperties($filter=id eq '{EXT_ID}')"
+    )
+    found = emulator.graph("GET", f"/me/events?{quote(query, safe='=&$')}", ada).json()["value"]
+    assert [e["id"] for e in found] == [tagged["id"]]
+    assert found[0]["singleValueExtendedProperties"] == [{"id": EXT_ID, "value": "ev-7"}]
+
+
+def test_filter_on_start_and_orderby(emulator: EmulatorHandle, ada: str) -> None:
+    create(emulator, ada, subject="late", start="2030-03-05T10:00:00", end="2030-03-05T11:00:00")
+    create(emulator, ada, subject="early", start="2030-03-01T10:00:00", end="2030-03-01T11:00:00")
+    create(emulator, ada, subject="old", start="2020-03-01T10:00:00", end="2020-03-01T11:00:00")
+    query = quote(
+        "$filter=start/dateTime ge '2030-01-01T00:00:00'&$orderby=start/dateTime desc", safe="=&$"
+    )
+    found = emulator.graph("GET", f"/me/events?{query}", ada).json()["value"]
+    assert [e["subject"] for e in found] == ["late", "early"]
+
+
+def test_calendar_view_returns_events_in_the_window(emulator: EmulatorHandle, ada: str) -> None:
+    create(emulator, ada, subject="in", start="2030-03-04T10:00:00", end="2030-03-04T11:00:00")
+    create(emulator, ada, subject="out", start="2030-04-04T10:00:00", end="2030-04-04T11:00:00")
+    window = "startDateTime=2030-03-01T00:00:00Z&endDateTime=2030-03-31T00:00:00Z"
+    found = emulator.graph("GET", f"/me/calendarView?{window}", ada).json()["value"]
+    assert [e["subject"] for e in found] == ["in"]
+
+
+def test_calendar_view_needs_a_window(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph("GET", "/me/calendarView", ada)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "ErrorInvalidParameter"
+
+
+def test_unknown_property_is_refused(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph("POST", "/me/events", ada, json=event_body(colour="red"))
+    assert response.status_code == 400
+    assert "colour" in response.json()["error"]["message"]
+
+
+def test_illegal_enum_value_is_refused(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph("POST", "/me/events", ada, json=event_body(showAs="asleep"))
+    assert response.status_code == 400
+
+
+def test_malformed_json_is_refused(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph(
+        "POST",
+        "/me/events",
+        ada,
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BadRequest"
+
+
+def test_malformed_id_is_refused(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph("GET", "/me/events/not-an-id", ada)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "ErrorInvalidIdMalformed"
+
+
+def test_unknown_segment_is_a_bad_request(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph("GET", "/me/contacts", ada)
+    assert response.status_code == 400
+
+
+def test_delegated_token_cannot_reach_another_mailbox(emulator: EmulatorHandle, ada: str) -> None:
+    response = emulator.graph("GET", f"/users/{GRACE}/events", ada)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "ErrorAccessDenied"
+
+
+def test_app_token_reaches_the_service_mailbox(emulator: EmulatorHandle) -> None:
+    token = emulator.app_token()
+    response = emulator.graph(
+        "POST", f"/users/{emulator.service_mailbox}/events", token, json=event_body()
+    )
+    assert response.status_code == 201
+    assert response.json()["organizer"]["emailAddress"]["address"] == emulator.service_mailbox
+
+
+def test_missing_token_is_unauthorized(emulator: EmulatorHandle) -> None:
+    response = emulator.http.get(f"{emulator.graph_url}/me/events")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_end_before_start_is_refused(emulator: EmulatorHandle, ada: str) -> None:
+    body = event_body(start="2030-03-04T10:00:00", end="2030-03-04T09:00:00")
+    assert emulator.graph("POST", "/me/events", ada, json=body).status_code == 400
+
+
+def test_text_body_is_returned_as_html_unless_text_is_preferred(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    event = create(emulator, ada, body={"contentType": "text", "content": "Bring <snacks>"})
+    assert event["body"]["contentType"] == "html"
+    assert "Bring &lt;snacks&gt;" in event["body"]["content"]
+    assert event["bodyPreview"] == "Bring <snacks>"
+    text = emulator.graph(
+        "GET",
+        f"/me/events/{event['id']}",
+        ada,
+        headers={"Prefer": 'outlook.body-content-type="text"'},
+    ).json()
+    assert text["body"] == {"contentType": "text", "content": "Bring <snacks>"}
