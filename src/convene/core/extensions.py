@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 
 # Slots where apps may add a panel (a template rendered with the page's context).
 PROFILE = "profile"
@@ -18,6 +18,10 @@ EVENT_DETAIL = "event_detail"
 SLOTS = (PROFILE, EVENT_DETAIL)
 
 PanelContext = Callable[[HttpRequest, Mapping[str, Any]], Mapping[str, Any]]
+# Asked before a valid event form is saved, with the request and the event being edited (None
+# when creating). Returning a response (e.g. a redirect to an authorization page) stops the save
+# and sends that response instead; None lets the save go ahead.
+EventFormGate = Callable[[HttpRequest, Any], HttpResponseBase | None]
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Panel:
 
 _calendar_integrations: dict[str, MenuEntry] = {}
 _panels: dict[str, dict[str, Panel]] = {slot: {} for slot in SLOTS}
+_event_form_gates: dict[str, EventFormGate] = {}
 
 
 def register_calendar_integration(label: str, url_name: str) -> None:
@@ -59,3 +64,13 @@ def register_panel(
 
 def panels(slot: str) -> list[Panel]:
     return list(_panels[slot].values())
+
+
+def register_event_form_gate(name: str, gate: EventFormGate) -> None:
+    """See ``EventFormGate``. To bring the person back with what they typed, keep the form with
+    ``convene.events.drafts.keep_draft`` and return them to the URL it gives."""
+    _event_form_gates[name] = gate
+
+
+def event_form_gates() -> list[EventFormGate]:
+    return list(_event_form_gates.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -13,7 +13,9 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import deny_unless, requires
+from convene.core.extensions import event_form_gates
 from convene.events import services
+from convene.events.drafts import take_draft
 from convene.events.errors import EventError, InvalidEvent
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
 from convene.events.models import EnrollmentRole, Event
@@ -56,10 +58,29 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _bound_event_form(request: HttpRequest, event: Event | None) -> EventForm:
+    """The form with what was just posted, or with a kept draft (see ``drafts``), or empty."""
+    data = request.POST if request.method == "POST" else take_draft(request)
+    if data is not None and request.method != "POST":
+        messages.info(request, "Your changes were kept. Check them and save.")
+    return EventForm(data, initial=EventForm.initial_for(event))
+
+
+def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBase | None:
+    """The first response an installed app wants to send instead of saving, if any."""
+    for gate in event_form_gates():
+        response = gate(request, event)
+        if response is not None:
+            return response
+    return None
+
+
 @requires(permissions.can_create_events)
-def event_create(request: HttpRequest) -> HttpResponse:
-    form = EventForm(request.POST or None, initial=EventForm.initial_for(None))
+def event_create(request: HttpRequest) -> HttpResponseBase:
+    form = _bound_event_form(request, None)
     if request.method == "POST" and form.is_valid():
+        if (gated := _gate_response(request, None)) is not None:
+            return gated
         try:
             event = services.create_event(form.details(), creator=_member(request))
         except InvalidEvent as problem:
@@ -71,14 +92,16 @@ def event_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     event = get_object_or_404(Event, pk=pk)
     deny_unless(permissions.can_edit_event(request.user, event))
     if event.is_cancelled:
         messages.error(request, "This event has been cancelled and can no longer be edited.")
         return redirect(event)
-    form = EventForm(request.POST or None, initial=EventForm.initial_for(event))
+    form = _bound_event_form(request, event)
     if request.method == "POST" and form.is_valid():
+        if (gated := _gate_response(request, event)) is not None:
+            return gated
         try:
             changed = services.update_event(event, form.details(), actor=_member(request))
         except InvalidEvent as problem:
