@@ -39,10 +39,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 def mailbox_events_json(backend: Backend, user: User) -> list[dict[str, Any]]:
     events = sorted(backend.graph.events(user), key=lambda e: (e.start, e.created))
-    return [
-        {**serialize.event_json(e, extended_ids=[k for k in e.extended]), "owner": user.upn}
-        for e in events
-    ]
+    return [serialize.event_json(e, extended_ids=list(e.extended)) for e in events]
 
 
 def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> list[BaseRoute]:
