@@ -105,3 +105,20 @@ def test_profile_saves_the_display_name(client, regular):
     client.post(reverse("accounts:profile"), {"display_name": "Barbara"})
     regular.refresh_from_db()
     assert regular.display_name == "Barbara"
+
+
+def test_django_admin_refuses_an_email_differing_only_in_case(client, admin_user, regular):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": regular.email.upper(),
+            "display_name": "Copy",
+            "role": "regular",
+            "password1": "a-long-enough-password-1",
+            "password2": "a-long-enough-password-1",
+        },
+    )
+    assert response.status_code == 200
+    assert "User with this Email address already exists." in response.content.decode()
+    assert User.objects.count() == 2

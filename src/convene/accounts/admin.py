@@ -1,19 +1,31 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from convene.accounts.models import User
+from convene.accounts.models import User, normalize_email
 
 
-class UserChangeFormForEmail(UserChangeForm):  # type: ignore[type-arg]
+class NormalizedEmailMixin:
+    """Lower-case the email before the uniqueness check, so that "Ada@x" clashes with "ada@x"
+    as a form error rather than a database error."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data["email"])
+
+
+class UserChangeFormForEmail(NormalizedEmailMixin, UserChangeForm):  # type: ignore[type-arg]
     class Meta:
         model = User
         fields = ["email", "display_name", "role", "is_active"]
 
 
-class UserCreationFormForEmail(AdminUserCreationForm):  # type: ignore[type-arg]
+class UserCreationFormForEmail(NormalizedEmailMixin, AdminUserCreationForm):  # type: ignore[type-arg]
     class Meta:
         model = User
         fields = ["email", "display_name", "role"]
