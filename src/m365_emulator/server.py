@@ -75,7 +75,7 @@ def build_api_app(backend: Backend) -> Starlette:
 
 def build_ui_app(backend: Backend) -> Starlette:
     routes: list[BaseRoute] = [
-        *home_routes(backend),
+        *home_routes(backend, links=[{"url": "/mailboxes", "label": "Open the mailbox viewer"}]),
         *identity.ui_routes(backend),
         *graph.ui_routes(backend),
     ]
