@@ -235,3 +235,51 @@ def test_form_post_response_mode_posts_the_code(emulator: EmulatorHandle) -> Non
 
     assert redirect.startswith(emulator.redirect_uri)
     assert "code" in query(redirect)
+
+
+def sign_in_ada(emulator: EmulatorHandle, browser: httpx.Client) -> None:
+    from m365_emulator.testing import browser_sign_in
+
+    browser_sign_in(browser, authorize_url(emulator), "ada@contoso.test", PASSWORD)
+
+
+def test_prompt_select_account_offers_the_signed_in_account(emulator: EmulatorHandle) -> None:
+    ada = emulator.backend.user("ada@contoso.test")
+    assert ada is not None
+    with emulator.browser() as browser:
+        sign_in_ada(emulator, browser)
+        page = browser.get(authorize_url(emulator, prompt="select_account"))
+        action, fields = page_form(page.text)
+        chosen = browser.post(emulator.ui_url + action, data={**fields, "account": ada.id})
+
+    assert fields["step"] == "select"
+    assert "ada@contoso.test" in page.text
+    assert "code" in query(chosen.headers["location"])
+
+
+def test_prompt_login_asks_for_credentials_despite_the_session(emulator: EmulatorHandle) -> None:
+    with emulator.browser() as browser:
+        sign_in_ada(emulator, browser)
+        page = browser.get(authorize_url(emulator, prompt="login"))
+
+    assert page_form(page.text)[1]["step"] == "signin"
+
+
+def test_prompt_consent_asks_again_after_consent(emulator: EmulatorHandle) -> None:
+    with emulator.browser() as browser:
+        sign_in_ada(emulator, browser)
+        page = browser.get(authorize_url(emulator, prompt="consent"))
+
+    assert page_form(page.text)[1]["step"] == "consent"
+
+
+def test_user_of_another_tenant_cannot_sign_in_to_a_tenant_authority(
+    emulator: EmulatorHandle,
+) -> None:
+    with emulator.browser() as browser:
+        page = browser.get(authorize_url(emulator, tenant="convene-platform.test"))
+        action, fields = page_form(page.text)
+        fields.update(username="ada@contoso.test", password=PASSWORD)
+        response = browser.post(emulator.ui_url + action, data=fields)
+
+    assert "AADSTS50020" in response.text
