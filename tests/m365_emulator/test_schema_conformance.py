@@ -131,7 +131,8 @@ def world(emulator: EmulatorHandle, hook: WebhookReceiver) -> dict[str, Any]:
     emulator.graph("POST", f"/me/events/{copy['id']}/accept", ada, json={"comment": "yes"})
     expanded = emulator.graph(
         "GET",
-        f"/users/{SERVICE}/events/{organizer['id']}?$expand=singleValueExtendedProperties($filter=id eq '{EXT_ID}')",
+        f"/users/{SERVICE}/events/{organizer['id']}"
+        f"?$expand=singleValueExtendedProperties($filter=id eq '{EXT_ID}')",
         app,
     ).json()
     emulator.graph("POST", f"/users/{SERVICE}/events/{organizer['id']}/cancel", app, json={})

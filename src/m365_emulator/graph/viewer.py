@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -172,7 +172,8 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         attach_loop(backend)
         user = person(request)
         event_id = request.path_params["event_id"]
-        form = await request.form()
+        # A plain urlencoded form; parsed here so the viewer needs no multipart library.
+        form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
         target = f"/mailboxes/{quote(user.upn)}/events/{quote(event_id)}"
         try:
             store.respond(
