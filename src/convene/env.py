@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +56,16 @@ def database_config(url: str | None, var_dir: Path) -> dict[str, Any]:
     return config
 
 
-def load_or_create_secret_key(path: Path) -> str:
+def load_or_create_secret_key(
+    path: Path, generate: Callable[[], str] = lambda: secrets.token_urlsafe(50)
+) -> str:
     """The key stored at ``path``, creating it (readable by the owner only) on first use."""
     if path.exists():
         key = path.read_text().strip()
         if key:
             return key
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
+    key = generate()
     # O_EXCL: two processes starting together must not both write different keys.
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from convene.env import (
     database_config,
     env_bool,
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
     "convene.core",
     "convene.accounts",
     "convene.events",
+    "convene.outlook",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -114,6 +117,35 @@ HUEY = huey_config(
     var_dir=VAR_DIR,
     immediate=env_bool("HUEY_IMMEDIATE", default=False),
 )
+
+# --- Microsoft Outlook -------------------------------------------------------------------
+# The app registration in Microsoft Entra ID (see docs/outlook.md). `make run` points these at
+# the bundled emulator; in production they come from the environment.
+OUTLOOK = {
+    "client_id": os.environ.get("OUTLOOK_CLIENT_ID", ""),
+    "client_secret": os.environ.get("OUTLOOK_CLIENT_SECRET", ""),
+    "client_certificate_path": os.environ.get("OUTLOOK_CLIENT_CERTIFICATE", ""),
+    "authority_host": os.environ.get(
+        "OUTLOOK_AUTHORITY_HOST", "https://login.microsoftonline.com"
+    ).rstrip("/"),
+    "tenant": os.environ.get("OUTLOOK_TENANT", "organizations"),
+    "graph_url": os.environ.get("OUTLOOK_GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip(
+        "/"
+    ),
+    "ca_bundle": os.environ.get("OUTLOOK_CA_BUNDLE") or None,
+    "public_url": os.environ.get("CONVENE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+}
+# Fernet keys for authorizations at rest, newest first; generated into var/ when unset.
+OUTLOOK_TOKEN_KEYS = env_list("OUTLOOK_TOKEN_KEYS", default=[]) or [
+    load_or_create_secret_key(
+        VAR_DIR / "outlook_token_key", generate=lambda: Fernet.generate_key().decode()
+    )
+]
+# How long a change waits for more changes to the same event before it is sent to Outlook.
+OUTLOOK_COALESCE_SECONDS = float(os.environ.get("OUTLOOK_COALESCE_SECONDS", "1.0"))
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <convene@localhost>")
 
 LOGGING = {
     "version": 1,

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("convene.accounts.urls")),
     path("", include("convene.core.urls")),
     path("", include("convene.events.urls")),
+    path("outlook/", include("convene.outlook.urls")),
 ]

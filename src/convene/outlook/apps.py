@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+
+
+class OutlookConfig(AppConfig):
+    name = "convene.outlook"
+    label = "outlook"
+    verbose_name = "Microsoft Outlook"
+
+    def ready(self) -> None:
+        from convene.core import extensions
+        from convene.events.changes import event_change_recorded
+        from convene.outlook import panels, views
+
+        event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
+        extensions.register_calendar_integration("Microsoft Outlook", "outlook:settings")
+        extensions.register_panel(
+            extensions.PROFILE, "outlook/profile_panel.html", panels.profile_context
+        )
+        extensions.register_panel(
+            extensions.EVENT_DETAIL, "outlook/event_panel.html", panels.event_context
+        )
+        extensions.register_event_form_gate("outlook", views.connect_before_saving)
+
+
+def _note_change(sender: Any, change: Any, **kwargs: Any) -> None:
+    from convene.outlook import sync, tasks
+
+    sync.note_change(change, tasks.enqueue_sync)

@@ -1,0 +1,183 @@
+"""People's Outlook authorizations: storing them, using them, losing them.
+
+A connection holds MSAL's token cache, encrypted. Using it may rotate the refresh token, so each
+use happens under a short lease on the row (one worker at a time, across processes) and the
+rotated cache is written back before the lease is released. When Microsoft refuses the
+authorization the connection is marked once, the person is told once, and nothing retries
+until they reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from convene.outlook import crypto, identity
+from convene.outlook.errors import AuthorizationLost, Transient
+from convene.outlook.models import (
+    ConnectionStatus,
+    LogKind,
+    OutlookConnection,
+    record,
+)
+from convene.outlook.registration import AppRegistration
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=30)
+LEASE_WAIT_SECONDS = 30.0
+
+
+def save_sign_in(user_id: int, signed_in: identity.SignedIn) -> OutlookConnection:
+    """Store (or replace) a person's authorization after they signed in with Microsoft."""
+    connection, _ = OutlookConnection.objects.update_or_create(
+        user_id=user_id,
+        defaults={
+            "status": ConnectionStatus.CONNECTED,
+            "account_username": signed_in.username,
+            "tenant_id": signed_in.tenant_id,
+            "home_account_id": signed_in.home_account_id,
+            "encrypted_token_cache": crypto.encrypt(signed_in.token_cache),
+            "last_error": "",
+            "authorization_lost_at": None,
+            "refresh_lease_until": None,
+            "connected_at": timezone.now(),
+        },
+    )
+    record(
+        LogKind.AUTHORIZATION,
+        "connected",
+        status="ok",
+        user_id=user_id,
+        mailbox=connection.mailbox,
+        message=f"Outlook connected as {signed_in.username}",
+    )
+    return connection
+
+
+def disconnect(user_id: int) -> None:
+    deleted, _ = OutlookConnection.objects.filter(user_id=user_id).delete()
+    if deleted:
+        record(LogKind.AUTHORIZATION, "disconnected", status="ok", user_id=user_id)
+
+
+def usable_connection(user_id: int) -> OutlookConnection | None:
+    return OutlookConnection.objects.filter(
+        user_id=user_id, status=ConnectionStatus.CONNECTED
+    ).first()
+
+
+class DelegatedTokens:
+    """Access tokens for one connection, as the Graph client asks for them.
+
+    Keeps the token for the life of one sync run; ``fresh=True`` (after a 401) asks MSAL for a
+    new one.
+    """
+
+    def __init__(self, registration: AppRegistration, connection_id: int) -> None:
+        self.registration = registration
+        self.connection_id = connection_id
+        self._token: str | None = None
+
+    def __call__(self, fresh: bool = False) -> str:
+        if self._token is None or fresh:
+            self._token = access_token(self.registration, self.connection_id, force_refresh=fresh)
+        return self._token
+
+
+def access_token(
+    registration: AppRegistration, connection_id: int, *, force_refresh: bool = False
+) -> str:
+    """A valid access token for the connection, refreshing (and storing the rotation) if needed."""
+    _take_lease(connection_id)
+    try:
+        connection = OutlookConnection.objects.get(pk=connection_id)
+        if not connection.is_usable:
+            raise AuthorizationLost(connection.last_error or "Outlook needs to be connected again.")
+        try:
+            token, rotated = identity.delegated_token(
+                registration,
+                crypto.decrypt(connection.encrypted_token_cache),
+                connection.home_account_id,
+                force_refresh=force_refresh,
+            )
+        except AuthorizationLost as exc:
+            mark_authorization_lost(connection, str(exc))
+            raise
+        if rotated is not None:
+            OutlookConnection.objects.filter(pk=connection_id).update(
+                encrypted_token_cache=crypto.encrypt(rotated)
+            )
+        return token
+    finally:
+        OutlookConnection.objects.filter(pk=connection_id).update(refresh_lease_until=None)
+
+
+def mark_authorization_lost(connection: OutlookConnection, reason: str) -> None:
+    """Record the loss and tell the person, once per loss."""
+    with transaction.atomic():
+        first_time = (
+            OutlookConnection.objects.filter(
+                pk=connection.pk, status=ConnectionStatus.CONNECTED
+            ).update(
+                status=ConnectionStatus.NEEDS_AUTHORIZATION,
+                last_error=reason[:2000],
+                authorization_lost_at=timezone.now(),
+            )
+            == 1
+        )
+        if not first_time:
+            return
+        record(
+            LogKind.AUTHORIZATION,
+            "authorization_lost",
+            status="needs_authorization",
+            user_id=connection.user_id,
+            mailbox=connection.mailbox,
+            message=reason,
+        )
+        transaction.on_commit(lambda: _tell_authorization_lost(connection.user_id))
+
+
+def _tell_authorization_lost(user_id: int) -> None:
+    connection = OutlookConnection.objects.select_related("user").filter(user_id=user_id).first()
+    if connection is None or not connection.user.email:
+        return
+    reconnect = AppRegistration.from_settings().absolute("/outlook/connect/")
+    try:
+        send_mail(
+            "Convene: please reconnect Outlook",
+            "Microsoft no longer accepts Convene's access to your Outlook calendar "
+            f"({connection.account_username}). Your events are kept and will reach Outlook "
+            f"as soon as you reconnect: {reconnect}",
+            settings.DEFAULT_FROM_EMAIL,
+            [connection.user.email],
+        )
+    except OSError:
+        # The in-app banner still tells them; a mail outage must not break sync.
+        log.warning("Could not email user %s about lost Outlook authorization", user_id)
+
+
+def _take_lease(connection_id: int) -> None:
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while True:
+        now = timezone.now()
+        taken = (
+            OutlookConnection.objects.filter(pk=connection_id)
+            .filter(Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now))
+            .update(refresh_lease_until=now + LEASE)
+        )
+        if taken:
+            return
+        if not OutlookConnection.objects.filter(pk=connection_id).exists():
+            raise AuthorizationLost("Outlook is not connected.")
+        if time.monotonic() > deadline:
+            raise Transient("Another worker is still renewing this Outlook authorization.")
+        time.sleep(0.05)

@@ -1,0 +1,194 @@
+"""The Microsoft Graph client: one method per call Convene makes.
+
+Nothing else in Convene builds Graph URLs or reads Graph error bodies. Every failure comes out as
+one of the typed exceptions below, so the sync engine decides on *kinds* of failure (retry later,
+ask the person to sign in again, give up and show it) and never on status codes or message text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from convene.outlook.errors import (
+    AccessDenied,
+    AuthorizationLost,
+    MicrosoftError,
+    NotFound,
+    Rejected,
+    SyncStateExpired,
+    Throttled,
+    Transient,
+)
+
+JSON = dict[str, Any]
+
+
+TokenSource = Callable[[bool], str]
+"""Returns a bearer token; called with ``True`` after a 401 to force a fresh one."""
+
+Gate = Callable[[], AbstractContextManager[object]]
+"""Held around every request: where the per-mailbox limit is enforced."""
+
+
+@dataclass
+class GraphClient:
+    """Graph calls on one mailbox.
+
+    ``mailbox`` is ``None`` for the signed-in user (delegated access, ``/me``) or a user id or
+    UPN (application access, ``/users/{mailbox}``).
+    """
+
+    base_url: str
+    token: TokenSource
+    http: httpx.Client
+    mailbox: str | None = None
+    gate: Gate = field(default=lambda: nullcontext())
+
+    # --- events ---------------------------------------------------------------------------
+
+    def create_event(self, payload: JSON) -> JSON:
+        return self._json("POST", f"{self._root}/events", json=payload)
+
+    def update_event(self, event_id: str, changes: JSON) -> JSON:
+        return self._json("PATCH", f"{self._root}/events/{_seg(event_id)}", json=changes)
+
+    def get_event(self, event_id: str, select: tuple[str, ...] = ()) -> JSON:
+        params = {"$select": ",".join(select)} if select else None
+        return self._json("GET", f"{self._root}/events/{_seg(event_id)}", params=params)
+
+    def cancel_event(self, event_id: str, comment: str) -> None:
+        self._send(
+            "POST", f"{self._root}/events/{_seg(event_id)}/cancel", json={"comment": comment}
+        )
+
+    def delete_event(self, event_id: str) -> None:
+        self._send("DELETE", f"{self._root}/events/{_seg(event_id)}")
+
+    def calendar_view_delta(self, link: str | None, start: str, end: str) -> Iterator[JSON]:
+        """Yield each page of a delta round; the last page carries ``@odata.deltaLink``.
+
+        ``link`` is a stored nextLink or deltaLink (a fresh round starts when it is ``None``).
+        """
+        url = link or f"{self._root}/calendarView/delta"
+        params = None if link else {"startDateTime": start, "endDateTime": end}
+        while True:
+            page = self._json(
+                "GET", url, params=params, headers={"Prefer": "odata.maxpagesize=100"}
+            )
+            yield page
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            url, params = next_link, None
+
+    # --- subscriptions (not tied to the mailbox path) -------------------------------------
+
+    def create_subscription(self, body: JSON) -> JSON:
+        return self._json("POST", "/subscriptions", json=body)
+
+    def renew_subscription(self, subscription_id: str, expiration: str) -> JSON:
+        return self._json(
+            "PATCH",
+            f"/subscriptions/{_seg(subscription_id)}",
+            json={"expirationDateTime": expiration},
+        )
+
+    def reauthorize_subscription(self, subscription_id: str) -> None:
+        self._send("POST", f"/subscriptions/{_seg(subscription_id)}/reauthorize")
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        self._send("DELETE", f"/subscriptions/{_seg(subscription_id)}")
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    @property
+    def _root(self) -> str:
+        return "/me" if self.mailbox is None else f"/users/{_seg(self.mailbox)}"
+
+    def _json(self, method: str, url: str, **kwargs: Any) -> JSON:
+        response = self._send(method, url, **kwargs)
+        body: JSON = response.json()
+        return body
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        if not url.startswith(("https://", "http://")):
+            url = self.base_url.rstrip("/") + url
+        fresh_token = False
+        while True:
+            auth = {"Authorization": f"Bearer {self.token(fresh_token)}"}
+            try:
+                with self.gate():
+                    response = self.http.request(
+                        method, url, headers={**(headers or {}), **auth}, **kwargs
+                    )
+            except httpx.TimeoutException as exc:
+                raise Transient(f"Microsoft Graph did not answer in time ({exc!r})") from exc
+            except httpx.TransportError as exc:
+                raise Transient(f"Could not reach Microsoft Graph ({exc!r})") from exc
+            if response.status_code == 401 and not fresh_token:
+                # An access token can be revoked before it expires: get a new one, once.
+                fresh_token = True
+                continue
+            if response.is_success:
+                return response
+            raise error_from_response(response)
+
+
+def error_from_response(response: httpx.Response) -> MicrosoftError:
+    status = response.status_code
+    code, message = _error_body(response)
+    text = f"{status} {code}: {message}" if code else f"{status}: {message}"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status == 429:
+        return Throttled(text, status=status, code=code, retry_after=retry_after)
+    if status >= 500 or status == 408:
+        return Transient(text, status=status, code=code, retry_after=retry_after)
+    if status == 401:
+        return AuthorizationLost(text, status=status, code=code)
+    if status == 403:
+        return AccessDenied(text, status=status, code=code)
+    if status == 404:
+        return NotFound(text, status=status, code=code)
+    if status == 410:
+        return SyncStateExpired(text, status=status, code=code)
+    return Rejected(text, status=status, code=code)
+
+
+def _error_body(response: httpx.Response) -> tuple[str, str]:
+    try:
+        error = response.json().get("error", {})
+    except ValueError:
+        return "", response.reason_phrase or "no error body"
+    if not isinstance(error, dict):
+        return "", str(error)
+    return str(error.get("code", "")), str(error.get("message", ""))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is seconds (Graph sends fractions such as ``2.128``) or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _seg(value: str) -> str:
+    """Quote one path segment: Graph ids contain ``/``, ``+`` and ``=``."""
+    return quote(value, safe="")

@@ -1,0 +1,277 @@
+"""Everything that talks to the Microsoft identity platform, through MSAL.
+
+- ``start_sign_in`` / ``finish_sign_in``: the authorization code flow with PKCE for an organizer,
+  its state kept server-side in the Django session and usable once.
+- ``delegated_token``: an access token from a stored (serialized) MSAL token cache, refreshed
+  silently; the caller persists the cache when MSAL rotated the refresh token.
+- ``app_token``: client credentials for the platform calendar.
+
+Nothing else in Convene imports ``msal``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import msal
+import requests
+
+from convene.outlook.errors import AuthorizationLost, MicrosoftError, Rejected, Transient
+from convene.outlook.registration import AppRegistration
+
+# Delegated permissions Convene asks for; MSAL adds openid, profile and offline_access itself.
+DELEGATED_SCOPES = ["Calendars.ReadWrite", "User.Read"]
+APP_SCOPES = ["https://graph.microsoft.com/.default"]
+
+# Errors after which only the person can restore access (identity platform error codes).
+_LOST = {"invalid_grant", "interaction_required", "consent_required", "login_required"}
+
+# Sign-ins in progress, per Django session: state -> what we need to finish them.
+SESSION_KEY = "outlook_sign_ins"
+SIGN_IN_TTL_SECONDS = 15 * 60
+
+
+class SignInError(MicrosoftError):
+    """A sign-in that cannot complete; ``reason`` picks the page that explains what to do."""
+
+    def __init__(self, reason: str, message: str, *, code: str = "") -> None:
+        super().__init__(message, code=code)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    username: str
+    tenant_id: str
+    home_account_id: str
+    token_cache: str
+    return_to: str
+
+
+def start_sign_in(
+    registration: AppRegistration,
+    session: Any,
+    *,
+    user_id: int,
+    redirect_uri: str,
+    return_to: str,
+    login_hint: str | None = None,
+) -> str:
+    """Begin a sign-in for ``user_id``; returns the Microsoft URL to send the browser to."""
+    flow = _app(registration).initiate_auth_code_flow(
+        DELEGATED_SCOPES, redirect_uri=redirect_uri, login_hint=login_hint
+    )
+    pending = _pending(session)
+    pending[flow["state"]] = {
+        "flow": flow,
+        "user_id": user_id,
+        "return_to": return_to,
+        "started": time.time(),
+    }
+    session[SESSION_KEY] = pending
+    return str(flow["auth_uri"])
+
+
+def finish_sign_in(
+    registration: AppRegistration, session: Any, *, user_id: int, params: dict[str, str]
+) -> SignedIn:
+    """Complete the sign-in Microsoft redirected back from. Raises ``SignInError``."""
+    pending = _pending(session)
+    entry = pending.pop(params.get("state", ""), None)
+    session[SESSION_KEY] = pending  # a state is good for one callback only
+    if entry is None:
+        raise SignInError(
+            "state", "This sign-in link is not valid any more (used already, or not started here)."
+        )
+    if entry["user_id"] != user_id:
+        raise SignInError("state", "This sign-in was started by another account.")
+    if "error" in params:
+        raise _callback_error(params)
+    cache = msal.SerializableTokenCache()
+    app = _app(registration, cache)
+    try:
+        result = app.acquire_token_by_auth_code_flow(entry["flow"], params, scopes=DELEGATED_SCOPES)
+    except ValueError as exc:  # MSAL: state mismatch or missing code
+        raise SignInError(
+            "state", f"Microsoft's answer did not match this sign-in ({exc})."
+        ) from exc
+    except requests.RequestException as exc:
+        raise SignInError("unreachable", f"Could not reach Microsoft ({exc}).") from exc
+    if "error" in result:
+        raise _callback_error(result)
+    claims = result.get("id_token_claims") or {}
+    accounts = app.get_accounts()
+    if not accounts:
+        raise SignInError("failed", "Microsoft did not return an account.")
+    account = accounts[0]
+    return SignedIn(
+        username=str(account.get("username") or claims.get("preferred_username", "")),
+        tenant_id=str(claims.get("tid", "")),
+        home_account_id=str(account["home_account_id"]),
+        token_cache=cache.serialize(),
+        return_to=str(entry["return_to"]),
+    )
+
+
+def admin_consent_url(
+    registration: AppRegistration, tenant: str, redirect_uri: str, state: str | None = None
+) -> str:
+    """The page where a tenant's admin grants Convene its permissions for the whole tenant."""
+    query = urlencode(
+        {
+            "client_id": registration.client_id,
+            "scope": "https://graph.microsoft.com/.default",
+            "redirect_uri": redirect_uri,
+            "state": state or secrets.token_urlsafe(16),
+        }
+    )
+    return f"{registration.authority_host}/{tenant}/v2.0/adminconsent?{query}"
+
+
+def delegated_token(
+    registration: AppRegistration,
+    token_cache: str,
+    home_account_id: str,
+    *,
+    force_refresh: bool = False,
+) -> tuple[str, str | None]:
+    """An access token for the stored authorization, and the cache to store if it changed.
+
+    Raises ``AuthorizationLost`` when Microsoft refuses the refresh token, ``Transient`` when it
+    cannot be reached.
+    """
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(token_cache)
+    app = _app(registration, cache)
+    account = next(
+        (a for a in app.get_accounts() if a.get("home_account_id") == home_account_id), None
+    )
+    if account is None:
+        raise AuthorizationLost("No stored authorization for this account.")
+    try:
+        result = app.acquire_token_silent_with_error(
+            DELEGATED_SCOPES, account, force_refresh=force_refresh
+        )
+    except requests.RequestException as exc:
+        raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
+    if not result:
+        raise AuthorizationLost("The stored authorization has no usable token.")
+    if "access_token" not in result:
+        raise _token_error(result)
+    changed = cache.serialize() if cache.has_state_changed else None
+    return str(result["access_token"]), changed
+
+
+class AppTokens:
+    """Client-credentials tokens per tenant, kept in memory and renewed before they expire.
+
+    MSAL caches the token and asks again only when less than five minutes remain; one app object
+    per tenant keeps that cache alive for the process.
+    """
+
+    def __init__(self, registration: AppRegistration) -> None:
+        self.registration = registration
+        self._apps: dict[str, msal.ConfidentialClientApplication] = {}
+        self._lock = threading.Lock()
+
+    def token(self, tenant: str) -> str:
+        with self._lock:
+            app = self._apps.get(tenant)
+            if app is None:
+                app = self._apps[tenant] = _app(self.registration, tenant=tenant)
+        try:
+            result = app.acquire_token_for_client(APP_SCOPES)
+        except requests.RequestException as exc:
+            raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
+        if "access_token" not in result:
+            raise _token_error(result)
+        return str(result["access_token"])
+
+
+# --- MSAL plumbing ------------------------------------------------------------------------
+
+# MSAL keeps discovery documents and its own throttling memory here; sharing it between the
+# short-lived app objects saves a discovery request per token.
+_msal_http_cache: dict[Any, Any] = {}
+
+
+def _app(
+    registration: AppRegistration,
+    cache: msal.SerializableTokenCache | None = None,
+    tenant: str | None = None,
+) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(
+        registration.client_id,
+        client_credential=registration.client_credential(),
+        authority=f"{registration.authority_host}/{tenant or registration.tenant}",
+        token_cache=cache,
+        http_client=_http_session(registration),
+        http_cache=_msal_http_cache,
+        # The authority may be the local emulator, which Microsoft's instance discovery
+        # does not know; the host comes from our own configuration, not from users.
+        instance_discovery=False,
+        timeout=15,
+    )
+
+
+_sessions: dict[str | None, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def _http_session(registration: AppRegistration) -> requests.Session:
+    """A requests session that verifies with the configured CA bundle, and only that.
+
+    ``trust_env`` is off because ``requests`` otherwise lets ``REQUESTS_CA_BUNDLE`` override
+    ``verify``, silently swapping the CA we were told to trust.
+    """
+    with _sessions_lock:
+        session = _sessions.get(registration.ca_bundle)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = registration.ca_bundle or True
+            _sessions[registration.ca_bundle] = session
+        return session
+
+
+def _pending(session: Any) -> dict[str, Any]:
+    now = time.time()
+    pending: dict[str, Any] = dict(session.get(SESSION_KEY, {}))
+    return {s: e for s, e in pending.items() if now - e["started"] < SIGN_IN_TTL_SECONDS}
+
+
+def _error_codes(result: dict[str, Any]) -> set[int]:
+    codes = result.get("error_codes") or []
+    return {int(c) for c in codes if str(c).isdigit()}
+
+
+def _callback_error(result: dict[str, Any]) -> SignInError:
+    error = str(result.get("error", ""))
+    description = str(result.get("error_description", ""))
+    codes = _error_codes(result)
+    if error == "consent_required" or codes & {65001, 90094} or "AADSTS65001" in description:
+        return SignInError("consent", description, code=error)
+    if error == "access_denied" or codes & {65004}:
+        return SignInError("cancelled", description, code=error)
+    if error in {"temporarily_unavailable", "server_error"}:
+        return SignInError("unreachable", description, code=error)
+    return SignInError("failed", description or error, code=error)
+
+
+def _token_error(result: dict[str, Any]) -> MicrosoftError:
+    error = str(result.get("error", ""))
+    description = str(result.get("error_description", error))
+    if error in _LOST:
+        return AuthorizationLost(description, code=error)
+    if error in {"temporarily_unavailable", "server_error"}:
+        return Transient(description, code=error)
+    if error in {"invalid_client", "unauthorized_client"}:
+        # Convene's own credentials were refused: an admin must fix the app registration,
+        # and no organizer's sign-in would help.
+        return Rejected(f"Microsoft refused Convene's app registration: {description}", code=error)
+    return Transient(description, code=error)

@@ -1,0 +1,143 @@
+"""Pure translations between Convene and Graph: no database, no network, easy to test fully.
+
+- ``EventSnapshot``: what Convene wants the Outlook copy of one event to be.
+- ``event_payload``: that snapshot as Graph event JSON.
+- ``changed_properties``: the part of a payload that differs from what Outlook last accepted,
+  i.e. the body of the smallest PATCH.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nh3
+
+JSON = dict[str, Any]
+
+# Tags each Outlook event with the Convene event it mirrors, so it can be found again by a
+# query even if every id we stored were lost. A named MAPI property in Convene's own GUID space.
+CONVENE_EVENT_PROPERTY = "String {6f1c5e0a-6c3b-4d8e-9a51-0c0e7e5d2b11} Name ConveneEventId"
+
+# transactionId namespace: the same event and generation always give the same id, so a create
+# retried after a timeout returns the event Microsoft already made instead of a second one.
+_TRANSACTION_NAMESPACE = uuid.UUID("a4f1f0a2-3c55-4b3e-8b0e-2f3f6f1d9c41")
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    role: str  # "organizer", "presenter" or "attendee", as in Convene
+
+
+@dataclass(frozen=True)
+class EventSnapshot:
+    event_id: int
+    title: str
+    description: str
+    start: datetime  # aware
+    end: datetime  # aware
+    timezone: str  # IANA name, the event's own zone
+    location: str
+    is_online: bool
+    is_cancelled: bool
+    url: str  # absolute link to the event's page in Convene
+    organizer_name: str
+    owner_email: str  # the mailbox the event lives in; never listed as its own attendee
+    people: tuple[Person, ...]
+    show_organizer_in_body: bool = False  # platform calendar: the mailbox is not the organizer
+
+
+def transaction_id(event_id: int, generation: int) -> str:
+    return str(uuid.uuid5(_TRANSACTION_NAMESPACE, f"convene-event:{event_id}:{generation}"))
+
+
+def event_payload(snapshot: EventSnapshot) -> JSON:
+    """The Outlook event as Convene wants it; deterministic, so equal snapshots compare equal."""
+    zone = ZoneInfo(snapshot.timezone)
+    payload: JSON = {
+        "subject": snapshot.title,
+        "body": {"contentType": "html", "content": _body_html(snapshot)},
+        "start": _local(snapshot.start, zone, snapshot.timezone),
+        "end": _local(snapshot.end, zone, snapshot.timezone),
+        "location": {"displayName": snapshot.location},
+        "isOnlineMeeting": snapshot.is_online,
+        "attendees": _attendees(snapshot),
+    }
+    if snapshot.is_online:
+        payload["onlineMeetingProvider"] = "teamsForBusiness"
+    return payload
+
+
+def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:
+    """The first push: the event plus what is set once and never changed afterwards."""
+    return {
+        **event_payload(snapshot),
+        "transactionId": transaction_id(snapshot.event_id, generation),
+        # Convene owns the time; proposals would only be ignored.
+        "allowNewTimeProposals": False,
+        "responseRequested": True,
+        "singleValueExtendedProperties": [
+            {"id": CONVENE_EVENT_PROPERTY, "value": str(snapshot.event_id)}
+        ],
+    }
+
+
+def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
+    """Properties whose desired value differs from what Outlook last accepted.
+
+    A property Convene stopped sending (``onlineMeetingProvider`` when an event goes offline)
+    is not unset: Graph ignores changes to it once an online meeting exists.
+    """
+    return {name: value for name, value in desired.items() if last_accepted.get(name) != value}
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _local(moment: datetime, zone: ZoneInfo, zone_name: str) -> JSON:
+    # Local wall time in the event's own zone, so Outlook keeps the time right across DST
+    # changes and shows the zone the organizer chose (never a UTC offset labelled as a zone).
+    return {
+        "dateTime": moment.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds"),
+        "timeZone": zone_name,
+    }
+
+
+def _attendees(snapshot: EventSnapshot) -> list[JSON]:
+    owner = snapshot.owner_email.lower()
+    seen: set[str] = set()
+    attendees = []
+    # Sorted, so the same people always give the same list and no needless PATCH.
+    for person in sorted(snapshot.people, key=lambda p: p.email.lower()):
+        address = person.email.lower()
+        if address == owner or address in seen:
+            continue
+        seen.add(address)
+        attendees.append(
+            {
+                "emailAddress": {"address": person.email, "name": person.name},
+                # Presenters and co-organizers must be there; attendees chose to come.
+                "type": "required" if person.role in ("organizer", "presenter") else "optional",
+            }
+        )
+    return attendees
+
+
+def _body_html(snapshot: EventSnapshot) -> str:
+    paragraphs = [
+        f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
+        for block in snapshot.description.replace("\r\n", "\n").split("\n\n")
+        if block.strip()
+    ]
+    if snapshot.show_organizer_in_body:
+        paragraphs.insert(0, f"<p>Organized by {html.escape(snapshot.organizer_name)}</p>")
+    link = html.escape(snapshot.url, quote=True)
+    paragraphs.append(f'<p>Event page in Convene: <a href="{link}">{link}</a></p>')
+    # Everything above is escaped already; the sanitizer is the second lock on the door.
+    return nh3.clean("".join(paragraphs), tags={"p", "br", "a"}, attributes={"a": {"href"}})

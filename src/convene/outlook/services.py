@@ -1,0 +1,62 @@
+"""Admin-level state changes of the Outlook integration, each recorded in the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from convene.core.models import SiteSettings
+from convene.outlook import sync, tasks
+from convene.outlook.models import CalendarLink, LogKind, OutlookSettings, record
+
+
+@transaction.atomic
+def change_settings(values: dict[str, Any], *, actor_id: int) -> list[str]:
+    """Apply the admin page's values; returns a sentence per change (empty when none)."""
+    outlook = OutlookSettings.load()
+    site = SiteSettings.load()
+    changes = []
+    was_enabled = outlook.enabled
+    for name in ("enabled", "mode", "unenroll_on_decline"):
+        if name in values and getattr(outlook, name) != values[name]:
+            changes.append(_describe(name, getattr(outlook, name), values[name]))
+            setattr(outlook, name, values[name])
+    outlook.save()
+    name = "regular_users_may_create_events"
+    if name in values and getattr(site, name) != values[name]:
+        changes.append(_describe(name, getattr(site, name), values[name]))
+        setattr(site, name, values[name])
+        site.save()
+    for sentence in changes:
+        record(LogKind.SETTINGS, "settings_changed", message=sentence, user_id=actor_id)
+    if outlook.enabled and not was_enabled:
+        # Bring every upcoming event into Outlook, in the background.
+        transaction.on_commit(lambda: tasks.track_all_events_task())
+    return changes
+
+
+def _describe(name: str, old: Any, new: Any) -> str:
+    labels = {
+        "enabled": "Outlook sync",
+        "mode": "Mode",
+        "unenroll_on_decline": "Unenroll people who decline in Outlook",
+        "regular_users_may_create_events": "Regular users may create events",
+    }
+
+    def word(value: Any) -> str:
+        return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+    return f"{labels[name]}: {word(old)} → {word(new)}"
+
+
+def retry(link: CalendarLink, *, actor_id: int) -> None:
+    record(
+        LogKind.DECISION,
+        "manual_retry",
+        message="Retry requested",
+        event_id=link.event_id,
+        user_id=actor_id,
+        mailbox=link.owner_mailbox,
+    )
+    sync.retry_now(link, tasks.enqueue_sync)

@@ -1,0 +1,483 @@
+"""The sync engine: make each event's Outlook copy match what Convene wants.
+
+Desired state, not events: a change to an event bumps its link's ``desired_version`` inside the
+change's own transaction (``note_change``); ``sync_event`` later reads the event as it is *then*,
+compares the Graph payload with what Outlook last accepted, and sends only the difference:
+
+- no Outlook copy yet: one POST with a ``transactionId`` fixed per event and generation, so a
+  retried create returns the first copy instead of making a second;
+- a copy exists: one PATCH with just the changed properties (attendee changes alone notify only
+  the people who changed), or nothing at all when nothing changed;
+- cancelled: one ``cancel`` with the organizer's reason, so Outlook tells everyone.
+
+Failures are states, not exceptions: transient ones are retried with backoff (and Retry-After),
+a lost authorization parks the event until its owner reconnects, and anything permanent is
+recorded and shown. The periodic ``sweep`` re-queues whatever fell behind, so a lost task or a
+crashed worker only delays sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from convene.events.changes import ChangeKind, EventChange
+from convene.events.models import Enrollment, Event
+from convene.outlook import limits, mapping
+from convene.outlook.connections import DelegatedTokens, usable_connection
+from convene.outlook.errors import (
+    AuthorizationLost,
+    MicrosoftError,
+    NotFound,
+    Throttled,
+    Transient,
+)
+from convene.outlook.graph import GraphClient
+from convene.outlook.models import (
+    CalendarLink,
+    LinkState,
+    LogKind,
+    Mode,
+    OutlookConnection,
+    OutlookSettings,
+    record,
+)
+from convene.outlook.registration import AppRegistration
+
+log = logging.getLogger(__name__)
+
+# Fields of an Event that appear in its Outlook copy; changes to others (capacity) do not sync.
+SYNCED_FIELDS = frozenset(
+    {"title", "description", "start", "end", "timezone", "location", "is_online", "online_url"}
+)
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF_SECONDS = 15 * 60
+
+
+# --- noting changes (runs inside the change's transaction) --------------------------------
+
+Enqueue = Callable[[int, float], None]
+
+
+def note_change(change: EventChange, enqueue: Enqueue) -> None:
+    """Bump the event's desired version now; queue one sync for after commit.
+
+    Only one task is queued per burst: while a queued task has not started yet, later changes
+    just bump the version, and that task syncs them all.
+    """
+    if change.kind == ChangeKind.UPDATED and not change.changed_fields & SYNCED_FIELDS:
+        return
+    outlook = OutlookSettings.load()
+    if not outlook.enabled:
+        return
+    link, created = CalendarLink.objects.get_or_create(
+        event_id=change.event_id, defaults={"mode": outlook.mode}
+    )
+    if not created:
+        CalendarLink.objects.filter(pk=link.pk).update(desired_version=F("desired_version") + 1)
+        # A permanent failure may be fixed by this very change: try again.
+        CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
+            next_attempt_at=timezone.now()
+        )
+    _queue_once(link.pk, change.event_id, enqueue, delay=settings.OUTLOOK_COALESCE_SECONDS)
+
+
+def _queue_once(link_id: int, event_id: int, enqueue: Enqueue, delay: float) -> None:
+    now = timezone.now()
+    claimed = (
+        CalendarLink.objects.filter(pk=link_id)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - LEASE))
+        .update(queued_at=now)
+    )
+    if claimed:
+        transaction.on_commit(partial(_enqueue_or_unmark, enqueue, link_id, event_id, delay))
+
+
+def _enqueue_or_unmark(enqueue: Enqueue, link_id: int, event_id: int, delay: float) -> None:
+    # The change is committed whatever happens here: if the queue is down, the sweep finds
+    # the link once it is back, and the person saving the event sees no error.
+    try:
+        enqueue(event_id, delay)
+    except Exception:
+        log.warning("Could not queue Outlook sync of event %s; the sweep will", event_id)
+        CalendarLink.objects.filter(pk=link_id).update(queued_at=None)
+
+
+def track_all_events(enqueue: Enqueue) -> int:
+    """The integration was switched on: every upcoming event should be in Outlook.
+
+    Existing links get a new desired version; the comparison with what Outlook last accepted
+    decides whether anything is actually sent, so switching off and on again re-sends nothing.
+    """
+    outlook = OutlookSettings.load()
+    upcoming = Event.objects.filter(end__gte=timezone.now())
+    untracked = upcoming.filter(calendar_link__isnull=True).values_list("pk", flat=True)
+    CalendarLink.objects.bulk_create(
+        [CalendarLink(event_id=pk, mode=outlook.mode) for pk in untracked],
+        ignore_conflicts=True,
+    )
+    links = CalendarLink.objects.filter(event__in=upcoming)
+    links.update(desired_version=F("desired_version") + 1)
+    count = 0
+    for link_id, event_id in links.values_list("pk", "event_id"):
+        _queue_once(link_id, event_id, enqueue, delay=0)
+        count += 1
+    return count
+
+
+def resume_owner(user_id: int, enqueue: Enqueue) -> int:
+    """The person reconnected: everything parked for their authorization syncs now."""
+    parked = CalendarLink.objects.filter(
+        state=LinkState.WAITING_AUTHORIZATION, event__created_by_id=user_id
+    )
+    ids = list(parked.values_list("pk", "event_id"))
+    parked.update(state=LinkState.PENDING, next_attempt_at=timezone.now(), last_error="")
+    for link_id, event_id in ids:
+        _queue_once(link_id, event_id, enqueue, delay=0)
+    return len(ids)
+
+
+def retry_now(link: CalendarLink, enqueue: Enqueue, *, compare_again: bool = False) -> None:
+    """Try the event again now (an admin's "Retry", ``manage.py outlook resync``).
+
+    ``compare_again`` also makes a link that looks current compare itself with Outlook's copy;
+    only real differences are sent.
+    """
+    changes: dict[str, Any] = {"next_attempt_at": timezone.now(), "queued_at": None}
+    if link.state != LinkState.DELETED_IN_OUTLOOK:
+        changes["state"] = LinkState.PENDING
+    if compare_again:
+        changes["desired_version"] = F("desired_version") + 1
+    CalendarLink.objects.filter(pk=link.pk).update(**changes)
+    _queue_once(link.pk, link.event_id, enqueue, delay=0)
+
+
+def sweep(enqueue: Enqueue) -> int:
+    """Queue every link that is behind and due: the safety net under every other path."""
+    now = timezone.now()
+    due = CalendarLink.objects.filter(
+        Q(synced_version__lt=F("desired_version")),
+        Q(next_attempt_at__lte=now),
+        Q(queued_at__isnull=True) | Q(queued_at__lt=now - LEASE),
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        state__in=[LinkState.PENDING, LinkState.SYNCED, LinkState.FAILING],
+    )
+    count = 0
+    for link_id, event_id in due.values_list("pk", "event_id"):
+        _queue_once(link_id, event_id, enqueue, delay=0)
+        count += 1
+    return count
+
+
+# --- syncing one event (runs in the worker) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the event's Outlook copy lives and how to reach it."""
+
+    mailbox: str
+    client: GraphClient
+    is_platform: bool
+
+
+TargetResolver = Callable[[CalendarLink, Event, OutlookSettings], Target]
+
+
+def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None = None) -> None:
+    """Bring the event's Outlook copy up to date; safe to call any number of times.
+
+    ``enqueue`` queues the retry after a transient failure.
+    """
+    link = CalendarLink.objects.filter(event_id=event_id).first()
+    if link is None:
+        return
+    # From here on, a new change queues a new task; this one may already be too early for it.
+    CalendarLink.objects.filter(pk=link.pk).update(queued_at=None)
+    if not _take_lease(link.pk):
+        return  # another worker is on it, and loops until the link is current
+    try:
+        while _push_once(link.pk, enqueue, resolve or resolve_target):
+            pass
+    finally:
+        CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
+    # A change that arrived while we held the lease had its task turned away above: queue it.
+    behind = CalendarLink.objects.filter(
+        pk=link.pk,
+        synced_version__lt=F("desired_version"),
+        state__in=[LinkState.PENDING, LinkState.SYNCED],
+        next_attempt_at__lte=timezone.now(),
+    )
+    if behind.exists():
+        _queue_once(link.pk, event_id, enqueue, delay=0)
+
+
+def _push_once(link_id: int, enqueue: Enqueue, resolve: TargetResolver) -> bool:
+    """One round of sync; True when another round is needed (the event changed meanwhile)."""
+    link = CalendarLink.objects.select_related("event__created_by").get(pk=link_id)
+    outlook = OutlookSettings.load()
+    if not outlook.enabled or not link.is_behind:
+        return False
+    if link.state in (LinkState.WAITING_AUTHORIZATION, LinkState.DELETED_IN_OUTLOOK):
+        return False
+    if link.state == LinkState.FAILING and (
+        link.next_attempt_at is None or link.next_attempt_at > timezone.now()
+    ):
+        return False
+    version = link.desired_version
+    event = link.event
+    mailbox = link.owner_mailbox
+    try:
+        target = resolve(link, event, outlook)
+        mailbox = target.mailbox
+        _push(link, event, target)
+    except AuthorizationLost as exc:
+        _park(link, str(exc))
+        return False
+    except NotFound as exc:
+        if link.graph_id:
+            _mark(link, LinkState.DELETED_IN_OUTLOOK, str(exc), decision="deleted_in_outlook")
+        else:
+            _fail(link, exc, permanent=True)
+        return False
+    except Transient as exc:
+        if isinstance(exc, Throttled) and mailbox:
+            limits.pause(mailbox, exc.retry_after or 1.0)
+        delay = _fail(link, exc, permanent=False)
+        _queue_once(link.pk, link.event_id, enqueue, delay=delay)
+        return False
+    except MicrosoftError as exc:
+        _fail(link, exc, permanent=True)
+        return False
+    CalendarLink.objects.filter(pk=link.pk).update(
+        state=LinkState.SYNCED,
+        synced_version=version,
+        attempts=0,
+        last_error="",
+        last_synced_at=timezone.now(),
+        next_attempt_at=timezone.now(),
+    )
+    return CalendarLink.objects.filter(pk=link.pk, desired_version__gt=version).exists()
+
+
+def _push(link: CalendarLink, event: Event, target: Target) -> None:
+    """Send Outlook the smallest request that makes its copy match; updates ``link``."""
+    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    desired = mapping.event_payload(snapshot)
+    saved: dict[str, Any] = {}
+    if not link.graph_id:
+        if event.is_cancelled:
+            _decide(link, "skip_create", "Cancelled before it ever reached Outlook.")
+        else:
+            created = _call(
+                link,
+                target,
+                "create",
+                lambda: target.client.create_event(
+                    mapping.create_payload(snapshot, link.generation)
+                ),
+            )
+            saved = {
+                "owner_mailbox": target.mailbox,
+                "graph_id": created["id"],
+                "ical_uid": created.get("iCalUId", ""),
+                "change_key": created.get("changeKey", ""),
+                "last_pushed": desired,
+            }
+    elif event.is_cancelled:
+        if not link.last_pushed.get("isCancelled"):
+            reason = event.cancellation_reason or "This event has been cancelled."
+            _call(link, target, "cancel", lambda: target.client.cancel_event(link.graph_id, reason))
+            saved = {"last_pushed": {**link.last_pushed, "isCancelled": True}}
+    else:
+        changes = mapping.changed_properties(link.last_pushed, desired)
+        if changes:
+            updated = _call(
+                link,
+                target,
+                "update",
+                lambda: target.client.update_event(link.graph_id, changes),
+                properties=sorted(changes),
+            )
+            saved = {"change_key": updated.get("changeKey", ""), "last_pushed": desired}
+    if saved:
+        CalendarLink.objects.filter(pk=link.pk).update(**saved)
+
+
+def _call(
+    link: CalendarLink, target: Target, action: str, request: Callable[[], Any], **details: Any
+) -> Any:
+    """Make one Graph request for ``link``, and write it to the audit log either way."""
+    try:
+        result = request()
+    except MicrosoftError as exc:
+        record(
+            LogKind.GRAPH,
+            action,
+            status=str(exc.status or type(exc).__name__),
+            message=str(exc),
+            event_id=link.event_id,
+            mailbox=target.mailbox,
+            **details,
+        )
+        raise
+    record(
+        LogKind.GRAPH,
+        action,
+        status="ok",
+        event_id=link.event_id,
+        mailbox=target.mailbox,
+        **details,
+    )
+    return result
+
+
+def event_snapshot(event: Event, owner_email: str, platform: bool) -> mapping.EventSnapshot:
+    enrollments = Enrollment.objects.filter(event=event).select_related("user")
+    if not platform:
+        # In their own calendar the creator is the organizer, whatever their Convene address.
+        enrollments = enrollments.exclude(user_id=event.created_by_id)
+    people = tuple(
+        mapping.Person(email=e.user.email, name=e.user.name, role=e.role) for e in enrollments
+    )
+    description = event.description
+    if event.is_online and event.online_url:
+        description = f"{description}\n\nJoin online: {event.online_url}".strip()
+    return mapping.EventSnapshot(
+        event_id=event.pk,
+        title=event.title,
+        description=description,
+        start=event.start,
+        end=event.end,
+        timezone=event.timezone,
+        location=event.location,
+        is_online=event.is_online,
+        is_cancelled=event.is_cancelled,
+        url=AppRegistration.from_settings().absolute(event.get_absolute_url()),
+        organizer_name=event.created_by.name,
+        owner_email=owner_email,
+        people=people,
+        show_organizer_in_body=platform,
+    )
+
+
+def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -> Target:
+    """Organizer calendars: the event lives in its creator's mailbox, through their sign-in."""
+    registration = AppRegistration.from_settings()
+    if outlook.mode != Mode.ORGANIZER:
+        raise NotImplementedError("Platform calendar mode is not available yet.")
+    connection = usable_connection(event.created_by_id)
+    if connection is None:
+        lost = OutlookConnection.objects.filter(user_id=event.created_by_id).first()
+        raise AuthorizationLost(
+            lost.last_error if lost else f"{event.created_by.name} has not connected Outlook yet."
+        )
+    if link.owner_mailbox and link.owner_mailbox != connection.mailbox:
+        raise AuthorizationLost(
+            f"This event is in {link.owner_mailbox}'s calendar, but "
+            f"{event.created_by.name} is now connected as {connection.mailbox}."
+        )
+    client = GraphClient(
+        base_url=registration.graph_url,
+        token=DelegatedTokens(registration, connection.pk),
+        http=_shared_http(registration),
+        mailbox=None,
+        gate=partial(limits.mailbox_slot, connection.mailbox),
+    )
+    return Target(mailbox=connection.mailbox, client=client, is_platform=False)
+
+
+# --- states -------------------------------------------------------------------------------
+
+
+def _park(link: CalendarLink, reason: str) -> None:
+    _mark(link, LinkState.WAITING_AUTHORIZATION, reason, decision="wait_for_authorization")
+
+
+def _fail(link: CalendarLink, exc: MicrosoftError, *, permanent: bool) -> float:
+    """Record the failure; returns the seconds until the next automatic attempt."""
+    attempts = link.attempts + 1
+    delay = 0.0
+    next_attempt: datetime | None
+    if permanent:
+        # Only a new change to the event, or someone pressing "Retry", tries again.
+        next_attempt = None
+        state = LinkState.FAILING
+    else:
+        delay = _backoff(attempts, getattr(exc, "retry_after", None))
+        next_attempt = timezone.now() + timedelta(seconds=delay)
+        # A hiccup is still "pending"; only repeated failures are worth a red badge.
+        state = LinkState.FAILING if attempts >= 3 else LinkState.PENDING
+    CalendarLink.objects.filter(pk=link.pk).update(
+        state=state, attempts=attempts, next_attempt_at=next_attempt, last_error=str(exc)[:2000]
+    )
+    _decide(
+        link,
+        "give_up" if permanent else "retry_later",
+        str(exc),
+        next_attempt=next_attempt.isoformat() if next_attempt else None,
+    )
+    return delay
+
+
+def _mark(link: CalendarLink, state: str, reason: str, *, decision: str) -> None:
+    CalendarLink.objects.filter(pk=link.pk).update(state=state, last_error=reason[:2000])
+    _decide(link, decision, reason)
+
+
+def _decide(link: CalendarLink, decision: str, message: str, **details: Any) -> None:
+    record(
+        LogKind.DECISION,
+        decision,
+        message=message,
+        event_id=link.event_id,
+        mailbox=link.owner_mailbox,
+        **details,
+    )
+
+
+def _backoff(attempts: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return retry_after
+    # Exponential with full jitter, so many failing events do not retry in lockstep.
+    ceiling: float = min(MAX_BACKOFF_SECONDS, 2.0**attempts)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _take_lease(link_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        CalendarLink.objects.filter(pk=link_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + LEASE)
+    )
+
+
+_http_clients: dict[str | None, httpx.Client] = {}
+
+
+def _shared_http(registration: AppRegistration) -> httpx.Client:
+    """One connection pool per process (per CA), reused by every sync."""
+    client = _http_clients.get(registration.ca_bundle)
+    if client is None:
+        verify = ssl.create_default_context(cafile=registration.ca_bundle)
+        client = httpx.Client(
+            verify=verify,
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            trust_env=False,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        )
+        _http_clients[registration.ca_bundle] = client
+    return client

@@ -1,0 +1,284 @@
+"""Pages of the Outlook integration. Thin: they check who is asking and call services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_POST
+
+from convene import permissions
+from convene.accounts.models import User
+from convene.core.access import requires
+from convene.core.models import SiteSettings
+from convene.events.drafts import keep_draft
+from convene.outlook import connections, identity, services, sync, tasks
+from convene.outlook.forms import OutlookSettingsForm
+from convene.outlook.models import (
+    CalendarLink,
+    ConnectionStatus,
+    LinkState,
+    LogKind,
+    Mode,
+    OutlookConnection,
+    OutlookSettings,
+    SyncLogEntry,
+)
+from convene.outlook.registration import AppRegistration
+
+# --- admin: settings and sync dashboard ---------------------------------------------------
+
+
+@requires(permissions.is_site_admin)
+def settings_page(request: HttpRequest) -> HttpResponse:
+    outlook = OutlookSettings.load()
+    registration = AppRegistration.from_settings()
+    missing = registration.missing()
+    initial = OutlookSettingsForm.initial_from(outlook, SiteSettings.load())
+    if request.method == "POST":
+        form = OutlookSettingsForm(request.POST, initial=initial, missing_configuration=missing)
+        if form.is_valid():
+            changes = services.change_settings(form.cleaned_data, actor_id=_user(request).pk)
+            for sentence in changes:
+                messages.success(request, sentence)
+            if not changes:
+                messages.info(request, "Nothing changed.")
+            return redirect("outlook:settings")
+    else:
+        form = OutlookSettingsForm(initial=initial, missing_configuration=missing)
+    return render(
+        request,
+        "outlook/settings.html",
+        {
+            "form": form,
+            "outlook": outlook,
+            "registration": registration,
+            "missing": missing,
+            "modes": Mode,
+            "redirect_uri": registration.absolute(reverse("outlook:callback")),
+        },
+    )
+
+
+@requires(permissions.is_site_admin)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    counts = dict(
+        CalendarLink.objects.values_list("state").annotate(n=Count("pk")).order_by("state")
+    )
+    states = [(state, label, counts.get(state, 0)) for state, label in LinkState.choices]
+    failing = (
+        CalendarLink.objects.filter(state=LinkState.FAILING)
+        .select_related("event")
+        .order_by("next_attempt_at")[:50]
+    )
+    needing_authorization = OutlookConnection.objects.filter(
+        status=ConnectionStatus.NEEDS_AUTHORIZATION
+    ).select_related("user")
+    log = SyncLogEntry.objects.select_related("event", "user")
+    filters = {
+        "kind": request.GET.get("kind", ""),
+        "q": request.GET.get("q", "").strip(),
+        "event": request.GET.get("event", "").strip(),
+    }
+    if filters["kind"] in LogKind.values:
+        log = log.filter(kind=filters["kind"])
+    if filters["event"].isdigit():
+        log = log.filter(event_id=int(filters["event"]))
+    if filters["q"]:
+        log = log.filter(message__icontains=filters["q"]) | log.filter(
+            mailbox__icontains=filters["q"]
+        )
+    page = Paginator(log, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "outlook/dashboard.html",
+        {
+            "outlook": OutlookSettings.load(),
+            "states": states,
+            "failing": failing,
+            "needing_authorization": needing_authorization,
+            "page": page,
+            "filters": filters,
+            "log_kinds": LogKind.choices,
+        },
+    )
+
+
+@require_POST
+@requires(permissions.is_site_admin)
+def retry(request: HttpRequest, link_id: int) -> HttpResponse:
+    link = get_object_or_404(CalendarLink, pk=link_id)
+    services.retry(link, actor_id=_user(request).pk)
+    messages.success(request, f"“{link.event.title}” will be synced again now.")
+    return redirect("outlook:dashboard")
+
+
+# --- organizers: connecting Outlook and seeing their events' sync -------------------------
+
+
+@requires(permissions.can_create_events)
+def connect(request: HttpRequest) -> HttpResponse:
+    """Send the person to Microsoft's sign-in and consent page."""
+    registration = AppRegistration.from_settings()
+    if registration.missing():
+        messages.error(request, "Outlook is not configured on this Convene yet; ask an admin.")
+        return redirect("outlook:mine")
+    return_to = safe_next(request, request.GET.get("next"), default=reverse("outlook:mine"))
+    try:
+        auth_uri = identity.start_sign_in(
+            registration,
+            request.session,
+            user_id=_user(request).pk,
+            redirect_uri=registration.absolute(reverse("outlook:callback")),
+            return_to=return_to,
+            login_hint=_user(request).email,
+        )
+    except Exception as exc:  # MSAL raises plain exceptions when discovery fails
+        return _sign_in_problem(request, "unreachable", str(exc))
+    return HttpResponseRedirect(auth_uri)
+
+
+@login_required
+def callback(request: HttpRequest) -> HttpResponse:
+    """Microsoft sends the browser back here after sign-in and consent."""
+    registration = AppRegistration.from_settings()
+    params = {key: request.GET[key] for key in request.GET}
+    try:
+        signed_in = identity.finish_sign_in(
+            registration, request.session, user_id=_user(request).pk, params=params
+        )
+    except identity.SignInError as exc:
+        return _sign_in_problem(request, exc.reason, str(exc))
+    connections.save_sign_in(_user(request).pk, signed_in)
+    resumed = sync.resume_owner(_user(request).pk, tasks.enqueue_sync)
+    note = f" {resumed} waiting event(s) are on their way to Outlook." if resumed else ""
+    messages.success(request, f"Outlook connected as {signed_in.username}.{note}")
+    return redirect(safe_next(request, signed_in.return_to, default=reverse("outlook:mine")))
+
+
+@require_POST
+@login_required
+def disconnect(request: HttpRequest) -> HttpResponse:
+    connections.disconnect(_user(request).pk)
+    messages.success(
+        request,
+        "Outlook disconnected. Events already in your calendar stay there; "
+        "changes will wait until you connect again.",
+    )
+    return redirect("accounts:profile")
+
+
+@requires(permissions.can_create_events)
+def mine(request: HttpRequest) -> HttpResponse:
+    links = (
+        CalendarLink.objects.filter(event__created_by=_user(request))
+        .select_related("event")
+        .order_by("event__start")
+    )
+    return render(
+        request,
+        "outlook/mine.html",
+        {
+            "outlook": OutlookSettings.load(),
+            "connection": OutlookConnection.objects.filter(user=_user(request)).first(),
+            "links": links,
+        },
+    )
+
+
+def admin_consent_done(request: HttpRequest) -> HttpResponse:
+    """Where Microsoft sends a tenant admin after they granted (or refused) Convene access."""
+    granted = request.GET.get("admin_consent", "").lower() == "true" and "error" not in request.GET
+    return render(
+        request,
+        "outlook/admin_consent_done.html",
+        {"granted": granted, "detail": request.GET.get("error_description", "")},
+        status=200 if granted else 400,
+    )
+
+
+def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase | None:
+    """Event form gate: in organizer mode, an event is saved into its creator's Outlook
+    calendar, so a creator without a working connection first signs in with Microsoft and is
+    then brought back to the form with what they typed."""
+    outlook = OutlookSettings.load()
+    if not outlook.syncs_organizer_calendars:
+        return None
+    user = _user(request)
+    creator_id = event.created_by_id if event is not None else user.pk
+    if creator_id != user.pk or connections.usable_connection(user.pk) is not None:
+        return None
+    form_again = keep_draft(request)
+    messages.info(
+        request,
+        "This event goes into your Outlook calendar. Sign in with Microsoft once; "
+        "you will come back here with everything you typed, ready to save.",
+    )
+    return HttpResponseRedirect(f"{reverse('outlook:connect')}?{urlencode({'next': form_again})}")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+SIGN_IN_PROBLEMS = {
+    "cancelled": (
+        "You cancelled the Microsoft sign-in",
+        "Convene needs your permission to put your events in your Outlook calendar. "
+        "Nothing was changed. You can try again whenever you are ready.",
+    ),
+    "consent": (
+        "Your organization must enable Convene first",
+        "Your Microsoft 365 tenant only lets administrators grant apps access to calendars. "
+        "Ask your IT administrator to enable Convene for your organization with the link "
+        "below, then connect again.",
+    ),
+    "state": (
+        "That sign-in link cannot be used",
+        "The answer from Microsoft did not belong to a sign-in you started here (it was "
+        "used already, it expired, or it came from another account). Nothing was stored. "
+        "Start again from Convene.",
+    ),
+    "unreachable": (
+        "Microsoft could not be reached",
+        "Convene could not talk to Microsoft's sign-in service. Nothing was changed. "
+        "Try again in a few minutes.",
+    ),
+    "failed": (
+        "Microsoft did not complete the sign-in",
+        "Nothing was stored. Try again; if it keeps happening, show your admin the details below.",
+    ),
+}
+
+
+def _sign_in_problem(request: HttpRequest, reason: str, detail: str) -> HttpResponse:
+    title, explanation = SIGN_IN_PROBLEMS.get(reason, SIGN_IN_PROBLEMS["failed"])
+    context: dict[str, Any] = {"title": title, "explanation": explanation, "detail": detail}
+    if reason == "consent":
+        registration = AppRegistration.from_settings()
+        context["admin_consent_url"] = identity.admin_consent_url(
+            registration,
+            "organizations",
+            registration.absolute(reverse("outlook:admin_consent_done")),
+        )
+    return render(request, "outlook/sign_in_problem.html", context, status=400)
+
+
+def _user(request: HttpRequest) -> User:
+    # Every view here requires a signed-in person; the decorators have checked it.
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def safe_next(request: HttpRequest, candidate: str | None, *, default: str) -> str:
+    """``candidate`` if it is a path on this Convene, else ``default``: no open redirects."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default

@@ -1,0 +1,108 @@
+"""Error paths of the Graph client, one response each (respx); the happy paths run against the
+emulator in the sync tests."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from convene.outlook import errors
+from convene.outlook.graph import GraphClient, parse_retry_after
+
+BASE = "https://graph.test/v1.0"
+
+
+def client(tokens: list[bool] | None = None) -> GraphClient:
+    def token(fresh: bool) -> str:
+        if tokens is not None:
+            tokens.append(fresh)
+        return "fresh-token" if fresh else "cached-token"
+
+    return GraphClient(base_url=BASE, token=token, http=httpx.Client())
+
+
+def graph_error(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    body = {"error": {"code": code, "message": f"{code} happened", "innerError": {}}}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (429, "TooManyRequests", errors.Throttled),
+        (500, "generalException", errors.Transient),
+        (503, "serviceNotAvailable", errors.Transient),
+        (504, "gatewayTimeout", errors.Transient),
+        (403, "ErrorAccessDenied", errors.AccessDenied),
+        (404, "ErrorItemNotFound", errors.NotFound),
+        (400, "ErrorInvalidRequest", errors.Rejected),
+        (410, "syncStateNotFound", errors.SyncStateExpired),
+    ],
+)
+@respx.mock
+def test_graph_errors_become_typed_failures(status: int, code: str, expected: type) -> None:
+    respx.patch(f"{BASE}/me/events/abc").mock(return_value=graph_error(status, code))
+    with pytest.raises(expected) as caught:
+        client().update_event("abc", {"subject": "x"})
+    assert caught.value.code == code
+    assert caught.value.status == status
+
+
+@respx.mock
+def test_retry_after_is_read_from_a_429() -> None:
+    respx.post(f"{BASE}/me/events").mock(
+        return_value=graph_error(429, "TooManyRequests", {"Retry-After": "2.128"})
+    )
+    with pytest.raises(errors.Throttled) as caught:
+        client().create_event({})
+    assert caught.value.retry_after == pytest.approx(2.128)
+
+
+@respx.mock
+def test_a_401_is_retried_once_with_a_fresh_token() -> None:
+    route = respx.get(f"{BASE}/me/events/abc").mock(
+        side_effect=[graph_error(401, "InvalidAuthenticationToken"), httpx.Response(200, json={})]
+    )
+    asked: list[bool] = []
+    client(asked).get_event("abc")
+    assert asked == [False, True]
+    assert route.calls[1].request.headers["Authorization"] == "Bearer fresh-token"
+
+
+@respx.mock
+def test_a_second_401_means_the_authorization_is_lost() -> None:
+    respx.get(f"{BASE}/me/events/abc").mock(
+        return_value=graph_error(401, "InvalidAuthenticationToken")
+    )
+    with pytest.raises(errors.AuthorizationLost):
+        client().get_event("abc")
+
+
+@respx.mock
+def test_timeouts_and_dropped_connections_are_transient() -> None:
+    respx.get(f"{BASE}/me/events/slow").mock(side_effect=httpx.ReadTimeout("slow"))
+    respx.get(f"{BASE}/me/events/gone").mock(side_effect=httpx.RemoteProtocolError("dropped"))
+    with pytest.raises(errors.Transient):
+        client().get_event("slow")
+    with pytest.raises(errors.Transient):
+        client().get_event("gone")
+
+
+@respx.mock
+def test_application_access_addresses_the_mailbox_and_quotes_ids() -> None:
+    route = respx.patch(f"{BASE}/users/events%40platform.test/events/a%2Fb%3D").mock(
+        return_value=httpx.Response(200, json={"id": "a/b="})
+    )
+    app = GraphClient(
+        base_url=BASE, token=lambda fresh: "t", http=httpx.Client(), mailbox="events@platform.test"
+    )
+    app.update_event("a/b=", {"subject": "x"})
+    assert route.called
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

@@ -1,0 +1,105 @@
+"""Convene event -> Graph event JSON: pure functions, tested without Django or a network."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from convene.outlook import mapping
+
+SNAPSHOT = mapping.EventSnapshot(
+    event_id=7,
+    title="Team <b>offsite</b>",
+    description="Line one\nline two\n\n<script>alert(1)</script>",
+    start=datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # 01:30 CET, just before the DST jump
+    end=datetime(2026, 3, 29, 2, 0, tzinfo=UTC),  # 04:00 CEST, after it
+    timezone="Europe/Berlin",
+    location="Room 1",
+    is_online=False,
+    is_cancelled=False,
+    url="https://convene.example/events/7/",
+    organizer_name="Ada",
+    owner_email="ada@contoso.test",
+    people=(
+        mapping.Person("zed@contoso.test", "Zed", "attendee"),
+        mapping.Person("Bob@Fabrikam.test", "Bob", "presenter"),
+        mapping.Person("ada@contoso.test", "Ada", "organizer"),
+        mapping.Person("grace@contoso.test", "Grace", "organizer"),
+    ),
+)
+
+
+def test_times_are_local_wall_time_in_the_events_own_zone_across_dst() -> None:
+    payload = mapping.event_payload(SNAPSHOT)
+    assert payload["start"] == {"dateTime": "2026-03-29T01:30:00", "timeZone": "Europe/Berlin"}
+    assert payload["end"] == {"dateTime": "2026-03-29T04:00:00", "timeZone": "Europe/Berlin"}
+
+
+def test_attendees_are_everyone_but_the_mailbox_owner_sorted_and_typed_by_role() -> None:
+    attendees = mapping.event_payload(SNAPSHOT)["attendees"]
+    assert [(a["emailAddress"]["address"], a["type"]) for a in attendees] == [
+        ("Bob@Fabrikam.test", "required"),
+        ("grace@contoso.test", "required"),
+        ("zed@contoso.test", "optional"),
+    ]
+
+
+def test_the_same_people_in_another_order_give_the_same_payload() -> None:
+    shuffled = replace(SNAPSHOT, people=tuple(reversed(SNAPSHOT.people)))
+    assert mapping.event_payload(shuffled) == mapping.event_payload(SNAPSHOT)
+
+
+def test_description_is_escaped_and_links_back_to_convene() -> None:
+    body = mapping.event_payload(SNAPSHOT)["body"]
+    assert body["contentType"] == "html"
+    assert "<script>" not in body["content"]
+    assert "&lt;script&gt;" in body["content"]
+    assert "Line one<br>line two" in body["content"]
+    assert 'href="https://convene.example/events/7/"' in body["content"]
+
+
+def test_subject_is_sent_as_plain_text() -> None:
+    assert mapping.event_payload(SNAPSHOT)["subject"] == "Team <b>offsite</b>"
+
+
+def test_online_events_ask_for_a_teams_meeting() -> None:
+    payload = mapping.event_payload(replace(SNAPSHOT, is_online=True))
+    assert payload["isOnlineMeeting"] is True
+    assert payload["onlineMeetingProvider"] == "teamsForBusiness"
+    assert "onlineMeetingProvider" not in mapping.event_payload(SNAPSHOT)
+
+
+def test_platform_mode_names_the_organizer_in_the_body() -> None:
+    body = mapping.event_payload(replace(SNAPSHOT, show_organizer_in_body=True))["body"]
+    assert "Organized by Ada" in body["content"]
+    assert "Organized by" not in mapping.event_payload(SNAPSHOT)["body"]["content"]
+
+
+def test_create_payload_carries_a_stable_transaction_id_and_the_convene_tag() -> None:
+    first = mapping.create_payload(SNAPSHOT, generation=0)
+    again = mapping.create_payload(SNAPSHOT, generation=0)
+    republished = mapping.create_payload(SNAPSHOT, generation=1)
+    assert first["transactionId"] == again["transactionId"]
+    assert first["transactionId"] != republished["transactionId"]
+    assert first["singleValueExtendedProperties"] == [
+        {"id": mapping.CONVENE_EVENT_PROPERTY, "value": "7"}
+    ]
+    assert first["allowNewTimeProposals"] is False
+
+
+def test_changed_properties_is_empty_when_nothing_changed() -> None:
+    payload = mapping.event_payload(SNAPSHOT)
+    assert mapping.changed_properties(payload, mapping.event_payload(SNAPSHOT)) == {}
+
+
+def test_changed_properties_holds_only_what_changed() -> None:
+    before = mapping.event_payload(SNAPSHOT)
+    after = mapping.event_payload(replace(SNAPSHOT, title="New title"))
+    assert mapping.changed_properties(before, after) == {"subject": "New title"}
+
+
+def test_an_enrollment_change_is_an_attendees_only_change() -> None:
+    before = mapping.event_payload(SNAPSHOT)
+    more = (*SNAPSHOT.people, mapping.Person("new@contoso.test", "New", "attendee"))
+    after = mapping.event_payload(replace(SNAPSHOT, people=more))
+    assert list(mapping.changed_properties(before, after)) == ["attendees"]
