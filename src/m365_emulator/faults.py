@@ -298,7 +298,10 @@ def request_mailbox(backend: Backend, scope: Scope) -> frozenset[str]:
     return frozenset({user.upn.lower(), user.id.lower()})
 
 
-def fault_body(rule: FaultRule, kind: EndpointKind, request_id: str, date: str) -> bytes:
+def fault_body(
+    rule: FaultRule, kind: EndpointKind, request_ids: tuple[str, str], date: str
+) -> bytes:
+    """The answer of a ``respond`` rule; ``request_ids`` is (request-id, client-request-id)."""
     if rule.body is not None:
         if isinstance(rule.body, str):
             return rule.body.encode()
@@ -329,8 +332,8 @@ def fault_body(rule: FaultRule, kind: EndpointKind, request_id: str, date: str) 
                 "message": rule.message or message,
                 "innerError": {
                     "date": date,
-                    "request-id": request_id,
-                    "client-request-id": request_id,
+                    "request-id": request_ids[0],
+                    "client-request-id": request_ids[1],
                 },
             }
         }
@@ -372,9 +375,10 @@ class FaultMiddleware:
     async def _respond(self, rule: FaultRule, scope: Scope, send: Send) -> None:
         state = scope.get("state", {})
         request_id = str(state.get("request_id", uuid.uuid4()))
+        client_request_id = str(state.get("client_request_id", request_id))
         date = self.backend.clock.now().strftime("%Y-%m-%dT%H:%M:%S")
         kind = endpoint_kind(scope["path"])
-        body = fault_body(rule, kind, request_id, date)
+        body = fault_body(rule, kind, (request_id, client_request_id), date)
         content_type = b"text/plain" if isinstance(rule.body, str) else b"application/json"
         headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in rule.headers.items()]

@@ -19,6 +19,9 @@
     * ``graph(method, "/me/events", token, **httpx_kwargs)``, ``control(method, "/faults", body)``
     * ``reset(seed=STANDARD_SEED)``, ``advance_clock(seconds)``, ``requests_session()`` (for MSAL)
 
+    Other suites get the same fixtures with
+    ``from m365_emulator.pytest_plugin import emulator, emulator_http, emulator_server``.
+
     The world: tenant ``convene-platform.test`` (``events@``, ``admin@`` - an administrator)
     where the multi-tenant app "Convene" is registered and admin-consented (delegated
     Calendars.ReadWrite + User.Read, application Calendars.ReadWrite, public client flows
@@ -26,31 +29,6 @@
     app is not consented yet (``token_for`` records the user's consent itself).
 """
 
-from __future__ import annotations
+from m365_emulator.pytest_plugin import emulator, emulator_http, emulator_server
 
-from collections.abc import Iterator
-
-import httpx
-import pytest
-
-from m365_emulator.server import RunningEmulator, start_emulator
-from m365_emulator.testing import EmulatorHandle, ca_context
-
-
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[RunningEmulator]:
-    with start_emulator() as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def emulator_http(emulator_server: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(verify=ca_context(str(emulator_server.ca_path)), timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def emulator(emulator_server: RunningEmulator, emulator_http: httpx.Client) -> EmulatorHandle:
-    handle = EmulatorHandle(emulator=emulator_server, http=emulator_http)
-    handle.reset()
-    return handle
+__all__ = ["emulator", "emulator_http", "emulator_server"]

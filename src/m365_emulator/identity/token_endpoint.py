@@ -340,7 +340,6 @@ def _user_tokens(
                 expires_at=now + timedelta(seconds=backend.config.refresh_token_lifetime),
             )
         )
-        body["refresh_token_expires_in"] = backend.config.refresh_token_lifetime
     if "openid" in scopes:
         body["id_token"] = tokens.id_token(backend, base, app, user, nonce)
     return _json(body)
