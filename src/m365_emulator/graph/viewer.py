@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
@@ -112,7 +112,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         try:
             anchor = date.fromisoformat(request.query_params.get("week", ""))
         except ValueError:
-            anchor = _first_event_day(store.events(user), zone_name) or today
+            anchor = _first_event_day(store.events(user), zone_name, backend.clock.now()) or today
         monday = anchor - timedelta(days=anchor.weekday())
         days = [monday + timedelta(days=i) for i in range(7)]
         placed, first_hour, last_hour = _place(store.events(user), days, zone_name)
@@ -211,11 +211,10 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
     ]
 
 
-def _first_event_day(events: list[Event], zone_name: str) -> date | None:
+def _first_event_day(events: list[Event], zone_name: str, now: datetime) -> date | None:
     """Open on the week of the next (or latest) event, where there is something to see."""
     if not events:
         return None
-    now = datetime.now(UTC)
     upcoming = [e for e in events if e.end >= now]
     chosen = (
         min(upcoming, key=lambda e: e.start) if upcoming else max(events, key=lambda e: e.start)
