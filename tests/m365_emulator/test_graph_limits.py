@@ -173,3 +173,15 @@ def test_stats_count_requests_by_app_mailbox_operation_and_status(
     assert requests["byMailbox"] == {SERVICE: 2}
     assert requests["byOperation"] == {"events.create": 1, "events.get": 1}
     assert requests["byStatus"] == {"201": 1, "404": 1}
+
+
+def test_a_batch_stays_within_the_mailbox_concurrency(emulator: EmulatorHandle, app: str) -> None:
+    emulator.control("POST", "/graph/settings", {"processingMs": 50})
+    requests = [
+        {"id": str(i), "method": "GET", "url": f"/users/{SERVICE}/events"} for i in range(8)
+    ]
+    responses = emulator.graph("POST", "/$batch", app, json={"requests": requests}).json()[
+        "responses"
+    ]
+    assert {r["status"] for r in responses} == {200}
+    assert emulator.control("GET", "/stats").json()["maxConcurrency"][0]["maxConcurrent"] == 4

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from m365_emulator.graph.api import GraphApi
 
 
+PARALLEL_REQUESTS = 4
+
+
 def _invalid(message: str) -> GraphError:
     return GraphError(400, "BadRequest", message)
 
@@ -50,6 +53,8 @@ async def run_batch(api: GraphApi, outer: GraphRequest) -> GraphResponse:
             raise _invalid(f"Batch request '{item_id}' depends on an unknown request.")
     _refuse_cycles(by_id)
 
+    # Graph hands Outlook at most four requests of one batch at a time.
+    parallel = asyncio.Semaphore(PARALLEL_REQUESTS)
     results: dict[str, asyncio.Future[dict[str, Any]]] = {
         item_id: asyncio.get_running_loop().create_future() for item_id in by_id
     }
@@ -65,7 +70,8 @@ async def run_batch(api: GraphApi, outer: GraphRequest) -> GraphResponse:
                 )
             )
             return
-        results[item_id].set_result(await _run_one(api, outer, item_id, item))
+        async with parallel:
+            results[item_id].set_result(await _run_one(api, outer, item_id, item))
 
     await asyncio.gather(*(run(item_id) for item_id in by_id))
     return GraphResponse(200, {"responses": [results[i].result() for i in by_id]})
