@@ -53,6 +53,15 @@ def database_config(url: str | None, var_dir: Path) -> dict[str, Any]:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Persistent connections buy nothing for SQLite and keep the file open between tests.
         config["CONN_MAX_AGE"] = 0
+        # Web, worker threads and worker processes write at once: WAL lets readers carry on,
+        # IMMEDIATE transactions queue writers on the timeout instead of failing with "locked".
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        # Tests with worker threads need a real file, shared by every connection.
+        config["TEST"] = {"NAME": str(var_dir / "test.sqlite3")}
     return config
 
 

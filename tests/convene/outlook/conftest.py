@@ -1,0 +1,204 @@
+"""Convene against the Microsoft 365 emulator, over real HTTPS, with the real MSAL library and a
+real Huey worker.
+
+- ``m365``: one emulator for the session, reset and seeded for each test that uses ``outlook``.
+- ``outlook``: the integration switched on and pointed at the emulator; people in Convene whose
+  addresses are mailboxes there; helpers to connect an organizer and wait for the worker.
+- ``worker``: a Huey consumer (threads) on a queue file of the test's own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from django.test import Client
+from huey.contrib.djhuey import HUEY
+from huey.storage import SqliteStorage
+
+from convene.accounts.models import Role, User
+from convene.outlook.models import CalendarLink, OutlookSettings
+from m365_emulator.server import RunningEmulator, start_emulator
+from m365_emulator.testing import EmulatorHandle, ca_context
+
+PASSWORD = "Passw0rd!"
+CLIENT_ID = "3d1f6a52-8c3e-4a8b-9d21-5b7e0c4f9a10"
+CLIENT_SECRET = "convene-test-secret"
+PUBLIC_URL = "http://testserver"
+CUSTOMER = "contoso.test"
+PARTNER = "fabrikam.test"
+
+PEOPLE = {
+    # email: (display name, role in Convene)
+    f"ada@{CUSTOMER}": ("Ada Lovelace", Role.ORGANIZER),
+    f"grace@{CUSTOMER}": ("Grace Hopper", Role.ORGANIZER),
+    f"alan@{CUSTOMER}": ("Alan Turing", Role.REGULAR),
+    f"edsger@{CUSTOMER}": ("Edsger Dijkstra", Role.REGULAR),
+    f"barbara@{PARTNER}": ("Barbara Liskov", Role.REGULAR),
+    f"admin@{CUSTOMER}": ("Contoso Admin", Role.ADMIN),
+}
+
+
+def world_seed() -> dict[str, Any]:
+    def users(domain: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "userPrincipalName": email,
+                "displayName": name,
+                "password": PASSWORD,
+                "isAdmin": role == Role.ADMIN,
+            }
+            for email, (name, role) in PEOPLE.items()
+            if email.endswith("@" + domain)
+        ]
+
+    return {
+        "tenants": [
+            {
+                "domain": CUSTOMER,
+                "displayName": "Contoso",
+                "userConsent": True,
+                "users": users(CUSTOMER),
+                "apps": [
+                    {
+                        "clientId": CLIENT_ID,
+                        "clientSecret": CLIENT_SECRET,
+                        "displayName": "Convene",
+                        "redirectUris": [f"{PUBLIC_URL}/outlook/callback/"],
+                        "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
+                        "applicationPermissions": ["Calendars.ReadWrite"],
+                    }
+                ],
+            },
+            {
+                "domain": PARTNER,
+                "displayName": "Fabrikam",
+                "userConsent": True,
+                "users": users(PARTNER),
+            },
+        ]
+    }
+
+
+@pytest.fixture(scope="session")
+def m365() -> Iterator[RunningEmulator]:
+    with start_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def worker(transactional_db: None, tmp_path: Path) -> Iterator[None]:
+    """A real Huey consumer: tasks go through a queue and run on worker threads."""
+    HUEY.immediate = False
+    real_storage = HUEY.storage
+    HUEY.storage = SqliteStorage(HUEY.name, filename=str(tmp_path / "queue.sqlite3"))
+    consumer = HUEY.create_consumer(
+        workers=4,
+        worker_type="thread",
+        periodic=False,
+        initial_delay=0.01,
+        backoff=1.1,
+        max_delay=0.05,
+        check_worker_health=False,
+    )
+    consumer.start()
+    try:
+        yield
+    finally:
+        consumer.stop(graceful=True)
+        HUEY.storage = real_storage
+
+
+@dataclass
+class OutlookWorld:
+    emulator: EmulatorHandle
+    people: dict[str, User]
+    clients: dict[str, Client] = field(default_factory=dict)
+
+    def browser(self, email: str) -> Client:
+        """A signed-in Django test client for that person (one per person)."""
+        if email not in self.clients:
+            client = Client()
+            client.force_login(self.people[email])
+            self.clients[email] = client
+        return self.clients[email]
+
+    def connect(self, email: str, *, next_url: str = "/outlook/") -> str:
+        """Play the whole connect flow in the browser; returns where Convene sent them back."""
+        client = self.browser(email)
+        start = client.get("/outlook/connect/", {"next": next_url})
+        assert start.status_code == 302, start.content
+        back = self.emulator.sign_in(start["Location"], email)
+        parts = urlsplit(back)
+        finished = client.get(f"{parts.path}?{parts.query}")
+        assert finished.status_code == 302, finished.content
+        return str(finished["Location"])
+
+    def mailbox(self, email: str) -> list[dict[str, Any]]:
+        """Every event in that person's Outlook calendar, as the emulator holds it."""
+        response = self.emulator.control("GET", f"/mailboxes/{email}/events")
+        response.raise_for_status()
+        events: list[dict[str, Any]] = response.json()["value"]
+        return events
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self.emulator.control("GET", "/stats").json()
+        return stats
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = condition()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still not true after {timeout}s: {condition}")
+            time.sleep(0.05)
+
+    def wait_synced(self, event_id: int, timeout: float = 15.0) -> CalendarLink:
+        def synced() -> CalendarLink | None:
+            link = CalendarLink.objects.filter(event_id=event_id).first()
+            if link and link.state == "synced" and not link.is_behind and not link.queued_at:
+                return link
+            return None
+
+        link: CalendarLink = self.wait_until(synced, timeout)
+        return link
+
+
+@pytest.fixture
+def outlook(m365: RunningEmulator, worker: None, settings: Any) -> Iterator[OutlookWorld]:
+    http = httpx.Client(verify=ca_context(str(m365.ca_path)), timeout=30)
+    handle = EmulatorHandle(
+        emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    handle.reset(world_seed())
+    settings.OUTLOOK = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "client_certificate_path": "",
+        "authority_host": m365.authority,
+        "tenant": "organizations",
+        "graph_url": m365.graph_url,
+        "ca_bundle": str(m365.ca_path),
+        "public_url": PUBLIC_URL,
+    }
+    settings.OUTLOOK_TOKEN_KEYS = [Fernet.generate_key().decode()]
+    settings.OUTLOOK_COALESCE_SECONDS = 0.0
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    people = {
+        email: User.objects.create_user(email, PASSWORD, display_name=name, role=role)
+        for email, (name, role) in PEOPLE.items()
+    }
+    OutlookSettings.objects.update_or_create(pk=1, defaults={"enabled": True})
+    try:
+        yield OutlookWorld(emulator=handle, people=people)
+    finally:
+        http.close()
