@@ -104,12 +104,15 @@ class IdentityStore:
     pending: dict[str, PendingAuthorization] = field(default_factory=dict)
     # Browser sessions on the UI port (single sign-on between /authorize requests).
     sessions: dict[str, str] = field(default_factory=dict)
+    # Access tokens whose signature was already checked -> their claims.
+    verified_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.auth_codes.clear()
         self.refresh_tokens.clear()
         self.pending.clear()
         self.sessions.clear()
+        self.verified_tokens.clear()
 
     def new_auth_code(self, grant: AuthorizationCode) -> str:
         code = "1.A" + secrets.token_urlsafe(48)

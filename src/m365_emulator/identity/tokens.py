@@ -136,7 +136,28 @@ class TokenRejected(Exception):
 
 
 def read_access_token(backend: Backend, token: str) -> dict[str, Any]:
-    """Verify signature and audience, then lifetime against the emulator's clock."""
+    """Verify signature and audience, then lifetime against the emulator's clock.
+
+    A token's signature never changes validity, so verified claims are cached: checking RS256
+    on every Graph request would otherwise cost more than the request itself.
+    """
+    verified = backend.identity.verified_tokens
+    claims = verified.get(token)
+    if claims is None:
+        claims = _verify(backend, token)
+        if len(verified) >= _VERIFIED_CACHE_SIZE:
+            verified.clear()
+        verified[token] = claims
+    now = backend.clock.timestamp()
+    if not (int(claims.get("nbf", 0)) - 300 <= now < int(claims.get("exp", 0))):
+        raise TokenRejected("Access token has expired or is not yet valid.")
+    return claims
+
+
+_VERIFIED_CACHE_SIZE = 10_000
+
+
+def _verify(backend: Backend, token: str) -> dict[str, Any]:
     public_key = backend.identity.signing_key.private_key.public_key()
     try:
         claims: dict[str, Any] = jwt.decode(
@@ -144,7 +165,7 @@ def read_access_token(backend: Backend, token: str) -> dict[str, Any]:
             public_key,
             algorithms=["RS256"],
             audience=[GRAPH_RESOURCE, GRAPH_APP_ID],
-            # Time claims are checked below against the emulator's clock, not the wall clock.
+            # Time claims are checked by the caller against the emulator's clock.
             options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )
     except jwt.InvalidAudienceError:
@@ -153,7 +174,4 @@ def read_access_token(backend: Backend, token: str) -> dict[str, Any]:
         raise TokenRejected("IDX14100: JWT is not well formed.") from None
     except jwt.InvalidTokenError:
         raise TokenRejected("Access token validation failure.") from None
-    now = backend.clock.timestamp()
-    if not (int(claims.get("nbf", 0)) - 300 <= now < int(claims.get("exp", 0))):
-        raise TokenRejected("Access token has expired or is not yet valid.")
     return claims
