@@ -1,0 +1,123 @@
+"""Failures are states: throttling and outages converge, lost authorization parks and resumes."""
+
+from __future__ import annotations
+
+import time
+
+from django.core import mail
+
+from convene.events import services
+from convene.outlook.models import (
+    CalendarLink,
+    ConnectionStatus,
+    LinkState,
+    OutlookConnection,
+    SyncLogEntry,
+)
+
+from .conftest import OutlookWorld
+from .test_connect_and_sync import ADA, ALAN, EDSGER, create_event, update
+
+
+def test_throttling_with_retry_after_and_server_errors_still_converge(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    outlook.emulator.control(
+        "POST",
+        "/faults",
+        {
+            "rules": [
+                {
+                    "method": "POST",
+                    "path": "/v1.0/me/events$",
+                    "status": 429,
+                    "headers": {"Retry-After": "1"},
+                    "count": 1,
+                },
+                {"method": "PATCH", "path": "/v1.0/me/events/", "status": 503, "count": 1},
+                {"method": "PATCH", "path": "/v1.0/me/events/", "status": 500, "count": 1},
+            ]
+        },
+    ).raise_for_status()
+    event = create_event(outlook)
+    services.enroll(event, outlook.people[ALAN], actor=None)
+    outlook.wait_synced(event.pk, timeout=30)
+    update(event, title="After the storm")
+
+    link = outlook.wait_synced(event.pk, timeout=30)
+
+    (copy,) = outlook.mailbox(ADA)
+    assert copy["subject"] == "After the storm"
+    assert [a["emailAddress"]["address"] for a in copy["attendees"]] == [ALAN]
+    assert link.attempts == 0
+    fired = {
+        rule["status"]: rule["fired"]
+        for rule in outlook.emulator.control("GET", "/faults").json()["rules"]
+    }
+    assert fired == {429: 1, 503: 1, 500: 1}
+    retries = SyncLogEntry.objects.filter(action="retry_later", event=event)
+    assert retries.count() == 3
+
+
+def test_a_revoked_authorization_parks_events_tells_once_and_resumes_on_reconnect(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    first = create_event(outlook)
+    outlook.wait_synced(first.pk)
+    # Ada's admin revokes her sessions, access tokens included (as continuous access does);
+    # token times have one-second resolution, so revoke a moment after the last one issued.
+    outlook.emulator.advance_clock(2)
+    outlook.emulator.control(
+        "POST", f"/users/{ADA}/revoke", {"accessTokens": True}
+    ).raise_for_status()
+    mail.outbox.clear()
+
+    update(first, title="Changed while revoked")
+    second = create_event(outlook)
+    services.enroll(second, outlook.people[EDSGER], actor=None)
+
+    def parked() -> bool:
+        states = set(CalendarLink.objects.values_list("state", flat=True))
+        return states == {LinkState.WAITING_AUTHORIZATION}
+
+    outlook.wait_until(parked)
+    connection = OutlookConnection.objects.get(user=outlook.people[ADA])
+    assert connection.status == ConnectionStatus.NEEDS_AUTHORIZATION
+    assert len(mail.outbox) == 1, "told once, not once per event"
+    assert "reconnect" in mail.outbox[0].body.lower()
+    requests_when_parked = outlook.stats()["requests"]["total"]
+    time.sleep(1.5)
+    assert outlook.stats()["requests"]["total"] == requests_when_parked, "nothing loops"
+    page = outlook.browser(ADA).get("/outlook/")
+    assert b"Reconnect Outlook" in page.content
+
+    outlook.connect(ADA)
+
+    outlook.wait_synced(first.pk)
+    outlook.wait_synced(second.pk)
+    titles = sorted(e["subject"] for e in outlook.mailbox(ADA))
+    assert titles == ["Changed while revoked", "Compilers night"]
+
+
+def test_rotated_refresh_tokens_are_stored(outlook: OutlookWorld) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    before = OutlookConnection.objects.get(user=outlook.people[ADA]).encrypted_token_cache
+    # Access tokens expire; the next sync must refresh, and the emulator rotates the
+    # refresh token (the old one stops working).
+    outlook.emulator.advance_clock(2 * 3600)
+
+    update(event, title="After an hour")
+    outlook.wait_synced(event.pk)
+    after = OutlookConnection.objects.get(user=outlook.people[ADA]).encrypted_token_cache
+    assert after != before
+
+    outlook.emulator.advance_clock(2 * 3600)
+    update(event, title="Two hours later")
+    outlook.wait_synced(event.pk)
+    (copy,) = outlook.mailbox(ADA)
+    assert copy["subject"] == "Two hours later"
+    assert OutlookConnection.objects.get(user=outlook.people[ADA]).status == "connected"
