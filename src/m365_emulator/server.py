@@ -134,7 +134,8 @@ class RunningEmulator:
             "log_level": "warning",
             "access_log": False,
             "lifespan": "off",
-            "http": "h11",
+            # httptools parses HTTP in C: roughly a third more requests per CPU second than h11.
+            "http": "httptools",
             "timeout_graceful_shutdown": 1,
         }
         self._api = uvicorn.Server(
