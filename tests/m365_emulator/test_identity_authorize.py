@@ -283,3 +283,13 @@ def test_user_of_another_tenant_cannot_sign_in_to_a_tenant_authority(
         response = browser.post(emulator.ui_url + action, data=fields)
 
     assert "AADSTS50020" in response.text
+
+
+def test_session_of_another_tenant_does_not_sign_in_silently(emulator: EmulatorHandle) -> None:
+    with emulator.browser() as browser:
+        sign_in_ada(emulator, browser)
+        response = browser.get(
+            authorize_url(emulator, tenant="convene-platform.test", prompt="none")
+        )
+
+    assert query(response.headers["location"])["error"] == "login_required"

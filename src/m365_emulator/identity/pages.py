@@ -99,7 +99,7 @@ def _authorize(backend: Backend, request: Request, form: Form) -> Response:
 def _start_authorize(backend: Backend, request: Request, segment: str) -> Response:
     params = dict(request.query_params)
     try:
-        resolve_tenant(backend, segment)
+        tenant = resolve_tenant(backend, segment)
     except IdentityError as exc:
         raise _PageError(exc) from None
     app = _registered_app(backend, params, segment)
@@ -109,6 +109,8 @@ def _start_authorize(backend: Backend, request: Request, segment: str) -> Respon
         return _redirect_error(pending, problem)
     prompt = params.get("prompt")
     user = _session_user(backend, request)
+    if user is not None and tenant is not None and user.tenant_id != tenant.id:
+        user = None  # the session's account cannot sign in to this tenant
     if prompt == "none":
         if user is None:
             return _redirect_error(
