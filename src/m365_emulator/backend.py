@@ -96,6 +96,8 @@ class Backend:
         self.ui_url: str | None = None
         self.tenants: dict[str, Tenant] = {}
         self.users: dict[str, User] = {}
+        # Lower-cased UPN -> user id, so Graph's /users/{upn} lookups stay O(1).
+        self._user_ids_by_upn: dict[str, str] = {}
         self.apps: dict[str, App] = {}
         # (user id, client id) -> delegated scopes the user consented to.
         self.user_consents: dict[tuple[str, str], set[str]] = {}
@@ -113,6 +115,9 @@ class Backend:
             if found is not None:
                 return found
             wanted = id_or_upn.lower()
+            indexed = self.users.get(self._user_ids_by_upn.get(wanted, ""))
+            if indexed is not None and indexed.upn.lower() == wanted:
+                return indexed
             for user in self.users.values():
                 if user.upn.lower() == wanted or user.id.lower() == wanted:
                     return user
@@ -192,6 +197,7 @@ class Backend:
             self.faults.clear()
             self.tenants.clear()
             self.users.clear()
+            self._user_ids_by_upn.clear()
             self.apps.clear()
             self.user_consents.clear()
             self.access_policies.clear()
@@ -223,6 +229,7 @@ class Backend:
                 self.tenants.setdefault(tenant.id, tenant)
             for user in users:
                 self.users[user.id] = user
+                self._user_ids_by_upn[user.upn.lower()] = user.id
             for app in apps:
                 self.apps[app.client_id] = app
             for client_id, tenant_id in consents:
