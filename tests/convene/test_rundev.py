@@ -28,7 +28,7 @@ def test_dev_children_are_web_and_worker_without_the_emulator():
     )
     assert names(children) == ["web", "worker"]
     assert children[0].argv == ["py", "manage.py", "runserver", "127.0.0.1:8123"]
-    assert children[1].argv == ["py", "manage.py", "run_huey"]
+    assert children[1].argv == ["py", "manage.py", "run_huey", "--workers", "4"]
 
 
 def test_dev_children_include_the_emulator_with_its_data_dir_and_ports():

@@ -13,8 +13,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from convene.accounts.models import Role, User
 from convene.core.processes import ChildSpec, Supervisor
-from convene.events.demo import sign_in_lines
+from convene.events.demo import DEMO_PASSWORD, sign_in_lines
+from convene.outlook import emulator_setup
 
 EMULATOR_API_PORT = 8443
 EMULATOR_UI_PORT = 8080
@@ -28,11 +30,18 @@ def emulator_installed() -> bool:
 
 
 def dev_children(
-    *, python: str, manage_py: Path, port: int, var_dir: Path, with_emulator: bool
+    *,
+    python: str,
+    manage_py: Path,
+    port: int,
+    var_dir: Path,
+    with_emulator: bool,
+    emulator_seed: Path | None = None,
 ) -> list[ChildSpec]:
     children = [
         ChildSpec("web", [python, str(manage_py), "runserver", f"127.0.0.1:{port}"]),
-        ChildSpec("worker", [python, str(manage_py), "run_huey"]),
+        # Threads: sync work mostly waits on Microsoft, so a few run side by side.
+        ChildSpec("worker", [python, str(manage_py), "run_huey", "--workers", "4"]),
     ]
     if with_emulator:
         children.insert(
@@ -50,6 +59,7 @@ def dev_children(
                     str(EMULATOR_API_PORT),
                     "--ui-port",
                     str(EMULATOR_UI_PORT),
+                    *(["--seed", str(emulator_seed)] if emulator_seed else []),
                 ],
             ),
         )
@@ -67,15 +77,31 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         port = int(os.environ.get("CONVENE_PORT", "8000"))
         with_emulator = emulator_installed()
+        environ = dict(os.environ)
+        seed_file = None
+        # The emulator stands in for Microsoft unless a real app registration is configured.
+        if with_emulator and not environ.get("OUTLOOK_CLIENT_ID"):
+            seed_file, outlook_environment = emulator_setup.prepare(
+                (
+                    emulator_setup.Mailbox(user.email, user.name, user.role == Role.ADMIN)
+                    for user in User.objects.filter(is_active=True)
+                ),
+                password=DEMO_PASSWORD,
+                data_dir=Path(settings.VAR_DIR) / "emulator",
+                api_port=EMULATOR_API_PORT,
+                public_url=f"http://127.0.0.1:{port}",
+            )
+            environ.update(outlook_environment)
         children = dev_children(
             python=sys.executable,
             manage_py=Path(settings.BASE_DIR) / "manage.py",
             port=port,
             var_dir=Path(settings.VAR_DIR),
             with_emulator=with_emulator,
+            emulator_seed=seed_file,
         )
-        self._announce(port, with_emulator)
-        supervisor = Supervisor(children, env=dev_environment(dict(os.environ)))
+        self._announce(port, with_emulator, seeded=seed_file is not None)
+        supervisor = Supervisor(children, env=dev_environment(environ))
         signal.signal(signal.SIGINT, supervisor.request_stop)
         signal.signal(signal.SIGTERM, supervisor.request_stop)
         outcome = supervisor.run()
@@ -86,7 +112,7 @@ class Command(BaseCommand):
             )
         self.stdout.write("Stopped.")
 
-    def _announce(self, port: int, with_emulator: bool) -> None:
+    def _announce(self, port: int, with_emulator: bool, seeded: bool) -> None:
         write = self.stdout.write
         write(f"Convene:             http://127.0.0.1:{port}/")
         if with_emulator:
@@ -97,4 +123,12 @@ class Command(BaseCommand):
         write("Demo sign-ins:")
         for line in sign_in_lines():
             write(line)
+        if seeded:
+            write(
+                "Microsoft sign-in (emulator): every person above has a mailbox with the same "
+                f"email and password; the platform mailbox is {emulator_setup.SERVICE_MAILBOX}."
+            )
+            write(
+                "Outlook sync starts off: Admin > Calendar Integration > Microsoft Outlook."
+            )
         write("Press Ctrl-C to stop everything.")
