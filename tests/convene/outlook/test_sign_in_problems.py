@@ -1,0 +1,130 @@
+"""Every way the Microsoft sign-in can go wrong ends on a page that says what to do, and stores
+nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.test import Client
+
+from convene.outlook.models import OutlookConnection
+
+from .conftest import CLIENT_ID, OutlookWorld
+from .test_connect_and_sync import ADA, GRACE
+
+
+def start(outlook: OutlookWorld, email: str) -> tuple[Client, str]:
+    client = outlook.browser(email)
+    response = client.get("/outlook/connect/")
+    assert response.status_code == 302
+    return client, str(response["Location"])
+
+
+def come_back(client: Client, url: str) -> Any:
+    parts = urlsplit(url)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def test_cancelling_at_microsoft(outlook: OutlookWorld) -> None:
+    client, auth_uri = start(outlook, ADA)
+    back = outlook.emulator.sign_in(auth_uri, ADA, consent=False)
+
+    page = come_back(client, back)
+
+    assert page.status_code == 400
+    assert b"You cancelled the Microsoft sign-in" in page.content
+    assert not OutlookConnection.objects.exists()
+
+
+def test_a_tenant_that_needs_admin_consent_gets_the_admin_link(outlook: OutlookWorld) -> None:
+    outlook.emulator.control(
+        "POST",
+        "/seed",
+        {
+            "tenants": [
+                {
+                    "domain": "strict.test",
+                    "userConsent": False,
+                    "users": [
+                        {
+                            "userPrincipalName": "olga@strict.test",
+                            "displayName": "Olga",
+                            "password": "Passw0rd!",
+                        }
+                    ],
+                }
+            ]
+        },
+    ).raise_for_status()
+    from convene.accounts.models import Role, User
+
+    outlook.people["olga@strict.test"] = User.objects.create_user(
+        "olga@strict.test", "x", display_name="Olga", role=Role.ORGANIZER
+    )
+    client, auth_uri = start(outlook, "olga@strict.test")
+    back = outlook.emulator.sign_in(auth_uri, "olga@strict.test")
+
+    page = come_back(client, back)
+
+    assert page.status_code == 400
+    assert b"Your organization must enable Convene first" in page.content
+    assert b"/v2.0/adminconsent?client_id=" + CLIENT_ID.encode() in page.content
+    assert not OutlookConnection.objects.exists()
+
+
+def test_a_replayed_callback_is_refused(outlook: OutlookWorld) -> None:
+    client, auth_uri = start(outlook, ADA)
+    back = outlook.emulator.sign_in(auth_uri, ADA)
+    assert come_back(client, back).status_code == 302
+    OutlookConnection.objects.all().delete()
+
+    again = come_back(client, back)
+
+    assert again.status_code == 400
+    assert b"That sign-in link cannot be used" in again.content
+    assert not OutlookConnection.objects.exists()
+
+
+def test_a_tampered_state_is_refused(outlook: OutlookWorld) -> None:
+    client, auth_uri = start(outlook, ADA)
+    back = outlook.emulator.sign_in(auth_uri, ADA)
+    query = parse_qs(urlsplit(back).query)
+
+    page = client.get("/outlook/callback/", {"code": query["code"][0], "state": "forged"})
+
+    assert page.status_code == 400
+    assert b"That sign-in link cannot be used" in page.content
+    assert not OutlookConnection.objects.exists()
+
+
+def test_a_callback_in_another_persons_session_is_refused(outlook: OutlookWorld) -> None:
+    _, auth_uri = start(outlook, ADA)
+    back = outlook.emulator.sign_in(auth_uri, ADA)
+
+    page = come_back(outlook.browser(GRACE), back)
+
+    assert page.status_code == 400
+    assert not OutlookConnection.objects.exists()
+
+
+def test_microsoft_unreachable(outlook: OutlookWorld, settings: Any) -> None:
+    settings.OUTLOOK = {**settings.OUTLOOK, "authority_host": "https://127.0.0.1:9"}
+    client = outlook.browser(ADA)
+
+    page = client.get("/outlook/connect/")
+
+    assert page.status_code == 400
+    assert b"Microsoft could not be reached" in page.content
+
+
+def test_the_next_url_cannot_leave_convene(outlook: OutlookWorld) -> None:
+    back = outlook.connect(ADA, next_url="https://evil.example/steal")
+    assert back == "/outlook/"
+
+
+def test_disconnecting_forgets_the_authorization(outlook: OutlookWorld) -> None:
+    outlook.connect(ADA)
+    response = outlook.browser(ADA).post("/outlook/disconnect/")
+    assert response.status_code == 302
+    assert not OutlookConnection.objects.exists()
