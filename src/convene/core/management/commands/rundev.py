@@ -128,7 +128,5 @@ class Command(BaseCommand):
                 "Microsoft sign-in (emulator): every person above has a mailbox with the same "
                 f"email and password; the platform mailbox is {emulator_setup.SERVICE_MAILBOX}."
             )
-            write(
-                "Outlook sync starts off: Admin > Calendar Integration > Microsoft Outlook."
-            )
+            write("Outlook sync starts off: Admin > Calendar Integration > Microsoft Outlook.")
         write("Press Ctrl-C to stop everything.")
