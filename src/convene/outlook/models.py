@@ -5,6 +5,9 @@
 - ``CalendarLink``: one event's Outlook copy: where it lives, which version Convene wants there
   and which version Outlook has, and where sync stands.
 - ``MailboxSlot`` / ``MailboxPause``: Microsoft's per-mailbox limits, shared by every worker.
+- ``Subscription`` / ``DeltaCursor``: how Convene hears about changes made in Outlook.
+- ``AttendeeReply``: each person's latest Outlook answer to an event.
+- ``Job``: a long admin operation (switching modes, handing over events) and its progress.
 - ``SyncLogEntry``: the audit log of every Graph call and every decision.
 """
 
@@ -30,6 +33,8 @@ class OutlookSettings(models.Model):
         "Unenroll people who decline in Outlook", default=True
     )
     service_mailbox = models.EmailField(blank=True)
+    # Tenant (id or domain) of the platform's own Microsoft 365; empty: the mailbox's domain.
+    platform_tenant = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -169,11 +174,119 @@ class MailboxPause(models.Model):
         return f"{self.mailbox} paused until {self.until:%H:%M:%S}"
 
 
+class Subscription(models.Model):
+    """A Graph change-notification subscription on one owner mailbox's events."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        REMOVED = "removed", "Removed"
+
+    mailbox = models.CharField(max_length=254)
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    connection = models.ForeignKey(
+        OutlookConnection, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    graph_id = models.CharField(max_length=200, blank=True, db_index=True)
+    # SHA-256 of the clientState Graph echoes on every notification; the secret itself is
+    # given to Microsoft only.
+    client_state_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+    last_notification_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class DeltaCursor(models.Model):
+    """Where the periodic delta read of one mailbox's calendar view stands."""
+
+    mailbox = models.CharField(max_length=254, unique=True)
+    # The stored @odata.nextLink (round unfinished) or @odata.deltaLink (round done).
+    link = models.TextField(blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"delta of {self.mailbox}"
+
+
+class AttendeeReply(models.Model):
+    """The latest answer Outlook shows for one person on one event."""
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="replies")
+    email = models.EmailField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Graph's responseType: none, accepted, tentativelyAccepted, declined, notResponded.
+    response = models.CharField(max_length=24)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "email"], name="one_reply_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.response}"
+
+
+class Job(models.Model):
+    """A long admin operation run by the worker, with progress the admin can watch."""
+
+    class Kind(models.TextChoices):
+        MODE_SWITCH = "mode_switch", "Switch calendar mode"
+        HANDOVER = "handover", "Hand over events"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.done}/{self.total} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, 100 * (self.done + self.failed) // self.total)
+
+
 class LogKind(models.TextChoices):
     GRAPH = "graph", "Graph call"
     DECISION = "decision", "Decision"
     SETTINGS = "settings", "Settings change"
     AUTHORIZATION = "authorization", "Authorization"
+    NOTIFICATION = "notification", "Notification"
+    REPLY = "reply", "Reply from Outlook"
 
 
 class SyncLogEntry(models.Model):
