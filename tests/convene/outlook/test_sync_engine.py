@@ -1,0 +1,112 @@
+"""Sync engine guarantees: bursts coalesce, nothing is lost when queueing fails."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from convene.accounts.models import Role, User
+from convene.events import services
+from convene.outlook import sync, tasks
+from convene.outlook.models import CalendarLink
+
+from .conftest import OutlookWorld
+from .test_connect_and_sync import ADA, ALAN, create_event, update
+
+
+def writes(outlook: OutlookWorld) -> int:
+    by_operation: dict[str, int] = outlook.stats()["requests"]["byOperation"]
+    return sum(n for op, n in by_operation.items() if op in ("events.create", "events.update"))
+
+
+def test_a_burst_of_enrollments_becomes_a_few_requests_with_the_exact_list(
+    outlook: OutlookWorld, settings: Any
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    settings.OUTLOOK_COALESCE_SECONDS = 1.0
+    before = writes(outlook)
+    crowd = [
+        User.objects.create_user(
+            f"fan{n}@fabrikam.test", "x", display_name=f"Fan {n}", role=Role.REGULAR
+        )
+        for n in range(30)
+    ]
+
+    for person in crowd:
+        services.enroll(event, person, actor=None)
+
+    outlook.wait_synced(event.pk, timeout=30)
+    (copy,) = outlook.mailbox(ADA)
+    assert {a["emailAddress"]["address"] for a in copy["attendees"]} == {p.email for p in crowd}
+    assert writes(outlook) - before <= 3
+
+
+def test_a_change_whose_task_was_never_queued_is_synced_by_the_sweep(
+    outlook: OutlookWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+
+    def queue_down(event_id: int, delay: float) -> None:
+        raise ConnectionError("queue unavailable")
+
+    monkeypatch.setattr(tasks, "enqueue_sync", queue_down)
+    update(event, title="Saved while the queue was down")  # saves fine for the person
+    monkeypatch.undo()
+    link = CalendarLink.objects.get(event=event)
+    assert link.is_behind and link.queued_at is None
+
+    assert sync.sweep(tasks.enqueue_sync) == 1
+
+    outlook.wait_synced(event.pk)
+    (copy,) = outlook.mailbox(ADA)
+    assert copy["subject"] == "Saved while the queue was down"
+
+
+def test_a_change_lost_between_commit_and_queue_is_found_by_the_sweep(
+    outlook: OutlookWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    # The web process dies after the commit, before its on-commit hook queues anything.
+    monkeypatch.setattr(tasks, "enqueue_sync", lambda event_id, delay: None)
+    services.enroll(event, outlook.people[ALAN], actor=None)
+    monkeypatch.undo()
+    link = CalendarLink.objects.get(event=event)
+    assert link.is_behind
+    # The queued mark of the lost task keeps the sweep off it for a while, then it is stale.
+    CalendarLink.objects.filter(pk=link.pk).update(queued_at=timezone.now() - timedelta(minutes=10))
+
+    sync.sweep(tasks.enqueue_sync)
+
+    outlook.wait_synced(event.pk)
+    (copy,) = outlook.mailbox(ADA)
+    assert [a["emailAddress"]["address"] for a in copy["attendees"]] == [ALAN]
+
+
+def test_switching_off_stops_sync_and_on_again_sends_only_what_changed(
+    outlook: OutlookWorld,
+) -> None:
+    from convene.outlook.models import OutlookSettings
+
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    OutlookSettings.objects.update(enabled=False)
+    update(event, title="Changed while off")
+    before = writes(outlook)
+
+    OutlookSettings.objects.update(enabled=True)
+    sync.track_all_events(tasks.enqueue_sync)
+
+    outlook.wait_synced(event.pk)
+    assert writes(outlook) - before == 1
+    (copy,) = outlook.mailbox(ADA)
+    assert copy["subject"] == "Changed while off"
