@@ -1,9 +1,7 @@
-"""Cross-cutting behaviour of the API port: request ids, added latency, Graph error bodies."""
+"""Cross-cutting behaviour of the API port: request ids and Graph error bodies."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 import uuid
 
 from starlette.datastructures import MutableHeaders
@@ -44,26 +42,6 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_ids)
-
-
-class LatencyMiddleware:
-    """Add the configured latency (plus up to ``jitter_ms`` more) to every Graph request.
-
-    It sleeps on the event loop, so a thousand slow requests in flight cost no CPU.
-    """
-
-    def __init__(self, app: ASGIApp, backend: Backend) -> None:
-        self.app = app
-        self.backend = backend
-        self._random = random.Random()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1.0"):
-            config = self.backend.config
-            delay_ms = config.latency_ms + self._random.uniform(0, config.jitter_ms)
-            if delay_ms > 0:
-                await asyncio.sleep(delay_ms / 1000)
-        await self.app(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

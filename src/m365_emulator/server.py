@@ -38,7 +38,6 @@ from m365_emulator.faults import FaultMiddleware, KeepRawSend
 from m365_emulator.graph import routes as graph
 from m365_emulator.identity import routes as identity
 from m365_emulator.middleware import (
-    LatencyMiddleware,
     RequestIdMiddleware,
     graph_error_response,
     not_found_response,
@@ -66,7 +65,6 @@ def build_api_app(backend: Backend) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(LatencyMiddleware, backend=backend),
             Middleware(FaultMiddleware, backend=backend),
         ],
         exception_handlers={GraphError: on_graph_error, HTTPException: on_http_error},

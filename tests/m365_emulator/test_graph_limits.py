@@ -42,8 +42,8 @@ def concurrent_gets(emulator: EmulatorHandle, token: str, count: int) -> list[ht
 def test_concurrency_limit_answers_429_with_retry_after(
     emulator: EmulatorHandle, app: str, restore_config: None
 ) -> None:
-    emulator.control("POST", "/config", {"mailbox_concurrency": 2})
-    emulator.control("POST", "/graph/settings", {"processingMs": 300})
+    # The configured latency is Microsoft's answer time: requests hold their slot through it.
+    emulator.control("POST", "/config", {"mailbox_concurrency": 2, "latency_ms": 300})
     responses = concurrent_gets(emulator, app, 6)
     throttled = [r for r in responses if r.status_code == 429]
     assert throttled and len(throttled) <= 4
