@@ -3,7 +3,8 @@
 Starts ``python -m m365_emulator serve`` in a subprocess on free ports, seeds the standard test
 world, then fires event reads and creates from several concurrent HTTPS clients and prints
 requests per second. Run: ``python benchmarks/emulator_throughput.py [--seconds 5] [--clients 8]``.
-The issue asks for at least 1,000 requests/s on one core; this prints, it does not assert.
+The issue asks for at least 1,000 requests/s on one core; this prints both the wall-clock rate
+(with the load generator competing for the same cores) and requests per emulator CPU-second.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def start_emulator(data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, s
         time.sleep(0.05)
     time.sleep(0.1)
     return process, json.loads(endpoints.read_text())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(endpoints: dict[str, str], seconds: float, clients: int) -> dict[str, Any]:
@@ -122,15 +129,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="m365-bench-") as directory:
         process, endpoints = start_emulator(Path(directory))
         try:
+            cpu_before = cpu_seconds(process.pid)
             result = asyncio.run(measure(endpoints, args.seconds, args.clients))
+            # The emulator is one asyncio process: its CPU time is one core's work. Requests
+            # per CPU-second is what one core sustains, whatever the load generator costs.
+            emulator_cpu = cpu_seconds(process.pid) - cpu_before
         finally:
             process.terminate()
             process.wait(10)
     result["cpu_cores_available"] = len(os.sched_getaffinity(0))
+    result["emulator_cpu_seconds"] = round(emulator_cpu, 2)
+    result["requests_per_emulator_cpu_second"] = round(result["requests"] / max(emulator_cpu, 1e-9))
     print(json.dumps(result))
     print(
-        f"emulator throughput: {result['requests_per_second']} Graph requests/s "
-        f"({args.clients} clients, {result['errors']} errors)"
+        f"emulator throughput: {result['requests_per_second']} Graph requests/s wall clock "
+        f"({args.clients} clients on the same machine, {result['errors']} errors); "
+        f"{result['requests_per_emulator_cpu_second']} requests per emulator CPU-second "
+        "(what one core sustains)"
     )
     return 0
 
