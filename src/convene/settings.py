@@ -143,6 +143,10 @@ OUTLOOK_TOKEN_KEYS = env_list("OUTLOOK_TOKEN_KEYS", default=[]) or [
 ]
 # How long a change waits for more changes to the same event before it is sent to Outlook.
 OUTLOOK_COALESCE_SECONDS = float(os.environ.get("OUTLOOK_COALESCE_SECONDS", "1.0"))
+# After this long, a sync (or a request slot) held by a worker that died is taken over.
+OUTLOOK_LEASE_SECONDS = float(os.environ.get("OUTLOOK_LEASE_SECONDS", "120"))
+# How long Convene waits for one answer from Microsoft Graph before trying again later.
+OUTLOOK_HTTP_TIMEOUT_SECONDS = float(os.environ.get("OUTLOOK_HTTP_TIMEOUT_SECONDS", "30"))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <convene@localhost>")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -22,8 +23,6 @@ from convene.outlook.errors import Transient
 from convene.outlook.models import MailboxPause, MailboxSlot
 
 CONCURRENCY = 4
-# Longer than any single request may take (the HTTP client times out well before).
-LEASE = timedelta(seconds=90)
 # How long a request may wait for a slot before the sync gives the event back to the queue.
 MAX_WAIT_SECONDS = 60.0
 
@@ -79,7 +78,7 @@ def _acquire(mailbox: str, holder: str, max_wait: float) -> int:
             number = (first + offset) % CONCURRENCY
             taken = MailboxSlot.objects.filter(
                 mailbox=mailbox, number=number, leased_until__lte=now
-            ).update(holder=holder, leased_until=now + LEASE)
+            ).update(holder=holder, leased_until=now + _lease())
             if taken:
                 return number
         if not MailboxSlot.objects.filter(mailbox=mailbox).exists():
@@ -91,6 +90,12 @@ def _acquire(mailbox: str, holder: str, max_wait: float) -> int:
             raise Transient(f"All {CONCURRENCY} request slots of {mailbox} stayed busy.")
         time.sleep(delay + random.uniform(0, delay))
         delay = min(delay * 2, 0.1)
+
+
+def _lease() -> timedelta:
+    # Longer than any single request may take (the HTTP client times out well before); a
+    # worker that dies mid-request frees its slot when it runs out.
+    return timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
 
 
 # Mailboxes whose slot rows this process has already seen: saves a query per request.

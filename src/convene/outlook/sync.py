@@ -62,7 +62,14 @@ log = logging.getLogger(__name__)
 SYNCED_FIELDS = frozenset(
     {"title", "description", "start", "end", "timezone", "location", "is_online", "online_url"}
 )
-LEASE = timedelta(minutes=5)
+
+
+def _lease() -> timedelta:
+    """How long a worker may hold a link (and a queued task may wait) before others assume it
+    died: longer than any one sync takes, short enough that a crash only delays sync."""
+    return timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
+
+
 MAX_BACKOFF_SECONDS = 15 * 60
 
 
@@ -98,7 +105,7 @@ def _queue_once(link_id: int, event_id: int, enqueue: Enqueue, delay: float) -> 
     now = timezone.now()
     claimed = (
         CalendarLink.objects.filter(pk=link_id)
-        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - LEASE))
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - _lease()))
         .update(queued_at=now)
     )
     if claimed:
@@ -170,7 +177,7 @@ def sweep(enqueue: Enqueue) -> int:
     due = CalendarLink.objects.filter(
         Q(synced_version__lt=F("desired_version")),
         Q(next_attempt_at__lte=now),
-        Q(queued_at__isnull=True) | Q(queued_at__lt=now - LEASE),
+        Q(queued_at__isnull=True) | Q(queued_at__lt=now - _lease()),
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         state__in=[LinkState.PENDING, LinkState.SYNCED, LinkState.FAILING],
     )
@@ -461,23 +468,25 @@ def _take_lease(link_id: int) -> bool:
     return bool(
         CalendarLink.objects.filter(pk=link_id)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE)
+        .update(lease_until=now + _lease())
     )
 
 
-_http_clients: dict[str | None, httpx.Client] = {}
+_http_clients: dict[tuple[str | None, float], httpx.Client] = {}
 
 
 def _shared_http(registration: AppRegistration) -> httpx.Client:
-    """One connection pool per process (per CA), reused by every sync."""
-    client = _http_clients.get(registration.ca_bundle)
+    """One connection pool per process (per CA and timeout), reused by every sync."""
+    timeout = float(settings.OUTLOOK_HTTP_TIMEOUT_SECONDS)
+    key = (registration.ca_bundle, timeout)
+    client = _http_clients.get(key)
     if client is None:
         verify = ssl.create_default_context(cafile=registration.ca_bundle)
         client = httpx.Client(
             verify=verify,
-            timeout=httpx.Timeout(30.0, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             trust_env=False,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
         )
-        _http_clients[registration.ca_bundle] = client
+        _http_clients[key] = client
     return client

@@ -174,7 +174,15 @@ class OutlookWorld:
 
 
 @pytest.fixture
-def outlook(m365: RunningEmulator, worker: None, settings: Any) -> Iterator[OutlookWorld]:
+def outlook(outlook_without_worker: OutlookWorld, worker: None) -> OutlookWorld:
+    return outlook_without_worker
+
+
+@pytest.fixture
+def outlook_without_worker(
+    m365: RunningEmulator, transactional_db: None, settings: Any
+) -> Iterator[OutlookWorld]:
+    """The world of ``outlook``; the test brings its own worker (e.g. a subprocess)."""
     http = httpx.Client(verify=ca_context(str(m365.ca_path)), timeout=30)
     handle = EmulatorHandle(
         emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
