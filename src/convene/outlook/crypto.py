@@ -47,5 +47,18 @@ def reencrypt(ciphertext: str) -> str:
         raise UndecryptableToken("No configured key decrypts this authorization.") from exc
 
 
+def seal(plaintext: str) -> str:
+    """Encrypt something that must travel through the browser, e.g. in a URL."""
+    return encrypt(plaintext)
+
+
+def unseal(sealed: str, *, max_age_seconds: int) -> str:
+    """Open what ``seal`` made, refusing it once older than ``max_age_seconds``."""
+    try:
+        return _fernet().decrypt(sealed.encode(), ttl=max_age_seconds).decode()
+    except InvalidToken as exc:
+        raise UndecryptableToken("Sealed value is forged, damaged or expired.") from exc
+
+
 def new_key() -> str:
     return Fernet.generate_key().decode()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -64,14 +63,14 @@ def start_sign_in(
     login_hint: str | None = None,
 ) -> str:
     """Begin a sign-in for ``user_id``; returns the Microsoft URL to send the browser to."""
-    with warnings.catch_warnings():
-        # MSAL recommends response_mode=form_post. A cross-site POST back to Convene would not
-        # carry the SameSite=Lax session cookie that binds the sign-in to this person, so the
-        # code comes back in the query instead; PKCE makes a leaked code worthless.
-        warnings.filterwarnings("ignore", message="response_mode='form_post'")
-        flow = _app(registration).initiate_auth_code_flow(
-            DELEGATED_SCOPES, redirect_uri=redirect_uri, login_hint=login_hint
-        )
+    # form_post: the code comes back in a POST body, never in a URL (browser history, proxy
+    # and server logs); see views.callback for how it then meets the person's session.
+    flow = _app(registration).initiate_auth_code_flow(
+        DELEGATED_SCOPES,
+        redirect_uri=redirect_uri,
+        login_hint=login_hint,
+        response_mode="form_post",
+    )
     pending = _pending(session)
     pending[flow["state"]] = {
         "flow": flow,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from convene import permissions
@@ -19,7 +22,7 @@ from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
-from convene.outlook import connections, identity, services, sync, tasks
+from convene.outlook import connections, crypto, identity, services, sync, tasks
 from convene.outlook.forms import OutlookSettingsForm
 from convene.outlook.models import (
     CalendarLink,
@@ -145,11 +148,40 @@ def connect(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(auth_uri)
 
 
-@login_required
+# What Microsoft posts back after sign-in (response_mode=form_post).
+CALLBACK_FIELDS = ("code", "state", "error", "error_description", "error_codes", "session_state")
+CALLBACK_MAX_AGE_SECONDS = 600
+
+
+@csrf_exempt  # Microsoft's page posts here; the state bound to the session is the CSRF check
 def callback(request: HttpRequest) -> HttpResponse:
-    """Microsoft sends the browser back here after sign-in and consent."""
+    """Microsoft sends the browser back here after sign-in and consent.
+
+    It arrives as a cross-site POST, which carries no SameSite=Lax session cookie; so the
+    answer is sealed (encrypted, time-limited) and handed to a GET of this same page, which
+    does carry the session. The code never appears in a URL in the clear.
+    """
+    if request.method == "POST":
+        answer = {name: request.POST[name] for name in CALLBACK_FIELDS if name in request.POST}
+        sealed = crypto.seal(json.dumps(answer))
+        response = HttpResponseRedirect(
+            f"{reverse('outlook:callback')}?{urlencode({'answer': sealed})}"
+        )
+        response.status_code = 303  # the browser follows with a GET
+        return response
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return _finish_sign_in(request)
+
+
+def _finish_sign_in(request: HttpRequest) -> HttpResponse:
     registration = AppRegistration.from_settings()
-    params = {key: request.GET[key] for key in request.GET}
+    try:
+        params = json.loads(
+            crypto.unseal(request.GET.get("answer", ""), max_age_seconds=CALLBACK_MAX_AGE_SECONDS)
+        )
+    except (crypto.UndecryptableToken, ValueError):
+        return _sign_in_problem(request, "state", "The answer from Microsoft was not readable.")
     try:
         signed_in = identity.finish_sign_in(
             registration, request.session, user_id=_user(request).pk, params=params

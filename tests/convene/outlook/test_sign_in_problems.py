@@ -4,7 +4,7 @@ nothing."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from django.test import Client
 
@@ -22,8 +22,7 @@ def start(outlook: OutlookWorld, email: str) -> tuple[Client, str]:
 
 
 def come_back(client: Client, url: str) -> Any:
-    parts = urlsplit(url)
-    return client.get(f"{parts.path}?{parts.query}")
+    return OutlookWorld.return_from_microsoft(client, url)
 
 
 def test_cancelling_at_microsoft(outlook: OutlookWorld) -> None:
@@ -76,10 +75,12 @@ def test_a_tenant_that_needs_admin_consent_gets_the_admin_link(outlook: OutlookW
 def test_a_replayed_callback_is_refused(outlook: OutlookWorld) -> None:
     client, auth_uri = start(outlook, ADA)
     back = outlook.emulator.sign_in(auth_uri, ADA)
-    assert come_back(client, back).status_code == 302
+    parts = urlsplit(back)
+    posted = client.post(parts.path, dict(parse_qsl(parts.query)))
+    assert client.get(posted["Location"]).status_code == 302
     OutlookConnection.objects.all().delete()
 
-    again = come_back(client, back)
+    again = client.get(posted["Location"])
 
     assert again.status_code == 400
     assert b"That sign-in link cannot be used" in again.content
@@ -91,7 +92,8 @@ def test_a_tampered_state_is_refused(outlook: OutlookWorld) -> None:
     back = outlook.emulator.sign_in(auth_uri, ADA)
     query = parse_qs(urlsplit(back).query)
 
-    page = client.get("/outlook/callback/", {"code": query["code"][0], "state": "forged"})
+    posted = client.post("/outlook/callback/", {"code": query["code"][0], "state": "forged"})
+    page = client.get(posted["Location"])
 
     assert page.status_code == 400
     assert b"That sign-in link cannot be used" in page.content
@@ -121,6 +123,20 @@ def test_microsoft_unreachable(outlook: OutlookWorld, settings: Any) -> None:
 def test_the_next_url_cannot_leave_convene(outlook: OutlookWorld) -> None:
     back = outlook.connect(ADA, next_url="https://evil.example/steal")
     assert back == "/outlook/"
+
+
+def test_a_forged_answer_is_refused(outlook: OutlookWorld) -> None:
+    page = outlook.browser(ADA).get("/outlook/callback/", {"answer": "not-a-sealed-answer"})
+    assert page.status_code == 400
+    assert b"That sign-in link cannot be used" in page.content
+
+
+def test_the_code_never_travels_in_a_url(outlook: OutlookWorld) -> None:
+    client, auth_uri = start(outlook, ADA)
+    back = outlook.emulator.sign_in(auth_uri, ADA)
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    posted = client.post("/outlook/callback/", dict(parse_qsl(urlsplit(back).query)))
+    assert code not in posted["Location"]
 
 
 def test_disconnecting_forgets_the_authorization(outlook: OutlookWorld) -> None:
