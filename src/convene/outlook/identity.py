@@ -11,6 +11,7 @@ Nothing else in Convene imports ``msal``.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -23,6 +24,10 @@ import requests
 
 from convene.outlook.errors import AuthorizationLost, MicrosoftError, Rejected, Transient
 from convene.outlook.registration import AppRegistration
+
+# MSAL's debug log holds token request bodies (authorization codes, PKCE verifiers, refresh
+# tokens): whatever level the site logs at, MSAL never logs below INFO.
+logging.getLogger("msal").setLevel(logging.INFO)
 
 # Delegated permissions Convene asks for; MSAL adds openid, profile and offline_access itself.
 DELEGATED_SCOPES = ["Calendars.ReadWrite", "User.Read"]
