@@ -37,6 +37,18 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Served over HTTPS (the production default): browsers are told to keep to HTTPS
+# (CONVENE_HSTS_SECONDS=0 while trying HTTPS out). Redirecting plain HTTP is usually the proxy's
+# job; CONVENE_SSL_REDIRECT=1 makes Convene do it.
+SECURE_SSL_REDIRECT = env_bool("CONVENE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("CONVENE_HSTS_SECONDS", str(365 * 24 * 3600 if SECURE_COOKIES else 0))
+)
+# Whether HSTS also binds subdomains, or enters browsers' preload lists, is the domain owner's
+# decision, not Convene's: off unless asked for, and not reported by `check --deploy`.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CONVENE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("CONVENE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 if env_bool("CONVENE_BEHIND_HTTPS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
