@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+from huey.storage import RedisStorage
 
 from convene.accounts.models import Role, User
 from convene.events import services
@@ -110,3 +114,47 @@ def test_switching_off_stops_sync_and_on_again_sends_only_what_changed(
     assert writes(outlook) - before == 1
     (copy,) = outlook.mailbox(ADA)
     assert copy["subject"] == "Changed while off"
+
+
+def test_changes_made_while_the_sqlite_queue_is_locked_reach_outlook_afterwards(
+    outlook: OutlookWorld, tmp_path: Path
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    queue_file = HUEY.storage.filename
+    locker = sqlite3.connect(queue_file, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        update(event, title="Saved while the queue file was locked")
+    finally:
+        locker.rollback()
+        locker.close()
+    assert CalendarLink.objects.get(event=event).is_behind
+
+    sync.sweep(tasks.enqueue_sync)
+
+    outlook.wait_synced(event.pk)
+    (copy,) = outlook.mailbox(ADA)
+    assert copy["subject"] == "Saved while the queue file was locked"
+
+
+def test_changes_made_while_redis_is_down_reach_outlook_once_it_is_back(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    working_queue = HUEY.storage
+    HUEY.storage = RedisStorage(HUEY.name, url="redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        services.enroll(event, outlook.people[ALAN], actor=None)
+    finally:
+        HUEY.storage = working_queue
+    assert CalendarLink.objects.get(event=event).is_behind
+
+    sync.sweep(tasks.enqueue_sync)
+
+    outlook.wait_synced(event.pk)
+    (copy,) = outlook.mailbox(ADA)
+    assert [a["emailAddress"]["address"] for a in copy["attendees"]] == [ALAN]
