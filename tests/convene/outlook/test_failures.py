@@ -121,3 +121,29 @@ def test_rotated_refresh_tokens_are_stored(outlook: OutlookWorld) -> None:
     (copy,) = outlook.mailbox(ADA)
     assert copy["subject"] == "Two hours later"
     assert OutlookConnection.objects.get(user=outlook.people[ADA]).status == "connected"
+
+
+def test_an_expired_refresh_token_parks_once_and_reconnecting_resumes(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    mail.outbox.clear()
+    outlook.emulator.advance_clock(91 * 24 * 3600)  # past the 90-day refresh token lifetime
+
+    update(event, title="Changed after three months")
+
+    outlook.wait_until(
+        lambda: CalendarLink.objects.filter(state=LinkState.WAITING_AUTHORIZATION).exists()
+    )
+    connection = OutlookConnection.objects.get(user=outlook.people[ADA])
+    assert connection.status == ConnectionStatus.NEEDS_AUTHORIZATION
+    assert "AADSTS700082" in connection.last_error
+    assert len(mail.outbox) == 1
+
+    outlook.connect(ADA)
+
+    outlook.wait_synced(event.pk)
+    (copy,) = outlook.mailbox(ADA)
+    assert copy["subject"] == "Changed after three months"
