@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.forms import BoundField, Form
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
@@ -26,3 +27,9 @@ def render_panels(context: template.Context, slot: str) -> SafeString:
             rendered.append(panel_template.render(context))
     # Each piece is the output of a template, escaped by its own autoescaping.
     return mark_safe("\n".join(rendered))  # noqa: S308
+
+
+@register.filter
+def fields_with_errors(form: Form) -> list[BoundField]:
+    """The visible fields of ``form`` that were refused, in the form's order."""
+    return [field for field in form.visible_fields() if field.errors]

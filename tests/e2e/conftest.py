@@ -1,0 +1,362 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against Convene's live server, a real
+Huey worker and the Microsoft 365 emulator.
+
+Chromium comes from Debian's package (``make browser``, part of ``make test``), never from
+Playwright's own downloads. Without ``/usr/bin/chromium`` these tests are skipped, except in CI
+(``CI=true``), where they fail.
+
+Fixtures:
+
+- ``page`` (pytest-playwright): a fresh browser context per test, desktop size (1280x800).
+- ``world``: the emulator reset and seeded with this module's people (one tenant, the Convene
+  app registered with the live server's redirect URIs), the same people in Convene, and
+  ``settings.OUTLOOK`` pointed at the emulator. Outlook sync is off until a test turns it on.
+- ``worker``: a Huey consumer on worker threads, on a queue file of the test's own.
+- ``shot(page, name)``: saves a full-page screenshot under ``test-artifacts/e2e/<test>/``.
+- ``sign_in(page, email)``, ``axe_violations(page)``.
+
+Playwright's sync API keeps an asyncio loop running in the main thread while it is started,
+which breaks ``asyncio.run`` in later tests and trips Django's async-safety check; so Playwright
+lives only as long as this package's tests (package scope, not pytest-playwright's session).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from django.test.utils import override_settings
+from huey.contrib.djhuey import HUEY
+from huey.storage import SqliteStorage
+from playwright.sync_api import Browser, BrowserType, Page, Playwright, sync_playwright
+
+from convene.accounts.models import Role, User
+from m365_emulator.server import RunningEmulator, start_emulator
+from m365_emulator.testing import EmulatorHandle, ca_context
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps trying to reach Google's services,
+# which a closed network refuses (and which tests have no business calling anyway).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPOSITORY / "test-artifacts" / "e2e"
+DOCS_SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
+AXE = REPOSITORY / "node_modules" / "axe-core" / "axe.min.js"
+
+PASSWORD = "Convene-e2e-2026"
+CLIENT_ID = "6b0c1e7a-3f52-4d0e-9a43-2c5d8e1f7b60"
+CLIENT_SECRET = "convene-e2e-secret"
+DOMAIN = "contoso.test"
+ADMIN = f"admin@{DOMAIN}"
+ADA = f"ada@{DOMAIN}"
+GRACE = f"grace@{DOMAIN}"
+ALAN = f"alan@{DOMAIN}"
+EDSGER = f"edsger@{DOMAIN}"
+
+PEOPLE = {
+    # email: (display name, role in Convene)
+    ADMIN: ("Contoso Admin", Role.ADMIN),
+    ADA: ("Ada Lovelace", Role.ORGANIZER),
+    GRACE: ("Grace Hopper", Role.ORGANIZER),
+    ALAN: ("Alan Turing", Role.REGULAR),
+    EDSGER: ("Edsger Dijkstra", Role.REGULAR),
+}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# --- the browser ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        message = (
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium package "
+            "('make browser', or 'apt-get install chromium')."
+        )
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    # Django refuses database calls from a thread with a running event loop; Playwright's
+    # loop is only a driver here, the tests themselves are synchronous.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    driver = sync_playwright().start()
+    try:
+        yield driver
+    finally:
+        driver.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright) -> BrowserType:
+    return playwright.chromium
+
+
+@pytest.fixture(scope="package")
+def browser_type_launch_args() -> dict[str, Any]:
+    return {"executable_path": str(CHROMIUM), "args": CHROMIUM_FLAGS, "headless": True}
+
+
+@pytest.fixture(scope="package")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    def launch(**overrides: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **overrides})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    chromium = launch_browser()
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args() -> dict[str, Any]:
+    return {"viewport": DESKTOP, "locale": "en-GB", "timezone_id": "Europe/Berlin"}
+
+
+# --- Convene and the emulator ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="package")
+def m365() -> Iterator[RunningEmulator]:
+    with start_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="package")
+def convene_url(m365: RunningEmulator, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The live server's address, with settings fit for a browser on plain HTTP.
+
+    The live server's middleware reads the HTTPS settings when it starts, so they are
+    changed before ``live_server`` is first used.
+    """
+    plain_http = override_settings(
+        SECURE_SSL_REDIRECT=False,
+        SECURE_HSTS_SECONDS=0,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    )
+    plain_http.enable()
+    try:
+        live_server = request.getfixturevalue("live_server")
+        yield str(live_server.url)
+    finally:
+        plain_http.disable()
+
+
+def world_seed(public_url: str) -> dict[str, Any]:
+    return {
+        "tenants": [
+            {
+                "domain": DOMAIN,
+                "displayName": "Contoso",
+                "userConsent": True,
+                "users": [
+                    {
+                        "userPrincipalName": email,
+                        "displayName": name,
+                        "password": PASSWORD,
+                        "isAdmin": role == Role.ADMIN,
+                    }
+                    for email, (name, role) in PEOPLE.items()
+                ],
+                "apps": [
+                    {
+                        "clientId": CLIENT_ID,
+                        "clientSecret": CLIENT_SECRET,
+                        "displayName": "Convene",
+                        "redirectUris": [
+                            f"{public_url}/outlook/callback/",
+                            f"{public_url}/outlook/admin-consent/",
+                        ],
+                        "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
+                        "applicationPermissions": ["Calendars.ReadWrite"],
+                    }
+                ],
+            }
+        ]
+    }
+
+
+@dataclass
+class World:
+    url: str
+    emulator: EmulatorHandle
+    people: dict[str, User]
+
+    def mailbox(self, email: str) -> list[dict[str, Any]]:
+        """Every event in that person's Outlook calendar, as the emulator holds it."""
+        response = self.emulator.control("GET", f"/mailboxes/{email}/events")
+        response.raise_for_status()
+        events: list[dict[str, Any]] = response.json()["value"]
+        return events
+
+    def viewer(self, email: str) -> str:
+        """The emulator's mailbox viewer for that person (what Outlook would show them)."""
+        return f"{self.emulator.ui_url}/mailboxes/{email}"
+
+
+@pytest.fixture
+def world(
+    m365: RunningEmulator, convene_url: str, transactional_db: None, settings: Any
+) -> Iterator[World]:
+    http = httpx.Client(verify=ca_context(str(m365.ca_path)), timeout=30)
+    handle = EmulatorHandle(
+        emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    handle.reset(world_seed(convene_url))
+    settings.OUTLOOK = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "client_certificate_path": "",
+        "authority_host": m365.authority,
+        "tenant": "organizations",
+        "graph_url": m365.graph_url,
+        "ca_bundle": str(m365.ca_path),
+        "public_url": convene_url,
+    }
+    settings.OUTLOOK_TOKEN_KEYS = [Fernet.generate_key().decode()]
+    settings.OUTLOOK_COALESCE_SECONDS = 0.0
+    people = {
+        email: User.objects.create_user(email, PASSWORD, display_name=name, role=role)
+        for email, (name, role) in PEOPLE.items()
+    }
+    try:
+        yield World(url=convene_url, emulator=handle, people=people)
+    finally:
+        http.close()
+
+
+@pytest.fixture(autouse=True)
+def task_queue(tmp_path: Path) -> Iterator[None]:
+    """Background tasks go to a queue file of the test's own (nothing runs them unless the
+    test asks for ``worker``), never to the developer's queue under var/."""
+    immediate, storage = HUEY.immediate, HUEY.storage
+    HUEY.immediate = False
+    HUEY.storage = SqliteStorage(HUEY.name, filename=str(tmp_path / "queue.sqlite3"))
+    try:
+        yield
+    finally:
+        HUEY.immediate, HUEY.storage = immediate, storage
+
+
+@pytest.fixture
+def worker(task_queue: None, transactional_db: None) -> Iterator[None]:
+    """A real Huey consumer: tasks go through the queue and run on worker threads."""
+    consumer = HUEY.create_consumer(
+        workers=2,
+        worker_type="thread",
+        periodic=False,
+        initial_delay=0.01,
+        backoff=1.1,
+        max_delay=0.05,
+        check_worker_health=False,
+    )
+    consumer.start()
+    try:
+        yield
+    finally:
+        consumer.stop(graceful=True)
+
+
+# --- helpers for the tests ------------------------------------------------------------------
+
+Shot = Callable[..., Path]
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Shot:
+    """``shot(page, "name")`` saves a full-page screenshot as a test artifact, numbered in the
+    order taken. ``docs=True`` also refreshes ``docs/screenshots/<name>.png`` when the
+    environment has ``UPDATE_DOCS_SCREENSHOTS=1``."""
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    taken = iter(range(1, 100))
+
+    def take(page: Page, name: str, *, docs: bool = False, full_page: bool = True) -> Path:
+        path = folder / f"{next(taken):02d}-{name}.png"
+        page.screenshot(path=path, full_page=full_page, animations="disabled")
+        if docs and os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+            DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            (DOCS_SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
+        return path
+
+    return take
+
+
+@pytest.fixture
+def sign_in(world: World) -> Callable[[Page, str], None]:
+    """Sign a person in to Convene on its sign-in page, in that page's browser context."""
+
+    def sign_in_as(page: Page, email: str) -> None:
+        page.goto(f"{world.url}/accounts/sign-in/")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/(\?.*)?$"))
+
+    return sign_in_as
+
+
+SERIOUS = {"serious", "critical"}
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Serious and critical axe-core findings on the page, one readable line each."""
+    if page.evaluate("typeof window.axe") == "undefined":
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} -> "
+        + "; ".join(node["target"][0] if node["target"] else "?" for node in v["nodes"][:5])
+        for v in result["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout}s: {condition}")
+        time.sleep(0.1)
