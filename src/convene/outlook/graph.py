@@ -52,6 +52,12 @@ class GraphClient:
     mailbox: str | None = None
     gate: Gate = field(default=lambda: nullcontext())
 
+    # --- calendar -------------------------------------------------------------------------
+
+    def get_calendar(self) -> JSON:
+        """The mailbox's default calendar (name, owner, whether we may edit it)."""
+        return self._json("GET", f"{self._root}/calendar")
+
     # --- events ---------------------------------------------------------------------------
 
     def create_event(self, payload: JSON) -> JSON:

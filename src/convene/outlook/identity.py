@@ -184,8 +184,13 @@ class AppTokens:
     per tenant keeps that cache alive for the process.
     """
 
-    def __init__(self, registration: AppRegistration) -> None:
+    def __init__(
+        self, registration: AppRegistration, *, http_cache: dict[Any, Any] | None = None
+    ) -> None:
         self.registration = registration
+        # MSAL replays a token endpoint's 400 from this cache for a minute; a diagnosis right
+        # after an admin consented passes a cache of its own to really ask again.
+        self._http_cache = _msal_http_cache if http_cache is None else http_cache
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
         self._lock = threading.Lock()
 
@@ -193,7 +198,9 @@ class AppTokens:
         with self._lock:
             app = self._apps.get(tenant)
             if app is None:
-                app = self._apps[tenant] = _app(self.registration, tenant=tenant)
+                app = self._apps[tenant] = _app(
+                    self.registration, tenant=tenant, http_cache=self._http_cache
+                )
         try:
             result = app.acquire_token_for_client(APP_SCOPES)
         except requests.RequestException as exc:
@@ -214,6 +221,7 @@ def _app(
     registration: AppRegistration,
     cache: msal.SerializableTokenCache | None = None,
     tenant: str | None = None,
+    http_cache: dict[Any, Any] | None = None,
 ) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(
         registration.client_id,
@@ -221,7 +229,7 @@ def _app(
         authority=f"{registration.authority_host}/{tenant or registration.tenant}",
         token_cache=cache,
         http_client=_http_session(registration),
-        http_cache=_msal_http_cache,
+        http_cache=_msal_http_cache if http_cache is None else http_cache,
         # The authority may be the local emulator, which Microsoft's instance discovery
         # does not know; the host comes from our own configuration, not from users.
         instance_discovery=False,
