@@ -268,6 +268,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set while a worker runs the job, so two never run it at once; a crashed run's lease
+    # runs out and the job is picked up again where it stopped.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -278,6 +281,43 @@ class Job(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, 100 * (self.done + self.failed) // self.total)
+
+
+class MoveStep(models.Model):
+    """One event's move to another calendar during a mode switch (a ``Job``).
+
+    Holds where the old copy is until it is cancelled, so a crash between making the new copy
+    and cancelling the old one loses neither.
+    """
+
+    class State(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        MOVING = "moving", "Moving"  # the new copy is being made; the old one still exists
+        MOVED = "moved", "Moved"
+        LEFT = "left", "Left where it was"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    from_mode = models.CharField(max_length=16, choices=Mode.choices)
+    from_mailbox = models.CharField(max_length=254)
+    from_graph_id = models.CharField(max_length=512)
+    from_ical_uid = models.CharField(max_length=512, blank=True)
+    # What Outlook last accepted for the old copy, to put the link back if the move fails.
+    from_change_key = models.CharField(max_length=200, blank=True)
+    from_last_pushed = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
+    note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "event"], name="one_step_per_event_and_job")
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} from {self.from_mailbox} [{self.state}]"
 
 
 class LogKind(models.TextChoices):
