@@ -2,7 +2,8 @@
 
 Starts ``python -m m365_emulator serve`` in a subprocess on free ports, seeds the standard test
 world, then fires event reads and creates from several concurrent HTTPS clients and prints
-requests per second. Run: ``python benchmarks/emulator_throughput.py [--seconds 5] [--clients 8]``.
+requests per second. Run: ``python -m benchmarks.emulator_throughput [--seconds 5]
+[--clients 8]``; the suite runs it as scenario "E".
 The issue asks for at least 1,000 requests/s on one core; this prints both the wall-clock rate
 (with the load generator competing for the same cores) and requests per emulator CPU-second.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks.procs import cpu_seconds
 from m365_emulator.testing import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -61,12 +63,6 @@ def start_emulator(data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, s
         time.sleep(0.05)
     time.sleep(0.1)
     return process, json.loads(endpoints.read_text())
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(endpoints: dict[str, str], seconds: float, clients: int) -> dict[str, Any]:
@@ -121,25 +117,32 @@ async def measure(endpoints: dict[str, str], seconds: float, clients: int) -> di
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--clients", type=int, default=8)
-    args = parser.parse_args()
+def run(seconds: float = 5.0, clients: int = 8) -> dict[str, Any]:
+    """Start an emulator of its own, measure, stop it; the figures as a dict."""
     with tempfile.TemporaryDirectory(prefix="m365-bench-") as directory:
         process, endpoints = start_emulator(Path(directory))
         try:
             cpu_before = cpu_seconds(process.pid)
-            result = asyncio.run(measure(endpoints, args.seconds, args.clients))
+            result = asyncio.run(measure(endpoints, seconds, clients))
             # The emulator is one asyncio process: its CPU time is one core's work. Requests
             # per CPU-second is what one core sustains, whatever the load generator costs.
             emulator_cpu = cpu_seconds(process.pid) - cpu_before
         finally:
             process.terminate()
             process.wait(10)
+    result["clients"] = clients
     result["cpu_cores_available"] = len(os.sched_getaffinity(0))
     result["emulator_cpu_seconds"] = round(emulator_cpu, 2)
     result["requests_per_emulator_cpu_second"] = round(result["requests"] / max(emulator_cpu, 1e-9))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    result = run(args.seconds, args.clients)
     print(json.dumps(result))
     print(
         f"emulator throughput: {result['requests_per_second']} Graph requests/s wall clock "

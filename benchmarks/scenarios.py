@@ -1,0 +1,459 @@
+"""The scenarios of issue 7. Each group runs in a process of its own (``python -m
+benchmarks.scenarios GROUP``): Django is configured once per process, so every group gets a
+fresh var dir, database and queue. The group writes its ``Scenario`` results as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import sdk_baseline, world
+from benchmarks.ceiling import FORMULA, ceiling, mean_latency
+from benchmarks.profiling import Sampler, summarize
+from benchmarks.report import Figure, Scenario
+from benchmarks.stack import Stack, StackConfig
+
+
+@dataclass(frozen=True)
+class Size:
+    events: int  # backfill
+    organizers: int
+    people: int  # per event, organizer included
+    guests: int  # pool the attendees are drawn from
+    burst: int  # enrollments ...
+    burst_seconds: float  # ... within this time
+    edits: int  # single edits ...
+    edit_seconds: float  # ... spread over this time
+    timeout: float  # longest wait for any one phase
+
+
+SIZES = {
+    "full": Size(2000, 40, 30, 300, 500, 10.0, 30, 60.0, 900.0),
+    "quick": Size(200, 10, 30, 100, 100, 4.0, 10, 10.0, 300.0),
+    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 120.0),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    size: Size
+    threads: int
+    baseline: bool
+    profile: bool
+
+
+# --- 1, 7 and 8: backfill -----------------------------------------------------------------
+
+
+def backfill(options: Options, *, scale_out: bool) -> list[Scenario]:
+    size = options.size
+    if scale_out:
+        result = Scenario("8", "Scale-out: PostgreSQL, Huey on Redis, 3 worker processes")
+        config = StackConfig("scale-out", True, True, 3, options.threads)
+    else:
+        result = Scenario("1", "Backfill, organizer mode")
+        config = StackConfig("backfill", worker_threads=options.threads)
+    cost = Scenario("7", "Cost (during scenario 1)")
+    cast = world.Cast.of(size.organizers, size.guests)
+    with Stack(config) as stack:
+        stack.start_emulator(cast.mailboxes())
+        world.setup_django(stack)
+        ids = world.create_people(cast)
+        event_ids = world.create_events(cast, ids, size.events, size.people)
+        result.details["events"] = len(event_ids)
+        result.details["worker_processes"] = config.worker_processes
+        result.details["worker_threads"] = config.worker_threads
+        latency = mean_latency(config.latency_ms, config.jitter_ms)
+        per_mailbox = Counter(cast.organizers[i % len(cast.organizers)] for i in range(size.events))
+        limit = ceiling(per_mailbox.values(), latency)
+        baseline = None
+        if options.baseline:
+            print(f"  [{result.number}] msgraph-sdk baseline: {len(event_ids)} creates ...")
+            work = sdk_baseline.payloads(event_ids)
+            baseline = sdk_baseline.run(stack, work, world.ORGANIZER_DOMAIN)
+            stack.reset_emulator()
+        stack.start_web()
+        stack.start_workers()
+        for organizer in cast.organizers:
+            world.connect_outlook(stack, organizer)
+        stack.control("POST", "/stats/reset")
+        print(f"  [{result.number}] Convene: switching Outlook sync on for {size.events} events")
+        sampler = (
+            Sampler([p.pid for p in stack.workers], stack.var_dir) if options.profile else None
+        )
+        cpu_before = stack.worker_cpu_seconds()
+        from django.utils import timezone
+
+        started = timezone.now()
+        world.switch_on(cast)
+        finished = True
+        try:
+            world.wait_until(
+                lambda: world.synced_count() >= len(event_ids), size.timeout, "backfill"
+            )
+        except TimeoutError as exc:
+            finished = False
+            result.notes.append(f"{exc}: {world.synced_count()} of {len(event_ids)} synced.")
+        last = world.last_synced_at()
+        cpu = stack.worker_cpu_seconds() - cpu_before
+        profile = summarize(sampler.stop(), len(event_ids), cpu) if sampler else None
+        stats = stack.stats()
+        check = world.check_outlook(stack, cast, stack.env["OUTLOOK_CLIENT_ID"])
+        memory = stack.peak_memory()
+    wall = (last - started).total_seconds() if finished and last else None
+    _backfill_figures(result, len(event_ids), wall, limit.seconds, limit.per_second, baseline)
+    requests = stats["requests"]["total"]
+    throttled = stats["throttled"]["total"]
+    result.add(Figure("Graph requests", requests))
+    _correctness(result, check, len(event_ids))
+    result.details.update(stats=stats, check=check)
+    if profile:
+        result.details["profile"] = profile
+    target = cost if not scale_out else result
+    target.add(
+        Figure.checked(
+            "worker CPU per synced event",
+            round(cpu * 1000 / len(event_ids), 2),
+            "ms",
+            "<= 3 ms",
+            lambda v: v <= 3,
+        )
+    )
+    for process, mib in memory.items():
+        target.add(Figure(f"peak memory (VmHWM), {process}", mib, "MiB"))
+    target.add(
+        Figure.checked(
+            "429 answers / all requests",
+            round(100 * throttled / max(requests, 1), 2),
+            "%",
+            "<= 1%",
+            lambda v: v <= 1,
+        )
+    )
+    if profile:
+        cost.details["profile"] = profile
+    return [result] if scale_out else [result, cost]
+
+
+def _backfill_figures(
+    result: Scenario,
+    events: int,
+    wall: float | None,
+    ceiling_seconds: float,
+    ceiling_rate: float,
+    baseline: dict[str, Any] | None,
+) -> None:
+    result.add(Figure("wall time until every event is in Outlook", _r(wall), "s"))
+    result.add(
+        Figure("ceiling wall time (Microsoft's limits, 100 ms latency)", _r(ceiling_seconds), "s")
+    )
+    result.add(Figure("ceiling throughput", round(ceiling_rate, 1), "events/s"))
+    result.notes.append(FORMULA)
+    if wall:
+        result.add(Figure("throughput", round(events / wall, 1), "events/s"))
+        result.add(
+            Figure.checked(
+                "throughput / ceiling",
+                round(ceiling_seconds / wall, 3),
+                "",
+                ">= 0.9",
+                lambda v: v >= 0.9,
+            )
+        )
+    if baseline:
+        result.add(Figure("msgraph-sdk baseline wall time", baseline["seconds"], "s"))
+        if baseline["failures"]:
+            result.add(Figure("msgraph-sdk baseline failed creates", baseline["failures"]))
+        result.add(
+            Figure(
+                "msgraph-sdk baseline throughput / ceiling",
+                round(ceiling_seconds / baseline["seconds"], 3),
+            )
+        )
+        if wall:
+            result.add(
+                Figure.checked(
+                    "Convene wall time / baseline's",
+                    round(wall / baseline["seconds"], 2),
+                    "",
+                    "<= 1.0",
+                    lambda v: v <= 1.0,
+                )
+            )
+
+
+def _correctness(result: Scenario, check: dict[str, Any], events: int) -> None:
+    result.add(
+        Figure.checked(
+            "events in organizers' calendars",
+            check["events_in_outlook"],
+            "",
+            f"= {events}",
+            lambda v: v == events,
+        )
+    )
+    result.add(
+        Figure.checked(
+            "events written twice (by iCalUId / transactionId)",
+            check["written_twice_by_icaluid"] + check["written_twice_by_transaction_id"],
+            "",
+            "0",
+            lambda v: v == 0,
+        )
+    )
+    result.add(
+        Figure.checked(
+            "events whose attendees differ from Convene's",
+            check["wrong_attendee_lists"] + check["not_linked_in_convene"],
+            "",
+            "0",
+            lambda v: v == 0,
+        )
+    )
+    result.add(
+        Figure.checked(
+            "most requests in flight on one mailbox",
+            check["max_concurrency_per_mailbox"],
+            "",
+            "<= 4",
+            lambda v: v <= 4,
+        )
+    )
+
+
+# --- 3: enrollment burst ------------------------------------------------------------------
+
+
+def enrollment_burst(options: Options) -> list[Scenario]:
+    size = options.size
+    result = Scenario("3", "Enrollment burst")
+    cast = world.Cast.of(1, size.burst)
+    with Stack(StackConfig("burst", worker_threads=options.threads)) as stack:
+        organizer, graph_id, event_id = _one_synced_world(stack, cast, people=1, events=1)[0]
+        sessions = [world.session_for(guest) for guest in cast.guests]
+        stack.control("POST", "/stats/reset")
+        print(f"  [3] {size.burst} people enroll within {size.burst_seconds:.0f} s")
+        started = time.monotonic()
+        failures = asyncio.run(_enroll_all(stack.web_url, event_id, sessions, size.burst_seconds))
+        enrolled = time.monotonic()
+        wanted = {g.lower() for g in cast.guests}
+
+        def outlook_matches() -> bool:
+            item = stack.control("GET", f"/mailboxes/{organizer}/events/{graph_id}")
+            got = {a["emailAddress"]["address"].lower() for a in item.get("attendees", [])}
+            return got == wanted
+
+        exact = True
+        try:
+            world.wait_until(outlook_matches, size.timeout, "attendee list")
+        except TimeoutError as exc:
+            exact = False
+            result.notes.append(str(exc))
+        matched = time.monotonic()
+        time.sleep(3)  # anything still in flight would show in the counts below
+        stats = stack.stats()
+    operations = stats["requests"]["byOperation"]
+    writes = sum(
+        n for op, n in operations.items() if op.split(".")[-1] in {"create", "update", "cancel"}
+    )
+    result.add(Figure("enrollments that failed in the web", failures))
+    result.add(Figure("time to enroll everyone (web)", round(enrolled - started, 2), "s"))
+    result.add(Figure.checked("Graph write requests", writes, "", "<= 10", lambda v: v <= 10))
+    result.add(
+        Figure.checked(
+            "Outlook's attendee list equals the enrollments",
+            "yes" if exact else "no",
+            "",
+            "exact",
+            lambda v: v == "yes",
+        )
+    )
+    result.add(
+        Figure("from the last enrollment to Outlook exact", round(matched - enrolled, 2), "s")
+    )
+    result.add(
+        Figure("from the first enrollment to Outlook exact", round(matched - started, 2), "s")
+    )
+    result.details["stats"] = stats
+    return [result]
+
+
+async def _enroll_all(
+    web_url: str, event_id: int, sessions: list[tuple[str, str]], seconds: float
+) -> int:
+    """Each person POSTs Enroll, evenly spread over ``seconds``; returns how many failed."""
+    failures = 0
+    gap = seconds / max(len(sessions), 1)
+    async with httpx.AsyncClient(base_url=web_url, timeout=60) as client:
+
+        async def enroll(index: int, session: tuple[str, str]) -> None:
+            nonlocal failures
+            await asyncio.sleep(index * gap)
+            response = await client.post(
+                f"/events/{event_id}/enroll/", headers=world.cookie_header(*session)
+            )
+            if response.status_code != 302:
+                failures += 1
+
+        await asyncio.gather(*(enroll(i, s) for i, s in enumerate(sessions)))
+    return failures
+
+
+# --- 4: change latency --------------------------------------------------------------------
+
+
+def change_latency(options: Options) -> list[Scenario]:
+    size = options.size
+    result = Scenario("4", "Change latency")
+    cast = world.Cast.of(1, 30)
+    with Stack(StackConfig("latency", worker_threads=options.threads)) as stack:
+        synced = _one_synced_world(stack, cast, people=10, events=5)
+        from convene.accounts.models import User
+        from convene.events import services
+        from convene.events.models import Event
+
+        organizer = User.objects.get(email=cast.organizers[0])
+        print(f"  [4] {size.edits} single edits over {size.edit_seconds:.0f} s")
+        delays = []
+        started = time.monotonic()
+        for number in range(size.edits):
+            time.sleep(
+                max(0.0, started + number * size.edit_seconds / size.edits - time.monotonic())
+            )
+            mailbox, graph_id, event_id = synced[number % len(synced)]
+            event = Event.objects.get(pk=event_id)
+            title = f"Edited {number + 1}"
+            services.update_event(
+                event, replace(services.EventDetails.of(event), title=title), actor=organizer
+            )
+            committed = time.monotonic()  # update_event returns after its commit
+
+            path = f"/mailboxes/{mailbox}/events/{graph_id}"
+
+            def updated(path: str = path, title: str = title) -> bool:
+                item = stack.control("GET", path)
+                return bool(item["subject"] == title)
+
+            try:
+                world.wait_until(updated, 60, f"edit {number + 1}")
+                delays.append(time.monotonic() - committed)
+            except TimeoutError as exc:
+                result.notes.append(str(exc))
+    if delays:
+        result.add(Figure("edits measured", len(delays)))
+        result.add(Figure("p50 commit -> Outlook updated", _r(_percentile(delays, 50)), "s"))
+        result.add(
+            Figure.checked(
+                "p95 commit -> Outlook updated",
+                _r(_percentile(delays, 95)),
+                "s",
+                "<= 2 s",
+                lambda v: v <= 2,
+            )
+        )
+        result.add(Figure("slowest", _r(max(delays)), "s"))
+        result.details["delays"] = [round(d, 3) for d in delays]
+    return [result]
+
+
+# --- emulator throughput ------------------------------------------------------------------
+
+
+def emulator(options: Options) -> list[Scenario]:
+    from benchmarks import emulator_throughput
+
+    result = Scenario("E", "Emulator throughput (latency 0, throttling off)")
+    figures = emulator_throughput.run(seconds=5.0, clients=8)
+    result.add(Figure("Graph requests per second (wall clock)", figures["requests_per_second"]))
+    per_cpu = figures["requests_per_emulator_cpu_second"]
+    result.add(Figure("requests per emulator CPU-second", per_cpu))
+    result.add(Figure("errors", figures["errors"]))
+    result.details = figures
+    return [result]
+
+
+# --- shared -------------------------------------------------------------------------------
+
+
+def _one_synced_world(
+    stack: Stack, cast: world.Cast, *, people: int, events: int
+) -> list[tuple[str, str, int]]:
+    """Stack up, organizers connected, Outlook on and ``events`` synced: (mailbox, graph id,
+    event id) of each."""
+    from convene.outlook.models import CalendarLink
+
+    stack.start_emulator(cast.mailboxes())
+    world.setup_django(stack)
+    ids = world.create_people(cast)
+    event_ids = world.create_events(cast, ids, events, people)
+    stack.start_web()
+    stack.start_workers()
+    for organizer in cast.organizers:
+        world.connect_outlook(stack, organizer)
+    world.switch_on(cast)
+    world.wait_until(lambda: world.synced_count() >= len(event_ids), 120, "initial sync")
+    return [
+        (link.owner_mailbox, link.graph_id, link.event_id)
+        for link in CalendarLink.objects.filter(event_id__in=event_ids).order_by("event_id")
+    ]
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(percent) - 1]
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+# --- what exists yet ----------------------------------------------------------------------
+
+
+def platform_mode_built() -> bool:
+    return importlib.util.find_spec("convene.outlook.platform") is not None
+
+
+def replies_built() -> bool:
+    return importlib.util.find_spec("convene.outlook.inbound") is not None
+
+
+GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
+    "backfill": (["1", "7"], lambda o: backfill(o, scale_out=False)),
+    "burst": (["3"], enrollment_burst),
+    "latency": (["4"], change_latency),
+    "scale-out": (["8"], lambda o: backfill(o, scale_out=True)),
+    "emulator": (["E"], emulator),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run one scenario group in this process.")
+    parser.add_argument("group", choices=sorted(GROUPS))
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    options = Options(SIZES[args.size], args.threads, not args.no_baseline, args.profile)
+    results = GROUPS[args.group][1](options)
+    args.out.write_text(json.dumps([r.to_json() for r in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
