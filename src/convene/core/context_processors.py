@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from convene import permissions
+from convene.core import notices
 from convene.core.extensions import calendar_integrations
 
 
@@ -17,4 +18,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_can_create_events": permissions.can_create_events(user),
         "nav_is_site_admin": permissions.is_site_admin(user),
         "nav_calendar_integrations": calendar_integrations(),
+        "nav_unread_notices": notices.unread_count(user),
     }

@@ -33,3 +33,27 @@ class SiteSettings(models.Model):
     def load(cls) -> SiteSettings:
         settings, _ = cls.objects.get_or_create(pk=SITE_SETTINGS_PK)
         return settings
+
+
+class Notice(models.Model):
+    """A short message for one person, shown in the app until they have seen it.
+
+    Any app may leave one (``convene.core.notices.notify``); the layout shows how many are unread.
+    """
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notices")
+    text = models.CharField(max_length=500)
+    # Where the notice leads (a page in Convene), or empty.
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.text[:40]}"
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None

@@ -6,4 +6,5 @@ app_name = "core"
 
 urlpatterns = [
     path("manage/settings/", views.site_settings, name="site_settings"),
+    path("notices/", views.notice_list, name="notices"),
 ]

@@ -11,11 +11,17 @@ class OutlookConfig(AppConfig):
     verbose_name = "Microsoft Outlook"
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_delete
+
         from convene.core import extensions
         from convene.events.changes import event_change_recorded
         from convene.outlook import panels, views
+        from convene.outlook.models import OutlookConnection
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
+        pre_delete.connect(
+            _connection_ending, sender=OutlookConnection, dispatch_uid="outlook.unsubscribe"
+        )
         extensions.register_calendar_integration("Microsoft Outlook", "outlook:settings")
         extensions.register_panel(
             extensions.PROFILE, "outlook/profile_panel.html", panels.profile_context
@@ -30,3 +36,10 @@ def _note_change(sender: Any, change: Any, **kwargs: Any) -> None:
     from convene.outlook import sync, tasks
 
     sync.note_change(change, tasks.enqueue_sync)
+
+
+def _connection_ending(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Delete the person's change subscriptions while their authorization still works.
+    from convene.outlook import subscriptions
+
+    subscriptions.forget_connection(instance)

@@ -4,11 +4,14 @@
 - ``event_payload``: that snapshot as Graph event JSON.
 - ``changed_properties``: the part of a payload that differs from what Outlook last accepted,
   i.e. the body of the smallest PATCH.
+- ``replies`` / ``drifted_properties``: reading Outlook's copy back: each attendee's answer, and
+  which of the properties Convene owns were changed in Outlook.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,3 +144,126 @@ def _body_html(snapshot: EventSnapshot) -> str:
     paragraphs.append(f'<p>Event page in Convene: <a href="{link}">{link}</a></p>')
     # Everything above is escaped already; the sanitizer is the second lock on the door.
     return nh3.clean("".join(paragraphs), tags={"p", "br", "a"}, attributes={"a": {"href"}})
+
+
+# --- reading Outlook's copy back ----------------------------------------------------------
+
+# The properties Convene owns: an edit to any of them in Outlook is drift, undone at next sync.
+OWNED_PROPERTIES = ("subject", "body", "start", "end", "location", "attendees")
+
+# What an attendee may answer (Graph's responseType); "none" and "notResponded" mean no answer.
+ANSWERS = frozenset({"accepted", "tentativelyAccepted", "declined"})
+
+_NO_TIME = "0001-01-01"
+_STYLE_OR_HEAD = re.compile(r"<(style|head|script)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One attendee's answer as the organizer's copy shows it."""
+
+    email: str  # lower case
+    response: str  # Graph's responseType
+    time: datetime | None  # when they answered (UTC), None when they have not
+
+
+def replies(graph_event: JSON) -> list[Reply]:
+    """Every attendee's answer on an event read from the organizer's (or service) mailbox."""
+    found = []
+    for attendee in graph_event.get("attendees") or []:
+        address = str((attendee.get("emailAddress") or {}).get("address") or "").strip().lower()
+        if not address:
+            continue
+        status = attendee.get("status") or {}
+        found.append(
+            Reply(
+                email=address,
+                response=str(status.get("response") or "none"),
+                time=_instant(status.get("time")),
+            )
+        )
+    return found
+
+
+def drifted_properties(last_accepted: JSON, graph_event: JSON) -> list[str]:
+    """The owned properties whose value in Outlook differs in meaning from what Convene last
+    sent (only those Convene did send).
+
+    Outlook answers in its own forms: times in UTC (not the zone we sent), the body wrapped in
+    a full HTML document, locations and attendees with extra fields. So both sides are reduced
+    to what a person would see before they are compared.
+    """
+    drifted = []
+    for name in OWNED_PROPERTIES:
+        if name not in last_accepted:
+            continue
+        ours = _meaning(name, last_accepted[name])
+        theirs = _meaning(name, graph_event.get(name))
+        if ours is not None and theirs is not None and ours != theirs:
+            drifted.append(name)
+    return drifted
+
+
+def _meaning(name: str, value: Any) -> Any:
+    """A comparable form of one owned property; None when it cannot be judged."""
+    if name == "subject":
+        return str(value or "").strip()
+    if name == "body":
+        return _body_text(value)
+    if name in ("start", "end"):
+        return _date_time_zone(value)
+    if name == "location":
+        return str((value or {}).get("displayName") or "").strip()
+    if name == "attendees":
+        return frozenset(
+            (
+                str((a.get("emailAddress") or {}).get("address") or "").strip().lower(),
+                str(a.get("type") or "required"),
+            )
+            for a in value or []
+        )
+    return value
+
+
+def _body_text(body: Any) -> str:
+    content = str((body or {}).get("content") or "")
+    if str((body or {}).get("contentType") or "").lower() == "html":
+        content = _TAG.sub(" ", _STYLE_OR_HEAD.sub(" ", content))
+        content = html.unescape(content)
+    return " ".join(content.split())
+
+
+def _date_time_zone(value: Any) -> datetime | None:
+    """The instant a dateTimeTimeZone names; None for a zone this side cannot read (a Windows
+    zone name: Convene sends IANA names and reads without ``Prefer``, i.e. in UTC)."""
+    if not isinstance(value, dict):
+        return None
+    zone_name = str(value.get("timeZone") or "UTC")
+    try:
+        zone = ZoneInfo(
+            "UTC" if zone_name in ("UTC", "Etc/UTC", "tzone://Microsoft/Utc") else zone_name
+        )
+        local = _parse_local(str(value.get("dateTime") or ""))
+    except (ValueError, KeyError):
+        return None
+    return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def _parse_local(text: str) -> datetime:
+    # Graph writes seven fractional digits; Python reads at most six.
+    whole, _, fraction = text.partition(".")
+    parsed = datetime.fromisoformat(whole)
+    if fraction:
+        parsed = parsed.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+    return parsed
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value or value.startswith(_NO_TIME):
+        return None
+    try:
+        parsed = _parse_local(value.rstrip("Z"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=ZoneInfo("UTC"))

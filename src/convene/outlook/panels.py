@@ -9,7 +9,8 @@ from django.http import HttpRequest
 
 from convene import permissions
 from convene.accounts.models import User
-from convene.outlook.models import CalendarLink, OutlookConnection, OutlookSettings
+from convene.outlook import inbound
+from convene.outlook.models import AttendeeReply, CalendarLink, OutlookConnection, OutlookSettings
 
 
 def profile_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -26,7 +27,30 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
     event = page.get("event")
     if event is None or not permissions.can_manage_event(request.user, event):
         return {"outlook_link": None}
+    link = CalendarLink.objects.filter(event=event).select_related("event").first()
     return {
         "outlook": OutlookSettings.load(),
-        "outlook_link": CalendarLink.objects.filter(event=event).first(),
+        "outlook_link": link,
+        "outlook_replies": replies_by_answer(event),
+        "outlook_may_publish_again": link is not None and inbound.can_publish_again(link),
     }
+
+
+def replies_by_answer(event: Any) -> list[tuple[str, list[AttendeeReply]]]:
+    """Answers given in Outlook, grouped for the organizer: (heading, replies) per answer."""
+    rows = AttendeeReply.objects.filter(event=event).select_related("user").order_by("email")
+    groups: list[tuple[str, str, list[AttendeeReply]]] = [
+        (answer, heading, []) for answer, heading in REPLY_HEADINGS
+    ]
+    by_answer: dict[str, list[AttendeeReply]] = {answer: found for answer, _, found in groups}
+    for row in rows:
+        if row.response in by_answer:
+            by_answer[row.response].append(row)
+    return [(heading, found) for _, heading, found in groups if found]
+
+
+REPLY_HEADINGS = (
+    ("accepted", "Accepted"),
+    ("tentativelyAccepted", "Tentative"),
+    ("declined", "Declined"),
+)

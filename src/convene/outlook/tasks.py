@@ -8,7 +8,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from convene.outlook import sync
+from convene.outlook import delta, inbound, subscriptions, sync
 
 
 @db_task()
@@ -32,3 +32,44 @@ def enqueue_sync(event_id: int, delay: float) -> None:
         sync_event_task.schedule((event_id,), delay=delay)
     else:
         sync_event_task(event_id)
+
+
+# --- replies flowing back (notifications, delta reads, subscriptions) ----------------------
+
+# A busy event (being pushed right now) is looked at again this much later.
+RECONCILE_AGAIN_SECONDS = 2.0
+
+
+@db_task(retries=3, retry_delay=10)
+def reconcile_event_task(mailbox: str, graph_id: str) -> None:
+    inbound.handle_change(mailbox, graph_id, enqueue_sync, reconcile_later)
+
+
+@db_task(retries=3, retry_delay=10)
+def lifecycle_task(subscription_id: int, lifecycle_event: str) -> None:
+    subscriptions.on_lifecycle(subscription_id, lifecycle_event, enqueue_delta)
+
+
+@db_task(retries=3, retry_delay=30)
+def delta_task(mailbox: str) -> None:
+    delta.read(mailbox, enqueue_sync, reconcile_later)
+
+
+@db_periodic_task(crontab(minute="*"))
+def maintain_subscriptions_task() -> None:
+    subscriptions.maintain(enqueue_delta)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def delta_read_task() -> None:
+    """The safety net under notifications: every owner mailbox read by delta."""
+    for mailbox in delta.mailboxes():
+        delta_task(mailbox)
+
+
+def reconcile_later(mailbox: str, graph_id: str) -> None:
+    reconcile_event_task.schedule((mailbox, graph_id), delay=RECONCILE_AGAIN_SECONDS)
+
+
+def enqueue_delta(mailbox: str) -> None:
+    delta_task(mailbox)

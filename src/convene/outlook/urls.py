@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from convene.outlook import views
+from convene.outlook import platform_views, views, webhook
 
 app_name = "outlook"
 
@@ -15,4 +15,12 @@ urlpatterns = [
     path("admin/", views.settings_page, name="settings"),
     path("admin/sync/", views.dashboard, name="dashboard"),
     path("admin/sync/<int:link_id>/retry/", views.retry, name="retry"),
+    path("admin/test-connection/", platform_views.test_connection, name="test_connection"),
+    path("admin/consent/", platform_views.start_admin_consent, name="platform_consent"),
+    path("admin/mode-switch/", platform_views.mode_switch, name="mode_switch"),
+    path("admin/jobs/<int:job_id>/", platform_views.job_page, name="job"),
+    path("admin/jobs/<int:job_id>/resume/", platform_views.resume_job, name="resume_job"),
+    path("webhook/", webhook.notifications, name="webhook"),
+    path("webhook/lifecycle/", webhook.lifecycle, name="webhook_lifecycle"),
+    path("events/<int:event_id>/publish-again/", views.publish_again, name="publish_again"),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -22,17 +23,25 @@ from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
-from convene.outlook import connections, crypto, identity, services, sync, tasks
+from convene.outlook import connections, crypto, identity, inbound, services, sync, tasks
 from convene.outlook.forms import OutlookSettingsForm
 from convene.outlook.models import (
     CalendarLink,
     ConnectionStatus,
+    Job,
     LinkState,
     LogKind,
     Mode,
     OutlookConnection,
     OutlookSettings,
     SyncLogEntry,
+)
+from convene.outlook.platform import Diagnosis
+from convene.outlook.platform_views import (
+    is_platform_consent,
+    platform_consent_done,
+    switch_needing_review,
+    without_destination,
 )
 from convene.outlook.registration import AppRegistration
 
@@ -42,31 +51,52 @@ from convene.outlook.registration import AppRegistration
 @requires(permissions.is_site_admin)
 def settings_page(request: HttpRequest) -> HttpResponse:
     outlook = OutlookSettings.load()
-    registration = AppRegistration.from_settings()
-    missing = registration.missing()
+    missing = AppRegistration.from_settings().missing()
     initial = OutlookSettingsForm.initial_from(outlook, SiteSettings.load())
     if request.method == "POST":
         form = OutlookSettingsForm(request.POST, initial=initial, missing_configuration=missing)
         if form.is_valid():
-            changes = services.change_settings(form.cleaned_data, actor_id=_user(request).pk)
+            # A switch that moves events is shown to the admin before it happens.
+            review = switch_needing_review(form.cleaned_data)
+            values = form.cleaned_data
+            if review is not None:
+                values = without_destination(values)
+            changes = services.change_settings(values, actor_id=_user(request).pk)
             for sentence in changes:
                 messages.success(request, sentence)
+            if review is not None:
+                return redirect(review)
             if not changes:
                 messages.info(request, "Nothing changed.")
             return redirect("outlook:settings")
     else:
         form = OutlookSettingsForm(initial=initial, missing_configuration=missing)
+    return render_settings(request, form)
+
+
+def render_settings(
+    request: HttpRequest,
+    form: OutlookSettingsForm,
+    *,
+    diagnosis: Diagnosis | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    registration = AppRegistration.from_settings()
     return render(
         request,
         "outlook/settings.html",
         {
             "form": form,
-            "outlook": outlook,
+            "outlook": OutlookSettings.load(),
             "registration": registration,
-            "missing": missing,
+            "missing": registration.missing(),
             "modes": Mode,
             "redirect_uri": registration.absolute(reverse("outlook:callback")),
+            "consent_redirect_uri": registration.absolute(reverse("outlook:admin_consent_done")),
+            "diagnosis": diagnosis,
+            "switch_job": Job.objects.filter(kind=Job.Kind.MODE_SWITCH).first(),
         },
+        status=status,
     )
 
 
@@ -121,6 +151,20 @@ def retry(request: HttpRequest, link_id: int) -> HttpResponse:
     services.retry(link, actor_id=_user(request).pk)
     messages.success(request, f"“{link.event.title}” will be synced again now.")
     return redirect("outlook:dashboard")
+
+
+@require_POST
+@login_required
+def publish_again(request: HttpRequest, event_id: int) -> HttpResponse:
+    """The organizer puts an event deleted in Outlook back there (inviting everyone again)."""
+    link = get_object_or_404(CalendarLink.objects.select_related("event"), event_id=event_id)
+    if not permissions.can_manage_event(request.user, link.event):
+        raise PermissionDenied
+    if inbound.publish_again(link, actor_id=_user(request).pk, enqueue=tasks.enqueue_sync):
+        messages.success(request, f"“{link.event.title}” is being published to Outlook again.")
+    else:
+        messages.info(request, "This event does not need publishing again.")
+    return redirect(link.event.get_absolute_url())
 
 
 # --- organizers: connecting Outlook and seeing their events' sync -------------------------
@@ -227,6 +271,8 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 def admin_consent_done(request: HttpRequest) -> HttpResponse:
     """Where Microsoft sends a tenant admin after they granted (or refused) Convene access."""
+    if is_platform_consent(request):
+        return platform_consent_done(request)
     granted = request.GET.get("admin_consent", "").lower() == "true" and "error" not in request.GET
     return render(
         request,

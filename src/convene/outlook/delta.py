@@ -1,0 +1,141 @@
+"""The periodic delta read: what notifications missed, found by asking.
+
+Each owner mailbox's calendar view over the upcoming year is read with ``calendarView/delta``:
+the first round lists every event in the window, later rounds only what changed since. Every
+Convene event among them that Outlook changed (its changeKey is not the one Convene's last
+write got back) or removed is reconciled exactly as a notification would have it.
+
+The cursor (the next or delta link) is saved after each page, so a crash resumes where it
+stopped. A token Microsoft no longer accepts (410) starts a fresh full read, and so does a
+window that has slid too far (its start is fixed when a round begins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from convene.outlook import inbound, sync
+from convene.outlook.errors import SyncStateExpired
+from convene.outlook.models import (
+    CalendarLink,
+    DeltaCursor,
+    LinkState,
+    LogKind,
+    OutlookSettings,
+    record,
+)
+from convene.outlook.subscriptions import needed_mailboxes
+
+WINDOW = timedelta(days=365)
+# Start over with a fresh window before the delta token (about a week) would expire anyway.
+FRESH_WINDOW_AFTER = timedelta(days=6)
+
+
+def mailboxes(now: datetime | None = None) -> list[str]:
+    """The mailboxes to read: the same ones that need a subscription."""
+    return sorted(needed_mailboxes(OutlookSettings.load(), now or timezone.now()))
+
+
+def read(
+    mailbox: str,
+    enqueue: sync.Enqueue,
+    retry_later: inbound.RetryLater,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """One delta round of ``mailbox``; returns how many Convene events were reconciled."""
+    now = now or timezone.now()
+    outlook = OutlookSettings.load()
+    if not outlook.enabled:
+        return 0
+    target = inbound.mailbox_target(mailbox, outlook)
+    if target is None:
+        return 0
+    cursor, _ = DeltaCursor.objects.get_or_create(mailbox=target.mailbox)
+    fresh = (
+        not cursor.link
+        or cursor.window_start is None
+        or (now - cursor.window_start > FRESH_WINDOW_AFTER)
+    )
+    try:
+        return _round(target, cursor, enqueue, retry_later, fresh=fresh, now=now)
+    except SyncStateExpired as exc:
+        record(
+            LogKind.NOTIFICATION,
+            "delta_restarted",
+            status=str(exc.code or exc.status),
+            message="Microsoft no longer accepts the delta token; reading the calendar afresh.",
+            mailbox=target.mailbox,
+        )
+        return _round(target, cursor, enqueue, retry_later, fresh=True, now=now)
+
+
+def _round(
+    target: sync.Target,
+    cursor: DeltaCursor,
+    enqueue: sync.Enqueue,
+    retry_later: inbound.RetryLater,
+    *,
+    fresh: bool,
+    now: datetime,
+) -> int:
+    if fresh:
+        cursor.link = ""
+        cursor.window_start, cursor.window_end = now, now + WINDOW
+    assert cursor.window_start is not None and cursor.window_end is not None
+    pages = target.client.calendar_view_delta(
+        cursor.link or None, _graph_time(cursor.window_start), _graph_time(cursor.window_end)
+    )
+    reconciled = 0
+    for page in pages:
+        reconciled += _apply(target.mailbox, page.get("value") or [], enqueue, retry_later)
+        # Only once the page's changes are applied: a crash re-reads it rather than skip it.
+        cursor.link = str(page.get("@odata.nextLink") or page.get("@odata.deltaLink") or "")
+        cursor.last_run_at = timezone.now()
+        cursor.last_error = ""
+        cursor.save()
+    return reconciled
+
+
+def _apply(
+    mailbox: str,
+    items: list[dict[str, Any]],
+    enqueue: sync.Enqueue,
+    retry_later: inbound.RetryLater,
+) -> int:
+    ids = [str(item.get("id")) for item in items if item.get("id")]
+    links = {
+        link.graph_id: link
+        for link in CalendarLink.objects.filter(owner_mailbox=mailbox, graph_id__in=ids).exclude(
+            state=LinkState.DELETED_IN_OUTLOOK
+        )
+    }
+    count = 0
+    for graph_id, item in _latest(items):
+        link = links.get(graph_id)
+        if link is None:
+            continue  # not Convene's (someone's own appointment, an invitation they received)
+        if "@removed" not in item and item.get("changeKey") == link.change_key:
+            continue  # exactly what Convene last wrote
+        # A removal may also mean "left the window": reconcile reads the event to be sure.
+        if not inbound.reconcile(mailbox, graph_id, enqueue):
+            retry_later(mailbox, graph_id)
+        count += 1
+    return count
+
+
+def _latest(items: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each event once, as its last mention on the page has it."""
+    latest: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if item.get("id"):
+            latest[str(item["id"])] = item
+    yield from latest.items()
+
+
+def _graph_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,365 @@
+"""Reading an event's Outlook copy back: attendees' answers, drift, deletion.
+
+Change notifications and delta reads only say *which* event changed. ``reconcile`` reads that
+event as Outlook has it now and compares it with what Convene recorded, so handling a change
+twice, late or out of order does nothing more than handling it once:
+
+- answers: each attendee's latest answer is kept in ``AttendeeReply``; only a *new* answer is
+  acted on. A decline unenrolls the person (when the admin wants that; never an organizer, never
+  once the event has begun), and the organizer is told in the app and by email.
+- drift: owned properties edited in Outlook are written to the audit log and sent back at the
+  next sync (Convene is the source of truth for its events).
+- deletion: an event its owner deleted in Outlook is marked so, and the organizer may publish it
+  again; Convene never re-creates it on its own, which would invite everyone again.
+
+Mode-agnostic: the mailbox and its Graph client come from ``sync.resolve_target``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from convene.accounts.models import User
+from convene.core.notices import notify
+from convene.events import services as event_services
+from convene.events.errors import EventError
+from convene.events.models import EnrollmentRole, Event, EventStatus
+from convene.outlook import mapping, sync
+from convene.outlook.errors import MicrosoftError, NotFound, Transient
+from convene.outlook.models import (
+    AttendeeReply,
+    CalendarLink,
+    LinkState,
+    LogKind,
+    OutlookSettings,
+    record,
+)
+from convene.outlook.registration import AppRegistration
+
+RetryLater = Callable[[str, str], None]
+"""Queue ``reconcile`` of (mailbox, Graph event id) again in a little while."""
+
+DECLINED_REASON = "Declined in Outlook"
+
+ANSWER_WORDS = {
+    "accepted": "accepted",
+    "tentativelyAccepted": "tentatively accepted",
+    "declined": "declined",
+}
+
+
+# --- which mailbox, which client ----------------------------------------------------------
+
+
+def mailbox_link(mailbox: str, mode: str) -> CalendarLink | None:
+    """An event of Convene's in that mailbox: what ``resolve_target`` needs to reach it."""
+    return (
+        CalendarLink.objects.select_related("event__created_by")
+        .filter(owner_mailbox=mailbox, mode=mode)
+        .exclude(graph_id="")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def mailbox_target(mailbox: str, outlook: OutlookSettings, mode: str = "") -> sync.Target | None:
+    """How to reach ``mailbox`` as it is used in ``mode`` (default: the current mode)."""
+    mode = mode or outlook.mode
+    link = mailbox_link(mailbox, mode)
+    if link is None:
+        return None
+    as_used = copy.copy(outlook)
+    as_used.mode = mode
+    return sync.resolve_target(link, link.event, as_used)
+
+
+# --- one changed event ------------------------------------------------------------------
+
+
+def handle_change(
+    mailbox: str, graph_id: str, enqueue: sync.Enqueue, retry_later: RetryLater
+) -> None:
+    """The task behind every notification and delta hit: reconcile, or try again shortly."""
+    try:
+        done = reconcile(mailbox, graph_id, enqueue)
+    except Transient:
+        raise  # the task queue retries
+    except MicrosoftError as exc:
+        # Lost authorization, access denied: the sync engine shows and handles those.
+        record(
+            LogKind.NOTIFICATION,
+            "read_failed",
+            status=type(exc).__name__,
+            message=str(exc),
+            mailbox=mailbox,
+        )
+        return
+    if not done:
+        retry_later(mailbox, graph_id)
+
+
+def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:
+    """Bring Convene in line with the event as Outlook has it now.
+
+    Returns False when the event is being pushed right now (its lease is taken): comparing
+    during a push would mistake Convene's own write for drift, so the caller tries again.
+    """
+    link = _link(mailbox, graph_id)
+    if link is None or not _watched(link):
+        return True
+    outlook = OutlookSettings.load()
+    if not outlook.enabled:
+        return True
+    target = sync.resolve_target(link, link.event, outlook)
+    if not _take_lease(link.pk):
+        return False
+    drifted: list[str] = []
+    try:
+        # Re-read under the lease: a push that just finished has saved what it sent.
+        link.refresh_from_db()
+        if link.graph_id != graph_id or not _watched(link):
+            return True
+        try:
+            graph_event = target.client.get_event(graph_id)
+        except NotFound:
+            _deleted_in_outlook(link)
+            return True
+        drifted = mapping.drifted_properties(link.last_pushed, graph_event)
+        if drifted:
+            # Forget what Outlook had accepted for these, so the next sync sends them again.
+            kept = {k: v for k, v in link.last_pushed.items() if k not in drifted}
+            CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+    finally:
+        CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
+    apply_replies(link.event, graph_event, mailbox, outlook)
+    if drifted:
+        record(
+            LogKind.DECISION,
+            "drift_overwritten",
+            message=(
+                f"Changed in Outlook: {', '.join(drifted)}. Convene's version will be sent "
+                "back to Outlook."
+            ),
+            event_id=link.event_id,
+            mailbox=mailbox,
+            properties=drifted,
+        )
+        sync.retry_now(link, enqueue, compare_again=True)
+    elif _behind(link.pk):
+        # A sync that arrived while we held the lease stepped aside; run it now.
+        enqueue(link.event_id, 0)
+    return True
+
+
+def _link(mailbox: str, graph_id: str) -> CalendarLink | None:
+    return (
+        CalendarLink.objects.select_related("event__created_by")
+        .filter(owner_mailbox=mailbox, graph_id=graph_id)
+        .first()
+    )
+
+
+def _watched(link: CalendarLink) -> bool:
+    """Is there a live Outlook copy whose changes matter? Not for cancelled events (their
+    copy is gone on purpose) nor for one already known to be deleted."""
+    return not (
+        link.event.status == EventStatus.CANCELLED
+        or link.last_pushed.get("isCancelled")
+        or link.state == LinkState.DELETED_IN_OUTLOOK
+    )
+
+
+def _behind(link_id: int) -> bool:
+    return CalendarLink.objects.filter(
+        pk=link_id,
+        synced_version__lt=F("desired_version"),
+        state__in=[LinkState.PENDING, LinkState.SYNCED],
+        next_attempt_at__lte=timezone.now(),
+    ).exists()
+
+
+def _take_lease(link_id: int) -> bool:
+    """The same lease the sync engine holds while pushing: one of us at a time per event."""
+    now = timezone.now()
+    return bool(
+        CalendarLink.objects.filter(pk=link_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS))
+    )
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def apply_replies(
+    event: Event, graph_event: dict[str, Any], mailbox: str, outlook: OutlookSettings
+) -> None:
+    """Record each attendee's answer; act on new declines."""
+    found = mapping.replies(graph_event)
+    users = {u.email: u for u in User.objects.filter(email__in=[r.email for r in found])}
+    for reply in found:
+        user = users.get(reply.email)
+        if not _is_new(event, reply, user):
+            continue
+        if reply.response == "declined":
+            _declined(event, reply, user, mailbox, outlook)
+        elif reply.response in mapping.ANSWERS:
+            record(
+                LogKind.REPLY,
+                reply.response,
+                status="recorded",
+                message=f"{_name(user, reply)} {ANSWER_WORDS[reply.response]} in Outlook.",
+                event_id=event.pk,
+                user_id=user.pk if user else None,
+                mailbox=mailbox,
+            )
+
+
+def _is_new(event: Event, reply: mapping.Reply, user: User | None) -> bool:
+    """Store the answer if it differs from the one recorded; True for the one caller that
+    stored it (two workers handling the same change: only one acts)."""
+    row = AttendeeReply.objects.filter(event=event, email=reply.email).first()
+    values = {"response": reply.response, "responded_at": reply.time, "user": user}
+    if row is None:
+        if reply.response not in mapping.ANSWERS:
+            return False  # nothing to show for someone who has not answered yet
+        try:
+            with transaction.atomic():
+                AttendeeReply.objects.create(event=event, email=reply.email, **values)
+        except IntegrityError:
+            return False
+        return True
+    if (row.response, row.responded_at) == (reply.response, reply.time):
+        return False
+    changed = AttendeeReply.objects.filter(
+        pk=row.pk, response=row.response, responded_at=row.responded_at
+    ).update(recorded_at=timezone.now(), **values)
+    return changed == 1
+
+
+def _declined(
+    event: Event,
+    reply: mapping.Reply,
+    user: User | None,
+    mailbox: str,
+    outlook: OutlookSettings,
+) -> None:
+    who = _name(user, reply)
+    status, outcome = _decide_on_decline(event, user, outlook)
+    record(
+        LogKind.REPLY,
+        "declined",
+        status=status,
+        message=f"{who} declined in Outlook. {outcome}",
+        event_id=event.pk,
+        user_id=user.pk if user else None,
+        mailbox=mailbox,
+    )
+    tell_organizer(event, f"{who} declined “{event.title}” in Outlook. {outcome}", "Declined")
+
+
+def _decide_on_decline(
+    event: Event, user: User | None, outlook: OutlookSettings
+) -> tuple[str, str]:
+    """Unenroll, or say why not: (status for the audit log, sentence for people)."""
+    if user is None:
+        return "recorded", "They do not use Convene."
+    enrollment = event.enrollment_of(user)
+    if enrollment is None:
+        return "not_enrolled", "They were not enrolled."
+    if event.created_by_id == user.pk or enrollment.role == EnrollmentRole.ORGANIZER:
+        return "kept_organizer", "Organizers are never unenrolled automatically."
+    if event.start <= timezone.now():
+        return "kept_started", "The event has already begun, so they stay on it."
+    if not outlook.unenroll_on_decline:
+        return "kept_setting_off", "They stay enrolled: automatic unenrolling is off."
+    try:
+        event_services.unenroll(event, user, actor=None, reason=DECLINED_REASON)
+    except EventError as exc:
+        return "kept", f"They stay enrolled: {exc}"
+    return "unenrolled", "They were unenrolled and can enroll again at any time."
+
+
+def _name(user: User | None, reply: mapping.Reply) -> str:
+    return user.name if user is not None else reply.email
+
+
+def tell_organizer(event: Event, text: str, subject: str) -> None:
+    url = AppRegistration.from_settings().absolute(event.get_absolute_url())
+    notify(event.created_by, text, url=url, email_subject=f"{subject}: {event.title}")
+
+
+# --- deleted in Outlook, and publishing again ---------------------------------------------
+
+
+def _deleted_in_outlook(link: CalendarLink) -> None:
+    changed = (
+        CalendarLink.objects.filter(pk=link.pk)
+        .exclude(state=LinkState.DELETED_IN_OUTLOOK)
+        .update(state=LinkState.DELETED_IN_OUTLOOK, last_error="Deleted in Outlook.")
+    )
+    if not changed:
+        return
+    record(
+        LogKind.DECISION,
+        "deleted_in_outlook",
+        message="The Outlook copy was deleted in Outlook; it will not be re-created on its own.",
+        event_id=link.event_id,
+        mailbox=link.owner_mailbox,
+    )
+    tell_organizer(
+        link.event,
+        f"“{link.event.title}” was deleted from Outlook. Convene did not put it back (that "
+        "would invite everyone again); open the event to publish it again.",
+        "Deleted in Outlook",
+    )
+
+
+def can_publish_again(link: CalendarLink) -> bool:
+    return (
+        link.state == LinkState.DELETED_IN_OUTLOOK
+        and not link.event.is_cancelled
+        and link.event.end > timezone.now()
+    )
+
+
+def publish_again(link: CalendarLink, *, actor_id: int | None, enqueue: sync.Enqueue) -> bool:
+    """A new Outlook copy of an event deleted there: a new generation, so a new transactionId
+    and a fresh create (which invites everyone again). False when it does not apply."""
+    if not can_publish_again(link):
+        return False
+    changed = CalendarLink.objects.filter(pk=link.pk, state=LinkState.DELETED_IN_OUTLOOK).update(
+        generation=F("generation") + 1,
+        graph_id="",
+        ical_uid="",
+        change_key="",
+        last_pushed={},
+        synced_version=0,
+        desired_version=F("desired_version") + 1,
+        state=LinkState.PENDING,
+        attempts=0,
+        last_error="",
+    )
+    if not changed:
+        return False
+    # The answers belonged to the deleted copy; the new invitation asks everyone again.
+    AttendeeReply.objects.filter(event_id=link.event_id).delete()
+    record(
+        LogKind.DECISION,
+        "publish_again",
+        message="Published again after it was deleted in Outlook.",
+        event_id=link.event_id,
+        user_id=actor_id,
+        mailbox=link.owner_mailbox,
+    )
+    link.refresh_from_db()
+    sync.retry_now(link, enqueue)
+    return True

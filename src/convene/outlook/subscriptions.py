@@ -1,0 +1,311 @@
+"""Change-notification subscriptions on every mailbox Convene writes events to.
+
+``maintain`` (periodic) makes reality match what is needed: a mailbox that holds an upcoming
+Convene event gets a subscription on its events; one about to expire is renewed well before it
+does; one that expired or disappeared is created again (and the mailbox read by delta, since
+changes may have been missed meanwhile); one no longer needed (integration off, mode switched,
+no events left) is deleted. Lifecycle notifications trigger the same steps at once, and a
+person disconnecting Outlook deletes theirs first.
+
+Each subscription gets its own random ``clientState``. Only Microsoft keeps it; Convene stores
+its SHA-256 and checks every notification against that, in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from convene.events.models import EventStatus
+from convene.outlook import inbound, sync
+from convene.outlook.errors import AuthorizationLost, MicrosoftError, NotFound
+from convene.outlook.models import (
+    CalendarLink,
+    LinkState,
+    LogKind,
+    Mode,
+    OutlookConnection,
+    OutlookSettings,
+    Subscription,
+    record,
+)
+from convene.outlook.registration import AppRegistration
+
+# Below the smallest maximum Microsoft has documented for event subscriptions (4,230 minutes),
+# so a renewal is never refused for asking too much.
+LIFETIME = timedelta(days=2)
+# Renew when less than this is left: a day of slack for a queue or Microsoft outage.
+RENEW_WHEN_LEFT = timedelta(days=1)
+# Removed rows are kept this long for the audit trail, then forgotten.
+KEEP_REMOVED = timedelta(days=7)
+CHANGE_TYPES = "created,updated,deleted"
+LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+
+ReadMailbox = Callable[[str], None]
+"""Queue a delta read of one mailbox."""
+
+
+# --- checking notifications ---------------------------------------------------------------
+
+
+def digest(client_state: str) -> str:
+    return hashlib.sha256(client_state.encode()).hexdigest()
+
+
+def verify(subscription_id: Any, client_state: Any) -> Subscription | None:
+    """The active subscription a notification claims to come from, if its secret matches."""
+    if not isinstance(subscription_id, str) or not isinstance(client_state, str):
+        return None
+    if not subscription_id or len(subscription_id) > 200 or len(client_state) > 255:
+        return None
+    subscription = Subscription.objects.filter(
+        graph_id=subscription_id, state=Subscription.State.ACTIVE
+    ).first()
+    if subscription is None:
+        return None
+    if not hmac.compare_digest(subscription.client_state_hash, digest(client_state)):
+        return None
+    return subscription
+
+
+# --- keeping them as needed ---------------------------------------------------------------
+
+
+def needed_mailboxes(outlook: OutlookSettings, now: datetime) -> set[str]:
+    """Mailboxes holding an upcoming Convene event in the current mode."""
+    if not outlook.enabled:
+        return set()
+    return set(
+        CalendarLink.objects.filter(
+            mode=outlook.mode, event__end__gte=now, event__status=EventStatus.SCHEDULED
+        )
+        .exclude(graph_id="")
+        .exclude(owner_mailbox="")
+        .exclude(state=LinkState.DELETED_IN_OUTLOOK)
+        .values_list("owner_mailbox", flat=True)
+        .distinct()
+    )
+
+
+def maintain(read_mailbox: ReadMailbox, *, now: datetime | None = None) -> None:
+    """Create, renew, recreate and delete subscriptions so that exactly the needed ones live."""
+    now = now or timezone.now()
+    outlook = OutlookSettings.load()
+    needed = needed_mailboxes(outlook, now)
+    for mailbox in sorted(needed):
+        try:
+            ensure(mailbox, outlook, read_mailbox, now=now)
+        except AuthorizationLost:
+            pass  # the sync engine has told the person; this mailbox waits for them too
+        except MicrosoftError as exc:
+            _failed(mailbox, "ensure", exc)
+    unneeded = Subscription.objects.filter(state=Subscription.State.ACTIVE).exclude(
+        Q(mode=outlook.mode, mailbox__in=needed)
+    )
+    for subscription in unneeded:
+        remove(subscription, outlook, why="no longer needed")
+    Subscription.objects.filter(
+        state=Subscription.State.REMOVED, expires_at__lt=now - KEEP_REMOVED
+    ).delete()
+
+
+def ensure(
+    mailbox: str,
+    outlook: OutlookSettings,
+    read_mailbox: ReadMailbox,
+    *,
+    now: datetime | None = None,
+) -> Subscription | None:
+    """The mailbox's live subscription, renewed or created as needed."""
+    now = now or timezone.now()
+    target = inbound.mailbox_target(mailbox, outlook)
+    if target is None:
+        return None
+    current = (
+        Subscription.objects.filter(
+            mailbox=target.mailbox, mode=outlook.mode, state=Subscription.State.ACTIVE
+        )
+        .order_by("-expires_at")
+        .first()
+    )
+    if current is not None and current.expires_at - now > RENEW_WHEN_LEFT:
+        return current
+    if current is not None and current.expires_at > now:
+        try:
+            return renew(current, target, now=now)
+        except NotFound:
+            _removed(current, "Microsoft no longer knows it")
+    elif current is not None:
+        _removed(current, "expired")
+    created = create(target, outlook, now=now)
+    if current is not None:
+        # Changes made while no subscription was listening were not notified.
+        read_mailbox(target.mailbox)
+    return created
+
+
+def create(target: sync.Target, outlook: OutlookSettings, *, now: datetime) -> Subscription:
+    registration = AppRegistration.from_settings()
+    client_state = secrets.token_urlsafe(32)
+    resource = "me/events" if target.client.mailbox is None else f"users/{target.mailbox}/events"
+    answer = target.client.create_subscription(
+        {
+            "changeType": CHANGE_TYPES,
+            "notificationUrl": registration.absolute(reverse("outlook:webhook")),
+            "lifecycleNotificationUrl": registration.absolute(reverse("outlook:webhook_lifecycle")),
+            "resource": resource,
+            "expirationDateTime": _graph_time(now + LIFETIME),
+            "clientState": client_state,
+        }
+    )
+    connection = None
+    if not target.is_platform:
+        connection = OutlookConnection.objects.filter(
+            account_username__iexact=target.mailbox
+        ).first()
+    subscription = Subscription.objects.create(
+        mailbox=target.mailbox,
+        mode=outlook.mode,
+        connection=connection,
+        graph_id=str(answer["id"]),
+        client_state_hash=digest(client_state),
+        expires_at=_parse_time(answer.get("expirationDateTime")) or now + LIFETIME,
+    )
+    record(
+        LogKind.NOTIFICATION,
+        "subscribed",
+        status="ok",
+        message=f"Listening to changes until {subscription.expires_at:%Y-%m-%d %H:%M} UTC.",
+        mailbox=target.mailbox,
+    )
+    return subscription
+
+
+def renew(subscription: Subscription, target: sync.Target, *, now: datetime) -> Subscription:
+    """Extend it (which also reauthorizes it)."""
+    answer = target.client.renew_subscription(subscription.graph_id, _graph_time(now + LIFETIME))
+    subscription.expires_at = _parse_time(answer.get("expirationDateTime")) or now + LIFETIME
+    subscription.renewed_at = timezone.now()
+    subscription.last_error = ""
+    subscription.save(update_fields=["expires_at", "renewed_at", "last_error"])
+    record(
+        LogKind.NOTIFICATION,
+        "renewed",
+        status="ok",
+        message=f"Subscription renewed until {subscription.expires_at:%Y-%m-%d %H:%M} UTC.",
+        mailbox=subscription.mailbox,
+    )
+    return subscription
+
+
+def remove(subscription: Subscription, outlook: OutlookSettings, *, why: str) -> None:
+    """Delete it at Microsoft when still possible; it stops counting here either way (one
+    that cannot be deleted expires on its own, and its notifications are refused)."""
+    try:
+        target = inbound.mailbox_target(subscription.mailbox, outlook, subscription.mode)
+        if target is not None:
+            target.client.delete_subscription(subscription.graph_id)
+    except NotFound:
+        pass
+    except MicrosoftError as exc:
+        _failed(subscription.mailbox, "delete", exc)
+    _removed(subscription, why)
+
+
+def forget_connection(connection: OutlookConnection) -> None:
+    """The person is disconnecting: delete their subscriptions while their tokens still work."""
+    outlook = OutlookSettings.load()
+    for subscription in Subscription.objects.filter(
+        mailbox=connection.mailbox, mode=Mode.ORGANIZER, state=Subscription.State.ACTIVE
+    ):
+        remove(subscription, outlook, why="Outlook disconnected")
+
+
+# --- lifecycle notifications --------------------------------------------------------------
+
+
+def on_lifecycle(subscription_id: int, event: str, read_mailbox: ReadMailbox) -> None:
+    subscription = Subscription.objects.filter(pk=subscription_id).first()
+    if subscription is None:
+        return
+    outlook = OutlookSettings.load()
+    record(
+        LogKind.NOTIFICATION,
+        f"lifecycle_{event}",
+        message=f"Microsoft says: {event}.",
+        mailbox=subscription.mailbox,
+    )
+    if event == "missed":
+        read_mailbox(subscription.mailbox)
+        return
+    if event == "subscriptionRemoved":
+        _removed(subscription, "removed by Microsoft")
+    elif subscription.state != Subscription.State.ACTIVE:
+        return
+    try:
+        if event == "reauthorizationRequired":
+            target = inbound.mailbox_target(subscription.mailbox, outlook, subscription.mode)
+            if target is None:
+                return
+            try:
+                renew(subscription, target, now=timezone.now())
+                return
+            except NotFound:
+                _removed(subscription, "Microsoft no longer knows it")
+        if subscription.mailbox in needed_mailboxes(outlook, timezone.now()):
+            ensure(subscription.mailbox, outlook, read_mailbox)
+            read_mailbox(subscription.mailbox)
+    except MicrosoftError as exc:
+        _failed(subscription.mailbox, event, exc)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _removed(subscription: Subscription, why: str) -> None:
+    changed = Subscription.objects.filter(
+        pk=subscription.pk, state=Subscription.State.ACTIVE
+    ).update(state=Subscription.State.REMOVED)
+    subscription.state = Subscription.State.REMOVED
+    if changed:
+        record(
+            LogKind.NOTIFICATION,
+            "unsubscribed",
+            message=f"Subscription ended: {why}.",
+            mailbox=subscription.mailbox,
+        )
+
+
+def _failed(mailbox: str, action: str, exc: MicrosoftError) -> None:
+    Subscription.objects.filter(mailbox=mailbox, state=Subscription.State.ACTIVE).update(
+        last_error=str(exc)[:2000]
+    )
+    record(
+        LogKind.NOTIFICATION,
+        f"subscription_{action}",
+        status=str(exc.status or type(exc).__name__),
+        message=str(exc),
+        mailbox=mailbox,
+    )
+
+
+def _graph_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    whole = value.rstrip("Z").split(".")[0]
+    try:
+        return datetime.fromisoformat(whole).replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -1,0 +1,128 @@
+"""Where Microsoft Graph sends change and lifecycle notifications.
+
+Public and unauthenticated by nature, so it trusts nothing it is sent: a notification counts
+only if it names an active subscription of Convene's and carries that subscription's secret
+``clientState``. It then only queues work (ids, nothing else) and answers 202 at once; Graph
+gives an endpoint 3 seconds. The work reads the event from Graph itself, so nothing in a
+notification's body is ever believed beyond "look at this event".
+
+Answers: 200 + token (validation handshake), 202 (accepted), 400 (malformed), 403 (nothing in
+it verifiably ours), 413 (too large), 415 (not JSON), 503 (queue down: Graph retries later).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from convene.outlook import subscriptions, tasks
+from convene.outlook.models import Subscription
+
+log = logging.getLogger(__name__)
+
+# Graph sends small batches; anything near this is not Graph.
+MAX_BODY_BYTES = 1_000_000
+MAX_ITEMS = 1000
+MAX_VALIDATION_TOKEN = 2048
+
+Accept = Callable[[Subscription, dict[str, Any]], bool]
+
+
+@csrf_exempt  # Microsoft cannot hold a CSRF token; the clientState is the check
+@require_POST
+def notifications(request: HttpRequest) -> HttpResponse:
+    return _receive(request, _change)
+
+
+@csrf_exempt
+@require_POST
+def lifecycle(request: HttpRequest) -> HttpResponse:
+    return _receive(request, _lifecycle)
+
+
+def _receive(request: HttpRequest, accept: Accept) -> HttpResponse:
+    token = request.GET.get("validationToken")
+    if token is not None:
+        # The handshake when a subscription is created: echo the token as plain text, and
+        # nothing else (text/plain, never HTML, so it cannot script anything).
+        if len(token) > MAX_VALIDATION_TOKEN:
+            return HttpResponse(status=400)
+        return HttpResponse(token, content_type="text/plain; charset=utf-8")
+    body = _body(request)
+    if isinstance(body, HttpResponse):
+        return body
+    items = body.get("value") if isinstance(body, dict) else None
+    if (
+        not isinstance(items, list)
+        or not items
+        or len(items) > MAX_ITEMS
+        or not all(isinstance(item, dict) for item in items)
+    ):
+        return HttpResponse(status=400)
+    verified = [
+        (subscription, item)
+        for item in items
+        if (
+            subscription := subscriptions.verify(
+                item.get("subscriptionId"), item.get("clientState")
+            )
+        )
+    ]
+    if not verified:
+        return HttpResponse(status=403)
+    try:
+        queued = sum(accept(subscription, item) for subscription, item in verified)
+    except Exception:
+        # Not persisted: a 5xx makes Graph deliver it again later.
+        log.exception("Could not queue work for a Graph notification")
+        return HttpResponse(status=503)
+    if not queued:
+        return HttpResponse(status=400)
+    Subscription.objects.filter(pk__in={s.pk for s, _ in verified}).update(
+        last_notification_at=timezone.now()
+    )
+    return HttpResponse(status=202)
+
+
+def _body(request: HttpRequest) -> Any:
+    """The parsed JSON body, or the response refusing it."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return HttpResponse(status=400)
+    if length > MAX_BODY_BYTES:
+        return HttpResponse(status=413)
+    content_type = request.content_type or ""
+    if content_type.lower() != "application/json":
+        return HttpResponse(status=415)
+    raw = request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return HttpResponse(status=413)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return HttpResponse(status=400)
+
+
+def _change(subscription: Subscription, item: dict[str, Any]) -> bool:
+    data = item.get("resourceData")
+    event_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 512:
+        return False
+    tasks.reconcile_event_task(subscription.mailbox, event_id)
+    return True
+
+
+def _lifecycle(subscription: Subscription, item: dict[str, Any]) -> bool:
+    event = item.get("lifecycleEvent")
+    if event not in subscriptions.LIFECYCLE_EVENTS:
+        return False
+    tasks.lifecycle_task(subscription.pk, event)
+    return True
