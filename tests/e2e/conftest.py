@@ -27,16 +27,19 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
 from django.test.utils import override_settings
+from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.storage import SqliteStorage
-from playwright.sync_api import Browser, BrowserType, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
 from convene.accounts.models import Role, User
 from m365_emulator.server import RunningEmulator, start_emulator
@@ -351,6 +354,14 @@ def axe_violations(page: Page) -> list[str]:
     ]
 
 
+def next_weekday(weekday: int, hour: int, zone: str, weeks_ahead: int = 1) -> datetime:
+    """That weekday (0 = Monday) of a coming week, at ``hour`` in ``zone``."""
+    today = timezone.now().astimezone(ZoneInfo(zone)).date()
+    monday = today - timedelta(days=today.weekday()) + timedelta(weeks=weeks_ahead)
+    day = monday + timedelta(days=weekday)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(zone))
+
+
 def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -360,3 +371,60 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {timeout}s: {condition}")
         time.sleep(0.1)
+
+
+def microsoft_sign_in(page: Page, email: str, *, shot: Shot | None = None) -> None:
+    """On the emulator's Microsoft sign-in page: sign in as ``email`` and consent."""
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Email or username").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shot:
+        shot(page, "microsoft-sign-in", docs=True)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
+    if shot:
+        shot(page, "microsoft-consent")
+    page.get_by_role("button", name="Accept").click()
+
+
+def reload_until_visible(page: Page, text: str, timeout: float = 20.0) -> None:
+    """Reload the page until ``text`` shows (what a person waiting for the worker does)."""
+    deadline = time.monotonic() + timeout
+    while not page.get_by_text(text, exact=True).first.is_visible():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} still not on {page.url} after {timeout}s")
+        time.sleep(0.25)
+        page.reload()
+
+
+def send_meeting(
+    world: World, organizer: str, subject: str, start: datetime, minutes: int, *invitees: str
+) -> dict[str, Any]:
+    """``organizer`` sends a meeting from Outlook (through Graph); returns the organizer's copy."""
+
+    def graph_time(moment: datetime) -> dict[str, str]:
+        return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": str(moment.tzinfo)}
+
+    created = world.emulator.graph(
+        "POST",
+        "/me/events",
+        world.emulator.token_for(organizer),
+        json={
+            "subject": subject,
+            "body": {"contentType": "text", "content": f"{subject}, sent from Outlook."},
+            "start": graph_time(start),
+            "end": graph_time(start + timedelta(minutes=minutes)),
+            "location": {"displayName": "Room 4.12"},
+            "attendees": [
+                {"emailAddress": {"address": email}, "type": "required"} for email in invitees
+            ],
+        },
+    )
+    created.raise_for_status()
+    event: dict[str, Any] = created.json()
+    return event
+
+
+def copy_in(world: World, email: str, subject: str) -> dict[str, Any]:
+    """That person's copy of the meeting with that subject."""
+    return next(e for e in world.mailbox(email) if e["subject"].endswith(subject))

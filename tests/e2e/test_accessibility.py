@@ -5,28 +5,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page
 
 from convene.events import services
 from convene.events.models import Event
 from convene.outlook.models import OutlookSettings
 
-from .conftest import ADA, ADMIN, ALAN, DESKTOP, EDSGER, GRACE, PHONE, Shot, World, axe_violations
+from .conftest import (
+    ADA,
+    ADMIN,
+    ALAN,
+    DESKTOP,
+    EDSGER,
+    GRACE,
+    PHONE,
+    Shot,
+    World,
+    axe_violations,
+    copy_in,
+    next_weekday,
+)
+from .test_mailbox_viewer import busy_week
 
 pytestmark = pytest.mark.e2e
-
-
-def next_weekday(weekday: int, hour: int, zone: str, weeks_ahead: int = 1) -> datetime:
-    """That weekday (0 = Monday) of a coming week, at ``hour`` in ``zone``."""
-    today = timezone.now().astimezone(ZoneInfo(zone)).date()
-    monday = today - timedelta(days=today.weekday()) + timedelta(weeks=weeks_ahead)
-    day = monday + timedelta(days=weekday)
-    return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(zone))
 
 
 @dataclass
@@ -83,31 +87,6 @@ def build_scene(world: World) -> Scene:
     return Scene(review, reading_group, planning)
 
 
-def outlook_meeting(world: World) -> str:
-    """A meeting from Ada's Outlook with Alan invited; returns the id of Alan's copy."""
-    token = world.emulator.token_for(ADA)
-    start = next_weekday(2, 14, "UTC")
-    created = world.emulator.graph(
-        "POST",
-        "/me/events",
-        token,
-        json={
-            "subject": "Design review",
-            "body": {"contentType": "text", "content": "We walk through the new sign-up flow."},
-            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "end": {
-                "dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"),
-                "timeZone": "UTC",
-            },
-            "location": {"displayName": "Room 4.12"},
-            "attendees": [{"emailAddress": {"address": ALAN}, "type": "required"}],
-        },
-    )
-    created.raise_for_status()
-    copy = next(e for e in world.mailbox(ALAN) if e["subject"] == "Design review")
-    return str(copy["id"])
-
-
 # page name: (who is signed in, where to go); None = nobody
 PAGES: dict[str, Callable[[World, Scene], tuple[str | None, str]]] = {
     "sign-in": lambda world, scene: (None, "/accounts/sign-in/"),
@@ -151,9 +130,11 @@ def test_convene_page_has_no_serious_accessibility_problem(
 def test_mailbox_viewer_has_no_serious_accessibility_problem(
     view: str, page: Page, world: World, shot: Shot
 ) -> None:
-    event_id = outlook_meeting(world)
-    url = world.viewer(ALAN) + (f"/events/{event_id}" if view == "event" else "")
-    page.goto(url)
+    week = busy_week(world)
+    if view == "event":
+        page.goto(f"{world.viewer(ALAN)}/events/{copy_in(world, ALAN, 'Design review')['id']}")
+    else:
+        page.goto(week.url)
     problems = {}
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)

@@ -3,14 +3,27 @@ organizer signs in with Microsoft while creating an event, attendees find it in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import UTC, timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
+from convene.events import services
 from convene.outlook.models import Mode, OutlookSettings
 
-from .conftest import ADMIN, Shot, World
+from .conftest import (
+    ADA,
+    ADMIN,
+    ALAN,
+    Shot,
+    World,
+    microsoft_sign_in,
+    next_weekday,
+    reload_until_visible,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -34,3 +47,95 @@ def test_admin_turns_outlook_sync_on_in_organizer_mode(
     shot(page, "outlook-settings-on", docs=True)
     outlook = OutlookSettings.load()
     assert outlook.enabled and outlook.mode == Mode.ORGANIZER
+
+
+def switch_outlook_on() -> None:
+    OutlookSettings.objects.update_or_create(
+        pk=1, defaults={"enabled": True, "mode": Mode.ORGANIZER}
+    )
+
+
+def test_organizer_signs_in_with_microsoft_while_creating_an_event_and_sees_it_synced(
+    page: Page, world: World, worker: None, sign_in: Callable[[Page, str], None], shot: Shot
+) -> None:
+    switch_outlook_on()
+    start = next_weekday(1, 10, "Europe/Berlin")
+    sign_in(page, ADA)
+    page.get_by_role("link", name="New event").first.click()
+    page.get_by_label("Title").fill("Design review")
+    page.get_by_label("Description").fill("We walk through the new sign-up flow.")
+    page.get_by_label("Time zone").select_option("Europe/Berlin")
+    page.get_by_label("Starts").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Ends").fill((start + timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Location").fill("Room 4.12, Berlin office")
+    shot(page, "event-form-filled")
+    page.get_by_role("button", name="Create event").click()
+
+    page.wait_for_url(f"{world.emulator.ui_url}/**")
+    microsoft_sign_in(page, ADA, shot=shot)
+
+    page.wait_for_url(re.compile(r"/events/new/\?draft="))
+    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
+    expect(page.get_by_text("Your changes were kept.")).to_be_visible()
+    expect(page.get_by_label("Title")).to_have_value("Design review")
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Berlin")
+    expect(page.get_by_label("Starts")).to_have_value(start.strftime("%Y-%m-%dT%H:%M"))
+    shot(page, "event-form-kept", docs=True)
+    page.get_by_role("button", name="Create event").click()
+
+    expect(page.get_by_text("“Design review” is scheduled.")).to_be_visible()
+    reload_until_visible(page, "Synced to Outlook")
+    when = f"10:00 \N{EN DASH} 11:30 {start.tzname()} (Europe/Berlin)"
+    expect(page.get_by_text(when).first).to_be_visible()
+    shot(page, "event-synced", docs=True)
+    [copy] = world.mailbox(ADA)
+    assert copy["subject"] == "Design review"
+    utc_start = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    assert copy["start"]["dateTime"].startswith(utc_start)
+
+
+def test_attendee_who_enrolls_finds_the_invitation_in_their_outlook_calendar(
+    page: Page,
+    new_context: Callable[..., BrowserContext],
+    world: World,
+    worker: None,
+    sign_in: Callable[[Page, str], None],
+    shot: Shot,
+) -> None:
+    switch_outlook_on()
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/outlook/connect/?next=/")
+    microsoft_sign_in(page, ADA)
+    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
+    start = next_weekday(2, 14, "Europe/Berlin")
+    event = services.create_event(
+        services.EventDetails(
+            title="Compilers reading group",
+            start=start,
+            end=start + timedelta(hours=1),
+            timezone="Europe/Berlin",
+            description="Chapter 4: parsing.",
+            location="Library, 2nd floor",
+        ),
+        creator=world.people[ADA],
+    )
+    wait_until(lambda: world.mailbox(ADA))
+
+    alan = new_context().new_page()
+    sign_in(alan, ALAN)
+    alan.goto(world.url + event.get_absolute_url())
+    alan.get_by_role("button", name="Enroll").click()
+    expect(alan.get_by_text("You are enrolled in “Compilers reading group”.")).to_be_visible()
+    shot(alan, "attendee-enrolled")
+    wait_until(lambda: world.mailbox(ALAN))
+
+    alan.goto(world.viewer(ALAN))
+    invitation = alan.get_by_role("link", name=re.compile("Compilers reading group"))
+    expect(invitation.first).to_be_visible()
+    expect(alan.get_by_text("Not responded").first).to_be_visible()
+    shot(alan, "outlook-week-with-invitation", docs=True)
+    invitation.first.click()
+    expect(alan.get_by_role("heading", name="Compilers reading group")).to_be_visible()
+    for answer in ("Accept", "Tentative", "Decline"):
+        expect(alan.get_by_role("button", name=answer)).to_be_visible()
+    shot(alan, "outlook-invitation", docs=True)

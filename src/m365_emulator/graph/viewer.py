@@ -1,12 +1,15 @@
 """The mailbox viewer (UI port): what Outlook would show each seeded person.
 
-Pick a person, see their week (events placed by day and hour, cancelled ones struck through,
-their answer shown), their inbox of meeting messages, and open an event to accept, decline or
-tentatively accept it as them.
+Pick a person, see their week (events placed by day and hour, side by side when they overlap,
+today and the current time marked, cancelled ones struck through, their answer shown), their
+inbox of meeting messages, and open an event to accept, decline or tentatively accept it as them.
+Times are shown in a zone the page names: the one asked for, else the zone the person's next
+meeting was created in (Outlook would use the mailbox's own zone, which the emulator has not).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,7 +29,7 @@ from m365_emulator.graph.model import Event
 if TYPE_CHECKING:
     from m365_emulator.backend import Backend, User
 
-HOUR_PX = 44
+HOUR_PX = 60
 ZONES = (
     "UTC",
     "W. Europe Standard Time",
@@ -43,6 +46,15 @@ RESPONSE_LABELS = {
     "notResponded": "Not responded",
     "none": "No response",
 }
+# What the person can still do about an event, as Outlook's reading pane words it.
+RESPONSE_HINTS = {
+    "notResponded": "You have not answered this invitation yet.",
+    "none": "You have not answered this invitation yet.",
+    "accepted": "You accepted. You can still change your answer.",
+    "tentativelyAccepted": "You answered tentative. You can still change your answer.",
+    "declined": "You declined. You can still change your answer.",
+}
+_LINE_BREAKS = re.compile(r"<br\s*/?>|</p>|</div>|</li>|</tr>", re.IGNORECASE)
 MESSAGE_LABELS = {
     "meetingRequest": "Invitation",
     "meetingCancelled": "Cancellation",
@@ -60,13 +72,24 @@ _env.globals["quote"] = lambda value: quote(str(value), safe="")
 
 @dataclass
 class Placed:
-    """An event placed on the week grid."""
+    """An event placed on the week grid: ``top``/``height`` in pixels, and side by side with
+    the events it overlaps (``lane`` of ``lanes`` columns)."""
 
     event: Event
     top: int
     height: int
     start: datetime
     end: datetime
+    lane: int = 0
+    lanes: int = 1
+
+    @property
+    def left_percent(self) -> float:
+        return 100 * self.lane / self.lanes
+
+    @property
+    def width_percent(self) -> float:
+        return 100 / self.lanes
 
 
 def _render(name: str, **context: Any) -> HTMLResponse:
@@ -82,9 +105,11 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
             raise GraphError(404, "ErrorItemNotFound", "No such person.")
         return user
 
-    def zone_of(request: Request) -> str:
-        wanted = request.query_params.get("tz", "UTC")
-        return wanted if timezones.is_known(wanted) else "UTC"
+    def zone_of(request: Request, events: list[Event]) -> str:
+        wanted = request.query_params.get("tz", "")
+        if wanted and timezones.is_known(wanted):
+            return wanted
+        return _usual_zone(events, backend.clock.now())
 
     async def people(request: Request) -> Response:
         with backend.lock:
@@ -107,36 +132,43 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
 
     async def week(request: Request) -> Response:
         user = person(request)
-        zone_name = zone_of(request)
-        today = timezones.from_utc(backend.clock.now(), zone_name).date()
+        events = store.events(user)
+        zone_name = zone_of(request, events)
+        now = timezones.from_utc(backend.clock.now(), zone_name)
+        today = now.date()
         try:
             anchor = date.fromisoformat(request.query_params.get("week", ""))
         except ValueError:
-            anchor = _first_event_day(store.events(user), zone_name, backend.clock.now()) or today
+            anchor = _first_event_day(events, zone_name, backend.clock.now()) or today
         monday = anchor - timedelta(days=anchor.weekday())
         days = [monday + timedelta(days=i) for i in range(7)]
-        placed, first_hour, last_hour = _place(store.events(user), days, zone_name)
+        placed, first_hour, last_hour = _place(events, days, zone_name)
+        now_top = None
+        if today in placed and first_hour <= now.hour < last_hour:
+            now_top = ((now.hour - first_hour) * 60 + now.minute) * HOUR_PX // 60
         return _render(
             "mailbox/week.html",
             user=user,
             days=days,
             today=today,
+            this_week=(today - timedelta(days=today.weekday())).isoformat(),
+            now_top=now_top,
             placed=placed,
             hours=range(first_hour, last_hour),
             first_hour=first_hour,
             hour_px=HOUR_PX,
             zone_name=zone_name,
-            zones=ZONES,
+            zones=_zone_choices(events, zone_name),
             previous=(monday - timedelta(days=7)).isoformat(),
             following=(monday + timedelta(days=7)).isoformat(),
-            agenda=_agenda(store.events(user), zone_name),
+            agenda=_agenda(events, zone_name),
             labels=RESPONSE_LABELS,
             unread=sum(1 for m in store.messages(user) if not m.is_read),
         )
 
     async def inbox(request: Request) -> Response:
         user = person(request)
-        zone_name = zone_of(request)
+        zone_name = zone_of(request, store.events(user))
         messages = sorted(store.messages(user), key=lambda m: m.received, reverse=True)
         rows = [
             {
@@ -152,20 +184,23 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
 
     async def event_page(request: Request) -> Response:
         user = person(request)
-        zone_name = zone_of(request)
         event = store.event(user, request.path_params["event_id"])
-        body = serialize.body_as(event.props.get("body") or {}, "text")["content"]
+        zone_name = zone_of(request, [event])
         return _render(
             "mailbox/event.html",
             user=user,
             event=event,
-            body=body,
+            body=_readable_body(event.props.get("body") or {}),
             start=timezones.from_utc(event.start, zone_name),
             end=timezones.from_utc(event.end, zone_name),
             zone_name=zone_name,
+            own_start=timezones.from_utc(event.start, event.start_zone),
+            own_end=timezones.from_utc(event.end, event.start_zone),
             labels=RESPONSE_LABELS,
+            hints=RESPONSE_HINTS,
             location=(event.props.get("location") or {}).get("displayName") or "",
             error=request.query_params.get("error"),
+            answered=request.query_params.get("answered"),
         )
 
     async def respond(request: Request) -> Response:
@@ -175,17 +210,18 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         # A plain urlencoded form; parsed here so the viewer needs no multipart library.
         form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
         target = f"/mailboxes/{quote(user.upn)}/events/{quote(event_id)}"
+        answer = str(form.get("response", ""))
         try:
             store.respond(
                 user,
                 event_id,
-                str(form.get("response", "")),
+                answer,
                 comment=str(form.get("comment") or ""),
                 send_response=form.get("sendResponse") is not None,
             )
         except GraphError as exc:
             return RedirectResponse(f"{target}?error={quote(exc.message)}", status_code=303)
-        return RedirectResponse(target, status_code=303)
+        return RedirectResponse(f"{target}?answered={quote(answer)}", status_code=303)
 
     async def not_found(request: Request, exc: GraphError) -> Response:
         return _render("mailbox/missing.html", message=exc.message)
@@ -239,11 +275,60 @@ def _place(
     for items in placed.values():
         for item in items:
             minutes = (item.start.hour - first_hour) * 60 + item.start.minute
-            length = max(25, int((item.end - item.start).total_seconds() // 60))
+            length = max(30, int((item.end - item.start).total_seconds() // 60))
             item.top = minutes * HOUR_PX // 60
             item.height = min(length, (24 - item.start.hour) * 60) * HOUR_PX // 60
-        items.sort(key=lambda p: p.start)
+        items.sort(key=lambda p: (p.start, p.end))
+        _share_columns(items)
     return placed, first_hour, last_hour
+
+
+def _share_columns(items: list[Placed]) -> None:
+    """Overlapping events stand side by side, as in Outlook: each cluster of events that
+    overlap one another is split into as many columns as it needs at most."""
+    cluster: list[Placed] = []
+    cluster_end = 0
+
+    def close() -> None:
+        lanes = 1 + max((p.lane for p in cluster), default=0)
+        for p in cluster:
+            p.lanes = lanes
+
+    for item in items:
+        if cluster and item.top >= cluster_end:
+            close()
+            cluster = []
+        taken = {p.lane for p in cluster if p.top + p.height > item.top}
+        item.lane = next(lane for lane in range(len(cluster) + 1) if lane not in taken)
+        cluster.append(item)
+        cluster_end = max(cluster_end, item.top + item.height)
+    close()
+
+
+def _usual_zone(events: list[Event], now: datetime) -> str:
+    """The zone of the next (or latest) event: where this person's meetings happen."""
+    if not events:
+        return "UTC"
+    upcoming = [e for e in events if e.end >= now]
+    chosen = (
+        min(upcoming, key=lambda e: e.start) if upcoming else max(events, key=lambda e: e.start)
+    )
+    return chosen.start_zone if timezones.is_known(chosen.start_zone) else "UTC"
+
+
+def _zone_choices(events: list[Event], current: str) -> list[str]:
+    found = {e.start_zone for e in events if timezones.is_known(e.start_zone)}
+    return sorted({*ZONES, *found, current}, key=lambda z: (z != "UTC", z))
+
+
+def _readable_body(body: dict[str, Any]) -> str:
+    """The event's description as plain text with its line breaks kept."""
+    if str(body.get("contentType") or "").lower() == "html":
+        content = _LINE_BREAKS.sub(lambda m: m.group(0) + "\n", str(body.get("content") or ""))
+        body = {"contentType": "html", "content": content}
+    text = serialize.body_as(body, "text")["content"]
+    lines = "\n".join(line.strip() for line in text.splitlines()).strip()
+    return re.sub(r"\n{3,}", "\n\n", lines)
 
 
 def _agenda(events: list[Event], zone_name: str) -> list[dict[str, Any]]:
