@@ -24,6 +24,7 @@ from benchmarks.ceiling import FORMULA, ceiling, mean_latency
 from benchmarks.profiling import Sampler, summarize
 from benchmarks.report import Figure, Scenario
 from benchmarks.stack import Stack, StackConfig
+from convene.outlook.emulator_setup import PLATFORM_DOMAIN, SERVICE_MAILBOX
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,14 @@ class Size:
     burst_seconds: float  # ... within this time
     edits: int  # single edits ...
     edit_seconds: float  # ... spread over this time
+    platform_events: int  # backfill into the one service mailbox
     timeout: float  # longest wait for any one phase
 
 
 SIZES = {
-    "full": Size(2000, 40, 30, 300, 500, 10.0, 30, 60.0, 900.0),
-    "quick": Size(200, 10, 30, 100, 100, 4.0, 10, 10.0, 300.0),
-    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 120.0),
+    "full": Size(2000, 40, 30, 300, 500, 10.0, 30, 60.0, 1000, 900.0),
+    "quick": Size(200, 10, 30, 100, 100, 4.0, 10, 10.0, 100, 300.0),
+    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 120.0),
 }
 
 
@@ -57,83 +59,100 @@ class Options:
 # --- 1, 7 and 8: backfill -----------------------------------------------------------------
 
 
-def backfill(options: Options, *, scale_out: bool) -> list[Scenario]:
+@dataclass(frozen=True)
+class Backfill:
+    number: str
+    title: str
+    config: StackConfig
+    platform: bool = False
+
+
+def backfill(options: Options, variant: Backfill) -> list[Scenario]:
     size = options.size
-    if scale_out:
-        result = Scenario("8", "Scale-out: PostgreSQL, Huey on Redis, 3 worker processes")
-        config = StackConfig("scale-out", True, True, 3, options.threads)
-    else:
-        result = Scenario("1", "Backfill, organizer mode")
-        config = StackConfig("backfill", worker_threads=options.threads)
+    result = Scenario(variant.number, variant.title)
     cost = Scenario("7", "Cost (during scenario 1)")
+    config = replace(variant.config, worker_threads=options.threads)
+    count = size.platform_events if variant.platform else size.events
     cast = world.Cast.of(size.organizers, size.guests)
+    owners = [SERVICE_MAILBOX] if variant.platform else cast.organizers
     with Stack(config) as stack:
         stack.start_emulator(cast.mailboxes())
         world.setup_django(stack)
+        from django.utils import timezone
+
         ids = world.create_people(cast)
-        event_ids = world.create_events(cast, ids, size.events, size.people)
-        result.details["events"] = len(event_ids)
-        result.details["worker_processes"] = config.worker_processes
-        result.details["worker_threads"] = config.worker_threads
+        event_ids = world.create_events(cast, ids, count, size.people)
+        result.details.update(
+            events=count,
+            worker_processes=config.worker_processes,
+            worker_threads=config.worker_threads,
+            database="PostgreSQL" if config.postgres else "SQLite",
+            queue="Redis" if config.redis else "SQLite",
+        )
         latency = mean_latency(config.latency_ms, config.jitter_ms)
-        per_mailbox = Counter(cast.organizers[i % len(cast.organizers)] for i in range(size.events))
+        per_mailbox = Counter(owners[i % len(owners)] for i in range(count))
         limit = ceiling(per_mailbox.values(), latency)
         baseline = None
         if options.baseline:
-            print(f"  [{result.number}] msgraph-sdk baseline: {len(event_ids)} creates ...")
-            work = sdk_baseline.payloads(event_ids)
-            baseline = sdk_baseline.run(stack, work, world.ORGANIZER_DOMAIN)
+            print(f"  [{result.number}] msgraph-sdk baseline: {count} creates ...", flush=True)
+            service = SERVICE_MAILBOX if variant.platform else None
+            work = sdk_baseline.payloads(event_ids, service)
+            domain = PLATFORM_DOMAIN if variant.platform else world.ORGANIZER_DOMAIN
+            baseline = sdk_baseline.run(stack, work, domain)
             stack.reset_emulator()
         stack.start_web()
         stack.start_workers()
-        for organizer in cast.organizers:
-            world.connect_outlook(stack, organizer)
+        if not variant.platform:
+            for organizer in cast.organizers:
+                world.connect_outlook(stack, organizer)
         stack.control("POST", "/stats/reset")
-        print(f"  [{result.number}] Convene: switching Outlook sync on for {size.events} events")
+        print(f"  [{result.number}] Convene: Outlook sync on, {count} events", flush=True)
         sampler = (
             Sampler([p.pid for p in stack.workers], stack.var_dir) if options.profile else None
         )
         cpu_before = stack.worker_cpu_seconds()
-        from django.utils import timezone
-
         started = timezone.now()
-        world.switch_on(cast)
+        world.switch_on(cast, platform=variant.platform)
         finished = True
         try:
-            world.wait_until(
-                lambda: world.synced_count() >= len(event_ids), size.timeout, "backfill"
-            )
+            world.wait_until(lambda: world.synced_count() >= count, size.timeout, "backfill")
         except TimeoutError as exc:
             finished = False
-            result.notes.append(f"{exc}: {world.synced_count()} of {len(event_ids)} synced.")
+            result.notes.append(f"{exc}: {world.synced_count()} of {count} synced.")
         last = world.last_synced_at()
         cpu = stack.worker_cpu_seconds() - cpu_before
-        profile = summarize(sampler.stop(), len(event_ids), cpu) if sampler else None
+        profile = summarize(sampler.stop(), count, cpu) if sampler else None
         stats = stack.stats()
-        check = world.check_outlook(stack, cast, stack.env["OUTLOOK_CLIENT_ID"])
+        check = world.check_outlook(
+            stack,
+            owners,
+            platform=variant.platform,
+            app_client_id=stack.env["OUTLOOK_CLIENT_ID"],
+        )
         memory = stack.peak_memory()
     wall = (last - started).total_seconds() if finished and last else None
-    _backfill_figures(result, len(event_ids), wall, limit.seconds, limit.per_second, baseline)
+    _backfill_figures(result, count, wall, limit.seconds, limit.per_second, baseline)
     requests = stats["requests"]["total"]
     throttled = stats["throttled"]["total"]
     result.add(Figure("Graph requests", requests))
-    _correctness(result, check, len(event_ids))
+    _correctness(result, check, count)
     result.details.update(stats=stats, check=check)
     if profile:
         result.details["profile"] = profile
-    target = cost if not scale_out else result
-    target.add(
+    # Scenario 7 reads its figures off scenario 1's run; the other backfills show them inline.
+    costs = cost if variant.number == "1" else result
+    costs.add(
         Figure.checked(
             "worker CPU per synced event",
-            round(cpu * 1000 / len(event_ids), 2),
+            round(cpu * 1000 / count, 2),
             "ms",
             "<= 3 ms",
             lambda v: v <= 3,
         )
     )
     for process, mib in memory.items():
-        target.add(Figure(f"peak memory (VmHWM), {process}", mib, "MiB"))
-    target.add(
+        costs.add(Figure(f"peak memory (VmHWM), {process}", mib, "MiB"))
+    costs.add(
         Figure.checked(
             "429 answers / all requests",
             round(100 * throttled / max(requests, 1), 2),
@@ -144,7 +163,16 @@ def backfill(options: Options, *, scale_out: bool) -> list[Scenario]:
     )
     if profile:
         cost.details["profile"] = profile
-    return [result] if scale_out else [result, cost]
+    return [result, cost] if variant.number == "1" else [result]
+
+
+ORGANIZER_BACKFILL = Backfill("1", "Backfill, organizer mode", StackConfig("backfill"))
+PLATFORM_BACKFILL = Backfill("2", "Backfill, platform mode", StackConfig("platform"), platform=True)
+SCALE_OUT = Backfill(
+    "8",
+    "Scale-out: PostgreSQL, Huey on Redis, 3 worker processes",
+    StackConfig("scale-out", postgres=True, redis=True, worker_processes=3),
+)
 
 
 def _backfill_figures(
@@ -197,7 +225,7 @@ def _backfill_figures(
 def _correctness(result: Scenario, check: dict[str, Any], events: int) -> None:
     result.add(
         Figure.checked(
-            "events in organizers' calendars",
+            "events in the owner mailboxes",
             check["events_in_outlook"],
             "",
             f"= {events}",
@@ -392,10 +420,10 @@ def _one_synced_world(
 ) -> list[tuple[str, str, int]]:
     """Stack up, organizers connected, Outlook on and ``events`` synced: (mailbox, graph id,
     event id) of each."""
-    from convene.outlook.models import CalendarLink
-
     stack.start_emulator(cast.mailboxes())
     world.setup_django(stack)
+    from convene.outlook.models import CalendarLink
+
     ids = world.create_people(cast)
     event_ids = world.create_events(cast, ids, events, people)
     stack.start_web()
@@ -432,10 +460,11 @@ def replies_built() -> bool:
 
 
 GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
-    "backfill": (["1", "7"], lambda o: backfill(o, scale_out=False)),
+    "backfill": (["1", "7"], lambda o: backfill(o, ORGANIZER_BACKFILL)),
+    "platform": (["2"], lambda o: backfill(o, PLATFORM_BACKFILL)),
     "burst": (["3"], enrollment_burst),
     "latency": (["4"], change_latency),
-    "scale-out": (["8"], lambda o: backfill(o, scale_out=True)),
+    "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "emulator": (["E"], emulator),
 }
 

@@ -48,15 +48,18 @@ class StaticToken(AccessTokenProvider):
         return self._validator
 
 
-def payloads(event_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
-    """(organizer mailbox, Graph JSON) per event: exactly what Convene's first push sends."""
+def payloads(
+    event_ids: list[int], service_mailbox: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """(owner mailbox, Graph JSON) per event: exactly what Convene's first push sends, to the
+    organizer's mailbox or (platform calendar) to ``service_mailbox``."""
     from convene.events.models import Event
     from convene.outlook import mapping, sync
 
     result = []
     for event in Event.objects.filter(pk__in=event_ids).select_related("created_by"):
-        owner = event.created_by.email
-        snapshot = sync.event_snapshot(event, owner, platform=False)
+        owner = service_mailbox or event.created_by.email
+        snapshot = sync.event_snapshot(event, owner, platform=service_mailbox is not None)
         result.append((owner, mapping.create_payload(snapshot, generation=0)))
     return result
 

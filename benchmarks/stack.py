@@ -39,6 +39,8 @@ JITTER_MS = 40
 PASSWORD = "bench-Passw0rd!"
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# Databases are named after the scenario: BENCH_DATABASE_PREFIX keeps two runs apart (CI).
+DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "convene_bench")
 # Variables of the caller's shell that would point Convene elsewhere.
 _FOREIGN = ("DATABASE_URL", "HUEY_REDIS_URL", "HUEY_IMMEDIATE", "CONVENE_PUBLIC_URL", "DEBUG")
 
@@ -191,7 +193,7 @@ class Stack:
             }
         )
         if self.config.postgres:
-            self._database_name = f"convene_bench_{self.config.name.replace('-', '_')}"
+            self._database_name = f"{DATABASE_PREFIX}_{self.config.name.replace('-', '_')}"
             env["DATABASE_URL"] = _create_database(self._database_name)
         if self.config.redis:
             _flush_redis(REDIS_URL)
