@@ -307,7 +307,8 @@ def shot(request: pytest.FixtureRequest) -> Shot:
     """``shot(page, "name")`` saves a full-page screenshot as a test artifact, numbered in the
     order taken. ``docs=True`` also refreshes ``docs/screenshots/<name>.png`` when the
     environment has ``UPDATE_DOCS_SCREENSHOTS=1``."""
-    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
+    name = request.node.name.removeprefix("test_").replace("chromium", "")
+    folder = ARTIFACTS / re.sub(r"[^\w.]+", "-", name).strip("-")
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.png"):
         old.unlink()

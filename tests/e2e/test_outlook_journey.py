@@ -11,7 +11,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from convene.events import services
-from convene.outlook.models import Mode, OutlookSettings
+from convene.events.models import Event
+from convene.outlook import tasks
+from convene.outlook.models import Mode, OutlookSettings, Subscription
 
 from .conftest import (
     ADA,
@@ -47,6 +49,9 @@ def test_admin_turns_outlook_sync_on_in_organizer_mode(
     shot(page, "outlook-settings-on", docs=True)
     outlook = OutlookSettings.load()
     assert outlook.enabled and outlook.mode == Mode.ORGANIZER
+
+
+SignIn = Callable[[Page, str], None]
 
 
 def switch_outlook_on() -> None:
@@ -94,14 +99,8 @@ def test_organizer_signs_in_with_microsoft_while_creating_an_event_and_sees_it_s
     assert copy["start"]["dateTime"].startswith(utc_start)
 
 
-def test_attendee_who_enrolls_finds_the_invitation_in_their_outlook_calendar(
-    page: Page,
-    new_context: Callable[..., BrowserContext],
-    world: World,
-    worker: None,
-    sign_in: Callable[[Page, str], None],
-    shot: Shot,
-) -> None:
+def ada_connected_with_an_event(page: Page, world: World, sign_in: SignIn) -> Event:
+    """Outlook on, Ada connected through Microsoft's pages, one event of hers in Outlook."""
     switch_outlook_on()
     sign_in(page, ADA)
     page.goto(f"{world.url}/outlook/connect/?next=/")
@@ -120,8 +119,10 @@ def test_attendee_who_enrolls_finds_the_invitation_in_their_outlook_calendar(
         creator=world.people[ADA],
     )
     wait_until(lambda: world.mailbox(ADA))
+    return event
 
-    alan = new_context().new_page()
+
+def alan_enrolls(alan: Page, world: World, sign_in: SignIn, event: Event, shot: Shot) -> None:
     sign_in(alan, ALAN)
     alan.goto(world.url + event.get_absolute_url())
     alan.get_by_role("button", name="Enroll").click()
@@ -129,13 +130,55 @@ def test_attendee_who_enrolls_finds_the_invitation_in_their_outlook_calendar(
     shot(alan, "attendee-enrolled")
     wait_until(lambda: world.mailbox(ALAN))
 
+
+def test_attendee_who_enrolls_finds_the_invitation_in_their_outlook_calendar(
+    page: Page,
+    new_context: Callable[..., BrowserContext],
+    world: World,
+    worker: None,
+    sign_in: SignIn,
+    shot: Shot,
+) -> None:
+    event = ada_connected_with_an_event(page, world, sign_in)
+    alan = new_context().new_page()
+    alan_enrolls(alan, world, sign_in, event, shot)
+
     alan.goto(world.viewer(ALAN))
-    invitation = alan.get_by_role("link", name=re.compile("Compilers reading group"))
-    expect(invitation.first).to_be_visible()
-    expect(alan.get_by_text("Not responded").first).to_be_visible()
+    invitation = alan.locator(".week .ev", has_text="Compilers reading group")
+    expect(invitation).to_contain_text("Not responded")
     shot(alan, "outlook-week-with-invitation", docs=True)
-    invitation.first.click()
+    invitation.click()
     expect(alan.get_by_role("heading", name="Compilers reading group")).to_be_visible()
     for answer in ("Accept", "Tentative", "Decline"):
         expect(alan.get_by_role("button", name=answer)).to_be_visible()
     shot(alan, "outlook-invitation", docs=True)
+
+
+def test_attendee_who_declines_in_outlook_is_unenrolled_and_the_organizer_sees_it(
+    page: Page,
+    new_context: Callable[..., BrowserContext],
+    world: World,
+    worker: None,
+    sign_in: SignIn,
+    shot: Shot,
+) -> None:
+    event = ada_connected_with_an_event(page, world, sign_in)
+    tasks.maintain_subscriptions_task()  # the periodic job: subscribe to Ada's calendar
+    wait_until(lambda: Subscription.objects.filter(mailbox=ADA).exists())
+    alan = new_context().new_page()
+    alan_enrolls(alan, world, sign_in, event, shot)
+
+    alan.goto(world.viewer(ALAN))
+    alan.locator(".week .ev", has_text="Compilers reading group").click()
+    alan.get_by_role("button", name="Decline").click()
+    expect(alan.get_by_role("status")).to_have_text("Your answer was recorded: Declined.")
+    shot(alan, "outlook-declined")
+
+    alan.goto(world.url + event.get_absolute_url())
+    reload_until_visible(alan, "Enroll")
+    shot(alan, "attendee-unenrolled")
+    page.goto(world.url + event.get_absolute_url())
+    replies = page.locator(".outlook-replies")
+    expect(replies).to_contain_text("Alan Turing")
+    expect(replies).to_contain_text("Declined")
+    shot(page, "organizer-sees-decline", docs=True)
