@@ -27,6 +27,8 @@ CATEGORIES = [
     ("Huey (queue, scheduling)", re.compile(r"/huey/")),
     ("Django (other)", re.compile(r"/django/")),
 ]
+# Leaf frames of a thread that is waiting, not computing (py-spy sometimes samples them).
+_WAITING = re.compile(r"^(Condition\.wait|Event\.wait|Lock\.acquire|sleep|select|poll|recv)")
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -59,6 +61,7 @@ class Sampler:
                         "-o",
                         str(output),
                         "--nonblocking",
+                        "--full-filenames",
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -87,6 +90,8 @@ def summarize(files: list[Path], events: int, cpu_seconds: float) -> dict[str, A
             if not count_text.isdigit():
                 continue
             count = int(count_text)
+            if _WAITING.match(stack.rsplit(";", 1)[-1]):
+                continue
             total += count
             frames = [_FRAME.match(f) for f in stack.split(";")]
             by_category[_category(frames)] += count

@@ -246,6 +246,10 @@ class Stack:
             if process.poll() is not None:
                 raise RuntimeError(f"a worker exited at start; see {self.var_dir}/worker*.log")
 
+    def emulator_cpu_seconds(self) -> float:
+        assert self.emulator is not None
+        return cpu_seconds(self.emulator.pid)
+
     def worker_cpu_seconds(self) -> float:
         return sum(cpu_seconds(p.pid) for p in self.workers)
 

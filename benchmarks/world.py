@@ -278,3 +278,46 @@ def check_outlook(
         "wrong_attendee_lists": wrong_people,
         "max_concurrency_per_mailbox": max((e["maxConcurrent"] for e in concurrency), default=0),
     }
+
+
+def queries_of_one_sync(cast: Cast, ids: dict[str, int], people: int) -> dict[str, Any]:
+    """Run one first-time sync (a create) in this process and count its SQL by kind: the
+    worker does exactly this per event. The event is made without signals, so no task is
+    queued for the workers."""
+    import re
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from convene.events.models import Enrollment, EnrollmentRole, Event
+    from convene.outlook import sync
+    from convene.outlook.models import CalendarLink
+
+    organizer = cast.organizers[0]
+    begins = timezone.now() + timedelta(days=400)
+    event = Event.objects.create(
+        title="Profiled session",
+        start=begins,
+        end=begins + timedelta(hours=1),
+        timezone=ZONE,
+        created_by_id=ids[organizer],
+    )
+    Enrollment.objects.bulk_create(
+        [Enrollment(event=event, user_id=ids[organizer], role=EnrollmentRole.ORGANIZER)]
+        + [
+            Enrollment(event=event, user_id=ids[g], role=EnrollmentRole.ATTENDEE)
+            for g in cast.guests[: people - 1]
+        ]
+    )
+    CalendarLink.objects.create(event=event)
+    with CaptureQueriesContext(connection) as captured:
+        sync.sync_event(event.pk, lambda event_id, delay: None)
+    kinds: Counter[str] = Counter()
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        verb = sql.split(None, 1)[0].upper()
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql, re.IGNORECASE)
+        kinds[f"{verb} {table.group(1) if table else '?'}"] += 1
+    return {"queries": len(captured.captured_queries), "by_kind": dict(kinds.most_common())}
