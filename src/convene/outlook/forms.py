@@ -19,7 +19,22 @@ class OutlookSettingsForm(forms.Form):
         choices=Mode.choices,
         widget=forms.RadioSelect,
         help_text="Organizer calendars: each event is in the calendar of the person who "
-        "created it, who signs in with Microsoft once.",
+        "created it, who signs in with Microsoft once. Platform calendar: every event is in "
+        "one service mailbox of the platform's own Microsoft 365, and nobody signs in.",
+    )
+    service_mailbox = forms.EmailField(
+        label="Service mailbox",
+        required=False,
+        max_length=254,
+        help_text="The mailbox whose calendar holds every event in platform mode, "
+        "e.g. events@your-domain.",
+    )
+    platform_tenant = forms.CharField(
+        label="Platform tenant (optional)",
+        required=False,
+        max_length=100,
+        help_text="Tenant id or domain of the platform's Microsoft 365; "
+        "empty: the service mailbox's domain.",
     )
     regular_users_may_create_events = forms.BooleanField(
         label="Regular users may create events", required=False
@@ -32,11 +47,18 @@ class OutlookSettingsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.missing_configuration = missing_configuration
 
-    def clean_mode(self) -> str:
-        mode: str = self.cleaned_data["mode"]
-        if mode == Mode.PLATFORM:
-            raise forms.ValidationError("The platform calendar is not available yet.")
-        return mode
+    def clean_service_mailbox(self) -> str:
+        return str(self.cleaned_data["service_mailbox"]).strip().lower()
+
+    def clean_platform_tenant(self) -> str:
+        return str(self.cleaned_data["platform_tenant"]).strip()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        needs_mailbox = cleaned.get("mode") == Mode.PLATFORM and not cleaned.get("service_mailbox")
+        if needs_mailbox and "service_mailbox" not in self.errors:
+            self.add_error("service_mailbox", "The platform calendar needs a service mailbox.")
+        return cleaned
 
     def clean_enabled(self) -> bool:
         enabled: bool = self.cleaned_data["enabled"]
@@ -53,5 +75,34 @@ class OutlookSettingsForm(forms.Form):
             "enabled": outlook.enabled,
             "mode": outlook.mode,
             "unenroll_on_decline": outlook.unenroll_on_decline,
+            "service_mailbox": outlook.service_mailbox,
+            "platform_tenant": outlook.platform_tenant,
             "regular_users_may_create_events": site.regular_users_may_create_events,
         }
+
+
+class PlatformMailboxForm(forms.Form):
+    """The service mailbox as typed on the settings page (tested before it is saved)."""
+
+    service_mailbox = forms.EmailField(max_length=254)
+    platform_tenant = forms.CharField(required=False, max_length=100)
+
+    def clean_service_mailbox(self) -> str:
+        return str(self.cleaned_data["service_mailbox"]).strip().lower()
+
+    def clean_platform_tenant(self) -> str:
+        return str(self.cleaned_data["platform_tenant"]).strip()
+
+
+class ModeSwitchForm(PlatformMailboxForm):
+    """Where a mode switch goes, carried from the settings page to the preview and confirm."""
+
+    mode = forms.ChoiceField(choices=Mode.choices)
+    service_mailbox = forms.EmailField(max_length=254, required=False)
+    fingerprint = forms.CharField(required=False, max_length=64)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("mode") == Mode.PLATFORM and not cleaned.get("service_mailbox"):
+            raise forms.ValidationError("The platform calendar needs a service mailbox.")
+        return cleaned

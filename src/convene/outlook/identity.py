@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msal
 import requests
@@ -143,6 +143,23 @@ def admin_consent_url(
     return f"{registration.authority_host}/{tenant}/v2.0/adminconsent?{query}"
 
 
+def admin_consent_page(
+    registration: AppRegistration, tenant: str, redirect_uri: str, state: str
+) -> str:
+    """``admin_consent_url`` on the host that serves Microsoft's sign-in pages.
+
+    That host is the discovery document's authorize endpoint: the authority itself in
+    production, the emulator's browser port locally. If discovery fails the plain URL is
+    returned and Microsoft's page explains the problem (an unknown tenant, say).
+    """
+    url = admin_consent_url(registration, tenant, redirect_uri, state)
+    try:
+        authorize = urlsplit(_app(registration, tenant=tenant).authority.authorization_endpoint)
+    except (ValueError, requests.RequestException):
+        return url
+    return urlunsplit(urlsplit(url)._replace(scheme=authorize.scheme, netloc=authorize.netloc))
+
+
 def delegated_token(
     registration: AppRegistration,
     token_cache: str,
@@ -193,6 +210,12 @@ class AppTokens:
         self._http_cache = _msal_http_cache if http_cache is None else http_cache
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
         self._lock = threading.Lock()
+
+    def forget_refusals(self) -> None:
+        """Really ask Microsoft next time. MSAL replays a refused token request (no admin
+        consent yet, say) for a minute, though an admin may fix it a second later."""
+        if self._http_cache is not _msal_http_cache:
+            self._http_cache.clear()
 
     def token(self, tenant: str) -> str:
         with self._lock:

@@ -18,7 +18,9 @@ def change_settings(values: dict[str, Any], *, actor_id: int) -> list[str]:
     site = SiteSettings.load()
     changes = []
     was_enabled = outlook.enabled
-    for name in ("enabled", "mode", "unenroll_on_decline"):
+    if "service_mailbox" in values:
+        values = {**values, "service_mailbox": values["service_mailbox"].strip().lower()}
+    for name in ("enabled", "mode", "unenroll_on_decline", "service_mailbox", "platform_tenant"):
         if name in values and getattr(outlook, name) != values[name]:
             changes.append(_describe(name, getattr(outlook, name), values[name]))
             setattr(outlook, name, values[name])
@@ -42,10 +44,12 @@ def _describe(name: str, old: Any, new: Any) -> str:
         "mode": "Mode",
         "unenroll_on_decline": "Unenroll people who decline in Outlook",
         "regular_users_may_create_events": "Regular users may create events",
+        "service_mailbox": "Service mailbox",
+        "platform_tenant": "Platform tenant",
     }
 
     def word(value: Any) -> str:
-        return ("on" if value else "off") if isinstance(value, bool) else str(value)
+        return ("on" if value else "off") if isinstance(value, bool) else str(value) or "—"
 
     return f"{labels[name]}: {word(old)} → {word(new)}"
 

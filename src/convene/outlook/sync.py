@@ -35,12 +35,13 @@ from django.utils import timezone
 
 from convene.events.changes import ChangeKind, EventChange
 from convene.events.models import Enrollment, Event
-from convene.outlook import limits, mapping
+from convene.outlook import limits, mapping, platform
 from convene.outlook.connections import DelegatedTokens, usable_connection
 from convene.outlook.errors import (
     AuthorizationLost,
     MicrosoftError,
     NotFound,
+    Rejected,
     Throttled,
     Transient,
 )
@@ -381,10 +382,20 @@ def event_snapshot(event: Event, owner_email: str, platform: bool) -> mapping.Ev
 
 
 def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -> Target:
-    """Organizer calendars: the event lives in its creator's mailbox, through their sign-in."""
+    """Where the event's Outlook copy lives, and how to reach it.
+
+    A copy stays where it was made (its link remembers mode and mailbox) until a mode switch
+    moves it; an event with no copy yet goes where the settings say now.
+
+    - Organizer calendars: the creator's mailbox, through their sign-in.
+    - Platform calendar: the service mailbox, with Convene's app-only access.
+    """
     registration = AppRegistration.from_settings()
-    if outlook.mode != Mode.ORGANIZER:
-        raise NotImplementedError("Platform calendar mode is not available yet.")
+    if not link.graph_id and link.mode != outlook.mode:
+        CalendarLink.objects.filter(pk=link.pk, graph_id="").update(mode=outlook.mode)
+        link.mode = outlook.mode
+    if link.mode == Mode.PLATFORM:
+        return _platform_target(link, outlook, registration)
     connection = usable_connection(event.created_by_id)
     if connection is None:
         lost = OutlookConnection.objects.filter(user_id=event.created_by_id).first()
@@ -404,6 +415,19 @@ def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -
         gate=partial(limits.mailbox_slot, connection.mailbox),
     )
     return Target(mailbox=connection.mailbox, client=client, is_platform=False)
+
+
+def _platform_target(
+    link: CalendarLink, outlook: OutlookSettings, registration: AppRegistration
+) -> Target:
+    mailbox = (link.owner_mailbox if link.graph_id else "") or outlook.service_mailbox
+    if not mailbox:
+        raise Rejected("No service mailbox is set for the platform calendar.")
+    mailbox = mailbox.lower()
+    client = platform.client(
+        registration, mailbox, platform.tenant_for(mailbox, outlook), _shared_http(registration)
+    )
+    return Target(mailbox=mailbox, client=client, is_platform=True)
 
 
 # --- states -------------------------------------------------------------------------------

@@ -73,3 +73,28 @@ def reconcile_later(mailbox: str, graph_id: str) -> None:
 
 def enqueue_delta(mailbox: str) -> None:
     delta_task(mailbox)
+
+
+# --- switching modes ----------------------------------------------------------------------
+
+
+@db_task()
+def mode_switch_task(job_id: int) -> None:
+    from convene.outlook import modeswitch  # modeswitch -> services -> this module
+
+    modeswitch.run(job_id, enqueue_sync, enqueue_mode_switch)
+
+
+@db_periodic_task(crontab(minute="*"))
+def resume_mode_switches_task() -> None:
+    """A switch whose worker died continues where it stopped."""
+    from convene.outlook import modeswitch
+
+    modeswitch.resume_stalled(enqueue_mode_switch)
+
+
+def enqueue_mode_switch(job_id: int, delay: float = 0) -> None:
+    if delay > 0:
+        mode_switch_task.schedule((job_id,), delay=delay)
+    else:
+        mode_switch_task(job_id)

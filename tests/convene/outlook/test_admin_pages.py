@@ -97,19 +97,6 @@ def test_switching_on_without_an_app_registration_says_what_is_missing(
     assert not SyncLogEntry.objects.exists()
 
 
-def test_the_platform_mode_is_shown_but_cannot_be_chosen_yet(admin: User, settings: Any) -> None:
-    settings.OUTLOOK = CONFIGURED
-    client = signed_in(admin)
-    page = client.get("/outlook/admin/")
-    assert b"Platform calendar" in page.content
-    assert b'id="mode-platform" value="platform" disabled' in page.content
-
-    response = client.post("/outlook/admin/", {"enabled": "on", "mode": "platform"})
-
-    assert response.status_code == 200
-    assert not OutlookSettings.load().enabled
-
-
 def test_every_setting_change_is_in_the_audit_log(admin: User, settings: Any) -> None:
     settings.OUTLOOK = CONFIGURED
     client = signed_in(admin)
