@@ -23,13 +23,13 @@ from convene.outlook.models import (
     OutlookSettings,
     SyncLogEntry,
 )
+from convene.outlook.platform import _app_tokens as app_tokens_cache
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, GRACE
 from .test_platform import (
     ADMIN,
     SERVICE,
-    app_tokens_cache,
     platform_seed,
     use_platform_calendar,
 )
