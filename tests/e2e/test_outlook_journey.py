@@ -146,7 +146,7 @@ def test_attendee_who_enrolls_finds_the_invitation_in_their_outlook_calendar(
     alan.goto(world.viewer(ALAN))
     invitation = alan.locator(".week .ev", has_text="Compilers reading group")
     expect(invitation).to_contain_text("Not responded")
-    shot(alan, "outlook-week-with-invitation", docs=True)
+    shot(alan, "outlook-week-with-invitation")
     invitation.click()
     expect(alan.get_by_role("heading", name="Compilers reading group")).to_be_visible()
     for answer in ("Accept", "Tentative", "Decline"):
