@@ -38,13 +38,18 @@ class Size:
     edits: int  # single edits ...
     edit_seconds: float  # ... spread over this time
     platform_events: int  # backfill into the one service mailbox
+    declines: int  # declines in Outlook ...
+    decline_seconds: float  # ... spread over this time
+    webhook_mailboxes: int  # organizers whose subscriptions get notifications
+    webhook_rate: int  # notifications per second ...
+    webhook_seconds: float  # ... for this long
     timeout: float  # longest wait for any one phase
 
 
 SIZES = {
-    "full": Size(2000, 40, 30, 300, 500, 10.0, 30, 60.0, 1000, 900.0),
-    "quick": Size(200, 10, 30, 100, 100, 4.0, 10, 10.0, 100, 300.0),
-    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 120.0),
+    "full": Size(2000, 40, 30, 300, 500, 10.0, 30, 60.0, 1000, 20, 40.0, 10, 200, 30.0, 900.0),
+    "quick": Size(200, 10, 30, 100, 100, 4.0, 10, 10.0, 100, 6, 6.0, 4, 200, 5.0, 300.0),
+    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 3, 3.0, 2, 50, 2.0, 120.0),
 }
 
 
@@ -438,6 +443,202 @@ def change_latency(options: Options) -> list[Scenario]:
     return [result]
 
 
+# --- 5 and 6: replies (decline -> unenroll, the webhook under load) ----------------------
+
+
+def replies(options: Options) -> list[Scenario]:
+    size = options.size
+    declines = Scenario("5", "Decline to unenroll")
+    endpoint = Scenario("6", "Webhook endpoint")
+    cast = world.Cast.of(size.webhook_mailboxes, 60)
+    with Stack(StackConfig("replies", worker_threads=options.threads)) as stack:
+        synced = _one_synced_world(stack, cast, people=10, events=2 * size.webhook_mailboxes)
+        from django.conf import settings as django_settings
+        from huey.contrib.djhuey import HUEY
+
+        from convene.outlook import subscriptions
+        from convene.outlook.models import Subscription
+
+        # What the worker's periodic task does within a minute, done now.
+        subscriptions.maintain(lambda mailbox: None)
+        active = Subscription.objects.filter(state=Subscription.State.ACTIVE).count()
+        declines.details["subscriptions"] = active
+        _decline_to_unenroll(stack, declines, size)
+        public = django_settings.OUTLOOK["public_url"]
+        bodies = _notifications(stack, synced)
+        print(f"  [6] {size.webhook_rate}/s notifications for {size.webhook_seconds:.0f} s")
+        timings, statuses, last_sent = asyncio.run(
+            _post_notifications(
+                f"{public}/outlook/webhook/", bodies, size.webhook_rate, size.webhook_seconds
+            )
+        )
+        sent = len(timings)
+        drained = True
+        try:
+            world.wait_until(
+                lambda: HUEY.pending_count() == 0 and HUEY.scheduled_count() == 0,
+                size.timeout,
+                "the notifications' work",
+            )
+        except TimeoutError as exc:
+            drained = False
+            endpoint.notes.append(f"{exc}: {HUEY.pending_count()} tasks still queued")
+        finished = time.monotonic()
+        stats = stack.stats()
+    accepted = statuses.get(202, 0)
+    slow = sum(1 for t in timings if t > 3.0)
+    endpoint.add(Figure("notifications sent", sent))
+    endpoint.add(Figure("p50 response time", round(_percentile(timings, 50) * 1000, 1), "ms"))
+    endpoint.add(
+        Figure.checked(
+            "p99 response time",
+            round(_percentile(timings, 99) * 1000, 1),
+            "ms",
+            "<= 100 ms",
+            lambda v: v <= 100,
+        )
+    )
+    endpoint.add(
+        Figure.checked(
+            "lost (not answered 202 within Graph's 3 s)",
+            sent - accepted + slow,
+            "",
+            "0",
+            lambda v: v == 0,
+        )
+    )
+    endpoint.add(
+        Figure("answers by status", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    )
+    if drained:
+        endpoint.add(
+            Figure(
+                "worker done with all their reads after the last one",
+                round(finished - last_sent, 1),
+                "s",
+            )
+        )
+    endpoint.add(
+        Figure("Graph reads they caused", stats["requests"]["byOperation"].get("events.get", 0))
+    )
+    endpoint.details["stats"] = stats
+    return [declines, endpoint]
+
+
+def _decline_to_unenroll(stack: Stack, result: Scenario, size: Size) -> None:
+    from convene.events.models import Enrollment, EnrollmentRole
+    from convene.outlook.models import CalendarLink
+
+    uids = dict(CalendarLink.objects.values_list("event_id", "ical_uid"))
+    attendees = list(
+        Enrollment.objects.filter(role=EnrollmentRole.ATTENDEE)
+        .order_by("pk")
+        .values_list("event_id", "user_id", "user__email")
+    )[:: max(1, 20 // size.declines)][: size.declines]
+    print(f"  [5] {len(attendees)} declines in Outlook over {size.decline_seconds:.0f} s")
+    delays = []
+    started = time.monotonic()
+    for number, (event_id, user_id, email) in enumerate(attendees):
+        copy = next(
+            item["id"]
+            for item in stack.control("GET", f"/mailboxes/{email}/events")["value"]
+            if item["iCalUId"] == uids[event_id]
+        )
+        time.sleep(
+            max(0.0, started + number * size.decline_seconds / size.declines - time.monotonic())
+        )
+        stack.control(
+            "POST",
+            f"/mailboxes/{email}/events/{copy}/respond",
+            {"response": "decline", "comment": "Cannot come", "sendResponse": True},
+        )
+        declined = time.monotonic()
+        enrolled = Enrollment.objects.filter(event_id=event_id, user_id=user_id)
+
+        def unenrolled(enrolled: Any = enrolled) -> bool:
+            return not enrolled.exists()
+
+        try:
+            world.wait_until(unenrolled, 60, f"unenroll {email}")
+            delays.append(time.monotonic() - declined)
+        except TimeoutError as exc:
+            result.notes.append(str(exc))
+    result.add(Figure("declines measured", len(delays)))
+    if delays:
+        result.add(Figure("p50 decline -> unenrolled", _r(_percentile(delays, 50)), "s"))
+        result.add(
+            Figure.checked(
+                "p95 decline -> unenrolled",
+                _r(_percentile(delays, 95)),
+                "s",
+                "<= 5 s",
+                lambda v: v <= 5,
+            )
+        )
+        result.details["delays"] = [round(d, 3) for d in delays]
+
+
+def _notifications(stack: Stack, synced: list[tuple[str, str, int]]) -> list[bytes]:
+    """One Graph change notification per synced event, worded as Graph does, with the
+    subscription's real id and clientState (from the emulator, which knows the secret)."""
+    from convene.outlook.models import Subscription
+
+    listed = stack.control("GET", "/subscriptions")
+    secrets = {s["id"]: s for s in (listed["value"] if isinstance(listed, dict) else listed)}
+    by_mailbox = {
+        mailbox: secrets[graph_id]
+        for mailbox, graph_id in Subscription.objects.filter(
+            state=Subscription.State.ACTIVE
+        ).values_list("mailbox", "graph_id")
+    }
+    bodies = []
+    for mailbox, graph_id, _event_id in synced:
+        subscription = by_mailbox[mailbox]
+        resource = f"Users/{mailbox}/Events/{graph_id}"
+        item = {
+            "subscriptionId": subscription["id"],
+            "subscriptionExpirationDateTime": subscription["expirationDateTime"],
+            "changeType": "updated",
+            "resource": resource,
+            "resourceData": {
+                "@odata.type": "#Microsoft.Graph.Event",
+                "@odata.id": resource,
+                "id": graph_id,
+            },
+            "clientState": subscription["clientState"],
+        }
+        bodies.append(json.dumps({"value": [item]}).encode())
+    return bodies
+
+
+async def _post_notifications(
+    url: str, bodies: list[bytes], rate: int, seconds: float
+) -> tuple[list[float], dict[int, int], float]:
+    """Open loop, as Graph sends: one notification every 1/rate s whatever the answers."""
+    timings: list[float] = []
+    statuses: Counter[int] = Counter()
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def send(number: int, begin: float) -> None:
+            await asyncio.sleep(max(0.0, begin + number / rate - time.monotonic()))
+            sent = time.monotonic()
+            try:
+                response = await client.post(
+                    url, content=bodies[number % len(bodies)], headers=headers
+                )
+                statuses[response.status_code] += 1
+            except httpx.HTTPError:
+                statuses[0] += 1
+            timings.append(time.monotonic() - sent)
+
+        begin = time.monotonic()
+        await asyncio.gather(*(send(n, begin) for n in range(total)))
+    return timings, dict(statuses), time.monotonic()
+
+
 # --- emulator throughput ------------------------------------------------------------------
 
 
@@ -506,6 +707,7 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "platform": (["2"], lambda o: backfill(o, PLATFORM_BACKFILL)),
     "burst": (["3"], enrollment_burst),
     "latency": (["4"], change_latency),
+    "replies": (["5", "6"], replies),
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "emulator": (["E"], emulator),
 }
