@@ -7,13 +7,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: help install browser run test lint typecheck pytest test-postgres bench clean
+.PHONY: help install browser run test lint typecheck pytest test-postgres bench bench-ci clean
 
 help:
 	@echo "make run            set up and start Convene (emulator, web, worker)"
 	@echo "make test           set up and run linters, type checks and every test"
 	@echo "make test-postgres  run the test suite against PostgreSQL ($(POSTGRES_URL))"
-	@echo "make bench          run the benchmark suite"
+	@echo "make bench          run the benchmark suite (make bench ARGS=--quick: small sizes)"
+	@echo "make bench-ci       the benchmarks' correctness check on PostgreSQL + Redis"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -68,7 +69,11 @@ test-postgres: install browser
 	fi
 
 bench: install
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(ARGS)
+
+# Small sizes, same code paths, correctness only; also part of make test-postgres.
+bench-ci: install
+	DATABASE_URL='$(POSTGRES_URL)' $(VENV)/bin/pytest tests/benchmarks
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
