@@ -200,7 +200,14 @@ def drifted_properties(last_accepted: JSON, graph_event: JSON) -> list[str]:
             continue
         ours = _meaning(name, last_accepted[name])
         theirs = _meaning(name, graph_event.get(name))
-        if ours is not None and theirs is not None and ours != theirs:
+        if ours is None or theirs is None:
+            continue
+        if name == "body":
+            # Outlook adds to bodies itself (the Teams join block of an online meeting): only
+            # a body that no longer holds Convene's text has been edited.
+            if ours not in theirs:
+                drifted.append(name)
+        elif ours != theirs:
             drifted.append(name)
     return drifted
 

@@ -1,0 +1,90 @@
+"""Reading Outlook's copy back, without a server: answers, and drift compared by meaning."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from convene.outlook import mapping
+
+SENT: dict[str, Any] = {
+    "subject": "Compilers night",
+    "body": {"contentType": "html", "content": "<p>Parsing &amp; pizza</p><p>Link: x</p>"},
+    "start": {"dateTime": "2030-07-01T18:00:00", "timeZone": "Europe/Berlin"},
+    "end": {"dateTime": "2030-07-01T20:00:00", "timeZone": "Europe/Berlin"},
+    "location": {"displayName": "Room 1"},
+    "attendees": [
+        {"emailAddress": {"address": "Alan@contoso.test", "name": "Alan"}, "type": "optional"}
+    ],
+}
+
+# The same event as Graph returns it: UTC times, a whole HTML document, extra fields.
+READ: dict[str, Any] = {
+    "subject": "Compilers night",
+    "body": {
+        "contentType": "html",
+        "content": '<html>\r\n<head>\r\n<meta charset="utf-8"><style>p {margin:0}</style></head>'
+        "<body>\r\n<p>Parsing &amp; pizza</p>\r\n<p>Link: x</p>\r\n</body>\r\n</html>\r\n",
+    },
+    "start": {"dateTime": "2030-07-01T16:00:00.0000000", "timeZone": "UTC"},
+    "end": {"dateTime": "2030-07-01T18:00:00.0000000", "timeZone": "UTC"},
+    "location": {"displayName": "Room 1", "locationType": "default", "uniqueId": "Room 1"},
+    "attendees": [
+        {
+            "type": "optional",
+            "status": {"response": "declined", "time": "2030-06-01T09:30:00.1234567Z"},
+            "emailAddress": {"name": "Alan Turing", "address": "alan@contoso.test"},
+        },
+        {
+            "type": "required",
+            "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+            "emailAddress": {"name": "Grace", "address": "grace@contoso.test"},
+        },
+    ],
+}
+
+
+def test_replies_are_read_with_their_time() -> None:
+    alan, grace = mapping.replies(READ)
+    assert alan == mapping.Reply(
+        "alan@contoso.test", "declined", datetime(2030, 6, 1, 9, 30, 0, 123456, tzinfo=UTC)
+    )
+    assert grace == mapping.Reply("grace@contoso.test", "none", None)
+
+
+def test_outlooks_own_forms_of_what_was_sent_are_not_drift() -> None:
+    only_alan = {**READ, "attendees": READ["attendees"][:1]}
+    assert mapping.drifted_properties(SENT, only_alan) == []
+
+
+def test_a_body_outlook_added_to_is_not_drift_but_an_edited_one_is() -> None:
+    teams = {**READ["body"], "content": READ["body"]["content"] + "<div>Join Teams meeting</div>"}
+    edited = {**READ["body"], "content": "<p>Parsing only</p>"}
+    base = {**READ, "attendees": READ["attendees"][:1]}
+    assert mapping.drifted_properties(SENT, {**base, "body": teams}) == []
+    assert mapping.drifted_properties(SENT, {**base, "body": edited}) == ["body"]
+
+
+def test_each_owned_property_changed_in_outlook_is_drift() -> None:
+    changed = {
+        **READ,
+        "subject": "Renamed",
+        "start": {"dateTime": "2030-07-01T17:00:00.0000000", "timeZone": "UTC"},
+        "location": {"displayName": "Elsewhere"},
+    }
+    assert mapping.drifted_properties(SENT, changed) == [
+        "subject",
+        "start",
+        "location",
+        "attendees",
+    ]
+
+
+def test_what_convene_never_sent_or_cannot_read_is_not_judged() -> None:
+    windows_zone = {
+        **READ,
+        "attendees": READ["attendees"][:1],
+        "start": {"dateTime": "2030-07-01T09:00:00", "timeZone": "Pacific Standard Time"},
+    }
+    assert mapping.drifted_properties(SENT, windows_zone) == []
+    assert mapping.drifted_properties({}, {"subject": "Anything"}) == []
