@@ -78,6 +78,7 @@ def test_the_organizer_is_told_in_the_app_and_by_email(
     page = live.browser(ADA).get("/")
     assert b"Notices" in live.browser(ADA).get("/notices/").content
     assert page.context["nav_unread_notices"] == 1
+    assert b'1<span class="visually-hidden"> unread</span>' in page.content
     assert live.browser(ADA).get("/").context["nav_unread_notices"] == 0
 
 
