@@ -106,6 +106,7 @@ def backfill(options: Options, variant: Backfill) -> list[Scenario]:
             emulator_before = stack.emulator_cpu_seconds()
             baseline = sdk_baseline.run(stack, work, domain)
             baseline["emulator_cpu"] = stack.emulator_cpu_seconds() - emulator_before
+            result.details["baseline"] = baseline
             stack.reset_emulator()
         stack.start_web()
         stack.start_workers()
@@ -221,6 +222,9 @@ def _backfill_figures(
         )
     if baseline:
         result.add(Figure("msgraph-sdk baseline wall time", baseline["seconds"], "s"))
+        result.add(
+            Figure("msgraph-sdk client CPU per event", baseline["client_cpu_ms_per_event"], "ms")
+        )
         if baseline["failures"]:
             result.add(Figure("msgraph-sdk baseline failed creates", baseline["failures"]))
         result.add(
