@@ -8,6 +8,7 @@ inside MSAL counts as MSAL), and Convene's own functions are also counted inclus
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -25,6 +26,7 @@ CATEGORIES = [
     ("HTML sanitizer (nh3)", re.compile(r"nh3")),
     ("JSON", re.compile(r"/json/")),
     ("Huey (queue, scheduling)", re.compile(r"/huey/")),
+    ("ASGI server (uvicorn, asgiref, asyncio)", re.compile(r"/uvicorn/|/asgiref/|/asyncio/")),
     ("Django (other)", re.compile(r"/django/")),
 ]
 # Leaf frames of a thread that is waiting, not computing (py-spy sometimes samples them).
@@ -62,6 +64,8 @@ class Sampler:
                         str(output),
                         "--nonblocking",
                         "--full-filenames",
+                        # BENCH_PROFILE_IDLE=1: waiting threads too (where wall time goes).
+                        *(["--idle"] if os.environ.get("BENCH_PROFILE_IDLE") == "1" else []),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
