@@ -124,18 +124,28 @@ def summarize(files: list[Path], events: int, cpu_seconds: float) -> dict[str, A
     }
 
 
+WRAPPERS = {"Huey (queue, scheduling)", "ASGI server (uvicorn, asgiref, asyncio)"}
+
+
 def _category(frames: list[re.Match[str] | None]) -> str:
     known = [f for f in frames if f is not None]
     first = next((i for i, f in enumerate(known) if "convene/" in f["file"]), None)
-    # Below Convene's first frame (a Huey task calling into the sync engine), the outermost
-    # library wins; stacks without Convene (Huey polling its queue) go by their own frames.
+    # Below Convene's first frame (a task or a view calling in), the outermost library wins;
+    # stacks without Convene (Huey polling its queue, Django's middleware) go by their own
+    # frames. Huey and the ASGI server wrap everything, so they count only when nothing
+    # more specific is on the stack.
+    wrapper = ""
     for frame in known[first or 0 :]:
         file = frame["file"]
         if "convene/" in file and "crypto.py" not in file:
             continue
         for name, pattern in CATEGORIES:
             if pattern.search(file):
-                return name
+                if name not in WRAPPERS:
+                    return name
+                wrapper = wrapper or name
+    if wrapper:
+        return wrapper
     return "Convene's own code" if first is not None else "other (interpreter, threads)"
 
 
