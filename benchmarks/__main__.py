@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             results += [Scenario.from_json(r) for r in json.loads(out.read_text())]
     results.sort(key=lambda s: (s.number[0] == "E", s.number))
     where = machine()
-    json_path, md_path = report.save(f"latest-{size}", where, results, command.strip())
+    # Only a run of everything replaces the latest table; a partial run is kept beside it.
+    name = f"latest-{size}" if not wanted else f"partial-{size}"
+    json_path, md_path = report.save(name, where, results, command.strip())
     print()
     print(md_path.read_text())
     print(

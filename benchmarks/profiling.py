@@ -47,6 +47,7 @@ class Sampler:
         self.outputs = [directory / f"profile-{pid}.txt" for pid in pids]
         self.processes: list[subprocess.Popen[bytes]] = []
         if tool is None:
+            print("  py-spy is not installed (pip install py-spy): no profile", flush=True)
             return
         for pid, output in zip(pids, self.outputs, strict=True):
             self.processes.append(

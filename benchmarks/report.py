@@ -86,7 +86,12 @@ def markdown(machine: dict[str, Any], scenarios: list[Scenario], command: str) -
                 f"| {scenario.number} | {scenario.title} | {figure.name} | {_value(figure)} | "
                 f"{figure.target} | {result} |"
             )
-    notes = [f"- {s.number}: {n}" for s in scenarios for n in s.notes]
+    # The same note (the ceiling's formula) on several scenarios is printed once.
+    numbers: dict[str, list[str]] = {}
+    for scenario in scenarios:
+        for note in scenario.notes:
+            numbers.setdefault(note, []).append(scenario.number)
+    notes = [f"- {', '.join(n)}: {note}" for note, n in numbers.items()]
     if notes:
         lines += ["", "Notes:", "", *notes]
     return "\n".join(lines) + "\n"
