@@ -216,6 +216,13 @@ class Stack:
                 "--no-access-log",
                 "--log-level",
                 "warning",
+                # BENCH_WEB_WORKERS=N: N uvicorn processes (each runs Django's synchronous
+                # views one at a time).
+                *(
+                    ["--workers", os.environ["BENCH_WEB_WORKERS"]]
+                    if os.environ.get("BENCH_WEB_WORKERS")
+                    else []
+                ),
             ],
         )
 
@@ -238,6 +245,8 @@ class Stack:
                         "run_huey",
                         "--workers",
                         str(self.config.worker_threads),
+                        # e.g. "--max-delay 0.5": try consumer settings without editing code.
+                        *os.environ.get("BENCH_HUEY_ARGS", "").split(),
                     ],
                 )
             )
