@@ -339,19 +339,19 @@ def _flush_redis(url: str) -> None:
     client.close()
 
 
-def reachable() -> dict[str, str]:
+def reachable(postgres_url: str = POSTGRES_URL, redis_url: str = REDIS_URL) -> dict[str, str]:
     """Which of PostgreSQL and Redis cannot be reached (name -> why); empty when both can."""
     problems = {}
     try:
         import psycopg
 
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+        psycopg.connect(postgres_url, connect_timeout=3).close()
     except Exception as exc:
-        problems["PostgreSQL"] = f"{POSTGRES_URL}: {exc}"
+        problems["PostgreSQL"] = f"{postgres_url}: {exc}"
     try:
         import redis
 
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
     except Exception as exc:
-        problems["Redis"] = f"{REDIS_URL}: {exc}"
+        problems["Redis"] = f"{redis_url}: {exc}"
     return problems

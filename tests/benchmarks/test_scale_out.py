@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from benchmarks.stack import reachable
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -32,8 +31,7 @@ def servers() -> dict[str, str]:
         "BENCH_REDIS_URL": os.environ.get("BENCH_CI_REDIS_URL", "redis://127.0.0.1:6379/14"),
         "BENCH_DATABASE_PREFIX": "convene_bench_ci",
     }
-    os.environ.update(env)  # reachable() reads them
-    problems = reachable()
+    problems = reachable(env["POSTGRES_URL"], env["BENCH_REDIS_URL"])
     if problems:
         message = "; ".join(f"{name} is not reachable ({why})" for name, why in problems.items())
         if os.environ.get("CI") == "true":
