@@ -1,0 +1,53 @@
+"""Who may use the accounts app's URLs."""
+
+from __future__ import annotations
+
+from url_access.matrix import (
+    ADMINS,
+    ADMINS_ACT,
+    ADMINS_NOT_FOUND,
+    EVERYONE,
+    EVERYONE_ACTS,
+    LOGIN,
+    MISSING,
+    NOT_ALLOWED,
+    Case,
+    World,
+)
+
+
+def attendee(world: World) -> list[object]:
+    return [world.attendee.pk]
+
+
+def missing_user(world: World) -> list[object]:
+    return [MISSING]
+
+
+CASES = (
+    Case("sign in", "get", "accounts:login", (200, 302, 302, 302, 302, 302, 302)),
+    Case("sign out", "post", "accounts:logout", (LOGIN,) * 7),
+    Case("sign out by GET", "get", "accounts:logout", NOT_ALLOWED),
+    Case("profile", "get", "accounts:profile", EVERYONE),
+    Case(
+        "save profile", "post", "accounts:profile", EVERYONE_ACTS, data={"display_name": "Renamed"}
+    ),
+    Case("users and roles", "get", "accounts:users", ADMINS),
+    Case(
+        "change a user's role",
+        "post",
+        "accounts:change_role",
+        ADMINS_ACT,
+        args=attendee,
+        data={"role": "organizer"},
+    ),
+    Case("change a user's role by GET", "get", "accounts:change_role", NOT_ALLOWED, args=attendee),
+    Case(
+        "change role of missing user",
+        "post",
+        "accounts:change_role",
+        ADMINS_NOT_FOUND,
+        args=missing_user,
+        data={"role": "organizer"},
+    ),
+)
