@@ -161,9 +161,9 @@ def _details(title: str) -> services.EventDetails:
 NOT_CONVENES = frozenset({"admin"})
 
 
-def named_routes() -> tuple[set[str], list[str]]:
-    """Every URL pattern of the project: (names as ``namespace:name``, unnamed patterns)."""
-    names: set[str] = set()
+def named_routes() -> tuple[dict[str, URLPattern], list[str]]:
+    """Every URL pattern of the project: {``namespace:name``: pattern}, and the unnamed ones."""
+    named: dict[str, URLPattern] = {}
     unnamed: list[str] = []
 
     def walk(patterns: list[Any], namespace: str, prefix: str) -> None:
@@ -176,12 +176,12 @@ def named_routes() -> tuple[set[str], list[str]]:
                 walk(entry.url_patterns, joined, prefix + str(entry.pattern))
             elif isinstance(entry, URLPattern):
                 if entry.name:
-                    names.add(f"{namespace}:{entry.name}" if namespace else entry.name)
+                    named[f"{namespace}:{entry.name}" if namespace else entry.name] = entry
                 else:
                     unnamed.append(prefix + str(entry.pattern))
 
     walk(get_resolver().url_patterns, "", "/")
-    return names, unnamed
+    return named, unnamed
 
 
 # --- what changed ----------------------------------------------------------------------------
