@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+import pytest
 from django.test import Client
+from url_access.hostile_urls import HOSTILE_NEXT, stays_on_convene
 
 from convene.outlook.models import OutlookConnection
 
@@ -120,9 +122,20 @@ def test_microsoft_unreachable(outlook: OutlookWorld, settings: Any) -> None:
     assert b"Microsoft could not be reached" in page.content
 
 
-def test_the_next_url_cannot_leave_convene(outlook: OutlookWorld) -> None:
-    back = outlook.connect(ADA, next_url="https://evil.example/steal")
-    assert back == "/outlook/"
+@pytest.mark.parametrize("hostile", HOSTILE_NEXT)
+def test_the_next_url_cannot_leave_convene(
+    outlook_without_worker: OutlookWorld, hostile: str
+) -> None:
+    back = outlook_without_worker.connect(ADA, next_url=hostile)
+    assert stays_on_convene(back), back
+    if "%" not in hostile:
+        assert back == "/outlook/"
+
+
+def test_a_next_url_on_convene_is_where_the_sign_in_returns(
+    outlook_without_worker: OutlookWorld,
+) -> None:
+    assert outlook_without_worker.connect(ADA, next_url="/my-events/") == "/my-events/"
 
 
 def test_a_forged_answer_is_refused(outlook: OutlookWorld) -> None:
