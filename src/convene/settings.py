@@ -32,6 +32,10 @@ SECURE_COOKIES = env_bool("CONVENE_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
+# Pages carry the CSRF token themselves (forms, htmx's hx-headers); no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# Lax, not Strict: the browser comes back from Microsoft's sign-in by a cross-site redirect, and
+# the GET that finishes the sign-in needs the session cookie.
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
