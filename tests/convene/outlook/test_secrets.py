@@ -8,15 +8,19 @@ from io import StringIO
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import msal
 import pytest
 from cryptography.fernet import Fernet
+from django.apps import apps as django_apps
+from django.core import serializers
 from django.core.management import call_command
 
-from convene.outlook import crypto
+from convene.outlook import crypto, platform
 from convene.outlook.models import OutlookConnection, SyncLogEntry
 
 from .conftest import CLIENT_SECRET, OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, create_event, update
+from .test_platform import ADMIN, SERVICE, platform_seed, use_platform_calendar
 
 
 class Everything(logging.Handler):
@@ -97,3 +101,50 @@ def test_rotate_keys_re_encrypts_every_authorization_under_the_newest_key(
     settings.OUTLOOK_TOKEN_KEYS = [old_key]
     with pytest.raises(crypto.UndecryptableToken):
         crypto.decrypt(OutlookConnection.objects.get().encrypted_token_cache)
+
+
+def app_only_tokens() -> set[str]:
+    """The access tokens MSAL holds in this process for the platform calendar."""
+    found = set()
+    for tokens in platform._app_tokens.values():
+        for app in tokens._apps.values():
+            for entry in app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+                found.add(entry["secret"])
+    return found
+
+
+def test_platform_app_tokens_stay_in_memory_and_out_of_logs(
+    outlook: OutlookWorld, all_logging: Any
+) -> None:
+    """Platform mode: Convene's own credentials (the client secret from the environment) buy
+    app-only tokens per tenant; they live in MSAL's memory only: not in the database, not in
+    the logs, not in the audit log."""
+    from convene.events import services
+
+    outlook.emulator.reset(platform_seed(consented=True))
+    use_platform_calendar()
+    platform._app_tokens.clear()
+    event = create_event(outlook)
+    services.enroll(event, outlook.people[ALAN], actor=None)
+    outlook.wait_synced(event.pk)
+    tested = outlook.browser(ADMIN).post(
+        "/outlook/admin/test-connection/",
+        {"enabled": "on", "mode": "platform", "service_mailbox": SERVICE},
+    )
+    assert tested.status_code == 200
+
+    secrets = app_only_tokens() | {CLIENT_SECRET}
+    assert len(secrets) >= 2, "the sync used an app-only token"
+    logged = "\n".join(all_logging.lines)
+    audit = "\n".join(
+        f"{entry.message} {json.dumps(entry.details)}" for entry in SyncLogEntry.objects.all()
+    )
+    stored = "\n".join(
+        serializers.serialize("json", model._default_manager.all())
+        for model in django_apps.get_models()
+    )
+    assert logged, "logging was captured"
+    for secret in secrets:
+        assert secret not in logged
+        assert secret not in audit
+        assert secret not in stored
