@@ -74,6 +74,14 @@ def deactivate_in_django_admin(world: OutlookWorld, email: str) -> None:
     assert not person.is_active
 
 
+def deactivate_on_users_page(world: OutlookWorld, email: str) -> None:
+    person = world.people[email]
+    response = world.browser(ADMIN).post(f"/manage/users/{person.pk}/active/", {"active": "0"})
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert not person.is_active
+
+
 def live(world: OutlookWorld, email: str) -> Counter[str]:
     """Copies in that calendar that are not cancelled, counted by iCalUId."""
     return Counter(e["iCalUId"] for e in world.mailbox(email) if not e["isCancelled"])
@@ -394,7 +402,8 @@ def test_a_handover_interrupted_after_the_new_copy_finishes_without_sending_anyt
 def test_one_named_person_takes_every_event_even_without_co_organizers(
     outlook: OutlookWorld, leaving: dict[str, Event]
 ) -> None:
-    deactivate_in_django_admin(outlook, ADA)
+    deactivate_on_users_page(outlook, ADA)
+    assert Notice.objects.filter(user=outlook.people[ADMIN]).count() == 1
     page = preview(outlook, ADA, target="person", person=GRACE.upper()).content.decode()
     assert (number(page, "moving-count"), number(page, "without-count")) == (3, 0)
 
