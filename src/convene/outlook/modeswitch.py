@@ -110,6 +110,13 @@ def plan(destination: Destination) -> Plan:
 def _blocker(link: CalendarLink, destination: Destination) -> str:
     """Why the event cannot move now ("" when it can): both calendars must be reachable."""
     creator = link.event.created_by
+    if not creator.is_active and link.mode == Mode.ORGANIZER:
+        return (
+            f"{creator.name}'s account is deactivated: hand their events over first "
+            "(Outlook sync dashboard)."
+        )
+    if not creator.is_active and destination.mode == Mode.ORGANIZER:
+        return f"{creator.name}'s account is deactivated, so their calendar cannot hold it."
     if link.mode == Mode.ORGANIZER:
         connection = usable_connection(creator.pk)
         if connection is None or connection.mailbox != link.owner_mailbox.lower():

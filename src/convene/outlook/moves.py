@@ -268,7 +268,7 @@ def _move(
     if link.is_behind or (not link.graph_id and not event.is_cancelled):
         if link.state == LinkState.FAILING and not link.retries_automatically:
             return _reattach(step, link, rules, link.last_error)
-        if link.state == LinkState.WAITING_AUTHORIZATION:
+        if link.state in (LinkState.WAITING_AUTHORIZATION, LinkState.NEEDS_NEW_ORGANIZER):
             return _reattach(step, link, rules, link.last_error)
         return False  # the sync engine retries it; so do we
     if not step.from_graph_id:

@@ -31,6 +31,8 @@ from convene.outlook.platform import _app_tokens as app_tokens_cache
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE
+from .test_mode_switch import number as switch_number
+from .test_mode_switch import preview as switch_preview
 from .test_platform import ADMIN, SERVICE, platform_seed, use_platform_calendar
 
 ATTENDEES = (ALAN, BARBARA)
@@ -528,3 +530,18 @@ def test_a_changed_plan_is_shown_again(outlook: OutlookWorld, leaving: dict[str,
     assert b"changed since the preview" in response.content
     assert b'id="moving-count">3<' in response.content
     assert not Job.objects.exists()
+
+
+def test_a_mode_switch_leaves_a_leavers_events_for_the_handover(outlook: OutlookWorld) -> None:
+    app_tokens_cache.clear()
+    outlook.emulator.reset(platform_seed(consented=True))
+    outlook.connect(ADA)
+    event = make_event(outlook, "Ada's talk", days=3)
+    outlook.wait_synced(event.pk)
+    deactivate_in_django_admin(outlook, ADA)
+
+    page = switch_preview(outlook, mode="platform", service_mailbox=SERVICE)
+
+    assert switch_number(page, "moving-count") == 0
+    assert switch_number(page, "held-back-count") == 1
+    assert "Ada Lovelace&#x27;s account is deactivated: hand their events over first" in page
