@@ -118,7 +118,7 @@ class HandoverForm(forms.Form):
             ("person", "One person for every event"),
             ("platform", "The platform calendar"),
         ],
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
     person = forms.EmailField(
         label="Their email address",

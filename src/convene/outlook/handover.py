@@ -162,7 +162,10 @@ _WAS_ACTIVE = "_convene_was_active"
 def user_saving(sender: Any, instance: User, **kwargs: Any) -> None:
     """Remember whether the person was active before this save (pre_save)."""
     was = None
-    if instance.pk is not None:
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and "is_active" not in update_fields:
+        pass  # e.g. the last sign-in time: nothing to compare
+    elif instance.pk is not None:
         was = User.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
     setattr(instance, _WAS_ACTIVE, was)
 
