@@ -200,6 +200,10 @@ def test_deactivating_an_organizer_parks_their_events_and_tells_the_admins(
     assert f'href="/outlook/admin/handover/{outlook.people[ADA].pk}/"' in dashboard
     assert SyncLogEntry.objects.filter(action="organizer_left").count() == 1
     assert ADA not in delta.mailboxes(), "no subscription or delta read as someone who left"
+    event_page = f"/events/{leaving['first'].pk}/"
+    assert "Needs a new organizer" in outlook.browser(GRACE).get(event_page).content.decode()
+    admin_view = outlook.browser(ADMIN).get(event_page).content.decode()
+    assert f'href="/outlook/admin/handover/{outlook.people[ADA].pk}/">hand over<' in admin_view
 
     # Changes to a parked event do not reach Outlook as Ada, and nothing loops.
     retitle(leaving["first"], "Compilers (changed after Ada left)")
