@@ -79,6 +79,36 @@ def test_users_page_changes_a_role(client, admin_user, regular):
     assert regular.role == Role.ORGANIZER
 
 
+def test_users_page_deactivates_and_reactivates_someone(client, admin_user, regular):
+    client.force_login(admin_user)
+    url = reverse("accounts:change_active", args=[regular.pk])
+
+    page = client.post(url, {"active": "0"}, follow=True).content.decode()
+
+    assert f"{regular.name} is deactivated" in page
+    regular.refresh_from_db()
+    assert not regular.is_active
+    client.post(url, {"active": "1"})
+    regular.refresh_from_db()
+    assert regular.is_active
+
+
+def test_nobody_deactivates_themselves_and_nonsense_changes_nothing(client, admin_user, regular):
+    client.force_login(admin_user)
+    own = client.post(
+        reverse("accounts:change_active", args=[admin_user.pk]), {"active": "0"}, follow=True
+    )
+    nonsense = client.post(
+        reverse("accounts:change_active", args=[regular.pk]), {"active": "maybe"}, follow=True
+    )
+
+    assert "You cannot deactivate yourself" in own.content.decode()
+    assert "Choose to deactivate or reactivate" in nonsense.content.decode()
+    admin_user.refresh_from_db()
+    regular.refresh_from_db()
+    assert admin_user.is_active and regular.is_active
+
+
 def test_users_page_lists_and_searches_people(client, admin_user, make_user):
     make_user(email="grace@contoso.test", display_name="Grace Hopper")
     make_user(email="alan@contoso.test", display_name="Alan Turing")

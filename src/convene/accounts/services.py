@@ -12,6 +12,10 @@ class RoleChangeRefused(Exception):
     pass
 
 
+class ActivationRefused(Exception):
+    pass
+
+
 @transaction.atomic
 def set_role(user: User, role: Role, *, actor: User) -> None:
     if not permissions.can_manage_users(actor):
@@ -21,3 +25,20 @@ def set_role(user: User, role: Role, *, actor: User) -> None:
         raise RoleChangeRefused("You cannot change your own role; ask another Admin.")
     user.role = role
     user.save(update_fields=["role"])
+
+
+@transaction.atomic
+def set_active(user: User, active: bool, *, actor: User) -> None:
+    """Deactivate (block sign-in, keep everything) or reactivate someone.
+
+    Saved with ``save()`` so that integrations hear of it through ``post_save`` (e.g. Outlook
+    parks the events of an organizer who left and tells the admins).
+    """
+    if not permissions.can_manage_users(actor):
+        raise ActivationRefused("Only Admins may deactivate or reactivate people.")
+    if user.pk == actor.pk:
+        raise ActivationRefused("You cannot deactivate yourself; ask another Admin.")
+    if user.is_active == active:
+        return
+    user.is_active = active
+    user.save(update_fields=["is_active"])

@@ -20,4 +20,5 @@ urlpatterns = [
     path("accounts/profile/", views.profile, name="profile"),
     path("manage/users/", views.users, name="users"),
     path("manage/users/<int:pk>/role/", views.change_role, name="change_role"),
+    path("manage/users/<int:pk>/active/", views.change_active, name="change_active"),
 ]

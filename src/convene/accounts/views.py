@@ -10,7 +10,12 @@ from django.views.decorators.http import require_POST
 
 from convene.accounts.forms import ProfileForm, RoleForm
 from convene.accounts.models import Role, User
-from convene.accounts.services import RoleChangeRefused, set_role
+from convene.accounts.services import (
+    ActivationRefused,
+    RoleChangeRefused,
+    set_active,
+    set_role,
+)
 from convene.core.access import requires
 from convene.permissions import can_manage_users
 
@@ -53,4 +58,23 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, str(refusal))
         else:
             messages.success(request, f"{person.name} is now {person.get_role_display()}.")
+    return redirect("accounts:users")
+
+
+@require_POST
+@requires(can_manage_users)
+def change_active(request: HttpRequest, pk: int) -> HttpResponse:
+    assert isinstance(request.user, User)
+    person = get_object_or_404(User, pk=pk)
+    wanted = request.POST.get("active")
+    if wanted not in ("0", "1"):
+        messages.error(request, "Choose to deactivate or reactivate.")
+        return redirect("accounts:users")
+    try:
+        set_active(person, wanted == "1", actor=request.user)
+    except ActivationRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        state = "active again" if person.is_active else "deactivated: they can no longer sign in"
+        messages.success(request, f"{person.name} is {state}.")
     return redirect("accounts:users")

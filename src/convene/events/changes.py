@@ -37,6 +37,8 @@ class ChangeKind(enum.StrEnum):
     ENROLLED = "enrolled"
     UNENROLLED = "unenrolled"
     ROLE_CHANGED = "role_changed"
+    # The event's creator (its main organizer) is someone else now, e.g. after a handover.
+    CREATOR_CHANGED = "creator_changed"
 
 
 @dataclass(frozen=True)

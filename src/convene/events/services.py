@@ -278,3 +278,43 @@ def change_role(
         )
     )
     return enrollment
+
+
+@transaction.atomic
+def change_creator(event: Event, new_creator: User, *, former_role: str = "") -> str:
+    """Make ``new_creator`` the event's creator (its main organizer); Convene itself only.
+
+    Used when an organizer leaves (``convene.outlook.handover``) and to undo that. The new
+    creator becomes an organizer of the event (added if they were not on it); the former one
+    keeps ``former_role`` on it, or leaves it when that is "". Returns the new creator's role
+    before the change ("" when they were not on the event), which undoes it.
+    """
+    current = _locked(event)
+    former_id = current.created_by_id
+    if former_id == new_creator.pk:
+        return EnrollmentRole.ORGANIZER
+    existing = current.enrollment_of(new_creator)
+    previous_role = existing.role if existing is not None else ""
+    if existing is None:
+        Enrollment.objects.create(event=current, user=new_creator, role=EnrollmentRole.ORGANIZER)
+    elif existing.role != EnrollmentRole.ORGANIZER:
+        existing.role = EnrollmentRole.ORGANIZER
+        existing.save(update_fields=["role"])
+    if former_role:
+        Enrollment.objects.update_or_create(
+            event=current, user_id=former_id, defaults={"role": former_role}
+        )
+    else:
+        Enrollment.objects.filter(event=current, user_id=former_id).delete()
+    current.created_by = new_creator
+    current.save(update_fields=["created_by", "updated_at"])
+    announce(
+        EventChange(
+            event_id=current.pk,
+            kind=ChangeKind.CREATOR_CHANGED,
+            changed_fields=frozenset({"created_by"}),
+            affected_user_ids=frozenset({former_id, new_creator.pk}),
+        )
+    )
+    event.created_by = new_creator
+    return previous_role

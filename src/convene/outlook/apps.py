@@ -11,17 +11,21 @@ class OutlookConfig(AppConfig):
     verbose_name = "Microsoft Outlook"
 
     def ready(self) -> None:
-        from django.db.models.signals import pre_delete
+        from django.db.models.signals import post_save, pre_delete, pre_save
 
+        from convene.accounts.models import User
         from convene.core import extensions
         from convene.events.changes import event_change_recorded
-        from convene.outlook import panels, views
+        from convene.outlook import handover, panels, views
         from convene.outlook.models import OutlookConnection
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
         pre_delete.connect(
             _connection_ending, sender=OutlookConnection, dispatch_uid="outlook.unsubscribe"
         )
+        # An organizer deactivated (Users page or Django admin): park their events, tell admins.
+        pre_save.connect(handover.user_saving, sender=User, dispatch_uid="outlook.user_saving")
+        post_save.connect(handover.user_saved, sender=User, dispatch_uid="outlook.user_saved")
         extensions.register_calendar_integration("Microsoft Outlook", "outlook:settings")
         extensions.register_panel(
             extensions.PROFILE, "outlook/profile_panel.html", panels.profile_context

@@ -148,8 +148,8 @@ def mark_authorization_lost(connection: OutlookConnection, reason: str) -> None:
 
 def _tell_authorization_lost(user_id: int) -> None:
     connection = OutlookConnection.objects.select_related("user").filter(user_id=user_id).first()
-    if connection is None or not connection.user.email:
-        return
+    if connection is None or not connection.user.email or not connection.user.is_active:
+        return  # someone who left is not asked to reconnect; their events are handed over
     reconnect = AppRegistration.from_settings().absolute("/outlook/connect/")
     try:
         send_mail(

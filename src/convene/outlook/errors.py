@@ -43,6 +43,11 @@ class AuthorizationLost(MicrosoftError):
     """
 
 
+class OrganizerLeft(AuthorizationLost):
+    """The event's organizer no longer has an active Convene account: Convene stops acting as
+    them, and the event waits for an admin to hand it over (``convene.outlook.handover``)."""
+
+
 class AccessDenied(MicrosoftError):
     """403: the app may not touch this mailbox (missing consent, application access policy)."""
 

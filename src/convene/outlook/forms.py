@@ -106,3 +106,24 @@ class ModeSwitchForm(PlatformMailboxForm):
         if cleaned.get("mode") == Mode.PLATFORM and not cleaned.get("service_mailbox"):
             raise forms.ValidationError("The platform calendar needs a service mailbox.")
         return cleaned
+
+
+class HandoverForm(forms.Form):
+    """Who takes over the events of someone who left; carried from preview to confirm."""
+
+    target = forms.ChoiceField(
+        label="Hand the events to",
+        choices=[
+            ("coorganizer", "Each event's first co-organizer who has connected Outlook"),
+            ("person", "One person for every event"),
+            ("platform", "The platform calendar"),
+        ],
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+    person = forms.EmailField(
+        label="Their email address",
+        required=False,
+        max_length=254,
+        help_text="Only for “One person for every event”: they must have connected Outlook.",
+    )
+    fingerprint = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)

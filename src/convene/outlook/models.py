@@ -97,6 +97,9 @@ class LinkState(models.TextChoices):
     WAITING_AUTHORIZATION = "waiting_authorization", "Waiting for authorization"
     FAILING = "failing", "Failing"
     DELETED_IN_OUTLOOK = "deleted_in_outlook", "Deleted in Outlook"
+    # Its organizer's account was deactivated: Convene does not act as them any more, and the
+    # event waits until an admin hands it over (``handover``) or reactivates them.
+    NEEDS_NEW_ORGANIZER = "needs_new_organizer", "Needs a new organizer"
 
 
 class CalendarLink(models.Model):
@@ -284,16 +287,20 @@ class Job(models.Model):
 
 
 class MoveStep(models.Model):
-    """One event's move to another calendar during a mode switch (a ``Job``).
+    """One event's move to another calendar during a mode switch or a handover (a ``Job``).
 
     Holds where the old copy is until it is cancelled, so a crash between making the new copy
-    and cancelling the old one loses neither.
+    and cancelling the old one loses neither; and, for a handover, who organizes the event
+    before and after, so a refused move can be undone.
     """
 
     class State(models.TextChoices):
         PLANNED = "planned", "Planned"
         MOVING = "moving", "Moving"  # the new copy is being made; the old one still exists
         MOVED = "moved", "Moved"
+        # The new copy is in place, but Convene could not reach the old organizer's calendar
+        # (their authorization is gone), so the old copy was not cancelled by Convene.
+        OLD_COPY_LEFT = "old_copy_left", "Moved; old copy not cancelled"
         LEFT = "left", "Left where it was"
         FAILED = "failed", "Failed"
 
@@ -306,6 +313,17 @@ class MoveStep(models.Model):
     # What Outlook last accepted for the old copy, to put the link back if the move fails.
     from_change_key = models.CharField(max_length=200, blank=True)
     from_last_pushed = models.JSONField(default=dict, blank=True)
+    # The event's organizer (creator) when the step was planned; their connection cancels the
+    # old copy of an organizer-calendar event.
+    from_organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Handover only: who organizes the event once it moved, and their role on it before
+    # ("" when they were not on it), to put things back if the new calendar refuses it.
+    to_organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_previous_role = models.CharField(max_length=16, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
     note = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)

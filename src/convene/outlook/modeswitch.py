@@ -12,10 +12,9 @@ What happens, in the admin's words (the preview page shows it with numbers first
   connected Outlook) is **left where it was** and keeps syncing there; "Resume" moves it later.
 - Events that are not in Outlook yet simply go to the new calendar at their next sync.
 
-The move runs as a ``Job`` in the worker, one ``MoveStep`` per event, and is safe to run again
-at any point: a step remembers the old copy until it is cancelled, the new copy is made with a
-``transactionId`` of a new link generation (a retried create returns the first one), a copy
-already gone counts as cancelled. Every step is written to the audit log.
+The move runs as a ``Job`` in the worker, one ``MoveStep`` per event, through the move engine
+(``moves``), which handovers share; this module plans the switch and says what is special about
+it (``SwitchRules``).
 """
 
 from __future__ import annotations
@@ -23,77 +22,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from functools import partial
-from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from convene.events.models import Enrollment, Event, EventStatus
-from convene.outlook import limits, platform, services, sync
-from convene.outlook.connections import DelegatedTokens, usable_connection
-from convene.outlook.errors import (
-    AuthorizationLost,
-    MicrosoftError,
-    NotFound,
-    Transient,
+from convene.outlook import services
+from convene.outlook.connections import usable_connection
+from convene.outlook.models import CalendarLink, Job, LinkState, LogKind, Mode, MoveStep, record
+from convene.outlook.moves import (
+    Destination,
+    MoveRunning,
+    PlanChanged,
+    create_job,
+    running_job,
+    where,
 )
-from convene.outlook.graph import GraphClient
-from convene.outlook.models import (
-    CalendarLink,
-    Job,
-    LinkState,
-    LogKind,
-    Mode,
-    MoveStep,
-    OutlookSettings,
-    record,
-)
-from convene.outlook.registration import AppRegistration
 
-Requeue = Callable[[int, float], None]
-"""Runs the job again ``delay`` seconds from now."""
-
-# A step that waits (a sync holding the event, Microsoft busy) is tried again after this long.
-RETRY_SECONDS = 3.0
+__all__ = ["Destination", "Plan", "PlanChanged", "SwitchRunning", "plan", "start"]
 
 
-class PlanChanged(Exception):
-    """What would happen is not what the admin saw: show them the preview again."""
-
-
-class SwitchRunning(Exception):
-    """A mode switch is still running; one at a time."""
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where events should live: the mode, and the service mailbox for the platform calendar."""
-
-    mode: str
-    service_mailbox: str = ""
-    platform_tenant: str = ""
-
-    @classmethod
-    def current(cls) -> Destination:
-        outlook = OutlookSettings.load()
-        return cls(outlook.mode, outlook.service_mailbox.lower(), outlook.platform_tenant)
-
-    def holds(self, link: CalendarLink) -> bool:
-        """True when the link's Outlook copy already lives where this destination puts it."""
-        if link.mode != self.mode:
-            return False
-        if self.mode == Mode.PLATFORM:
-            return link.owner_mailbox.lower() == self.service_mailbox.lower()
-        return True
-
-    def describe(self) -> str:
-        if self.mode == Mode.PLATFORM:
-            return f"the platform calendar {self.service_mailbox}"
-        return "each organizer's own Outlook calendar"
+class SwitchRunning(MoveRunning):
+    """A mode switch (or a handover) is still running; one at a time."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +110,13 @@ def plan(destination: Destination) -> Plan:
 def _blocker(link: CalendarLink, destination: Destination) -> str:
     """Why the event cannot move now ("" when it can): both calendars must be reachable."""
     creator = link.event.created_by
+    if not creator.is_active and link.mode == Mode.ORGANIZER:
+        return (
+            f"{creator.name}'s account is deactivated: hand their events over first "
+            "(Outlook sync dashboard)."
+        )
+    if not creator.is_active and destination.mode == Mode.ORGANIZER:
+        return f"{creator.name}'s account is deactivated, so their calendar cannot hold it."
     if link.mode == Mode.ORGANIZER:
         connection = usable_connection(creator.pk)
         if connection is None or connection.mailbox != link.owner_mailbox.lower():
@@ -172,10 +130,8 @@ def _blocker(link: CalendarLink, destination: Destination) -> str:
 
 
 def current_job() -> Job | None:
-    """The mode switch still running, if any."""
-    return Job.objects.filter(
-        kind=Job.Kind.MODE_SWITCH, state__in=[Job.State.QUEUED, Job.State.RUNNING]
-    ).first()
+    """The move still running (a mode switch or a handover), if any."""
+    return running_job()
 
 
 @transaction.atomic
@@ -192,7 +148,7 @@ def start(
     Returns ``None`` when no event had to move (the settings simply switched).
     """
     if current_job() is not None:
-        raise SwitchRunning("A mode switch is still running; wait for it to finish.")
+        raise SwitchRunning("A mode switch or a handover is still running; wait for it to finish.")
     before = Destination.current()
     the_plan = plan(destination)
     if fingerprint is not None and the_plan.fingerprint != fingerprint:
@@ -200,24 +156,11 @@ def start(
     services.change_settings(asdict(destination), actor_id=actor_id)
     if not the_plan.total:
         return None
-    job = Job.objects.create(
-        kind=Job.Kind.MODE_SWITCH,
+    job = create_job(
+        Job.Kind.MODE_SWITCH,
         params={"from": asdict(before), "to": asdict(destination)},
-        total=the_plan.total,
-        created_by_id=actor_id,
-    )
-    MoveStep.objects.bulk_create(
-        MoveStep(
-            job=job,
-            event_id=link.event_id,
-            from_mode=link.mode,
-            from_mailbox=link.owner_mailbox.lower(),
-            from_graph_id=link.graph_id,
-            from_ical_uid=link.ical_uid,
-            from_change_key=link.change_key,
-            from_last_pushed=link.last_pushed,
-        )
-        for link in [*the_plan.moving, *(link for link, _ in the_plan.held_back)]
+        links=[*the_plan.moving, *(link for link, _ in the_plan.held_back)],
+        actor_id=actor_id,
     )
     record(
         LogKind.DECISION,
@@ -234,284 +177,28 @@ def start(
     return job
 
 
-def resume(job: Job, *, actor_id: int, enqueue_job: Callable[[int], None]) -> int:
-    """Try the events a finished switch left behind again; returns how many."""
-    destination = Destination(**job.params["to"])
-    if destination != Destination.current():
-        raise PlanChanged("The settings changed since this switch; start a new one instead.")
-    count = 0
-    with transaction.atomic():
-        for step in job.steps.filter(state__in=[MoveStep.State.LEFT, MoveStep.State.FAILED]):
-            link = CalendarLink.objects.get(event_id=step.event_id)
-            made = bool(link.graph_id) and destination.holds(link)
-            step.state = MoveStep.State.MOVING if made else MoveStep.State.PLANNED
-            step.save(update_fields=["state", "updated_at"])
-            count += 1
-        if count:
-            Job.objects.filter(pk=job.pk).update(
-                state=Job.State.QUEUED, finished_at=None, message=""
-            )
-            record(
-                LogKind.DECISION,
-                "mode_switch_resumed",
-                message=f"Trying {count} event(s) again.",
-                user_id=actor_id,
-                job=job.pk,
-            )
-            transaction.on_commit(partial(enqueue_job, job.pk))
-    return count
+class SwitchRules:
+    """What the move engine needs to know about a mode switch."""
 
+    name = "mode_switch"
 
-# --- running (in the worker) --------------------------------------------------------------
+    def blocker(self, link: CalendarLink, step: MoveStep, destination: Destination) -> str:
+        return _blocker(link, destination)
 
+    def before_new_copy(self, step: MoveStep, event: Event) -> None:
+        pass  # the organizer stays; only the calendar changes
 
-def run(job_id: int, enqueue_sync: sync.Enqueue, requeue: Requeue) -> None:
-    """Work through the job's steps; safe to call again at any point (it continues)."""
-    if not _take_lease(job_id):
-        return  # another worker is running it
-    waiting = False
-    try:
-        job = Job.objects.get(pk=job_id)
-        if job.state in (Job.State.DONE, Job.State.FAILED):
-            return
-        Job.objects.filter(pk=job_id).update(
-            state=Job.State.RUNNING, started_at=job.started_at or timezone.now()
-        )
-        destination = Destination(**job.params["to"])
-        open_steps = job.steps.filter(state__in=[MoveStep.State.PLANNED, MoveStep.State.MOVING])
-        for step in open_steps.select_related("event"):
-            try:
-                settled = _move(step, destination, enqueue_sync)
-            except Transient as exc:
-                _note(step, f"Will try again: {exc}")
-                settled = False
-            waiting = waiting or not settled
-            _count(job_id)
-            _take_lease(job_id, renew=True)
-    finally:
-        Job.objects.filter(pk=job_id).update(lease_until=None)
-    if waiting:
-        requeue(job_id, RETRY_SECONDS)
-    else:
-        _finish(job_id)
+    def undo(self, step: MoveStep, event: Event) -> None:
+        pass
 
-
-def _move(step: MoveStep, destination: Destination, enqueue_sync: sync.Enqueue) -> bool:
-    """One event's move; True once the step is settled (moved, left or failed)."""
-    link = CalendarLink.objects.select_related("event__created_by").get(event_id=step.event_id)
-    event = link.event
-    if step.state == MoveStep.State.PLANNED:
-        if link.graph_id != step.from_graph_id:
-            return _settle(step, MoveStep.State.LEFT, "Its Outlook copy changed since the plan.")
-        if event.end < timezone.now() or event.is_cancelled:
-            return _settle(step, MoveStep.State.LEFT, "It ended or was cancelled meanwhile.")
-        if reason := _blocker(link, destination):
-            return _settle(step, MoveStep.State.LEFT, reason)
-        if not _detach(link, step, destination):
-            return False  # a sync of this event is running: next round
-        record(
-            LogKind.DECISION,
-            "move_started",
-            message=f"Making the new copy in {destination.describe()}.",
-            event_id=event.pk,
-            mailbox=step.from_mailbox,
-            job=step.job_id,
-        )
-    sync.sync_event(event.pk, enqueue_sync)
-    link.refresh_from_db()
-    event.refresh_from_db()
-    if link.is_behind or (not link.graph_id and not event.is_cancelled):
-        if link.state == LinkState.FAILING and not link.retries_automatically:
-            return _reattach(step, link, link.last_error)
-        if link.state == LinkState.WAITING_AUTHORIZATION:
-            return _reattach(step, link, link.last_error)
-        return False  # the sync engine retries it; so do we
-    if event.is_cancelled:
-        comment = event.cancellation_reason or "This event has been cancelled."
-    else:
-        comment = (
-            f"This event has moved to {_where(link)}. You have a new invitation for it "
+    def goodbye(self, link: CalendarLink, step: MoveStep, event: Event) -> str:
+        return (
+            f"This event has moved to {where(link)}. You have a new invitation for it "
             "from there; this copy is cancelled."
         )
-    try:
-        old = _old_copy_client(step, event)
-        old.cancel_event(step.from_graph_id, comment)
-    except NotFound:
-        pass  # cancelled or deleted already (a previous run, or someone in Outlook)
-    except Transient:
-        raise
-    except MicrosoftError as exc:
-        _log_cancel(step, str(exc.status or type(exc).__name__), str(exc))
-        return _settle(
-            step,
-            MoveStep.State.FAILED,
-            f"The new copy is in place, but the old one could not be cancelled: {exc}",
-        )
-    _log_cancel(step, "ok", comment)
-    return _settle(step, MoveStep.State.MOVED, f"Now in {_where(link)}.")
+
+    def title(self, job: Job) -> str:
+        return f"Moving events to {Destination(**job.params['to']).describe()}"
 
 
-def _detach(link: CalendarLink, step: MoveStep, destination: Destination) -> bool:
-    """Point the link at the destination with no copy yet, unless a sync holds it.
-
-    The new generation gives the new copy its own ``transactionId``; the step keeps the old
-    copy's coordinates, in the same transaction.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        taken = (
-            CalendarLink.objects.filter(pk=link.pk, graph_id=step.from_graph_id)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .update(
-                mode=destination.mode,
-                owner_mailbox="",
-                generation=F("generation") + 1,
-                graph_id="",
-                ical_uid="",
-                change_key="",
-                last_pushed={},
-                synced_version=0,
-                state=LinkState.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                last_error="",
-            )
-        )
-        if taken:
-            MoveStep.objects.filter(pk=step.pk).update(state=MoveStep.State.MOVING)
-    return bool(taken)
-
-
-def _reattach(step: MoveStep, link: CalendarLink, reason: str) -> bool:
-    """The new calendar refused the event: it goes on living in the old one, as before."""
-    with transaction.atomic():
-        CalendarLink.objects.filter(pk=link.pk, graph_id="").update(
-            mode=step.from_mode,
-            owner_mailbox=step.from_mailbox,
-            graph_id=step.from_graph_id,
-            ical_uid=step.from_ical_uid,
-            change_key=step.from_change_key,
-            last_pushed=step.from_last_pushed,
-            synced_version=0,  # compare with the old copy once, send only what changed
-            state=LinkState.PENDING,
-            attempts=0,
-            next_attempt_at=timezone.now(),
-            last_error="",
-        )
-        _settle(
-            step,
-            MoveStep.State.LEFT,
-            f"The new calendar refused it ({reason}); it stays where it was.",
-        )
-    return True
-
-
-def _old_copy_client(step: MoveStep, event: Event) -> GraphClient:
-    registration = AppRegistration.from_settings()
-    http = sync._shared_http(registration)  # the sync engine's connection pool
-    if step.from_mode == Mode.PLATFORM:
-        tenant = platform.tenant_for(step.from_mailbox, OutlookSettings.load())
-        return platform.client(registration, step.from_mailbox, tenant, http)
-    connection = usable_connection(event.created_by_id)
-    if connection is None or connection.mailbox != step.from_mailbox:
-        raise AuthorizationLost(f"{step.from_mailbox} is not connected to Convene any more.")
-    return GraphClient(
-        base_url=registration.graph_url,
-        token=DelegatedTokens(registration, connection.pk),
-        http=http,
-        mailbox=None,
-        gate=partial(limits.mailbox_slot, connection.mailbox),
-    )
-
-
-def _where(link: CalendarLink) -> str:
-    if link.mode == Mode.PLATFORM:
-        return f"the calendar of {link.owner_mailbox}"
-    return f"the Outlook calendar of {link.owner_mailbox}"
-
-
-def _log_cancel(step: MoveStep, status: str, message: str) -> None:
-    record(
-        LogKind.GRAPH,
-        "cancel_old_copy",
-        status=status,
-        message=message,
-        event_id=step.event_id,
-        mailbox=step.from_mailbox,
-        job=step.job_id,
-    )
-
-
-def _settle(step: MoveStep, state: str, note: str) -> bool:
-    MoveStep.objects.filter(pk=step.pk).update(state=state, note=note[:2000])
-    record(
-        LogKind.DECISION,
-        {"moved": "moved", "left": "move_left", "failed": "move_failed"}[state],
-        message=note,
-        event_id=step.event_id,
-        mailbox=step.from_mailbox,
-        job=step.job_id,
-    )
-    return True
-
-
-def _note(step: MoveStep, note: str) -> None:
-    MoveStep.objects.filter(pk=step.pk).update(note=note[:2000])
-
-
-def _count(job_id: int) -> None:
-    steps = MoveStep.objects.filter(job_id=job_id)
-    Job.objects.filter(pk=job_id).update(
-        done=steps.filter(state=MoveStep.State.MOVED).count(),
-        failed=steps.filter(state__in=[MoveStep.State.LEFT, MoveStep.State.FAILED]).count(),
-    )
-
-
-def _finish(job_id: int) -> None:
-    _count(job_id)
-    job = Job.objects.get(pk=job_id)
-    if job.state == Job.State.DONE:
-        return
-    message = f"{job.done} of {job.total} event(s) moved."
-    if job.failed:
-        message += f" {job.failed} stayed where they were (see below); “Resume” tries them again."
-    Job.objects.filter(pk=job_id).update(
-        state=Job.State.DONE, finished_at=timezone.now(), message=message
-    )
-    record(LogKind.DECISION, "mode_switch_finished", message=message, job=job_id)
-
-
-def _take_lease(job_id: int, *, renew: bool = False) -> bool:
-    now = timezone.now()
-    until = now + timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
-    jobs = Job.objects.filter(pk=job_id)
-    if not renew:
-        jobs = jobs.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-    return bool(jobs.update(lease_until=until))
-
-
-def resume_stalled(requeue: Requeue) -> int:
-    """Queue every unfinished switch nobody is running (its worker died): the safety net."""
-    now = timezone.now()
-    stalled = Job.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        kind=Job.Kind.MODE_SWITCH,
-        state__in=[Job.State.QUEUED, Job.State.RUNNING],
-        created_at__lt=now - timedelta(seconds=5),
-    )
-    ids = list(stalled.values_list("pk", flat=True))
-    for job_id in ids:
-        requeue(job_id, 0)
-    return len(ids)
-
-
-def job_context(job: Job) -> dict[str, Any]:
-    """What the progress page shows."""
-    steps = job.steps.select_related("event").order_by("pk")
-    return {
-        "job": job,
-        "destination": Destination(**job.params["to"]),
-        "origin": Destination(**job.params["from"]),
-        "unsettled": [s for s in steps if s.state in (MoveStep.State.LEFT, MoveStep.State.FAILED)],
-        "running": job.state in (Job.State.QUEUED, Job.State.RUNNING),
-    }
+RULES = SwitchRules()

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
-from convene.outlook import identity, modeswitch, platform, sync, tasks
+from convene.outlook import identity, modeswitch, moves, platform, sync, tasks
 from convene.outlook.forms import ModeSwitchForm, OutlookSettingsForm, PlatformMailboxForm
 from convene.outlook.models import (
     CalendarLink,
@@ -175,7 +175,7 @@ def mode_switch(request: HttpRequest) -> HttpResponse:
     """GET: what switching would do, with numbers. POST: do it (as a job)."""
     running = modeswitch.current_job()
     if running is not None:
-        messages.info(request, "A mode switch is still running; this is its progress.")
+        messages.info(request, "A mode switch or handover is still running; this is its progress.")
         return redirect("outlook:job", job_id=running.pk)
     form = ModeSwitchForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
@@ -191,7 +191,7 @@ def mode_switch(request: HttpRequest) -> HttpResponse:
                 destination,
                 fingerprint=values["fingerprint"],
                 actor_id=_admin_id(request),
-                enqueue_job=tasks.enqueue_mode_switch,
+                enqueue_job=tasks.enqueue_move_job,
             )
         except modeswitch.PlanChanged as exc:
             messages.warning(request, str(exc))
@@ -217,19 +217,17 @@ def mode_switch(request: HttpRequest) -> HttpResponse:
 
 @requires(permissions.is_site_admin)
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = get_object_or_404(Job, pk=job_id, kind=Job.Kind.MODE_SWITCH)
-    return render(request, "outlook/job.html", modeswitch.job_context(job))
+    job = get_object_or_404(Job, pk=job_id)
+    return render(request, "outlook/job.html", moves.job_context(job))
 
 
 @require_POST
 @requires(permissions.is_site_admin)
 def resume_job(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = get_object_or_404(Job, pk=job_id, kind=Job.Kind.MODE_SWITCH)
+    job = get_object_or_404(Job, pk=job_id)
     try:
-        count = modeswitch.resume(
-            job, actor_id=_admin_id(request), enqueue_job=tasks.enqueue_mode_switch
-        )
-    except modeswitch.PlanChanged as exc:
+        count = moves.resume(job, actor_id=_admin_id(request), enqueue_job=tasks.enqueue_move_job)
+    except moves.PlanChanged as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Trying {count} event(s) again.")

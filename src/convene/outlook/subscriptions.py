@@ -83,11 +83,14 @@ def needed_mailboxes(outlook: OutlookSettings, now: datetime) -> set[str]:
     """Mailboxes holding an upcoming Convene event in the current mode."""
     if not outlook.enabled:
         return set()
+    links = CalendarLink.objects.filter(
+        mode=outlook.mode, event__end__gte=now, event__status=EventStatus.SCHEDULED
+    )
+    if outlook.mode == Mode.ORGANIZER:
+        # Convene does not act as someone who left (their events wait for a handover).
+        links = links.filter(event__created_by__is_active=True)
     return set(
-        CalendarLink.objects.filter(
-            mode=outlook.mode, event__end__gte=now, event__status=EventStatus.SCHEDULED
-        )
-        .exclude(graph_id="")
+        links.exclude(graph_id="")
         .exclude(owner_mailbox="")
         .exclude(state=LinkState.DELETED_IN_OUTLOOK)
         .values_list("owner_mailbox", flat=True)

@@ -41,6 +41,7 @@ from convene.outlook.errors import (
     AuthorizationLost,
     MicrosoftError,
     NotFound,
+    OrganizerLeft,
     Rejected,
     Throttled,
     Transient,
@@ -145,11 +146,12 @@ def track_all_events(enqueue: Enqueue) -> int:
     return count
 
 
-def resume_owner(user_id: int, enqueue: Enqueue) -> int:
-    """The person reconnected: everything parked for their authorization syncs now."""
-    parked = CalendarLink.objects.filter(
-        state=LinkState.WAITING_AUTHORIZATION, event__created_by_id=user_id
-    )
+def resume_owner(
+    user_id: int, enqueue: Enqueue, parked_as: str = LinkState.WAITING_AUTHORIZATION
+) -> int:
+    """The person reconnected (or was reactivated, with ``parked_as=NEEDS_NEW_ORGANIZER``):
+    everything parked for them syncs now."""
+    parked = CalendarLink.objects.filter(state=parked_as, event__created_by_id=user_id)
     ids = list(parked.values_list("pk", "event_id"))
     parked.update(state=LinkState.PENDING, next_attempt_at=timezone.now(), last_error="")
     for link_id, event_id in ids:
@@ -238,7 +240,11 @@ def _push_once(link_id: int, enqueue: Enqueue, resolve: TargetResolver) -> bool:
     outlook = OutlookSettings.load()
     if not outlook.enabled or not link.is_behind:
         return False
-    if link.state in (LinkState.WAITING_AUTHORIZATION, LinkState.DELETED_IN_OUTLOOK):
+    if link.state in (
+        LinkState.WAITING_AUTHORIZATION,
+        LinkState.DELETED_IN_OUTLOOK,
+        LinkState.NEEDS_NEW_ORGANIZER,
+    ):
         return False
     if link.state == LinkState.FAILING and (
         link.next_attempt_at is None or link.next_attempt_at > timezone.now()
@@ -251,6 +257,9 @@ def _push_once(link_id: int, enqueue: Enqueue, resolve: TargetResolver) -> bool:
         target = resolve(link, event, outlook)
         mailbox = target.mailbox
         _push(link, event, target)
+    except OrganizerLeft as exc:
+        _mark(link, LinkState.NEEDS_NEW_ORGANIZER, str(exc), decision="needs_new_organizer")
+        return False
     except AuthorizationLost as exc:
         _park(link, str(exc))
         return False
@@ -387,7 +396,8 @@ def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -
     A copy stays where it was made (its link remembers mode and mailbox) until a mode switch
     moves it; an event with no copy yet goes where the settings say now.
 
-    - Organizer calendars: the creator's mailbox, through their sign-in.
+    - Organizer calendars: the creator's mailbox, through their sign-in (never once their
+      account is deactivated: ``OrganizerLeft``).
     - Platform calendar: the service mailbox, with Convene's app-only access.
     """
     registration = AppRegistration.from_settings()
@@ -396,6 +406,12 @@ def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -
         link.mode = outlook.mode
     if link.mode == Mode.PLATFORM:
         return _platform_target(link, outlook, registration)
+    if not event.created_by.is_active:
+        # Never act as someone who has left, even while their authorization still works.
+        raise OrganizerLeft(
+            f"{event.created_by.name}'s account is deactivated; an admin must hand this "
+            "event over to a new organizer."
+        )
     connection = usable_connection(event.created_by_id)
     if connection is None:
         lost = OutlookConnection.objects.filter(user_id=event.created_by_id).first()

@@ -75,26 +75,26 @@ def enqueue_delta(mailbox: str) -> None:
     delta_task(mailbox)
 
 
-# --- switching modes ----------------------------------------------------------------------
+# --- moving events (mode switches, handovers) ---------------------------------------------
 
 
 @db_task()
-def mode_switch_task(job_id: int) -> None:
-    from convene.outlook import modeswitch  # modeswitch -> services -> this module
+def move_job_task(job_id: int) -> None:
+    from convene.outlook import moves  # moves -> sync -> ... -> this module
 
-    modeswitch.run(job_id, enqueue_sync, enqueue_mode_switch)
+    moves.run(job_id, enqueue_sync, enqueue_move_job)
 
 
 @db_periodic_task(crontab(minute="*"))
-def resume_mode_switches_task() -> None:
-    """A switch whose worker died continues where it stopped."""
-    from convene.outlook import modeswitch
+def resume_move_jobs_task() -> None:
+    """A mode switch or handover whose worker died continues where it stopped."""
+    from convene.outlook import moves
 
-    modeswitch.resume_stalled(enqueue_mode_switch)
+    moves.resume_stalled(enqueue_move_job)
 
 
-def enqueue_mode_switch(job_id: int, delay: float = 0) -> None:
+def enqueue_move_job(job_id: int, delay: float = 0) -> None:
     if delay > 0:
-        mode_switch_task.schedule((job_id,), delay=delay)
+        move_job_task.schedule((job_id,), delay=delay)
     else:
-        mode_switch_task(job_id)
+        move_job_task(job_id)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from convene.outlook import platform_views, views, webhook
+from convene.outlook import handover_views, platform_views, views, webhook
 
 app_name = "outlook"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/test-connection/", platform_views.test_connection, name="test_connection"),
     path("admin/consent/", platform_views.start_admin_consent, name="platform_consent"),
     path("admin/mode-switch/", platform_views.mode_switch, name="mode_switch"),
+    path("admin/handover/<int:user_id>/", handover_views.handover_page, name="handover"),
     path("admin/jobs/<int:job_id>/", platform_views.job_page, name="job"),
     path("admin/jobs/<int:job_id>/resume/", platform_views.resume_job, name="resume_job"),
     path("webhook/", webhook.notifications, name="webhook"),

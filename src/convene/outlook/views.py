@@ -23,7 +23,16 @@ from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
-from convene.outlook import connections, crypto, identity, inbound, services, sync, tasks
+from convene.outlook import (
+    connections,
+    crypto,
+    handover,
+    identity,
+    inbound,
+    services,
+    sync,
+    tasks,
+)
 from convene.outlook.forms import OutlookSettingsForm
 from convene.outlook.models import (
     CalendarLink,
@@ -137,6 +146,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "states": states,
             "failing": failing,
             "needing_authorization": needing_authorization,
+            "leavers": handover.waiting(),
             "page": page,
             "filters": filters,
             "log_kinds": LogKind.choices,

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from convene.events import services
 from convene.events.models import Event
-from convene.outlook import modeswitch, sync, tasks
+from convene.outlook import modeswitch, moves, sync, tasks
 from convene.outlook.models import (
     CalendarLink,
     Job,
@@ -220,14 +220,16 @@ def test_a_move_interrupted_after_the_new_copy_was_made_finishes_without_a_dupli
     step = MoveStep.objects.get(job=job)
     # The worker made the new copy, then died before it noted it (or cancelled the old one).
     link = CalendarLink.objects.get(event=event)
-    assert modeswitch._detach(link, step, modeswitch.Destination(Mode.PLATFORM, SERVICE))
+    assert moves._detach(
+        link, step, modeswitch.Destination(Mode.PLATFORM, SERVICE), modeswitch.RULES
+    )
     sync.sync_event(event.pk, tasks.enqueue_sync)
     CalendarLink.objects.filter(event=event).update(
         graph_id="", ical_uid="", synced_version=0, last_pushed={}, state=LinkState.PENDING
     )
 
-    modeswitch.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)
-    modeswitch.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)  # and once more
+    moves.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)
+    moves.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)  # and once more
 
     job.refresh_from_db()
     assert (job.state, job.done) == (Job.State.DONE, 1)

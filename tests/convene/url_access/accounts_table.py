@@ -50,4 +50,21 @@ CASES = (
         args=missing_user,
         data={"role": "organizer"},
     ),
+    Case(
+        "deactivate a user",
+        "post",
+        "accounts:change_active",
+        ADMINS_ACT,
+        args=attendee,
+        data={"active": "0"},
+    ),
+    Case("deactivate by GET", "get", "accounts:change_active", NOT_ALLOWED, args=attendee),
+    Case(
+        "deactivate a missing user",
+        "post",
+        "accounts:change_active",
+        ADMINS_NOT_FOUND,
+        args=missing_user,
+        data={"active": "0"},
+    ),
 )

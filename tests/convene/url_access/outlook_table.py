@@ -39,6 +39,10 @@ def finished_job(world: World) -> list[object]:
     return [world.job.pk]
 
 
+def attendee(world: World) -> list[object]:
+    return [world.attendee.pk]
+
+
 def missing(world: World) -> list[object]:
     return [MISSING]
 
@@ -113,6 +117,21 @@ CASES = (
         query={"mode": "platform"},
     ),
     Case("start mode switch", "post", "outlook:mode_switch", ADMINS_ACT, data={"mode": "platform"}),
+    Case("hand over a person's events", "get", "outlook:handover", ADMINS, args=attendee),
+    Case(
+        "hand over with no choice made",
+        "post",
+        "outlook:handover",
+        (LOGIN, 403, 403, 403, 403, 403, 400),
+        args=attendee,
+    ),
+    Case(
+        "hand over a missing person's events",
+        "get",
+        "outlook:handover",
+        ADMINS_NOT_FOUND,
+        args=missing,
+    ),
     Case("mode switch progress", "get", "outlook:job", ADMINS, args=finished_job),
     Case("progress of a missing job", "get", "outlook:job", ADMINS_NOT_FOUND, args=missing),
     Case("resume mode switch", "post", "outlook:resume_job", ADMINS_ACT, args=finished_job),
