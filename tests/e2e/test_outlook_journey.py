@@ -77,7 +77,7 @@ def test_organizer_signs_in_with_microsoft_while_creating_an_event_and_sees_it_s
     page.get_by_role("button", name="Create event").click()
 
     page.wait_for_url(f"{world.emulator.ui_url}/**")
-    microsoft_sign_in(page, ADA, shot=shot)
+    microsoft_sign_in(page, ADA, shot=shot, docs=True)
 
     page.wait_for_url(re.compile(r"/events/new/\?draft="))
     expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()

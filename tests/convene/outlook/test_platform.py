@@ -112,6 +112,7 @@ def test_test_connection_proves_reading_and_writing_the_service_calendar(
     page = run_test_connection(platform.browser(ADMIN))
 
     assert "Connection works" in page
+    assert '<form method="post" action="/outlook/admin/"' in page, "Save still saves"
     assert "can read the calendar" in page
     assert "can write to it" in page
     seen = operations(platform)
