@@ -222,6 +222,11 @@ PAGES: dict[str, Callable[[World, Scene], tuple[str | None, str]]] = {
     "outlook-mine": lambda world, scene: (ADA, with_a_failing_event(world, scene) and "/outlook/"),
     "mode-switch-preview": lambda world, scene: (ADMIN, platform_switch_preview(world, scene)),
     "mode-switch-job": lambda world, scene: (ADMIN, finished_switch_with_one_left(world, scene)),
+    "admin-consent-refused": lambda world, scene: (
+        ADMIN,
+        "/outlook/admin-consent/?error=access_denied"
+        "&error_description=AADSTS65004%3A+User+declined+to+consent.",
+    ),
 }
 
 
