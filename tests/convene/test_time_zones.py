@@ -3,11 +3,12 @@ the last Sundays of March and October: 2026-03-29 and 2026-10-25)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
 
+from convene.core.templatetags.convene_tags import zoned, zoned_seconds
 from convene.events.models import Event
 from convene.events.templatetags.event_tags import event_when
 from convene.events.timezones import AmbiguousLocalTime, NonExistentLocalTime, localize
@@ -112,3 +113,12 @@ def test_the_edit_form_shows_local_times_in_the_event_zone(client, organizer, ma
     page = client.get(reverse("events:edit", args=[event.pk])).content.decode()
     assert 'value="2026-07-01T04:00"' in page
     assert 'value="2026-07-01T05:00"' in page
+
+
+def test_a_moment_is_shown_labelled_with_its_zone():
+    answered = datetime(2026, 10, 24, 12, 5, 30, tzinfo=UTC)
+    assert zoned(answered, BERLIN) == "24 Oct, 14:05 CEST"
+    assert zoned(answered + timedelta(days=1), BERLIN) == "25 Oct, 13:05 CET"
+    assert zoned_seconds(answered, "America/New_York") == "24 Oct, 08:05:30 EDT"
+    assert zoned(answered) == "24 Oct, 12:05 UTC"  # the server's zone
+    assert zoned(None) == ""

@@ -42,6 +42,7 @@ from huey.storage import SqliteStorage
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
 from convene.accounts.models import Role, User
+from convene.outlook.platform import _app_tokens as app_tokens_cache
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
@@ -76,6 +77,12 @@ ADA = f"ada@{DOMAIN}"
 GRACE = f"grace@{DOMAIN}"
 ALAN = f"alan@{DOMAIN}"
 EDSGER = f"edsger@{DOMAIN}"
+
+# The platform's own Microsoft 365 (platform calendar mode): its service mailbox and an
+# administrator who can grant Convene access there. Nobody has consented yet.
+PLATFORM_DOMAIN = "convene-platform.test"
+SERVICE_MAILBOX = f"events@{PLATFORM_DOMAIN}"
+PLATFORM_ADMIN = f"admin@{PLATFORM_DOMAIN}"
 
 PEOPLE = {
     # email: (display name, role in Convene)
@@ -211,7 +218,25 @@ def world_seed(public_url: str) -> dict[str, Any]:
                         "applicationPermissions": ["Calendars.ReadWrite"],
                     }
                 ],
-            }
+            },
+            {
+                "domain": PLATFORM_DOMAIN,
+                "displayName": "Convene Platform",
+                "userConsent": True,
+                "users": [
+                    {
+                        "userPrincipalName": SERVICE_MAILBOX,
+                        "displayName": "Convene Events",
+                        "password": PASSWORD,
+                    },
+                    {
+                        "userPrincipalName": PLATFORM_ADMIN,
+                        "displayName": "Platform Admin",
+                        "password": PASSWORD,
+                        "isAdmin": True,
+                    },
+                ],
+            },
         ]
     }
 
@@ -243,6 +268,7 @@ def world(
         emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
     handle.reset(world_seed(convene_url))
+    app_tokens_cache.clear()  # app-only tokens of an earlier test's emulator world
     settings.OUTLOOK = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -374,17 +400,21 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
         time.sleep(0.1)
 
 
-def microsoft_sign_in(page: Page, email: str, *, shot: Shot | None = None) -> None:
-    """On the emulator's Microsoft sign-in page: sign in as ``email`` and consent."""
+def microsoft_sign_in(
+    page: Page, email: str, *, shot: Shot | None = None, name: str = "microsoft", docs: bool = False
+) -> None:
+    """On the emulator's Microsoft sign-in page: sign in as ``email`` and consent (for
+    themselves, or as an administrator for their organization). Screenshots ``<name>-sign-in``
+    and ``<name>-consent`` when given ``shot``."""
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.get_by_label("Email or username").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     if shot:
-        shot(page, "microsoft-sign-in", docs=True)
+        shot(page, f"{name}-sign-in", docs=docs)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
     if shot:
-        shot(page, "microsoft-consent")
+        shot(page, f"{name}-consent")
     page.get_by_role("button", name="Accept").click()
 
 

@@ -8,11 +8,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page
 
+from convene.core.notices import notify
 from convene.events import services
 from convene.events.models import Event
-from convene.outlook.models import OutlookSettings
+from convene.outlook.models import (
+    AttendeeReply,
+    CalendarLink,
+    Job,
+    LinkState,
+    LogKind,
+    Mode,
+    MoveStep,
+    OutlookSettings,
+    record,
+)
 
 from .conftest import (
     ADA,
@@ -22,6 +34,7 @@ from .conftest import (
     EDSGER,
     GRACE,
     PHONE,
+    SERVICE_MAILBOX,
     Shot,
     World,
     axe_violations,
@@ -87,19 +100,133 @@ def build_scene(world: World) -> Scene:
     return Scene(review, reading_group, planning)
 
 
+def in_outlook(event: Event, **state: object) -> CalendarLink:
+    """The event as if the worker had put it in its organizer's calendar (then ``state``)."""
+    synced: dict[str, object] = {
+        "mode": Mode.ORGANIZER,
+        "owner_mailbox": event.created_by.email,
+        "graph_id": f"AAMk-{event.pk}",
+        "state": LinkState.SYNCED,
+        "synced_version": 99,
+        "desired_version": 99,
+        "last_synced_at": timezone.now(),
+    }
+    CalendarLink.objects.filter(event=event).update(**(synced | state))
+    return CalendarLink.objects.get(event=event)
+
+
+def with_a_decline(world: World, scene: Scene) -> str:
+    """Edsger declined the design review in Outlook; the organizer sees it."""
+    in_outlook(scene.review)
+    AttendeeReply.objects.create(
+        event=scene.review,
+        email=EDSGER,
+        user=world.people[EDSGER],
+        response="declined",
+        responded_at=timezone.now(),
+    )
+    notify(world.people[ADA], "Edsger Dijkstra declined “Design review” in Outlook.")
+    return scene.review.get_absolute_url()
+
+
+def with_a_failing_event(world: World, scene: Scene) -> str:
+    """One event synced, one Microsoft keeps refusing, and what the audit log says about it."""
+    in_outlook(scene.review)
+    in_outlook(
+        scene.reading_group,
+        state=LinkState.FAILING,
+        last_error="Microsoft refused the request: 400 ErrorInvalidRequest",
+        next_attempt_at=None,
+    )
+    record(
+        LogKind.GRAPH,
+        "create_event",
+        status="400",
+        message="ErrorInvalidRequest: the request is invalid.",
+        event_id=scene.reading_group.pk,
+        mailbox=GRACE,
+    )
+    return "/outlook/admin/sync/"
+
+
+def with_nothing_logged(world: World, scene: Scene) -> str:
+    """Outlook switched off before anything reached it: every section of the dashboard empty."""
+    OutlookSettings.objects.filter(pk=1).update(enabled=False)
+    CalendarLink.objects.all().delete()
+    return "/outlook/admin/sync/"
+
+
+def platform_switch_preview(world: World, scene: Scene) -> str:
+    """Switching to the platform calendar while Ada's event cannot move (not connected)."""
+    in_outlook(scene.review)
+    return (
+        f"/outlook/admin/mode-switch/?mode=platform&service_mailbox={SERVICE_MAILBOX}"
+        "&platform_tenant="
+    )
+
+
+def finished_switch_with_one_left(world: World, scene: Scene) -> str:
+    """A mode switch that moved one event and left one where it was."""
+    links = [in_outlook(scene.review), in_outlook(scene.reading_group)]
+    job = Job.objects.create(
+        kind=Job.Kind.MODE_SWITCH,
+        state=Job.State.DONE,
+        params={
+            "from": {"mode": Mode.ORGANIZER, "service_mailbox": "", "platform_tenant": ""},
+            "to": {
+                "mode": Mode.PLATFORM,
+                "service_mailbox": SERVICE_MAILBOX,
+                "platform_tenant": "",
+            },
+        },
+        total=2,
+        done=1,
+        failed=1,
+        message="1 of 2 event(s) moved. 1 stayed where they were (see below); "
+        "“Resume” tries them again.",
+        finished_at=timezone.now(),
+    )
+    for link, state, note in (
+        (links[0], MoveStep.State.MOVED, f"Now in the calendar of {SERVICE_MAILBOX}."),
+        (links[1], MoveStep.State.LEFT, "Grace Hopper must reconnect Outlook first."),
+    ):
+        MoveStep.objects.create(
+            job=job,
+            event=link.event,
+            from_mode=Mode.ORGANIZER,
+            from_mailbox=link.owner_mailbox,
+            from_graph_id=link.graph_id,
+            state=state,
+            note=note,
+        )
+    return f"/outlook/admin/jobs/{job.pk}/"
+
+
 DOCUMENTED = {"sign-in-desktop", "events-phone"}  # shown in the README
 # page name: (who is signed in, where to go); None = nobody
 PAGES: dict[str, Callable[[World, Scene], tuple[str | None, str]]] = {
     "sign-in": lambda world, scene: (None, "/accounts/sign-in/"),
     "events": lambda world, scene: (ALAN, "/"),
-    "event-detail": lambda world, scene: (ADA, scene.review.get_absolute_url()),
+    "event-detail": lambda world, scene: (ADA, with_a_decline(world, scene)),
     "cancelled-event": lambda world, scene: (ALAN, scene.planning.get_absolute_url()),
     "create-form-errors": lambda world, scene: (ADA, "/events/new/"),
     "my-events": lambda world, scene: (ALAN, "/my-events/"),
     "manage-people": lambda world, scene: (ADA, f"/events/{scene.review.pk}/people/"),
     "profile": lambda world, scene: (ADA, "/accounts/profile/"),
     "admin-users": lambda world, scene: (ADMIN, "/manage/users/"),
+    "notices": lambda world, scene: (ADA, with_a_decline(world, scene) and "/notices/"),
     "outlook-admin": lambda world, scene: (ADMIN, "/outlook/admin/"),
+    "outlook-test-connection": lambda world, scene: (ADMIN, "/outlook/admin/"),
+    "outlook-dashboard": lambda world, scene: (ADMIN, with_a_failing_event(world, scene)),
+    "outlook-dashboard-empty": lambda world, scene: (ADMIN, with_nothing_logged(world, scene)),
+    "outlook-mine": lambda world, scene: (ADA, with_a_failing_event(world, scene) and "/outlook/"),
+    "mode-switch-preview": lambda world, scene: (ADMIN, platform_switch_preview(world, scene)),
+    "mode-switch-job": lambda world, scene: (ADMIN, finished_switch_with_one_left(world, scene)),
+    "admin-consent-refused": lambda world, scene: (
+        ADMIN,
+        "/outlook/admin-consent/?error=access_denied"
+        "&error_description=AADSTS65004%3A+User+declined+to+consent.",
+    ),
 }
 
 
@@ -119,6 +246,10 @@ def test_convene_page_has_no_serious_accessibility_problem(
     if name == "create-form-errors":
         page.get_by_role("button", name="Create event").click()
         page.wait_for_load_state()
+    if name == "outlook-test-connection":  # the platform's tenant has not consented yet
+        page.get_by_label("Service mailbox").fill(SERVICE_MAILBOX)
+        page.get_by_role("button", name="Test connection").click()
+        page.locator("#test-connection-result").wait_for()
     problems = {}
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)

@@ -10,10 +10,11 @@ from datetime import UTC, timedelta
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from convene.core.templatetags.convene_tags import zoned
 from convene.events import services
 from convene.events.models import Event
 from convene.outlook import tasks
-from convene.outlook.models import Mode, OutlookSettings, Subscription
+from convene.outlook.models import AttendeeReply, Mode, OutlookSettings, Subscription
 
 from .conftest import (
     ADA,
@@ -77,7 +78,7 @@ def test_organizer_signs_in_with_microsoft_while_creating_an_event_and_sees_it_s
     page.get_by_role("button", name="Create event").click()
 
     page.wait_for_url(f"{world.emulator.ui_url}/**")
-    microsoft_sign_in(page, ADA, shot=shot)
+    microsoft_sign_in(page, ADA, shot=shot, docs=True)
 
     page.wait_for_url(re.compile(r"/events/new/\?draft="))
     expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
@@ -92,6 +93,10 @@ def test_organizer_signs_in_with_microsoft_while_creating_an_event_and_sees_it_s
     reload_until_visible(page, "Synced to Outlook")
     when = f"10:00 \N{EN DASH} 11:30 {start.tzname()} (Europe/Berlin)"
     expect(page.get_by_text(when).first).to_be_visible()
+    badge = page.get_by_text("Synced to Outlook", exact=True)
+    expect(badge).to_have_accessible_description(
+        re.compile(f"^Outlook has the latest version .* in the calendar of {ADA}")
+    )
     shot(page, "event-synced", docs=True)
     [copy] = world.mailbox(ADA)
     assert copy["subject"] == "Design review"
@@ -181,4 +186,7 @@ def test_attendee_who_declines_in_outlook_is_unenrolled_and_the_organizer_sees_i
     replies = page.locator(".outlook-replies")
     expect(replies).to_contain_text("Alan Turing")
     expect(replies).to_contain_text("Declined")
+    answered = AttendeeReply.objects.get(event=event, email=ALAN).responded_at
+    expect(replies).to_contain_text(f"Alan Turing · {zoned(answered, 'Europe/Berlin')}")
+    expect(replies.locator("time")).to_contain_text(re.compile(r"\d\d:\d\d CES?T$"))
     shot(page, "organizer-sees-decline", docs=True)

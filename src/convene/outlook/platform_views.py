@@ -65,6 +65,7 @@ def test_connection(request: HttpRequest) -> HttpResponse:
 CONSENT_SESSION_KEY = "outlook_platform_consents"
 CONSENT_STATE_PREFIX = "platform."
 CONSENT_TTL_SECONDS = 15 * 60
+TYPED_SESSION_KEY = "outlook_platform_typed"
 
 
 @require_POST
@@ -81,7 +82,15 @@ def start_admin_consent(request: HttpRequest) -> HttpResponse:
     )
     state = CONSENT_STATE_PREFIX + secrets.token_urlsafe(24)
     pending = _pending_consents(request)
-    pending[state] = {"tenant": tenant, "started": time.time()}
+    pending[state] = {
+        "tenant": tenant,
+        "started": time.time(),
+        # Given back to the settings form afterwards: the admin typed it, maybe unsaved.
+        "typed": {
+            "service_mailbox": address,
+            "platform_tenant": mailbox.cleaned_data["platform_tenant"],
+        },
+    }
     request.session[CONSENT_SESSION_KEY] = pending
     registration = AppRegistration.from_settings()
     url = identity.admin_consent_page(
@@ -118,6 +127,7 @@ def platform_consent_done(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     tenant = started["tenant"]
+    request.session[TYPED_SESSION_KEY] = started.get("typed", {})
     granted = request.GET.get("admin_consent", "").lower() == "true" and "error" not in request.GET
     detail = request.GET.get("error_description", "").split("\r\n")[0][:500]
     record(
@@ -140,6 +150,15 @@ def platform_consent_done(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, f"Admin consent was not granted in tenant {tenant}. {detail}")
     return redirect("outlook:settings")
+
+
+def typed_before_consent(request: HttpRequest) -> dict[str, str]:
+    """The service mailbox (and tenant) the admin had typed when they went to Microsoft for
+    consent, once: the settings page shows them again rather than what was saved."""
+    typed: dict[str, str] = request.session.pop(TYPED_SESSION_KEY, {})
+    return {
+        name: str(typed[name]) for name in ("service_mailbox", "platform_tenant") if name in typed
+    }
 
 
 def _pending_consents(request: HttpRequest) -> dict[str, Any]:

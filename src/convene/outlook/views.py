@@ -50,6 +50,7 @@ from convene.outlook.platform_views import (
     is_platform_consent,
     platform_consent_done,
     switch_needing_review,
+    typed_before_consent,
     without_destination,
 )
 from convene.outlook.registration import AppRegistration
@@ -79,6 +80,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                 messages.info(request, "Nothing changed.")
             return redirect("outlook:settings")
     else:
+        initial |= typed_before_consent(request)
         form = OutlookSettingsForm(initial=initial, missing_configuration=missing)
     return render_settings(request, form)
 

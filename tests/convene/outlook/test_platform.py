@@ -112,6 +112,7 @@ def test_test_connection_proves_reading_and_writing_the_service_calendar(
     page = run_test_connection(platform.browser(ADMIN))
 
     assert "Connection works" in page
+    assert '<form method="post" action="/outlook/admin/"' in page, "Save still saves"
     assert "can read the calendar" in page
     assert "can write to it" in page
     seen = operations(platform)
@@ -217,6 +218,10 @@ def test_admin_consent_from_the_settings_page_lets_the_test_pass(
     assert landed.status_code == 302 and landed["Location"] == "/outlook/admin/"
     settings_page = admin.get("/outlook/admin/").content.decode()
     assert f"Admin consent granted in tenant {PLATFORM}" in settings_page
+    # What the admin had typed (not saved yet) is on the form again, once; nothing was saved.
+    assert f'name="service_mailbox" value="{SERVICE}"' in settings_page
+    assert OutlookSettings.load().service_mailbox == ""
+    assert f'value="{SERVICE}"' not in admin.get("/outlook/admin/").content.decode()
     assert "Connection works" in run_test_connection(admin)
     entry = SyncLogEntry.objects.get(action="platform_admin_consent")
     assert entry.status == "granted"

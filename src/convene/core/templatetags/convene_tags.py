@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from django import template
 from django.forms import BoundField, Form
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateformat import format as format_date
 from django.utils.safestring import SafeString, mark_safe
 
 from convene.core.extensions import panels
@@ -33,3 +38,23 @@ def render_panels(context: template.Context, slot: str) -> SafeString:
 def fields_with_errors(form: Form) -> list[BoundField]:
     """The visible fields of ``form`` that were refused, in the form's order."""
     return [field for field in form.visible_fields() if field.errors]
+
+
+def _zoned(moment: datetime | None, zone: str, time_format: str) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone) if zone else timezone.get_current_timezone())
+    return f"{format_date(local, 'j M')}, {local.strftime(time_format)} {local.tzname()}"
+
+
+@register.filter
+def zoned(moment: datetime | None, zone: str = "") -> str:
+    """E.g. "30 Nov, 14:05 CET": ``moment`` in ``zone`` (an IANA name; empty: the server's
+    zone), labelled like every other time Convene shows, so nobody has to guess the zone."""
+    return _zoned(moment, zone, "%H:%M")
+
+
+@register.filter
+def zoned_seconds(moment: datetime | None, zone: str = "") -> str:
+    """Like ``zoned``, to the second (audit log, next attempts)."""
+    return _zoned(moment, zone, "%H:%M:%S")
