@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page
 
+from convene.accounts.services import set_active
 from convene.core.notices import notify
 from convene.events import services
 from convene.events.models import Event
@@ -202,6 +203,14 @@ def finished_switch_with_one_left(world: World, scene: Scene) -> str:
     return f"/outlook/admin/jobs/{job.pk}/"
 
 
+def grace_left(world: World, scene: Scene, query: str = "") -> str:
+    """Grace was deactivated with her reading group in Outlook: the handover page for her."""
+    in_outlook(scene.reading_group)
+    grace = world.people[GRACE]
+    set_active(grace, False, actor=world.people[ADMIN])
+    return f"/outlook/admin/handover/{grace.pk}/{query}"
+
+
 DOCUMENTED = {"sign-in-desktop", "events-phone"}  # shown in the README
 # page name: (who is signed in, where to go); None = nobody
 PAGES: dict[str, Callable[[World, Scene], tuple[str | None, str]]] = {
@@ -222,6 +231,11 @@ PAGES: dict[str, Callable[[World, Scene], tuple[str | None, str]]] = {
     "outlook-mine": lambda world, scene: (ADA, with_a_failing_event(world, scene) and "/outlook/"),
     "mode-switch-preview": lambda world, scene: (ADMIN, platform_switch_preview(world, scene)),
     "mode-switch-job": lambda world, scene: (ADMIN, finished_switch_with_one_left(world, scene)),
+    "handover-choice": lambda world, scene: (ADMIN, grace_left(world, scene)),
+    "handover-preview": lambda world, scene: (
+        ADMIN,
+        grace_left(world, scene, "?target=coorganizer"),
+    ),
     "admin-consent-refused": lambda world, scene: (
         ADMIN,
         "/outlook/admin-consent/?error=access_denied"
