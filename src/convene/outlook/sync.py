@@ -215,13 +215,14 @@ def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None =
     # From here on, a new change queues a new task; this one may already be too early for it.
     CalendarLink.objects.filter(pk=link.pk).update(queued_at=None)
     if not _take_lease(link.pk):
-        return  # another worker is on it, and loops until the link is current
+        return  # another worker is on it, and queues what arrives meanwhile
     try:
-        while _push_once(link.pk, enqueue, resolve or resolve_target):
-            pass
+        _push_once(link.pk, enqueue, resolve or resolve_target)
     finally:
         CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
-    # A change that arrived while we held the lease had its task turned away above: queue it.
+    # Changes that arrived during the push (their task was turned away above, or is still
+    # waiting) go out together after the coalescing delay, not in a push right after this
+    # one: a steady stream of enrollments then costs one request per delay, not one per push.
     behind = CalendarLink.objects.filter(
         pk=link.pk,
         synced_version__lt=F("desired_version"),
@@ -229,11 +230,11 @@ def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None =
         next_attempt_at__lte=timezone.now(),
     )
     if behind.exists():
-        _queue_once(link.pk, event_id, enqueue, delay=0)
+        _queue_once(link.pk, event_id, enqueue, delay=settings.OUTLOOK_COALESCE_SECONDS)
 
 
 def _push_once(link_id: int, enqueue: Enqueue, resolve: TargetResolver) -> bool:
-    """One round of sync; True when another round is needed (the event changed meanwhile)."""
+    """One round of sync; True when the event changed meanwhile (another round is due)."""
     link = CalendarLink.objects.select_related("event__created_by").get(pk=link_id)
     outlook = OutlookSettings.load()
     if not outlook.enabled or not link.is_behind:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,37 @@ def test_a_burst_of_enrollments_becomes_a_few_requests_with_the_exact_list(
     (copy,) = outlook.mailbox(ADA)
     assert {a["emailAddress"]["address"] for a in copy["attendees"]} == {p.email for p in crowd}
     assert writes(outlook) - before <= 3
+
+
+def test_enrollments_that_keep_arriving_during_pushes_wait_out_the_coalescing_delay(
+    outlook: OutlookWorld, settings: Any
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    settings.OUTLOOK_COALESCE_SECONDS = 1.0
+    before = writes(outlook)
+    crowd = [
+        User.objects.create_user(
+            f"fan{n}@fabrikam.test", "x", display_name=f"Fan {n}", role=Role.REGULAR
+        )
+        for n in range(40)
+    ]
+
+    # Microsoft's own latency, and one enrollment every 75 ms for 3 s: more keep coming
+    # while each push is in flight.
+    outlook.emulator.control("POST", "/config", {"latency_ms": 150}).raise_for_status()
+    started = time.monotonic()
+    for number, person in enumerate(crowd):
+        time.sleep(max(0.0, started + number * 0.075 - time.monotonic()))
+        services.enroll(event, person, actor=None)
+
+    outlook.wait_synced(event.pk, timeout=30)
+    outlook.emulator.control("POST", "/config", {"latency_ms": 0}).raise_for_status()
+    (copy,) = outlook.mailbox(ADA)
+    assert {a["emailAddress"]["address"] for a in copy["attendees"]} == {p.email for p in crowd}
+    # About one push per coalescing delay, not one after another while changes keep coming.
+    assert writes(outlook) - before <= 5
 
 
 def test_a_change_whose_task_was_never_queued_is_synced_by_the_sweep(
