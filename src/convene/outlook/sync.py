@@ -410,7 +410,7 @@ def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -
         )
     client = GraphClient(
         base_url=registration.graph_url,
-        token=DelegatedTokens(registration, connection.pk),
+        token=DelegatedTokens(registration, connection.pk, connection.home_account_id),
         http=_shared_http(registration),
         mailbox=None,
         gate=partial(limits.mailbox_slot, connection.mailbox),

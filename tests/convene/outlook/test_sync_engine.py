@@ -15,7 +15,7 @@ from huey.storage import RedisStorage
 
 from convene.accounts.models import Role, User
 from convene.events import services
-from convene.outlook import sync, tasks
+from convene.outlook import identity, sync, tasks
 from convene.outlook.models import CalendarLink
 
 from .conftest import OutlookWorld
@@ -190,3 +190,23 @@ def test_changes_made_while_redis_is_down_reach_outlook_once_it_is_back(
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
     assert [a["emailAddress"]["address"] for a in copy["attendees"]] == [ALAN]
+
+
+def test_an_access_token_is_reused_across_syncs_until_shortly_before_it_expires(
+    outlook: OutlookWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outlook.connect(ADA)
+    asked: list[bool] = []
+    real = identity.delegated_token
+
+    def counted(*args: Any, **kwargs: Any) -> identity.DelegatedToken:
+        asked.append(kwargs.get("force_refresh", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(identity, "delegated_token", counted)
+
+    for _ in range(3):
+        outlook.wait_synced(create_event(outlook).pk)
+
+    # Once for the first sync; the two later syncs use the token this process kept.
+    assert asked == [False]
