@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
@@ -23,6 +24,7 @@ from typing import Any
 from django.core import signals
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,18 @@ class WebhookFastPath:
         loop = asyncio.get_running_loop()
         response = await loop.run_in_executor(self._threads, _handle, view, scope, body)
         await _send_response(send, response)
+
+    def close_connections(self) -> None:
+        """Close the database connections the threads keep (persistent ones, with
+        ``CONN_MAX_AGE``): before a database is dropped, as at the end of a test run."""
+        barrier = threading.Barrier(THREADS)
+
+        def close() -> None:
+            barrier.wait(timeout=10)  # one job per thread: each closes its own
+            connections.close_all()
+
+        for job in [self._threads.submit(close) for _ in range(THREADS)]:
+            job.result(timeout=15)
 
     def _view(self, scope: Scope) -> View | None:
         if self._views is None:

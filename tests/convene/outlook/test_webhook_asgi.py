@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,14 @@ from convene.outlook import subscriptions, tasks, webhook
 from convene.outlook.models import Mode, NotedChange, Subscription
 
 SECRET = "a-client-state-only-microsoft-and-this-test-know"
+
+
+@pytest.fixture(autouse=True)
+def no_connection_left_open() -> Iterator[None]:
+    """The webhook's threads may keep database connections (PostgreSQL): close them, or the
+    test database could not be dropped."""
+    yield
+    application.close_connections()
 
 
 @pytest.fixture
