@@ -99,7 +99,19 @@ def note_change(change: EventChange, enqueue: Enqueue) -> None:
         CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
             next_attempt_at=timezone.now()
         )
-    _queue_once(link.pk, change.event_id, enqueue, delay=settings.OUTLOOK_COALESCE_SECONDS)
+    _queue_once(link.pk, change.event_id, enqueue, delay=_coalescing_delay(link))
+
+
+def _coalescing_delay(link: CalendarLink) -> float:
+    """No wait for a change to a quiet event: it goes out at once. A change while the event
+    is being pushed, or just after, waits for more (``OUTLOOK_COALESCE_SECONDS``), so a
+    stream of changes costs one request per delay. (Waiting every time cost a single edit the
+    delay plus up to a second more for the queue's scheduler to notice it.)"""
+    now = timezone.now()
+    window = timedelta(seconds=settings.OUTLOOK_COALESCE_SECONDS)
+    pushing = link.lease_until is not None and link.lease_until > now
+    just_pushed = link.last_synced_at is not None and now - link.last_synced_at < window
+    return settings.OUTLOOK_COALESCE_SECONDS if pushing or just_pushed else 0.0
 
 
 def _queue_once(link_id: int, event_id: int, enqueue: Enqueue, delay: float) -> None:

@@ -210,3 +210,24 @@ def test_an_access_token_is_reused_across_syncs_until_shortly_before_it_expires(
 
     # Once for the first sync; the two later syncs use the token this process kept.
     assert asked == [False]
+
+
+def test_a_single_change_to_a_quiet_event_goes_out_without_waiting_for_more(
+    outlook: OutlookWorld, settings: Any
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    settings.OUTLOOK_COALESCE_SECONDS = 5.0
+    # Quiet: the last push is longer ago than the coalescing delay.
+    CalendarLink.objects.filter(event=event).update(
+        last_synced_at=timezone.now() - timedelta(seconds=10)
+    )
+
+    started = time.monotonic()
+    update(event, title="Compilers night, moved")
+    outlook.wait_until(
+        lambda: outlook.mailbox(ADA)[0]["subject"] == "Compilers night, moved", timeout=15
+    )
+
+    assert time.monotonic() - started < 3.0  # not the 5 s a burst waits for more changes
