@@ -45,12 +45,36 @@ class Size:
     webhook_rate: int  # notifications per second ...
     webhook_seconds: float  # ... for this long
     timeout: float  # longest wait for any one phase
+    crash_events: int  # backfill during which the worker is killed ...
+    crash_kills: int  # ... this many times ...
+    crash_pause: tuple[float, float]  # ... after a random pause (s) in this range each time
 
 
 SIZES = {
-    "full": Size(2000, 40, 30, 300, 500, 10.0, 30, 60.0, 1000, 20, 40.0, 10, 200, 30.0, 900.0),
-    "quick": Size(200, 10, 30, 100, 100, 4.0, 10, 10.0, 100, 6, 6.0, 4, 200, 5.0, 300.0),
-    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 3, 3.0, 2, 50, 2.0, 120.0),
+    "full": Size(
+        2000,
+        40,
+        30,
+        300,
+        500,
+        10.0,
+        30,
+        60.0,
+        1000,
+        20,
+        40.0,
+        10,
+        200,
+        30.0,
+        900.0,
+        1000,
+        10,
+        (0.5, 2.0),
+    ),
+    "quick": Size(
+        200, 10, 30, 100, 100, 4.0, 10, 10.0, 100, 6, 6.0, 4, 200, 5.0, 300.0, 200, 10, (0.2, 0.6)
+    ),
+    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 3, 3.0, 2, 50, 2.0, 120.0, 24, 3, (0.2, 0.5)),
 }
 
 
@@ -667,6 +691,90 @@ async def _post_notifications(
 CONNECTIONS = 50
 
 
+# --- C: crashes (issue 8) -----------------------------------------------------------------
+
+
+def crashes(options: Options) -> list[Scenario]:
+    """A backfill whose worker is SIGKILLed at random moments and started again each time;
+    then every event exactly once, with exactly its people."""
+    import random
+
+    from benchmarks.crashes import kill_and_restart
+
+    size = options.size
+    result = Scenario("C", f"Crashes: worker killed {size.crash_kills} times during a backfill")
+    cast = world.Cast.of(size.organizers, size.guests)
+    # Short leases: the work (a sync, a request slot) of a killed worker is taken over soon.
+    config = StackConfig(
+        "crash",
+        worker_threads=options.threads,
+        extra_env={"OUTLOOK_LEASE_SECONDS": "5", "OUTLOOK_HTTP_TIMEOUT_SECONDS": "4"},
+    )
+    count = size.crash_events
+    with Stack(config) as stack:
+        stack.start_emulator(cast.mailboxes())
+        world.setup_django(stack)
+        from convene.outlook import sync, tasks
+
+        ids = world.create_people(cast)
+        world.create_events(cast, ids, count, size.people)
+        stack.start_web()
+        stack.start_workers()
+        for organizer in cast.organizers:
+            world.connect_outlook(stack, organizer)
+        stack.control("POST", "/stats/reset")
+        print(f"  [C] {count} events; the worker is killed {size.crash_kills} times", flush=True)
+        started = time.monotonic()
+        world.switch_on(cast)
+
+        def restart() -> Any:
+            stack.workers[0] = stack.start_worker(0)
+            return stack.workers[0]
+
+        progress = [0]
+
+        def working() -> None:
+            """Until this worker has synced something: kills land mid-backfill."""
+            world.wait_until(
+                lambda: world.synced_count() > progress[0], size.timeout, "a restarted worker"
+            )
+            progress[0] = world.synced_count()
+
+        _, kills = kill_and_restart(
+            stack.workers[0],
+            restart,
+            kills=size.crash_kills,
+            dice=random.Random(20261130),
+            between=size.crash_pause,
+            working=working,
+        )
+        synced_at_last_kill = world.synced_count()
+
+        def done() -> bool:
+            # The worker's periodic sweep, sped up: what the killed worker held is due again
+            # once its lease (5 s) has run out.
+            sync.sweep(tasks.enqueue_sync)
+            return world.synced_count() >= count
+
+        finished = True
+        try:
+            world.wait_until(done, size.timeout, "backfill after the crashes")
+        except TimeoutError as exc:
+            finished = False
+            result.notes.append(f"{exc}: {world.synced_count()} of {count} synced.")
+        wall = time.monotonic() - started
+        check = world.check_outlook(
+            stack, cast.organizers, platform=False, app_client_id=stack.env["OUTLOOK_CLIENT_ID"]
+        )
+    result.details.update(check=check, kill_seconds=[round(k - started, 2) for k in kills])
+    result.add(Figure("worker processes killed (SIGKILL) and restarted", len(kills)))
+    result.add(Figure("events synced when the last kill happened", synced_at_last_kill))
+    if finished:
+        result.add(Figure("wall time until every event is in Outlook", _r(wall), "s"))
+    _correctness(result, check, count)
+    return [result]
+
+
 # --- emulator throughput ------------------------------------------------------------------
 
 
@@ -737,6 +845,7 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "latency": (["4"], change_latency),
     "replies": (["5", "6"], replies),
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
+    "crash": (["C"], crashes),
     "emulator": (["E"], emulator),
 }
 

@@ -236,24 +236,27 @@ class Stack:
 
     def start_workers(self) -> None:
         for number in range(self.config.worker_processes):
-            self.workers.append(
-                self._spawn(
-                    f"worker{number + 1}",
-                    [
-                        sys.executable,
-                        str(REPOSITORY / "manage.py"),
-                        "run_huey",
-                        "--workers",
-                        str(self.config.worker_threads),
-                        # e.g. "--max-delay 0.5": try consumer settings without editing code.
-                        *os.environ.get("BENCH_HUEY_ARGS", "").split(),
-                    ],
-                )
-            )
+            self.workers.append(self.start_worker(number))
         time.sleep(1.0)  # let them import Django and start polling
         for process in self.workers:
             if process.poll() is not None:
                 raise RuntimeError(f"a worker exited at start; see {self.var_dir}/worker*.log")
+
+    def start_worker(self, number: int) -> subprocess.Popen[bytes]:
+        """Worker process ``number`` (from 0), not yet in ``workers``; also a restart of it
+        (its log goes on in the same file)."""
+        return self._spawn(
+            f"worker{number + 1}",
+            [
+                sys.executable,
+                str(REPOSITORY / "manage.py"),
+                "run_huey",
+                "--workers",
+                str(self.config.worker_threads),
+                # e.g. "--max-delay 0.5": try consumer settings without editing code.
+                *os.environ.get("BENCH_HUEY_ARGS", "").split(),
+            ],
+        )
 
     def emulator_cpu_seconds(self) -> float:
         assert self.emulator is not None
@@ -273,7 +276,7 @@ class Stack:
     def _spawn(
         self, name: str, command: list[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        log = (self.var_dir / f"{name}.log").open("wb")
+        log = (self.var_dir / f"{name}.log").open("ab")
         return subprocess.Popen(
             command,
             cwd=REPOSITORY,

@@ -99,4 +99,11 @@ def huey_config(redis_url: str | None, var_dir: Path, immediate: bool) -> dict[s
         "name": "convene",
         "immediate": immediate,
         "connection": {"filename": str(var_dir / "huey.sqlite3")},
+        # A SQLite queue is polled. Huey's default lets an idle worker thread back off to
+        # one poll every 10 s, so a backfill or a burst waited seconds for threads to notice
+        # it; at most 0.5 s costs an idle worker little. (Redis is waited on, not polled.)
+        "consumer": {"max_delay": SQLITE_QUEUE_MAX_POLL_SECONDS},
     }
+
+
+SQLITE_QUEUE_MAX_POLL_SECONDS = 0.5

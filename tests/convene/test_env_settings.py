@@ -80,12 +80,15 @@ def test_huey_uses_sqlite_under_var_by_default(tmp_path):
     assert config["huey_class"] == "huey.SqliteHuey"
     assert config["connection"] == {"filename": str(tmp_path / "huey.sqlite3")}
     assert config["immediate"] is False
+    # Idle worker threads poll the SQLite queue at least every half second.
+    assert config["consumer"] == {"max_delay": 0.5}
 
 
 def test_huey_uses_redis_when_a_url_is_given(tmp_path):
     config = huey_config("redis://cache:6379/2", tmp_path, immediate=False)
     assert config["huey_class"] == "huey.RedisHuey"
     assert config["connection"] == {"url": "redis://cache:6379/2"}
+    assert "consumer" not in config  # Redis is waited on (blocking pop), not polled
 
 
 PROBE = """

@@ -42,6 +42,7 @@ from huey.storage import SqliteStorage
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 
 from convene.accounts.models import Role, User
+from convene.outlook import connections
 from convene.outlook.platform import _app_tokens as app_tokens_cache
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
@@ -268,6 +269,8 @@ def world(
         emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
     handle.reset(world_seed(convene_url))
+    # Tokens the emulator issued before its reset are void; the next test must not reuse them.
+    connections.forget_access_tokens()
     app_tokens_cache.clear()  # app-only tokens of an earlier test's emulator world
     settings.OUTLOOK = {
         "client_id": CLIENT_ID,

@@ -10,6 +10,7 @@ until they reconnect.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 
@@ -63,6 +64,10 @@ def save_sign_in(user_id: int, signed_in: identity.SignedIn) -> OutlookConnectio
 
 
 def disconnect(user_id: int) -> None:
+    for connection_id in OutlookConnection.objects.filter(user_id=user_id).values_list(
+        "pk", flat=True
+    ):
+        _valid_tokens.forget(connection_id)
     deleted, _ = OutlookConnection.objects.filter(user_id=user_id).delete()
     if deleted:
         record(LogKind.AUTHORIZATION, "disconnected", status="ok", user_id=user_id)
@@ -77,24 +82,68 @@ def usable_connection(user_id: int) -> OutlookConnection | None:
 class DelegatedTokens:
     """Access tokens for one connection, as the Graph client asks for them.
 
-    Keeps the token for the life of one sync run; ``fresh=True`` (after a 401) asks MSAL for a
-    new one.
+    A token is kept in this process until shortly before it expires (``_valid_tokens``):
+    getting one from the stored authorization takes a lease on the row, a decrypt and MSAL's
+    cache, which cost more than the Graph request itself. ``fresh=True`` (after a 401: revoked
+    early) asks MSAL for a new one. The key includes the signed-in account, so reconnecting as
+    someone else never reuses the previous account's token.
     """
 
-    def __init__(self, registration: AppRegistration, connection_id: int) -> None:
+    def __init__(self, registration: AppRegistration, connection_id: int, account_id: str) -> None:
         self.registration = registration
         self.connection_id = connection_id
-        self._token: str | None = None
+        self._key = (registration.client_id, connection_id, account_id)
 
     def __call__(self, fresh: bool = False) -> str:
-        if self._token is None or fresh:
-            self._token = access_token(self.registration, self.connection_id, force_refresh=fresh)
-        return self._token
+        if not fresh:
+            token = _valid_tokens.get(self._key)
+            if token is not None:
+                return token
+        got = access_token(self.registration, self.connection_id, force_refresh=fresh)
+        _valid_tokens.keep(self._key, got.token, got.expires_in)
+        return got.token
+
+
+class TokenMemory:
+    """Access tokens by key, each until ``MARGIN_SECONDS`` before it expires."""
+
+    MARGIN_SECONDS = 300.0
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, int, str], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, str]) -> str | None:
+        with self._lock:
+            kept = self._tokens.get(key)
+        if kept is None or kept[1] <= time.monotonic():
+            return None
+        return kept[0]
+
+    def keep(self, key: tuple[str, int, str], token: str, expires_in: float) -> None:
+        if expires_in <= self.MARGIN_SECONDS:
+            return  # about to expire (or no lifetime given): ask again next time
+        with self._lock:
+            self._tokens[key] = (token, time.monotonic() + expires_in - self.MARGIN_SECONDS)
+
+    def forget(self, connection_id: int | None = None) -> None:
+        """Forget one connection's tokens (all of them when ``None``)."""
+        with self._lock:
+            for key in [k for k in self._tokens if connection_id in (None, k[1])]:
+                del self._tokens[key]
+
+
+_valid_tokens = TokenMemory()
+
+
+def forget_access_tokens() -> None:
+    """Forget every access token kept in this process (the identity platform was reset)."""
+    _valid_tokens.forget()
 
 
 def access_token(
     registration: AppRegistration, connection_id: int, *, force_refresh: bool = False
-) -> str:
+) -> identity.DelegatedToken:
     """A valid access token for the connection, refreshing (and storing the rotation) if needed."""
     _take_lease(connection_id)
     try:
@@ -102,7 +151,7 @@ def access_token(
         if not connection.is_usable:
             raise AuthorizationLost(connection.last_error or "Outlook needs to be connected again.")
         try:
-            token, rotated = identity.delegated_token(
+            got = identity.delegated_token(
                 registration,
                 crypto.decrypt(connection.encrypted_token_cache),
                 connection.home_account_id,
@@ -111,17 +160,18 @@ def access_token(
         except AuthorizationLost as exc:
             mark_authorization_lost(connection, str(exc))
             raise
-        if rotated is not None:
+        if got.rotated_cache is not None:
             OutlookConnection.objects.filter(pk=connection_id).update(
-                encrypted_token_cache=crypto.encrypt(rotated)
+                encrypted_token_cache=crypto.encrypt(got.rotated_cache)
             )
-        return token
+        return got
     finally:
         OutlookConnection.objects.filter(pk=connection_id).update(refresh_lease_until=None)
 
 
 def mark_authorization_lost(connection: OutlookConnection, reason: str) -> None:
     """Record the loss and tell the person, once per loss."""
+    _valid_tokens.forget(connection.pk)
     with transaction.atomic():
         first_time = (
             OutlookConnection.objects.filter(

@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msal
@@ -166,7 +166,7 @@ def delegated_token(
     home_account_id: str,
     *,
     force_refresh: bool = False,
-) -> tuple[str, str | None]:
+) -> DelegatedToken:
     """An access token for the stored authorization, and the cache to store if it changed.
 
     Raises ``AuthorizationLost`` when Microsoft refuses the refresh token, ``Transient`` when it
@@ -191,7 +191,20 @@ def delegated_token(
     if "access_token" not in result:
         raise _token_error(result)
     changed = cache.serialize() if cache.has_state_changed else None
-    return str(result["access_token"]), changed
+    return DelegatedToken(str(result["access_token"]), changed, _seconds(result.get("expires_in")))
+
+
+class DelegatedToken(NamedTuple):
+    token: str
+    rotated_cache: str | None  # the serialized MSAL cache to store, when it changed
+    expires_in: float  # seconds the token stays valid (0 when Microsoft did not say)
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 class AppTokens:

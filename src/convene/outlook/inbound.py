@@ -33,7 +33,7 @@ from convene.events import services as event_services
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event, EventStatus
 from convene.outlook import mapping, sync
-from convene.outlook.errors import MicrosoftError, NotFound, Transient
+from convene.outlook.errors import NotFound
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
@@ -45,7 +45,7 @@ from convene.outlook.models import (
 from convene.outlook.registration import AppRegistration
 
 RetryLater = Callable[[str, str], None]
-"""Queue ``reconcile`` of (mailbox, Graph event id) again in a little while."""
+"""Have ``reconcile`` of (mailbox, Graph event id) run again in a little while."""
 
 DECLINED_REASON = "Declined in Outlook"
 
@@ -82,28 +82,6 @@ def mailbox_target(mailbox: str, outlook: OutlookSettings, mode: str = "") -> sy
 
 
 # --- one changed event ------------------------------------------------------------------
-
-
-def handle_change(
-    mailbox: str, graph_id: str, enqueue: sync.Enqueue, retry_later: RetryLater
-) -> None:
-    """The task behind every notification and delta hit: reconcile, or try again shortly."""
-    try:
-        done = reconcile(mailbox, graph_id, enqueue)
-    except Transient:
-        raise  # the task queue retries
-    except MicrosoftError as exc:
-        # Lost authorization, access denied: the sync engine shows and handles those.
-        record(
-            LogKind.NOTIFICATION,
-            "read_failed",
-            status=type(exc).__name__,
-            message=str(exc),
-            mailbox=mailbox,
-        )
-        return
-    if not done:
-        retry_later(mailbox, graph_id)
 
 
 def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:

@@ -4,11 +4,16 @@ Outlook allows an app 4 requests in flight per mailbox (and 10,000 per 10 minute
 holds one of the mailbox's slots, leased in the database so that any number of workers share the
 same 4; a worker that dies mid-request frees its slot when the lease runs out. A 429 pauses the
 mailbox for everyone for as long as Microsoft asked.
+
+Threads of one process first queue for the mailbox on a semaphore of 4 in memory: they wait
+without polling the database, which only arbitrates between processes. (Sixteen threads polling
+four rows cost more CPU than the requests themselves.)
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,14 +36,34 @@ MAX_WAIT_SECONDS = 60.0
 def mailbox_slot(mailbox: str, *, max_wait: float = MAX_WAIT_SECONDS) -> Iterator[None]:
     """Hold one of the mailbox's request slots for the duration of one Graph request."""
     key = mailbox.lower()
-    holder = uuid.uuid4().hex
-    number = _acquire(key, holder, max_wait)
+    deadline = time.monotonic() + max_wait
+    here = _local_slots(key)
+    if not here.acquire(timeout=max_wait):
+        raise Transient(f"All {CONCURRENCY} request slots of {mailbox} stayed busy.")
     try:
-        yield
+        holder = uuid.uuid4().hex
+        number = _acquire(key, holder, max(0.0, deadline - time.monotonic()))
+        try:
+            yield
+        finally:
+            MailboxSlot.objects.filter(mailbox=key, number=number, holder=holder).update(
+                holder="", leased_until=timezone.now()
+            )
     finally:
-        MailboxSlot.objects.filter(mailbox=key, number=number, holder=holder).update(
-            holder="", leased_until=timezone.now()
-        )
+        here.release()
+
+
+_local: dict[str, threading.BoundedSemaphore] = {}
+_local_lock = threading.Lock()
+
+
+def _local_slots(mailbox: str) -> threading.BoundedSemaphore:
+    """This process's share of the mailbox: never more than the limit, whatever the threads."""
+    with _local_lock:
+        slots = _local.get(mailbox)
+        if slots is None:
+            slots = _local[mailbox] = threading.BoundedSemaphore(CONCURRENCY)
+        return slots
 
 
 def pause(mailbox: str, seconds: float) -> None:

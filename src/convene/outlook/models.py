@@ -5,7 +5,8 @@
 - ``CalendarLink``: one event's Outlook copy: where it lives, which version Convene wants there
   and which version Outlook has, and where sync stands.
 - ``MailboxSlot`` / ``MailboxPause``: Microsoft's per-mailbox limits, shared by every worker.
-- ``Subscription`` / ``DeltaCursor``: how Convene hears about changes made in Outlook.
+- ``Subscription`` / ``DeltaCursor``: how Convene hears about changes made in Outlook;
+  ``NotedChange`` / ``ChangeInbox``: the changes it heard of, until they are reconciled.
 - ``AttendeeReply``: each person's latest Outlook answer to an event.
 - ``Job``: a long admin operation (switching modes, handing over events) and its progress.
 - ``SyncLogEntry``: the audit log of every Graph call and every decision.
@@ -202,6 +203,39 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class NotedChange(models.Model):
+    """An event Microsoft said changed, kept until a worker has reconciled it.
+
+    Written before the webhook answers 202, so a notification Microsoft considers delivered is
+    reconciled even if the queue loses its task or the worker is down: the sweep finds it.
+    """
+
+    mailbox = models.CharField(max_length=254)
+    graph_id = models.CharField(max_length=512)
+    noted_at = models.DateTimeField(default=timezone.now)
+    # Set while one worker reconciles it; a worker that died leaves it to the next one once
+    # ``claimed_until`` has passed.
+    claimed_by = models.CharField(max_length=32, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["mailbox", "graph_id", "claimed_by"])]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox}: {self.graph_id[:20]}"
+
+
+class ChangeInbox(models.Model):
+    """Per mailbox: whether a task to reconcile its noted changes is queued, so that a burst
+    of notifications queues one task rather than one per notification."""
+
+    mailbox = models.CharField(max_length=254, unique=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"changes of {self.mailbox}"
 
 
 class DeltaCursor(models.Model):

@@ -377,7 +377,7 @@ def _old_copy_client(step: MoveStep) -> GraphClient:
         raise AuthorizationLost(f"{step.from_mailbox} is not connected to Convene any more")
     return GraphClient(
         base_url=registration.graph_url,
-        token=DelegatedTokens(registration, connection.pk),
+        token=DelegatedTokens(registration, connection.pk, connection.home_account_id),
         http=http,
         mailbox=None,
         gate=partial(limits.mailbox_slot, connection.mailbox),

@@ -100,7 +100,19 @@ def note_change(change: EventChange, enqueue: Enqueue) -> None:
         CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
             next_attempt_at=timezone.now()
         )
-    _queue_once(link.pk, change.event_id, enqueue, delay=settings.OUTLOOK_COALESCE_SECONDS)
+    _queue_once(link.pk, change.event_id, enqueue, delay=_coalescing_delay(link))
+
+
+def _coalescing_delay(link: CalendarLink) -> float:
+    """No wait for a change to a quiet event: it goes out at once. A change while the event
+    is being pushed, or just after, waits for more (``OUTLOOK_COALESCE_SECONDS``), so a
+    stream of changes costs one request per delay. (Waiting every time cost a single edit the
+    delay plus up to a second more for the queue's scheduler to notice it.)"""
+    now = timezone.now()
+    window = timedelta(seconds=settings.OUTLOOK_COALESCE_SECONDS)
+    pushing = link.lease_until is not None and link.lease_until > now
+    just_pushed = link.last_synced_at is not None and now - link.last_synced_at < window
+    return settings.OUTLOOK_COALESCE_SECONDS if pushing or just_pushed else 0.0
 
 
 def _queue_once(link_id: int, event_id: int, enqueue: Enqueue, delay: float) -> None:
@@ -211,74 +223,81 @@ def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None =
 
     ``enqueue`` queues the retry after a transient failure.
     """
-    link = CalendarLink.objects.filter(event_id=event_id).first()
-    if link is None:
-        return
-    # From here on, a new change queues a new task; this one may already be too early for it.
-    CalendarLink.objects.filter(pk=link.pk).update(queued_at=None)
-    if not _take_lease(link.pk):
-        return  # another worker is on it, and loops until the link is current
+    now = timezone.now()
+    links = CalendarLink.objects.filter(event_id=event_id)
+    # One statement: from here on a new change queues a new task (this one may already be too
+    # early for it), and the lease makes this worker the only one pushing the event.
+    taken = links.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(
+        queued_at=None, lease_until=now + _lease()
+    )
+    if not taken:
+        links.update(queued_at=None)
+        return  # no link, or another worker is on it and queues what arrives meanwhile
+    link_id = 0
     try:
-        while _push_once(link.pk, enqueue, resolve or resolve_target):
-            pass
+        link_id = _push_once(event_id, enqueue, resolve or resolve_target)
     finally:
-        CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
-    # A change that arrived while we held the lease had its task turned away above: queue it.
+        links.update(lease_until=None)
+    # Changes that arrived during the push (their task was turned away above, or is still
+    # waiting) go out together after the coalescing delay, not in a push right after this
+    # one: a steady stream of enrollments then costs one request per delay, not one per push.
     behind = CalendarLink.objects.filter(
-        pk=link.pk,
+        pk=link_id,
         synced_version__lt=F("desired_version"),
         state__in=[LinkState.PENDING, LinkState.SYNCED],
         next_attempt_at__lte=timezone.now(),
     )
     if behind.exists():
-        _queue_once(link.pk, event_id, enqueue, delay=0)
+        _queue_once(link_id, event_id, enqueue, delay=settings.OUTLOOK_COALESCE_SECONDS)
 
 
-def _push_once(link_id: int, enqueue: Enqueue, resolve: TargetResolver) -> bool:
-    """One round of sync; True when another round is needed (the event changed meanwhile)."""
-    link = CalendarLink.objects.select_related("event__created_by").get(pk=link_id)
+def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
+    """One round of sync; returns the link's id."""
+    link = CalendarLink.objects.select_related("event__created_by").get(event_id=event_id)
     outlook = OutlookSettings.load()
     if not outlook.enabled or not link.is_behind:
-        return False
+        return link.pk
     if link.state in (
         LinkState.WAITING_AUTHORIZATION,
         LinkState.DELETED_IN_OUTLOOK,
         LinkState.NEEDS_NEW_ORGANIZER,
     ):
-        return False
+        return link.pk
     if link.state == LinkState.FAILING and (
         link.next_attempt_at is None or link.next_attempt_at > timezone.now()
     ):
-        return False
+        return link.pk
     version = link.desired_version
     event = link.event
     mailbox = link.owner_mailbox
     try:
         target = resolve(link, event, outlook)
         mailbox = target.mailbox
-        _push(link, event, target)
+        saved = _push(link, event, target)
     except OrganizerLeft as exc:
         _mark(link, LinkState.NEEDS_NEW_ORGANIZER, str(exc), decision="needs_new_organizer")
-        return False
+        return link.pk
     except AuthorizationLost as exc:
         _park(link, str(exc))
-        return False
+        return link.pk
     except NotFound as exc:
         if link.graph_id:
             _mark(link, LinkState.DELETED_IN_OUTLOOK, str(exc), decision="deleted_in_outlook")
         else:
             _fail(link, exc, permanent=True)
-        return False
+        return link.pk
     except Transient as exc:
         if isinstance(exc, Throttled) and mailbox:
             limits.pause(mailbox, exc.retry_after or 1.0)
         delay = _fail(link, exc, permanent=False)
         _queue_once(link.pk, link.event_id, enqueue, delay=delay)
-        return False
+        return link.pk
     except MicrosoftError as exc:
         _fail(link, exc, permanent=True)
-        return False
+        return link.pk
+    # What Outlook now has and the version it reflects, in one statement.
     CalendarLink.objects.filter(pk=link.pk).update(
+        **saved,
         state=LinkState.SYNCED,
         synced_version=version,
         attempts=0,
@@ -286,11 +305,12 @@ def _push_once(link_id: int, enqueue: Enqueue, resolve: TargetResolver) -> bool:
         last_synced_at=timezone.now(),
         next_attempt_at=timezone.now(),
     )
-    return CalendarLink.objects.filter(pk=link.pk, desired_version__gt=version).exists()
+    return link.pk
 
 
-def _push(link: CalendarLink, event: Event, target: Target) -> None:
-    """Send Outlook the smallest request that makes its copy match; updates ``link``."""
+def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
+    """Send Outlook the smallest request that makes its copy match; returns what to save on
+    the link about the copy (nothing when nothing was sent)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
     desired = mapping.event_payload(snapshot)
     saved: dict[str, Any] = {}
@@ -329,8 +349,7 @@ def _push(link: CalendarLink, event: Event, target: Target) -> None:
                 properties=sorted(changes),
             )
             saved = {"change_key": updated.get("changeKey", ""), "last_pushed": desired}
-    if saved:
-        CalendarLink.objects.filter(pk=link.pk).update(**saved)
+    return saved
 
 
 def _call(
@@ -425,7 +444,7 @@ def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -
         )
     client = GraphClient(
         base_url=registration.graph_url,
-        token=DelegatedTokens(registration, connection.pk),
+        token=DelegatedTokens(registration, connection.pk, connection.home_account_id),
         http=_shared_http(registration),
         mailbox=None,
         gate=partial(limits.mailbox_slot, connection.mailbox),

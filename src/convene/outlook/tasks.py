@@ -8,7 +8,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from convene.outlook import delta, inbound, subscriptions, sync
+from convene.outlook import delta, inbox, subscriptions, sync
 
 
 @db_task()
@@ -36,13 +36,29 @@ def enqueue_sync(event_id: int, delay: float) -> None:
 
 # --- replies flowing back (notifications, delta reads, subscriptions) ----------------------
 
-# A busy event (being pushed right now) is looked at again this much later.
-RECONCILE_AGAIN_SECONDS = 2.0
+
+@db_task()
+def reconcile_mailbox_task(mailbox: str) -> None:
+    """Read every change noted for the mailbox (by the webhook or a delta read) once."""
+    inbox.reconcile_noted(mailbox, enqueue_sync, enqueue_reconcile)
 
 
-@db_task(retries=3, retry_delay=10)
+@db_task()
 def reconcile_event_task(mailbox: str, graph_id: str) -> None:
-    inbound.handle_change(mailbox, graph_id, enqueue_sync, reconcile_later)
+    """Tasks queued before changes were noted per mailbox: note it, read it with the rest."""
+    inbox.note(mailbox, [graph_id], enqueue_reconcile)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep_noted_changes_task() -> None:
+    inbox.sweep(enqueue_reconcile)
+
+
+def enqueue_reconcile(mailbox: str, delay: float) -> None:
+    if delay > 0:
+        reconcile_mailbox_task.schedule((mailbox,), delay=delay)
+    else:
+        reconcile_mailbox_task(mailbox)
 
 
 @db_task(retries=3, retry_delay=10)
@@ -68,7 +84,8 @@ def delta_read_task() -> None:
 
 
 def reconcile_later(mailbox: str, graph_id: str) -> None:
-    reconcile_event_task.schedule((mailbox, graph_id), delay=RECONCILE_AGAIN_SECONDS)
+    """An event that could not be reconciled now (it was being pushed): read it shortly."""
+    inbox.note(mailbox, [graph_id], enqueue_reconcile)
 
 
 def enqueue_delta(mailbox: str) -> None:

@@ -2,19 +2,23 @@
 
 Public and unauthenticated by nature, so it trusts nothing it is sent: a notification counts
 only if it names an active subscription of Convene's and carries that subscription's secret
-``clientState``. It then only queues work (ids, nothing else) and answers 202 at once; Graph
-gives an endpoint 3 seconds. The work reads the event from Graph itself, so nothing in a
-notification's body is ever believed beyond "look at this event".
+``clientState``. It then only notes which event changed (``inbox.note``: usually a single read,
+at most a row and one task per mailbox) and answers 202 at once; Graph gives an endpoint 3
+seconds and may send hundreds a second. The work reads the event from Graph itself, so nothing
+in a notification's body is ever believed beyond "look at this event".
 
 Answers: 200 + token (validation handshake), 202 (accepted), 400 (malformed), 403 (nothing in
-it verifiably ours), 413 (too large), 415 (not JSON), 503 (queue down: Graph retries later).
+it verifiably ours), 413 (too large), 415 (not JSON), 503 (could not record it: Graph retries
+later).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from convene.outlook import subscriptions, tasks
+from convene.outlook import inbox, subscriptions, tasks
 from convene.outlook.models import Subscription
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,13 @@ MAX_BODY_BYTES = 1_000_000
 MAX_ITEMS = 1000
 MAX_VALIDATION_TOKEN = 2048
 
-Accept = Callable[[Subscription, dict[str, Any]], bool]
+# How stale ``Subscription.last_notification_at`` may get: a write per notification would
+# cost more than the notification itself.
+LAST_NOTIFICATION_PRECISION = timedelta(minutes=1)
+
+Verified = list[tuple[Subscription, dict[str, Any]]]
+Accept = Callable[[Verified], int]
+"""Queue the work of the verified notifications; returns how many were usable."""
 
 
 @csrf_exempt  # Microsoft cannot hold a CSRF token; the clientState is the check
@@ -78,17 +88,27 @@ def _receive(request: HttpRequest, accept: Accept) -> HttpResponse:
     if not verified:
         return HttpResponse(status=403)
     try:
-        queued = sum(accept(subscription, item) for subscription, item in verified)
+        queued = accept(verified)
     except Exception:
         # Not persisted: a 5xx makes Graph deliver it again later.
         log.exception("Could not queue work for a Graph notification")
         return HttpResponse(status=503)
     if not queued:
         return HttpResponse(status=400)
-    Subscription.objects.filter(pk__in={s.pk for s, _ in verified}).update(
-        last_notification_at=timezone.now()
-    )
+    _heard_from({subscription for subscription, _ in verified})
     return HttpResponse(status=202)
+
+
+def _heard_from(verified: set[Subscription]) -> None:
+    now = timezone.now()
+    due = [
+        s.pk
+        for s in verified
+        if s.last_notification_at is None
+        or now - s.last_notification_at > LAST_NOTIFICATION_PRECISION
+    ]
+    if due:
+        Subscription.objects.filter(pk__in=due).update(last_notification_at=now)
 
 
 def _body(request: HttpRequest) -> Any:
@@ -111,18 +131,23 @@ def _body(request: HttpRequest) -> Any:
         return HttpResponse(status=400)
 
 
-def _change(subscription: Subscription, item: dict[str, Any]) -> bool:
-    data = item.get("resourceData")
-    event_id = data.get("id") if isinstance(data, dict) else None
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 512:
-        return False
-    tasks.reconcile_event_task(subscription.mailbox, event_id)
-    return True
+def _change(verified: Verified) -> int:
+    changed: defaultdict[str, list[str]] = defaultdict(list)
+    for subscription, item in verified:
+        data = item.get("resourceData")
+        event_id = data.get("id") if isinstance(data, dict) else None
+        if isinstance(event_id, str) and event_id and len(event_id) <= 512:
+            changed[subscription.mailbox].append(event_id)
+    for mailbox, event_ids in changed.items():
+        inbox.note(mailbox, event_ids, tasks.enqueue_reconcile)
+    return sum(len(ids) for ids in changed.values())
 
 
-def _lifecycle(subscription: Subscription, item: dict[str, Any]) -> bool:
-    event = item.get("lifecycleEvent")
-    if event not in subscriptions.LIFECYCLE_EVENTS:
-        return False
-    tasks.lifecycle_task(subscription.pk, event)
-    return True
+def _lifecycle(verified: Verified) -> int:
+    count = 0
+    for subscription, item in verified:
+        event = item.get("lifecycleEvent")
+        if event in subscriptions.LIFECYCLE_EVENTS:
+            tasks.lifecycle_task(subscription.pk, event)
+            count += 1
+    return count

@@ -24,6 +24,7 @@ from huey.contrib.djhuey import HUEY
 from huey.storage import SqliteStorage
 
 from convene.accounts.models import Role, User
+from convene.outlook import connections
 from convene.outlook.models import CalendarLink, OutlookSettings
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
@@ -195,6 +196,8 @@ def outlook_without_worker(
         emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
     handle.reset(world_seed())
+    # Tokens the emulator issued before its reset are void; the next test must not reuse them.
+    connections.forget_access_tokens()
     settings.OUTLOOK = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,

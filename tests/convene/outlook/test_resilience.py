@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks.crashes import kill_and_restart
 from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
@@ -190,12 +190,7 @@ def test_a_worker_killed_ten_times_during_a_backfill_leaves_exactly_the_desired_
     sync.track_all_events(tasks.enqueue_sync)
     dice = random.Random(20261123)
 
-    worker = worker_process()
-    for _ in range(10):
-        time.sleep(dice.uniform(0.3, 1.2))
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        worker = worker_process()
+    kill_and_restart(worker_process(), worker_process, kills=10, dice=dice, between=(0.3, 1.2))
 
     deadline = time.monotonic() + 120
     while not all_synced(events):

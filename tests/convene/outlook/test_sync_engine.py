@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from huey.storage import RedisStorage
 
 from convene.accounts.models import Role, User
 from convene.events import services
-from convene.outlook import sync, tasks
+from convene.outlook import identity, sync, tasks
 from convene.outlook.models import CalendarLink
 
 from .conftest import OutlookWorld
@@ -48,6 +49,37 @@ def test_a_burst_of_enrollments_becomes_a_few_requests_with_the_exact_list(
     (copy,) = outlook.mailbox(ADA)
     assert {a["emailAddress"]["address"] for a in copy["attendees"]} == {p.email for p in crowd}
     assert writes(outlook) - before <= 3
+
+
+def test_enrollments_that_keep_arriving_during_pushes_wait_out_the_coalescing_delay(
+    outlook: OutlookWorld, settings: Any
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    settings.OUTLOOK_COALESCE_SECONDS = 1.0
+    before = writes(outlook)
+    crowd = [
+        User.objects.create_user(
+            f"fan{n}@fabrikam.test", "x", display_name=f"Fan {n}", role=Role.REGULAR
+        )
+        for n in range(40)
+    ]
+
+    # Microsoft's own latency, and one enrollment every 75 ms for 3 s: more keep coming
+    # while each push is in flight.
+    outlook.emulator.control("POST", "/config", {"latency_ms": 150}).raise_for_status()
+    started = time.monotonic()
+    for number, person in enumerate(crowd):
+        time.sleep(max(0.0, started + number * 0.075 - time.monotonic()))
+        services.enroll(event, person, actor=None)
+
+    outlook.wait_synced(event.pk, timeout=30)
+    outlook.emulator.control("POST", "/config", {"latency_ms": 0}).raise_for_status()
+    (copy,) = outlook.mailbox(ADA)
+    assert {a["emailAddress"]["address"] for a in copy["attendees"]} == {p.email for p in crowd}
+    # About one push per coalescing delay, not one after another while changes keep coming.
+    assert writes(outlook) - before <= 5
 
 
 def test_a_change_whose_task_was_never_queued_is_synced_by_the_sweep(
@@ -158,3 +190,44 @@ def test_changes_made_while_redis_is_down_reach_outlook_once_it_is_back(
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
     assert [a["emailAddress"]["address"] for a in copy["attendees"]] == [ALAN]
+
+
+def test_an_access_token_is_reused_across_syncs_until_shortly_before_it_expires(
+    outlook: OutlookWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outlook.connect(ADA)
+    asked: list[bool] = []
+    real = identity.delegated_token
+
+    def counted(*args: Any, **kwargs: Any) -> identity.DelegatedToken:
+        asked.append(kwargs.get("force_refresh", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(identity, "delegated_token", counted)
+
+    for _ in range(3):
+        outlook.wait_synced(create_event(outlook).pk)
+
+    # Once for the first sync; the two later syncs use the token this process kept.
+    assert asked == [False]
+
+
+def test_a_single_change_to_a_quiet_event_goes_out_without_waiting_for_more(
+    outlook: OutlookWorld, settings: Any
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    settings.OUTLOOK_COALESCE_SECONDS = 5.0
+    # Quiet: the last push is longer ago than the coalescing delay.
+    CalendarLink.objects.filter(event=event).update(
+        last_synced_at=timezone.now() - timedelta(seconds=10)
+    )
+
+    started = time.monotonic()
+    update(event, title="Compilers night, moved")
+    outlook.wait_until(
+        lambda: outlook.mailbox(ADA)[0]["subject"] == "Compilers night, moved", timeout=15
+    )
+
+    assert time.monotonic() - started < 3.0  # not the 5 s a burst waits for more changes

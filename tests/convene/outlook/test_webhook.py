@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from convene.outlook import subscriptions, tasks
-from convene.outlook.models import Mode, Subscription
+from convene.outlook import inbound, inbox, subscriptions, tasks
+from convene.outlook.models import ChangeInbox, Mode, NotedChange, Subscription
 
 SECRET = "a-client-state-only-microsoft-and-this-test-know"
 URL = "/outlook/webhook/"
@@ -24,9 +24,16 @@ LIFECYCLE_URL = "/outlook/webhook/lifecycle/"
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
     """What the endpoint queued (instead of a real queue)."""
     calls: list[tuple[str, tuple[Any, ...]]] = []
-    monkeypatch.setattr(tasks, "reconcile_event_task", lambda *a: calls.append(("change", a)))
+    monkeypatch.setattr(
+        tasks, "enqueue_reconcile", lambda mailbox, delay: calls.append(("changes", (mailbox,)))
+    )
     monkeypatch.setattr(tasks, "lifecycle_task", lambda *a: calls.append(("lifecycle", a)))
     return calls
+
+
+def noted() -> list[tuple[str, str]]:
+    """The changed events the endpoint kept for the worker to read."""
+    return list(NotedChange.objects.order_by("pk").values_list("mailbox", "graph_id"))
 
 
 @pytest.fixture
@@ -85,21 +92,50 @@ def test_a_genuine_notification_only_queues_work_and_answers_202_at_once(
 
     assert response.status_code == 202
     assert elapsed < 0.5
-    assert queued == [("change", ("ada@contoso.test", "AAMkEvent1"))]
+    assert noted() == [("ada@contoso.test", "AAMkEvent1")]
+    assert queued == [("changes", ("ada@contoso.test",))]
     subscription.refresh_from_db()
     assert subscription.last_notification_at is not None
+
+
+def test_a_burst_of_notifications_queues_one_task_per_mailbox_and_notes_each_event_once(
+    subscription: Subscription, queued: list[Any]
+) -> None:
+    for _ in range(5):
+        assert post({"value": [change()]}).status_code == 202
+    other = change(resourceData={"id": "AAMkEvent2"})
+    assert post({"value": [change(), other]}).status_code == 202
+
+    assert noted() == [("ada@contoso.test", "AAMkEvent1"), ("ada@contoso.test", "AAMkEvent2")]
+    assert queued == [("changes", ("ada@contoso.test",))]
+
+
+def test_a_change_noted_while_the_worker_reads_queues_another_task(
+    subscription: Subscription, queued: list[Any]
+) -> None:
+    post({"value": [change()]})
+    # The worker has started: it took the task and claimed what was noted.
+    ChangeInbox.objects.update(queued_at=None)
+    NotedChange.objects.update(claimed_by="worker-1", claimed_until=timezone.now())
+
+    assert post({"value": [change()]}).status_code == 202
+
+    assert len(noted()) == 2
+    assert queued == [("changes", ("ada@contoso.test",))] * 2
 
 
 def test_a_wrong_client_state_is_refused(subscription: Subscription, queued: list[Any]) -> None:
     response = post({"value": [change(client_state="guessed")]})
     assert response.status_code == 403
     assert queued == []
+    assert noted() == []
 
 
 def test_an_unknown_subscription_is_refused(subscription: Subscription, queued: list[Any]) -> None:
     response = post({"value": [change(subscription_id="sub-unknown")]})
     assert response.status_code == 403
     assert queued == []
+    assert noted() == []
 
 
 def test_a_removed_subscription_is_refused(subscription: Subscription, queued: list[Any]) -> None:
@@ -107,6 +143,7 @@ def test_a_removed_subscription_is_refused(subscription: Subscription, queued: l
     response = post({"value": [change()]})
     assert response.status_code == 403
     assert queued == []
+    assert noted() == []
 
 
 def test_in_a_mixed_batch_only_the_genuine_notification_counts(
@@ -116,7 +153,8 @@ def test_in_a_mixed_batch_only_the_genuine_notification_counts(
     forged["resourceData"] = {"id": "AAMkForged"}
     response = post({"value": [forged, change()]})
     assert response.status_code == 202
-    assert queued == [("change", ("ada@contoso.test", "AAMkEvent1"))]
+    assert noted() == [("ada@contoso.test", "AAMkEvent1")]
+    assert queued == [("changes", ("ada@contoso.test",))]
 
 
 @pytest.mark.parametrize(
@@ -135,6 +173,7 @@ def test_malformed_bodies_are_refused(
 ) -> None:
     assert post(body).status_code == 400
     assert queued == []
+    assert noted() == []
 
 
 def test_a_genuine_notification_without_an_event_id_is_refused(
@@ -143,6 +182,7 @@ def test_a_genuine_notification_without_an_event_id_is_refused(
     response = post({"value": [change(resourceData="nope")]})
     assert response.status_code == 400
     assert queued == []
+    assert noted() == []
 
 
 def test_an_oversized_body_is_refused(subscription: Subscription, queued: list[Any]) -> None:
@@ -182,11 +222,65 @@ def test_an_unknown_lifecycle_event_is_refused(
     assert queued == []
 
 
-def test_when_the_queue_is_down_graph_is_asked_to_deliver_again(
+def test_when_the_queue_is_down_the_change_is_kept_and_the_sweep_queues_it(
     subscription: Subscription, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def down(*args: Any) -> None:
         raise ConnectionError("queue unavailable")
 
-    monkeypatch.setattr(tasks, "reconcile_event_task", down)
+    monkeypatch.setattr(tasks, "enqueue_reconcile", down)
+    # Accepted: the change is recorded, so Graph need not deliver it again.
+    assert post({"value": [change()]}).status_code == 202
+    assert noted() == [("ada@contoso.test", "AAMkEvent1")]
+
+    swept: list[str] = []
+    assert inbox.sweep(lambda mailbox, delay: swept.append(mailbox)) == 1
+    assert swept == ["ada@contoso.test"]
+
+
+def test_when_the_change_cannot_be_recorded_graph_is_asked_to_deliver_again(
+    subscription: Subscription, queued: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def database_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("database unavailable")
+
+    monkeypatch.setattr(NotedChange.objects, "bulk_create", database_down)
     assert post({"value": [change()]}).status_code == 503
+    assert queued == []
+
+
+def test_the_worker_reads_each_noted_event_once_and_keeps_the_busy_one_for_later(
+    subscription: Subscription, queued: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for event_id in ["AAMkEvent1", "AAMkEvent2", "AAMkEvent1", "AAMkBusy"]:
+        post({"value": [change(resourceData={"id": event_id})]})
+    read: list[str] = []
+
+    def reconcile(mailbox: str, graph_id: str, enqueue: Any) -> bool:
+        read.append(graph_id)
+        return graph_id != "AAMkBusy"  # being pushed right now
+
+    monkeypatch.setattr(inbound, "reconcile", reconcile)
+    again: list[tuple[str, float]] = []
+
+    done = inbox.reconcile_noted("ada@contoso.test", tasks.enqueue_sync, lambda *a: again.append(a))
+
+    assert (done, read) == (2, ["AAMkBusy", "AAMkEvent1", "AAMkEvent2"])
+    assert noted() == [("ada@contoso.test", "AAMkBusy")]
+    assert again == [("ada@contoso.test", inbox.AGAIN_SECONDS)]
+
+
+def test_changes_claimed_by_a_worker_that_died_are_read_again(
+    subscription: Subscription, queued: list[Any]
+) -> None:
+    post({"value": [change()]})
+    # A worker took the task and died mid-way: its claim and the queued mark run out.
+    long_ago = timezone.now() - timedelta(hours=1)
+    NotedChange.objects.update(claimed_by="dead-worker", claimed_until=long_ago)
+    ChangeInbox.objects.update(queued_at=long_ago)
+
+    swept: list[str] = []
+    assert inbox.sweep(lambda mailbox, delay: swept.append(mailbox)) == 1
+    assert swept == ["ada@contoso.test"]
+    # Queued now: the next sweep leaves it to that task.
+    assert inbox.sweep(lambda mailbox, delay: swept.append(mailbox)) == 0

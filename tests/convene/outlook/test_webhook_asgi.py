@@ -1,0 +1,142 @@
+"""The webhook's short way through an ASGI server (``convene.asgi.application``): the same
+answers as through Django, without Django's thread per request; every other page unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from convene.asgi import application
+from convene.outlook import subscriptions, tasks, webhook
+from convene.outlook.models import Mode, NotedChange, Subscription
+
+SECRET = "a-client-state-only-microsoft-and-this-test-know"
+
+
+@pytest.fixture(autouse=True)
+def no_connection_left_open() -> Iterator[None]:
+    """The webhook's threads may keep database connections (PostgreSQL): close them, or the
+    test database could not be dropped."""
+    yield
+    application.close_connections()
+
+
+@pytest.fixture
+def subscription(transactional_db: None) -> Subscription:
+    return Subscription.objects.create(
+        mailbox="ada@contoso.test",
+        mode=Mode.ORGANIZER,
+        graph_id="sub-1",
+        client_state_hash=subscriptions.digest(SECRET),
+        expires_at=timezone.now() + timedelta(days=2),
+    )
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    mailboxes: list[str] = []
+    monkeypatch.setattr(
+        tasks, "enqueue_reconcile", lambda mailbox, delay: mailboxes.append(mailbox)
+    )
+    return mailboxes
+
+
+def send(method: str, path: str, body: bytes = b"", **headers: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.request(method, path, content=body, headers=headers)
+
+    return asyncio.run(go())
+
+
+def notification(client_state: str = SECRET, event_id: str = "AAMkEvent1") -> bytes:
+    item = {
+        "subscriptionId": "sub-1",
+        "clientState": client_state,
+        "changeType": "updated",
+        "resource": f"Users/x/Events/{event_id}",
+        "resourceData": {"id": event_id},
+    }
+    return json.dumps({"value": [item]}).encode()
+
+
+def test_a_genuine_notification_is_noted_without_a_thread_of_its_own(
+    subscription: Subscription, queued: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real = webhook._change
+
+    def change(verified: Any) -> int:
+        threads.append(threading.current_thread().name)
+        return real(verified)
+
+    monkeypatch.setattr(webhook, "_change", change)
+    json_type = {"content-type": "application/json"}
+    for _ in range(3):
+        response = send("POST", "/outlook/webhook/", notification(), **json_type)
+        assert response.status_code == 202
+
+    assert list(NotedChange.objects.values_list("mailbox", "graph_id")) == [
+        ("ada@contoso.test", "AAMkEvent1")
+    ]
+    assert queued == ["ada@contoso.test"]
+    # The same few long-lived threads, not one started for each request.
+    assert all(name.startswith("webhook") for name in threads)
+
+
+def test_forged_malformed_and_oversized_notifications_are_refused_as_through_django(
+    subscription: Subscription, queued: list[str]
+) -> None:
+    json_type = {"content-type": "application/json"}
+    assert (
+        send("POST", "/outlook/webhook/", notification("guessed"), **json_type).status_code == 403
+    )
+    assert send("POST", "/outlook/webhook/", b"{not json", **json_type).status_code == 400
+    big = b'{"value": [' + b" " * (webhook.MAX_BODY_BYTES + 10) + b"]}"
+    assert send("POST", "/outlook/webhook/", big, **json_type).status_code == 413
+    assert (
+        send(
+            "POST", "/outlook/webhook/", notification(), **{"content-type": "text/plain"}
+        ).status_code
+        == 415
+    )
+    assert send("GET", "/outlook/webhook/").status_code == 405
+    assert NotedChange.objects.count() == 0
+    assert queued == []
+
+
+def test_the_handshake_echoes_the_token_as_plain_text(transactional_db: None) -> None:
+    response = send("POST", "/outlook/webhook/lifecycle/?validationToken=abc%3Cb%3E")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.text == "abc<b>"
+
+
+def test_a_host_not_allowed_is_refused(subscription: Subscription, queued: list[str]) -> None:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://evil.example") as c:
+            return await c.post(
+                "/outlook/webhook/",
+                content=notification(),
+                headers={"content-type": "application/json"},
+            )
+
+    assert asyncio.run(go()).status_code == 400
+    assert queued == []
+
+
+def test_every_other_page_still_goes_through_django(transactional_db: None) -> None:
+    response = send("GET", "/accounts/sign-in/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies  # Django's middleware ran
