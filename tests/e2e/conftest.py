@@ -40,6 +40,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.storage import SqliteStorage
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
+from tests.huey_worker import running_worker
 
 from convene.accounts.models import Role, User
 from convene.outlook import connections
@@ -308,22 +309,10 @@ def task_queue(tmp_path: Path) -> Iterator[None]:
 
 
 @pytest.fixture
-def worker(task_queue: None, transactional_db: None) -> Iterator[None]:
+def worker(task_queue: None, transactional_db: None, tmp_path: Path) -> Iterator[None]:
     """A real Huey consumer: tasks go through the queue and run on worker threads."""
-    consumer = HUEY.create_consumer(
-        workers=2,
-        worker_type="thread",
-        periodic=False,
-        initial_delay=0.01,
-        backoff=1.1,
-        max_delay=0.05,
-        check_worker_health=False,
-    )
-    consumer.start()
-    try:
+    with running_worker(tmp_path / "queue.sqlite3", threads=2):
         yield
-    finally:
-        consumer.stop(graceful=True)
 
 
 # --- helpers for the tests ------------------------------------------------------------------

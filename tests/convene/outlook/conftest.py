@@ -20,8 +20,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from django.test import Client
-from huey.contrib.djhuey import HUEY
-from huey.storage import SqliteStorage
+from tests.huey_worker import running_worker
 
 from convene.accounts.models import Role, User
 from convene.outlook import connections
@@ -97,24 +96,8 @@ def m365() -> Iterator[RunningEmulator]:
 @pytest.fixture
 def worker(transactional_db: None, tmp_path: Path) -> Iterator[None]:
     """A real Huey consumer: tasks go through a queue and run on worker threads."""
-    HUEY.immediate = False
-    real_storage = HUEY.storage
-    HUEY.storage = SqliteStorage(HUEY.name, filename=str(tmp_path / "queue.sqlite3"))
-    consumer = HUEY.create_consumer(
-        workers=4,
-        worker_type="thread",
-        periodic=False,
-        initial_delay=0.01,
-        backoff=1.1,
-        max_delay=0.05,
-        check_worker_health=False,
-    )
-    consumer.start()
-    try:
+    with running_worker(tmp_path / "queue.sqlite3", threads=4):
         yield
-    finally:
-        consumer.stop(graceful=True)
-        HUEY.storage = real_storage
 
 
 @dataclass
