@@ -315,16 +315,7 @@ def publish_again(link: CalendarLink, *, actor_id: int | None, enqueue: sync.Enq
     if not can_publish_again(link):
         return False
     changed = CalendarLink.objects.filter(pk=link.pk, state=LinkState.DELETED_IN_OUTLOOK).update(
-        generation=F("generation") + 1,
-        graph_id="",
-        ical_uid="",
-        change_key="",
-        last_pushed={},
-        synced_version=0,
-        desired_version=F("desired_version") + 1,
-        state=LinkState.PENDING,
-        attempts=0,
-        last_error="",
+        **CalendarLink.without_copy(), desired_version=F("desired_version") + 1
     )
     if not changed:
         return False

@@ -145,6 +145,25 @@ class CalendarLink(models.Model):
     def is_behind(self) -> bool:
         return self.synced_version < self.desired_version
 
+    @staticmethod
+    def without_copy() -> dict[str, Any]:
+        """``update()`` values that forget the Outlook copy so the next sync makes a new one.
+
+        The new generation gives the new copy its own ``transactionId``: a retried create of
+        the new copy returns it, and can never return the forgotten one.
+        """
+        return {
+            "generation": models.F("generation") + 1,
+            "graph_id": "",
+            "ical_uid": "",
+            "change_key": "",
+            "last_pushed": {},
+            "synced_version": 0,
+            "state": LinkState.PENDING,
+            "attempts": 0,
+            "last_error": "",
+        }
+
     @property
     def retries_automatically(self) -> bool:
         return self.next_attempt_at is not None

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from convene.events.models import Event
@@ -317,18 +317,10 @@ def _detach(link: CalendarLink, step: MoveStep, destination: Destination, rules:
             CalendarLink.objects.filter(pk=link.pk, graph_id=step.from_graph_id)
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
             .update(
+                **CalendarLink.without_copy(),
                 mode=destination.mode,
                 owner_mailbox="",
-                generation=F("generation") + 1,
-                graph_id="",
-                ical_uid="",
-                change_key="",
-                last_pushed={},
-                synced_version=0,
-                state=LinkState.PENDING,
-                attempts=0,
                 next_attempt_at=now,
-                last_error="",
             )
         )
         if taken:
