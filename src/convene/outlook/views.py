@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -289,9 +290,20 @@ def admin_consent_done(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "outlook/admin_consent_done.html",
-        {"granted": granted, "detail": request.GET.get("error_description", "")},
+        {"granted": granted, "error_codes": microsoft_error_codes(request)},
         status=200 if granted else 400,
     )
+
+
+def microsoft_error_codes(request: HttpRequest) -> str:
+    """The error codes of Microsoft's answer (``access_denied``, ``AADSTS65004``), never its
+    free text: anyone can make a link to this page, and words shown on Convene's own domain
+    ("call this number to finish") would be believed."""
+    codes = re.findall(r"\bAADSTS\d{4,6}\b", request.GET.get("error_description", ""))[:3]
+    error = request.GET.get("error", "")
+    if re.fullmatch(r"[a-z_]{1,40}", error):
+        codes.insert(0, error)
+    return ", ".join(codes)
 
 
 def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase | None:

@@ -74,6 +74,23 @@ def test_a_tenant_that_needs_admin_consent_gets_the_admin_link(outlook: OutlookW
     assert not OutlookConnection.objects.exists()
 
 
+@pytest.mark.django_db
+def test_the_admin_consent_page_shows_microsofts_codes_but_not_words_from_the_link() -> None:
+    """Anyone can link to this page: only error codes from the query are shown, never text."""
+    page = Client().get(
+        "/outlook/admin-consent/",
+        {
+            "error": "access_denied",
+            "error_description": "AADSTS65004: To finish, call +1 555 0100 with your password.",
+        },
+    )
+
+    assert page.status_code == 400
+    assert b"Convene was not enabled" in page.content
+    assert b"access_denied, AADSTS65004" in page.content
+    assert b"555" not in page.content and b"password" not in page.content
+
+
 def test_a_replayed_callback_is_refused(outlook: OutlookWorld) -> None:
     client, auth_uri = start(outlook, ADA)
     back = outlook.emulator.sign_in(auth_uri, ADA)
