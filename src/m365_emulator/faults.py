@@ -241,16 +241,22 @@ class FaultBook:
             return list(self._rules)
 
     def match(
-        self, method: str, path: str, mailbox_names: frozenset[str], kind: EndpointKind
+        self,
+        method: str,
+        path: str,
+        mailbox_names: frozenset[str],
+        kind: EndpointKind,
+        actions: tuple[Action, ...] = _ACTIONS,
     ) -> FaultRule | None:
         """The first rule that fires for this request (counting it), if any.
 
         ``mailbox_names`` holds the lower-cased UPN and id of the mailbox the request is about.
-        The Graph area may call this for each request inside a ``$batch``.
+        The Graph area calls this for each request inside a ``$batch`` too, with the
+        ``actions`` that can happen to one (an answer, a delay; not a dropped connection).
         """
         with self._lock:
             for rule in self._rules:
-                if rule.remaining == 0:
+                if rule.remaining == 0 or rule.action not in actions:
                     continue
                 if rule.method is not None and rule.method != method.upper():
                     continue

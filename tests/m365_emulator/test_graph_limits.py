@@ -185,3 +185,66 @@ def test_a_batch_stays_within_the_mailbox_concurrency(emulator: EmulatorHandle, 
     ]
     assert {r["status"] for r in responses} == {200}
     assert emulator.control("GET", "/stats").json()["maxConcurrency"][0]["maxConcurrent"] == 4
+
+
+def test_fault_rules_answer_requests_inside_a_batch_one_by_one(
+    emulator: EmulatorHandle, app: str
+) -> None:
+    emulator.control(
+        "POST",
+        "/faults",
+        {
+            "rules": [
+                {
+                    "endpoint": "graph",
+                    "method": "POST",
+                    "path": "/events$",
+                    "status": 429,
+                    "headers": {"Retry-After": "2"},
+                    "count": 1,
+                },
+                {"endpoint": "graph", "action": "drop", "count": 5},
+            ]
+        },
+    ).raise_for_status()
+    try:
+        body = {
+            "requests": [
+                {
+                    "id": str(n),
+                    "method": "POST",
+                    "url": f"/users/{SERVICE}/events",
+                    "headers": {"Content-Type": "application/json"},
+                    "body": event_body(subject=f"batched {n}"),
+                }
+                for n in range(3)
+            ]
+        }
+        # The drop rule fires on the batch request, not on the requests inside it.
+        with pytest.raises(httpx.TransportError):
+            emulator.graph("POST", "/$batch", app, json=body)
+        emulator.control("DELETE", "/faults").raise_for_status()
+        emulator.control(
+            "POST",
+            "/faults",
+            {
+                "rules": [
+                    {
+                        "endpoint": "graph",
+                        "method": "POST",
+                        "path": "/events$",
+                        "status": 429,
+                        "headers": {"Retry-After": "2"},
+                        "count": 1,
+                    }
+                ]
+            },
+        ).raise_for_status()
+        response = emulator.graph("POST", "/$batch", app, json=body)
+        statuses = sorted(r["status"] for r in response.json()["responses"])
+        assert statuses == [201, 201, 429]
+        throttled = next(r for r in response.json()["responses"] if r["status"] == 429)
+        assert throttled["headers"]["Retry-After"] == "2"
+        assert throttled["body"]["error"]["code"] == "TooManyRequests"
+    finally:
+        emulator.control("DELETE", "/faults").raise_for_status()

@@ -8,6 +8,11 @@ mailbox for everyone for as long as Microsoft asked.
 Threads of one process first queue for the mailbox on a semaphore of 4 in memory: they wait
 without polling the database, which only arbitrates between processes. (Sixteen threads polling
 four rows cost more CPU than the requests themselves.)
+
+A JSON batch to one mailbox holds all 4 slots: Graph hands Outlook up to 4 inner requests of an
+unordered batch at a time, so such a batch is 4 requests in flight on the mailbox. Its slots are
+gathered in a fixed order (locally one gatherer at a time, in the database slot 0 first), so two
+batches never each hold half and wait for each other; a single request never waits holding one.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -33,27 +38,58 @@ MAX_WAIT_SECONDS = 60.0
 
 
 @contextmanager
-def mailbox_slot(mailbox: str, *, max_wait: float = MAX_WAIT_SECONDS) -> Iterator[None]:
-    """Hold one of the mailbox's request slots for the duration of one Graph request."""
+def mailbox_slot(
+    mailbox: str, *, slots: int = 1, max_wait: float = MAX_WAIT_SECONDS
+) -> Iterator[None]:
+    """Hold ``slots`` of the mailbox's request slots (1 for a request, ``CONCURRENCY`` for a
+    batch) for the duration of one Graph request."""
+    if not 1 <= slots <= CONCURRENCY:
+        raise ValueError(f"A mailbox has {CONCURRENCY} request slots, not {slots}.")
     key = mailbox.lower()
     deadline = time.monotonic() + max_wait
     here = _local_slots(key)
-    if not here.acquire(timeout=max_wait):
-        raise Transient(f"All {CONCURRENCY} request slots of {mailbox} stayed busy.")
+    held = _hold_local(here, key, slots, deadline)
     try:
         holder = uuid.uuid4().hex
-        number = _acquire(key, holder, max(0.0, deadline - time.monotonic()))
         try:
+            _acquire(key, holder, max(0.0, deadline - time.monotonic()), slots)
             yield
         finally:
-            MailboxSlot.objects.filter(mailbox=key, number=number, holder=holder).update(
+            MailboxSlot.objects.filter(mailbox=key, holder=holder).update(
                 holder="", leased_until=timezone.now()
             )
     finally:
-        here.release()
+        for _ in range(held):
+            here.release()
+
+
+def _hold_local(here: threading.BoundedSemaphore, mailbox: str, slots: int, deadline: float) -> int:
+    """Take ``slots`` of this process's permits for the mailbox (``here``); returns how many
+    it holds."""
+    if slots == 1:
+        if not here.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise Transient(f"All {CONCURRENCY} request slots of {mailbox} stayed busy.")
+        return 1
+    gathering = _local_gatherer(mailbox)
+    if not gathering.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise Transient(f"All {CONCURRENCY} request slots of {mailbox} stayed busy.")
+    held = 0
+    try:
+        while held < slots:
+            if not here.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise Transient(f"All {CONCURRENCY} request slots of {mailbox} stayed busy.")
+            held += 1
+    except BaseException:
+        for _ in range(held):
+            here.release()
+        raise
+    finally:
+        gathering.release()
+    return held
 
 
 _local: dict[str, threading.BoundedSemaphore] = {}
+_gatherers: dict[str, threading.Lock] = {}
 _local_lock = threading.Lock()
 
 
@@ -64,6 +100,15 @@ def _local_slots(mailbox: str) -> threading.BoundedSemaphore:
         if slots is None:
             slots = _local[mailbox] = threading.BoundedSemaphore(CONCURRENCY)
         return slots
+
+
+def _local_gatherer(mailbox: str) -> threading.Lock:
+    """Held while one thread gathers several permits, so two gatherers never split them."""
+    with _local_lock:
+        lock = _gatherers.get(mailbox)
+        if lock is None:
+            lock = _gatherers[mailbox] = threading.Lock()
+        return lock
 
 
 def pause(mailbox: str, seconds: float) -> None:
@@ -86,10 +131,13 @@ def paused_for(mailbox: str) -> float:
     return max(0.0, (row.until - timezone.now()).total_seconds())
 
 
-def _acquire(mailbox: str, holder: str, max_wait: float) -> int:
+def _acquire(mailbox: str, holder: str, max_wait: float, slots: int) -> None:
+    """Lease ``slots`` of the mailbox's slot rows to ``holder`` (the caller frees them by
+    holder, also after a failure here)."""
     _ensure_slots(mailbox)
     deadline = time.monotonic() + max_wait
     delay = 0.005
+    held = 0
     while True:
         wait = paused_for(mailbox)
         if wait > max(0.0, deadline - time.monotonic()):
@@ -97,24 +145,37 @@ def _acquire(mailbox: str, holder: str, max_wait: float) -> int:
         if wait:
             time.sleep(wait)
         now = timezone.now()
-        # Start at a random slot so waiting workers do not all race for slot 0.
-        first = random.randrange(CONCURRENCY)
-        for offset in range(CONCURRENCY):
-            number = (first + offset) % CONCURRENCY
-            taken = MailboxSlot.objects.filter(
-                mailbox=mailbox, number=number, leased_until__lte=now
-            ).update(holder=holder, leased_until=now + _lease())
-            if taken:
-                return number
+        if slots == 1:
+            # Start at a random slot so waiting workers do not all race for slot 0.
+            first = random.randrange(CONCURRENCY)
+            order = [(first + offset) % CONCURRENCY for offset in range(CONCURRENCY)]
+            if any(_take(mailbox, number, holder, now) for number in order):
+                return
+        else:
+            # In order, each slot waited for in turn: whoever holds slot k never waits for a
+            # slot below k, so gatherers in different processes cannot block each other.
+            while held < slots and _take(mailbox, held, holder, now):
+                held += 1
+            if held == slots:
+                return
         if not MailboxSlot.objects.filter(mailbox=mailbox).exists():
             # The rows went away under this process's memory of them (a test database reset).
             _slots_exist.discard(mailbox)
             _ensure_slots(mailbox)
+            held = 0
             continue
         if time.monotonic() > deadline:
             raise Transient(f"All {CONCURRENCY} request slots of {mailbox} stayed busy.")
         time.sleep(delay + random.uniform(0, delay))
         delay = min(delay * 2, 0.1)
+
+
+def _take(mailbox: str, number: int, holder: str, now: datetime) -> bool:
+    return bool(
+        MailboxSlot.objects.filter(mailbox=mailbox, number=number, leased_until__lte=now).update(
+            holder=holder, leased_until=now + _lease()
+        )
+    )
 
 
 def _lease() -> timedelta:

@@ -441,7 +441,35 @@ def record(
     **details: Any,
 ) -> SyncLogEntry:
     """Append to the audit log. Never pass tokens, secrets or codes here."""
-    return SyncLogEntry.objects.create(
+    entry = log_entry(
+        kind,
+        action,
+        status=status,
+        message=message,
+        event_id=event_id,
+        user_id=user_id,
+        mailbox=mailbox,
+        when=when,
+        **details,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def log_entry(
+    kind: str,
+    action: str,
+    *,
+    status: str = "",
+    message: str = "",
+    event_id: int | None = None,
+    user_id: int | None = None,
+    mailbox: str = "",
+    when: datetime | None = None,
+    **details: Any,
+) -> SyncLogEntry:
+    """An audit log entry not yet saved, for writing many at once (``bulk_create``)."""
+    return SyncLogEntry(
         kind=kind,
         action=action,
         status=status,

@@ -33,7 +33,7 @@ from convene.outlook.errors import (
     Rejected,
     Transient,
 )
-from convene.outlook.graph import GraphClient, TokenSource
+from convene.outlook.graph import Gate, GraphClient, TokenSource
 from convene.outlook.models import LogKind, OutlookSettings, record
 from convene.outlook.registration import AppRegistration
 
@@ -86,9 +86,24 @@ class AppOnlyGraphClient(GraphClient):
     (consent, permission, policy, mailbox), never a person's authorization to renew."""
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        gate: Gate | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
-        return _app_only(lambda: GraphClient._send(self, method, url, headers, **kwargs))
+        return _app_only(lambda: GraphClient._send(self, method, url, headers, gate, **kwargs))
+
+    def batched_error(self, error: MicrosoftError) -> MicrosoftError:
+        def fail() -> None:
+            raise error
+
+        try:
+            _app_only(fail)
+        except MicrosoftError as meant:
+            return meant
+        return error
 
 
 def client(
@@ -107,6 +122,9 @@ def client(
         http=http,
         mailbox=mailbox,
         gate=partial(limits.mailbox_slot, mailbox, max_wait=max_wait),
+        batch_gate=partial(
+            limits.mailbox_slot, mailbox, slots=limits.CONCURRENCY, max_wait=max_wait
+        ),
     )
 
 

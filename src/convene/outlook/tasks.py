@@ -26,12 +26,27 @@ def sweep_task() -> None:
     sync.sweep(enqueue_sync)
 
 
-def enqueue_sync(event_id: int, delay: float) -> None:
-    """Queue a sync of one event, ``delay`` seconds from now (0: as soon as a worker is free)."""
-    if delay > 0:
-        sync_event_task.schedule((event_id,), delay=delay)
-    else:
-        sync_event_task(event_id)
+@db_task()
+def sync_events_task(event_ids: list[int]) -> None:
+    sync.sync_events(event_ids, enqueue_sync)
+
+
+class SyncQueue:
+    """Queues syncs: ``enqueue_sync(event_id, delay)`` for one event, ``delay`` seconds from
+    now (0: as soon as a worker is free); ``enqueue_sync.many(event_ids)`` for a batch of
+    events of one mailbox, in one task."""
+
+    def __call__(self, event_id: int, delay: float) -> None:
+        if delay > 0:
+            sync_event_task.schedule((event_id,), delay=delay)
+        else:
+            sync_event_task(event_id)
+
+    def many(self, event_ids: list[int]) -> None:
+        sync_events_task(event_ids)
+
+
+enqueue_sync = SyncQueue()
 
 
 # --- replies flowing back (notifications, delta reads, subscriptions) ----------------------

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from m365_emulator.errors import GraphError
+from m365_emulator.faults import FaultRule, fault_body
 from m365_emulator.graph.api import GraphRequest, GraphResponse
 from m365_emulator.graph.payload import parse_json_body
 
@@ -55,6 +58,7 @@ async def run_batch(api: GraphApi, outer: GraphRequest) -> GraphResponse:
 
     # Graph hands Outlook at most four requests of one batch at a time.
     parallel = asyncio.Semaphore(PARALLEL_REQUESTS)
+    mailboxes: set[str | None] = set()  # the mailboxes its requests addressed, for the stats
     results: dict[str, asyncio.Future[dict[str, Any]]] = {
         item_id: asyncio.get_running_loop().create_future() for item_id in by_id
     }
@@ -71,14 +75,19 @@ async def run_batch(api: GraphApi, outer: GraphRequest) -> GraphResponse:
             )
             return
         async with parallel:
-            results[item_id].set_result(await _run_one(api, outer, item_id, item))
+            results[item_id].set_result(await _run_one(api, outer, item_id, item, mailboxes))
 
     await asyncio.gather(*(run(item_id) for item_id in by_id))
+    api.store.stats.batch({m for m in mailboxes if m})
     return GraphResponse(200, {"responses": [results[i].result() for i in by_id]})
 
 
 async def _run_one(
-    api: GraphApi, outer: GraphRequest, item_id: str, item: dict[str, Any]
+    api: GraphApi,
+    outer: GraphRequest,
+    item_id: str,
+    item: dict[str, Any],
+    mailboxes: set[str | None],
 ) -> dict[str, Any]:
     parts = urlsplit(str(item["url"]))
     path = unquote(parts.path).lstrip("/")
@@ -103,10 +112,18 @@ async def _run_one(
     )
     if path.lower() == "$batch":
         return _error_item(item_id, _invalid("A batch cannot contain another batch."), outer)
+    fault = _fault(api, request)
+    if fault is not None:
+        if fault.delay_ms:
+            await asyncio.sleep(fault.delay_ms / 1000)
+        if fault.action == "respond":
+            return _fault_item(item_id, fault)
     try:
         response = await api.dispatch(request)
     except GraphError as exc:
         return _error_item(item_id, exc, outer)
+    finally:
+        mailboxes.add(request.mailbox_upn)
     result: dict[str, Any] = {
         "id": item_id,
         "status": response.status,
@@ -118,6 +135,47 @@ async def _run_one(
         )
         result["body"] = response.body
     return result
+
+
+def _fault(api: GraphApi, request: GraphRequest) -> FaultRule | None:
+    """An injected fault for one request of the batch: Graph fails (and throttles) each one on
+    its own, so rules for Graph requests apply to each, as an answer or a delay."""
+    faults = api.backend.faults
+    if not faults.rules():
+        return None
+    names: set[str] = set()
+    user_ref = re.match(r"users/([^/]+)", request.path, re.IGNORECASE)
+    user = (
+        api.backend.user(user_ref.group(1))
+        if user_ref
+        else api.backend.user(request.caller.user_id)
+        if request.caller.user_id and request.path.lower().startswith("me")
+        else None
+    )
+    if user is not None:
+        names = {user.upn.lower(), user.id.lower()}
+    elif user_ref:
+        names = {user_ref.group(1).lower()}
+    return faults.match(
+        request.method, f"/v1.0/{request.path}", frozenset(names), "graph", ("respond", "delay")
+    )
+
+
+def _fault_item(item_id: str, rule: FaultRule) -> dict[str, Any]:
+    date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    request_id = str(uuid.uuid4())
+    raw = fault_body(rule, "graph", (request_id, request_id), date)
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        body = raw.decode()
+    headers = {k: str(v) for k, v in rule.headers.items()}
+    return {
+        "id": item_id,
+        "status": rule.status,
+        "headers": {"Content-Type": "application/json", **headers},
+        "body": body,
+    }
 
 
 def _error_item(item_id: str, error: GraphError, outer: GraphRequest) -> dict[str, Any]:

@@ -22,6 +22,7 @@ class Stats:
             self.throttled = 0
             self.throttled_by_mailbox: Counter[str] = Counter()
             self.notifications: Counter[str] = Counter()
+            self.batches_by_mailbox: Counter[str] = Counter()
 
     def request(self, app: str | None, mailbox: str | None, operation: str, status: int) -> None:
         with self._lock:
@@ -36,6 +37,12 @@ class Stats:
                 self.throttled += 1
                 if mailbox:
                     self.throttled_by_mailbox[mailbox] += 1
+
+    def batch(self, mailboxes: set[str]) -> None:
+        """A JSON batch ran; counted once for each mailbox its requests addressed."""
+        with self._lock:
+            for mailbox in mailboxes:
+                self.batches_by_mailbox[mailbox] += 1
 
     def notification(self, outcome: str) -> None:
         with self._lock:
@@ -52,6 +59,7 @@ class Stats:
                     "byStatus": dict(self.by_status),
                 },
                 "maxConcurrency": max_concurrency,
+                "batches": {"byMailbox": dict(self.batches_by_mailbox)},
                 "throttled": {
                     "total": self.throttled,
                     "byMailbox": dict(self.throttled_by_mailbox),

@@ -3,12 +3,16 @@ emulator in the sync tests."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import httpx
 import pytest
 import respx
 
 from convene.outlook import errors
-from convene.outlook.graph import GraphClient, parse_retry_after
+from convene.outlook.graph import Call, GraphClient, parse_retry_after
 
 BASE = "https://graph.test/v1.0"
 
@@ -106,3 +110,66 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@respx.mock
+def test_a_batch_answers_each_call_with_its_own_result_or_typed_failure() -> None:
+    sent: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.extend(json.loads(request.content)["requests"])
+        throttled = {"error": {"code": "ApplicationThrottled", "message": "slow down"}}
+        missing = {"error": {"code": "ErrorItemNotFound", "message": "gone"}}
+        return httpx.Response(
+            200,
+            json={
+                "responses": [  # Graph answers in any order
+                    {"id": "2", "status": 404, "headers": {}, "body": missing},
+                    {"id": "0", "status": 201, "headers": {}, "body": {"id": "new"}},
+                    {
+                        "id": "1",
+                        "status": 429,
+                        "headers": {"Retry-After": "3"},
+                        "body": throttled,
+                    },
+                ]
+            },
+        )
+
+    respx.post(f"{BASE}/$batch").mock(side_effect=answer)
+    gates: list[str] = []
+
+    @contextmanager
+    def gate(name: str) -> Iterator[None]:
+        gates.append(name)
+        yield
+
+    batching = GraphClient(
+        base_url=BASE,
+        token=lambda fresh: "token",
+        http=httpx.Client(),
+        gate=lambda: gate("one"),
+        batch_gate=lambda: gate("batch"),
+    )
+    created, throttled, missing = batching.batch(
+        [
+            Call("POST", "/events", {"subject": "a"}),
+            Call("PATCH", "/events/b", {"subject": "b"}),
+            Call("POST", "/events/c/cancel", {"comment": "c"}),
+        ]
+    )
+
+    assert created == {"id": "new"}
+    assert isinstance(throttled, errors.Throttled) and throttled.retry_after == 3
+    assert isinstance(missing, errors.NotFound) and missing.code == "ErrorItemNotFound"
+    assert [(r["id"], r["method"], r["url"]) for r in sent] == [
+        ("0", "POST", "/me/events"),
+        ("1", "PATCH", "/me/events/b"),
+        ("2", "POST", "/me/events/c/cancel"),
+    ]
+    assert gates == ["batch"]
+
+
+def test_a_batch_holds_one_to_twenty_calls() -> None:
+    with pytest.raises(ValueError):
+        client().batch([Call("POST", "/events", {})] * 21)

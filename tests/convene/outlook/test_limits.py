@@ -75,3 +75,46 @@ def test_a_slot_not_free_in_time_is_a_transient_failure(transactional_db: None) 
         release.set()
         for thread in threads:
             thread.join()
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_batches_hold_all_four_slots_and_never_block_each_other(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch, processes: bool
+) -> None:
+    if processes:
+        # Each thread its own process: nothing shared in memory, the database alone decides.
+        monkeypatch.setattr(
+            limits, "_local_slots", lambda mailbox: threading.BoundedSemaphore(limits.CONCURRENCY)
+        )
+        monkeypatch.setattr(limits, "_local_gatherer", lambda mailbox: threading.Lock())
+    in_flight = 0
+    most = 0
+    done = 0
+    lock = threading.Lock()
+
+    def request(slots: int) -> None:
+        nonlocal in_flight, most, done
+        with limits.mailbox_slot(MAILBOX, slots=slots, max_wait=20):
+            with lock:
+                in_flight += slots
+                most = max(most, in_flight)
+            time.sleep(0.02)
+            with lock:
+                in_flight -= slots
+        with lock:
+            done += 1
+
+    sizes = [limits.CONCURRENCY if n % 3 == 0 else 1 for n in range(18)]
+    threads = [threading.Thread(target=request, args=(size,)) for size in sizes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert done == len(sizes)
+    assert most == limits.CONCURRENCY
+
+
+def test_a_mailbox_has_only_four_slots_to_hold(transactional_db: None) -> None:
+    with pytest.raises(ValueError), limits.mailbox_slot(MAILBOX, slots=5):
+        pass
