@@ -160,7 +160,11 @@ class OutlookWorld:
                 return link
             return None
 
-        link: CalendarLink = self.wait_until(synced, timeout)
+        try:
+            link: CalendarLink = self.wait_until(synced, timeout)
+        except AssertionError:
+            row = CalendarLink.objects.filter(event_id=event_id).values().first()
+            raise AssertionError(f"event {event_id} not in sync after {timeout}s: {row}") from None
         return link
 
 
