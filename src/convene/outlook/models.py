@@ -428,30 +428,10 @@ class SyncLogEntry(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.action} {self.status}"
 
 
-def record(
-    kind: str,
-    action: str,
-    *,
-    status: str = "",
-    message: str = "",
-    event_id: int | None = None,
-    user_id: int | None = None,
-    mailbox: str = "",
-    when: datetime | None = None,
-    **details: Any,
-) -> SyncLogEntry:
-    """Append to the audit log. Never pass tokens, secrets or codes here."""
-    entry = log_entry(
-        kind,
-        action,
-        status=status,
-        message=message,
-        event_id=event_id,
-        user_id=user_id,
-        mailbox=mailbox,
-        when=when,
-        **details,
-    )
+def record(kind: str, action: str, **fields: Any) -> SyncLogEntry:
+    """Append to the audit log; ``fields`` are those of ``log_entry``. Never pass tokens,
+    secrets or codes here."""
+    entry = log_entry(kind, action, **fields)
     entry.save(force_insert=True)
     return entry
 
