@@ -27,6 +27,16 @@ def writes(outlook: OutlookWorld) -> int:
     return sum(n for op, n in by_operation.items() if op in ("events.create", "events.update"))
 
 
+def fans(count: int) -> list[User]:
+    """Regular users who are about to enroll all at once."""
+    return [
+        User.objects.create_user(
+            f"fan{n}@fabrikam.test", "x", display_name=f"Fan {n}", role=Role.REGULAR
+        )
+        for n in range(count)
+    ]
+
+
 def test_a_burst_of_enrollments_becomes_a_few_requests_with_the_exact_list(
     outlook: OutlookWorld, settings: Any
 ) -> None:
@@ -35,12 +45,7 @@ def test_a_burst_of_enrollments_becomes_a_few_requests_with_the_exact_list(
     outlook.wait_synced(event.pk)
     settings.OUTLOOK_COALESCE_SECONDS = 1.0
     before = writes(outlook)
-    crowd = [
-        User.objects.create_user(
-            f"fan{n}@fabrikam.test", "x", display_name=f"Fan {n}", role=Role.REGULAR
-        )
-        for n in range(30)
-    ]
+    crowd = fans(30)
 
     for person in crowd:
         services.enroll(event, person, actor=None)
@@ -59,12 +64,7 @@ def test_enrollments_that_keep_arriving_during_pushes_wait_out_the_coalescing_de
     outlook.wait_synced(event.pk)
     settings.OUTLOOK_COALESCE_SECONDS = 1.0
     before = writes(outlook)
-    crowd = [
-        User.objects.create_user(
-            f"fan{n}@fabrikam.test", "x", display_name=f"Fan {n}", role=Role.REGULAR
-        )
-        for n in range(40)
-    ]
+    crowd = fans(40)
 
     # Microsoft's own latency, and one enrollment every 75 ms for 3 s: more keep coming
     # while each push is in flight.
