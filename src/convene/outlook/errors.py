@@ -36,6 +36,11 @@ class Throttled(Transient):
     """429: Microsoft asked us to slow down, usually saying for how long."""
 
 
+class NotSent(Transient):
+    """424 in an ordered JSON batch: Graph did not run this call because the one before it
+    failed. Nothing happened to it; it goes out again as it is."""
+
+
 class AuthorizationLost(MicrosoftError):
     """The authorization no longer works (revoked, expired, consent withdrawn).
 

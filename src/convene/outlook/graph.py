@@ -22,6 +22,7 @@ from convene.outlook.errors import (
     AuthorizationLost,
     MicrosoftError,
     NotFound,
+    NotSent,
     Rejected,
     SyncStateExpired,
     Throttled,
@@ -117,10 +118,15 @@ class GraphClient:
         body: JSON = response.json() if response.content else {}
         return body
 
-    def batch(self, calls: list[Call]) -> list[JSON | MicrosoftError]:
-        """Send up to ``MAX_BATCH`` calls as one unordered JSON batch; each call's answer, in
-        order, or the error it got (Graph throttles and fails each call on its own). A failure
-        of the batch request itself raises, as for any request."""
+    def batch(self, calls: list[Call], *, ordered: bool = False) -> list[JSON | MicrosoftError]:
+        """Send up to ``MAX_BATCH`` calls as one JSON batch; each call's answer, in order, or
+        the error it got (Graph throttles and fails each call on its own). A failure of the
+        batch request itself raises, as for any request.
+
+        Unordered, Outlook runs up to 4 of the calls at once (the batch holds ``batch_gate``).
+        ``ordered`` chains them with ``dependsOn``: Outlook runs one at a time, so the batch
+        holds one request slot (``gate``) and up to 4 such batches share the mailbox; after a
+        failed call the rest answer ``NotSent``."""
         if not 1 <= len(calls) <= MAX_BATCH:
             raise ValueError(f"A batch holds 1 to {MAX_BATCH} requests, not {len(calls)}.")
         requests = []
@@ -130,8 +136,15 @@ class GraphClient:
             if call.body is not None:
                 request["headers"] = {"Content-Type": "application/json"}
                 request["body"] = call.body
+            if ordered and number:
+                request["dependsOn"] = [str(number - 1)]
             requests.append(request)
-        response = self._send("POST", "/$batch", json={"requests": requests}, gate=self.batch_gate)
+        response = self._send(
+            "POST",
+            "/$batch",
+            json={"requests": requests},
+            gate=self.gate if ordered else self.batch_gate,
+        )
         try:
             answers = {str(a.get("id")): a for a in response.json().get("responses") or []}
         except (ValueError, AttributeError) as exc:
@@ -224,6 +237,8 @@ def error_from_response(response: httpx.Response) -> MicrosoftError:
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 429:
         return Throttled(text, status=status, code=code, retry_after=retry_after)
+    if status == 424:  # only inside a batch: an earlier call it depended on failed
+        return NotSent(text, status=status, code=code)
     if status >= 500 or status == 408:
         return Transient(text, status=status, code=code, retry_after=retry_after)
     if status == 401:

@@ -9,9 +9,10 @@ Threads of one process first queue for the mailbox on a semaphore of 4 in memory
 without polling the database, which only arbitrates between processes. (Sixteen threads polling
 four rows cost more CPU than the requests themselves.)
 
-A JSON batch to one mailbox holds all 4 slots: Graph hands Outlook up to 4 inner requests of an
-unordered batch at a time, so such a batch is 4 requests in flight on the mailbox. Its slots are
-gathered in a fixed order (locally one gatherer at a time, in the database slot 0 first), so two
+An unordered JSON batch to one mailbox holds all 4 slots: Graph hands Outlook up to 4 inner
+requests of it at a time, so such a batch is 4 requests in flight on the mailbox (an ordered one,
+run one request at a time, holds one slot like a single request). Its slots are gathered in a
+fixed order (locally one gatherer at a time, in the database slot 0 first), so two
 batches never each hold half and wait for each other; a single request never waits holding one.
 """
 

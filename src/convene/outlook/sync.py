@@ -12,9 +12,15 @@ compares the Graph payload with what Outlook last accepted, and sends only the d
 
 Many events of one mailbox due at once (the integration switched on, the sweep, a reconnect)
 are queued as batches of up to 20, one task each (``sync_events``): their requests go out as one
-JSON ``$batch`` per mailbox, which holds all 4 of the mailbox's request slots, with the database
-read and written once per batch. Each request in it keeps its own outcome, handled exactly as if
-it had been sent alone. A single edit keeps its own task and request, so it never waits for one.
+JSON ``$batch`` per mailbox, with the database read and written once per batch. Each request in
+it keeps its own outcome, handled exactly as if it had been sent alone. A single edit keeps its
+own task and request, so it never waits for one.
+
+The batches take the two shapes Microsoft documents for one mailbox. A few batches' worth goes
+out unordered, one batch at a time: Outlook runs 4 of its requests at once, so the batch holds
+all 4 of the mailbox's request slots. A long queue (the platform calendar's backfill) goes out
+as ordered batches (``dependsOn``), each holding one slot, 4 at a time: no slot then idles while
+a batch waits for its slowest request, and one batch's round trip overlaps the others' work.
 
 Failures are states, not exceptions: transient ones are retried with backoff (and Retry-After),
 a lost authorization parks the event until its owner reconnects, and anything permanent is
@@ -49,6 +55,7 @@ from convene.outlook.errors import (
     AuthorizationLost,
     MicrosoftError,
     NotFound,
+    NotSent,
     OrganizerLeft,
     Rejected,
     Throttled,
@@ -96,7 +103,12 @@ class BatchEnqueue(Protocol):
 
     def __call__(self, event_id: int, delay: float) -> None: ...
 
-    def many(self, event_ids: list[int]) -> None: ...
+    def many(self, event_ids: list[int], ordered: bool = False) -> None: ...
+
+
+# A mailbox with at least this many events due is worked by ordered batches, 4 at a time;
+# below it, unordered batches finish it with one worker instead of four.
+ORDERED_FROM = limits.CONCURRENCY * MAX_BATCH
 
 
 def note_change(change: EventChange, enqueue: Enqueue) -> None:
@@ -239,7 +251,8 @@ def _due(links: QuerySet[CalendarLink]) -> list[_Due]:
 
 def _queue_many(due: Sequence[_Due], enqueue: Enqueue) -> int:
     """Queue each link once: in tasks of up to ``MAX_BATCH`` events of one mailbox when the
-    queue takes batches, otherwise one task per event. Returns how many links were due."""
+    queue takes batches (ordered ones for a mailbox with ``ORDERED_FROM`` or more), otherwise
+    one task per event. Returns how many links were due."""
     if not isinstance(enqueue, BatchEnqueue):
         for item in due:
             _queue_once(item.link_id, item.event_id, enqueue, delay=0)
@@ -253,8 +266,9 @@ def _queue_many(due: Sequence[_Due], enqueue: Enqueue) -> int:
         [items[start : start + MAX_BATCH] for start in range(0, len(items), MAX_BATCH)]
         for items in by_mailbox.values()
     ]
-    # Every mailbox's first batch before any mailbox's second: a mailbox takes one batch at a
-    # time, so workers taking the queue in order keep as many mailboxes busy as they can.
+    # Every mailbox's first batch before any mailbox's second: a mailbox takes one unordered
+    # batch (or four ordered ones) at a time, so workers taking the queue in order keep as many
+    # mailboxes busy as they can.
     for wave in itertools.zip_longest(*chunks):
         for chunk in wave:
             if chunk is None:
@@ -262,7 +276,8 @@ def _queue_many(due: Sequence[_Due], enqueue: Enqueue) -> int:
             if len(chunk) == 1:
                 task = partial(_enqueue_or_unmark, enqueue, chunk[0].link_id, chunk[0].event_id, 0)
             else:
-                task = partial(_enqueue_many_or_unmark, enqueue, chunk)
+                ordered = len(by_mailbox[chunk[0].mailbox]) >= ORDERED_FROM
+                task = partial(_enqueue_many_or_unmark, enqueue, chunk, ordered)
             transaction.on_commit(task)
     return len(due)
 
@@ -285,9 +300,9 @@ def _claim(link_ids: list[int]) -> set[int]:
     return claimed
 
 
-def _enqueue_many_or_unmark(enqueue: BatchEnqueue, chunk: list[_Due]) -> None:
+def _enqueue_many_or_unmark(enqueue: BatchEnqueue, chunk: list[_Due], ordered: bool) -> None:
     try:
-        enqueue.many([item.event_id for item in chunk])
+        enqueue.many([item.event_id for item in chunk], ordered)
     except Exception:
         log.warning("Could not queue an Outlook sync of %s events; the sweep will", len(chunk))
         CalendarLink.objects.filter(pk__in=[item.link_id for item in chunk]).update(queued_at=None)
@@ -512,10 +527,15 @@ def _call(
 
 
 def sync_events(
-    event_ids: list[int], enqueue: Enqueue, resolve: TargetResolver | None = None
+    event_ids: list[int],
+    enqueue: Enqueue,
+    resolve: TargetResolver | None = None,
+    *,
+    ordered: bool = False,
 ) -> None:
     """Bring several events' Outlook copies up to date at once, as ``sync_event`` does for each
-    (same leases, same outcomes): the requests for one mailbox go out as JSON batches."""
+    (same leases, same outcomes): the requests for one mailbox go out as JSON batches,
+    ``ordered`` ones (see the module's docstring) when asked."""
     links = CalendarLink.objects.filter(event_id__in=event_ids)
     link_ids = list(links.values_list("pk", flat=True))
     links.update(queued_at=None)  # from here on a new change queues a new task
@@ -527,9 +547,12 @@ def sync_events(
     if not taken:
         return
     try:
-        _push_many(taken, enqueue, resolve or resolve_target)
+        not_sent = _push_many(taken, enqueue, resolve or resolve_target, ordered)
     finally:
         CalendarLink.objects.filter(pk__in=taken).update(lease_until=None)
+    # Requests an ordered batch did not run go out again at once, batched again; their links
+    # are free now that the leases are given back.
+    _queue_many(_due(CalendarLink.objects.filter(pk__in=not_sent)), enqueue)
     _queue_behind(taken, enqueue)
 
 
@@ -541,7 +564,10 @@ class _Planned:
     plan: Plan
 
 
-def _push_many(link_ids: list[int], enqueue: Enqueue, resolve: TargetResolver) -> None:
+def _push_many(
+    link_ids: list[int], enqueue: Enqueue, resolve: TargetResolver, ordered: bool
+) -> list[int]:
+    """Push the links' events; returns the links whose request an ordered batch did not run."""
     links = CalendarLink.objects.select_related("event__created_by").filter(pk__in=link_ids)
     outlook = OutlookSettings.load()
     due = [link for link in links if _wants_push(link, outlook)]
@@ -569,21 +595,29 @@ def _push_many(link_ids: list[int], enqueue: Enqueue, resolve: TargetResolver) -
             by_mailbox[(target.mailbox, target.is_platform)].append(
                 _Planned(link, version, target, plan)
             )
+    not_sent: list[int] = []
     for planned in by_mailbox.values():
         for start in range(0, len(planned), MAX_BATCH):
-            synced += _send_batch(planned[start : start + MAX_BATCH], enqueue)
+            outcome = _send_batch(planned[start : start + MAX_BATCH], enqueue, ordered)
+            synced += outcome.synced
+            not_sent += outcome.not_sent
     _save_synced(synced)
+    return not_sent
 
 
-def _send_batch(
-    batch: list[_Planned], enqueue: Enqueue
-) -> list[tuple[CalendarLink, dict[str, Any]]]:
+@dataclass
+class _BatchOutcome:
+    synced: list[tuple[CalendarLink, dict[str, Any]]]  # each link now in sync, what to save
+    not_sent: list[int]  # links whose request the batch did not run (``NotSent``)
+
+
+def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _BatchOutcome:
     """Send one mailbox's requests as one JSON batch; settle each one's outcome as if it had
-    gone alone. Returns the links now in sync, each with what to save on it."""
+    gone alone, except those the batch did not run."""
     target = batch[0].target
     outcomes: list[dict[str, Any] | MicrosoftError]
     try:
-        outcomes = target.client.batch([item.plan.call for item in batch])
+        outcomes = target.client.batch([item.plan.call for item in batch], ordered=ordered)
     except MicrosoftError as exc:
         outcomes = [exc] * len(batch)  # the batch itself failed: so did each request in it
     entries: list[SyncLogEntry] = []
@@ -605,10 +639,13 @@ def _send_batch(
         if not isinstance(outcome, MicrosoftError):
             synced.append((item.link, {**item.plan.saved(outcome), **_synced(item.version)}))
     SyncLogEntry.objects.bulk_create(entries)
+    not_sent = []
     for item, outcome in zip(batch, outcomes, strict=True):
-        if isinstance(outcome, MicrosoftError):
+        if isinstance(outcome, NotSent):
+            not_sent.append(item.link.pk)  # not a failure of its own: no attempt, no backoff
+        elif isinstance(outcome, MicrosoftError):
             _settle_failure(item.link, outcome, target.mailbox, enqueue)
-    return synced
+    return _BatchOutcome(synced, not_sent)
 
 
 def _save_synced(synced: list[tuple[CalendarLink, dict[str, Any]]]) -> None:

@@ -27,14 +27,14 @@ def sweep_task() -> None:
 
 
 @db_task()
-def sync_events_task(event_ids: list[int]) -> None:
-    sync.sync_events(event_ids, enqueue_sync)
+def sync_events_task(event_ids: list[int], ordered: bool = False) -> None:
+    sync.sync_events(event_ids, enqueue_sync, ordered=ordered)
 
 
 class SyncQueue:
     """Queues syncs: ``enqueue_sync(event_id, delay)`` for one event, ``delay`` seconds from
-    now (0: as soon as a worker is free); ``enqueue_sync.many(event_ids)`` for a batch of
-    events of one mailbox, in one task."""
+    now (0: as soon as a worker is free); ``enqueue_sync.many(event_ids, ordered)`` for a
+    batch of events of one mailbox, in one task."""
 
     def __call__(self, event_id: int, delay: float) -> None:
         if delay > 0:
@@ -42,8 +42,8 @@ class SyncQueue:
         else:
             sync_event_task(event_id)
 
-    def many(self, event_ids: list[int]) -> None:
-        sync_events_task(event_ids)
+    def many(self, event_ids: list[int], ordered: bool = False) -> None:
+        sync_events_task(event_ids, ordered)
 
 
 enqueue_sync = SyncQueue()

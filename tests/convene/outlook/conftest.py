@@ -9,6 +9,8 @@ real Huey worker.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -100,6 +102,13 @@ def worker(transactional_db: None, tmp_path: Path) -> Iterator[None]:
         yield
 
 
+def sign_in_problem(page: bytes) -> str:
+    """What Convene's sign-in problem page says (its title and Microsoft's details)."""
+    text = page.decode()
+    parts = re.findall(r"<h1[^>]*>(.*?)</h1>|<pre[^>]*>(.*?)</pre>", text, re.DOTALL)
+    return " / ".join(html.unescape(a or b).strip() for a, b in parts) or text[:500]
+
+
 @dataclass
 class OutlookWorld:
     emulator: EmulatorHandle
@@ -121,7 +130,7 @@ class OutlookWorld:
         assert start.status_code == 302, start.content
         back = self.emulator.sign_in(start["Location"], email)
         finished = self.return_from_microsoft(client, back)
-        assert finished.status_code == 302, finished.content
+        assert finished.status_code == 302, sign_in_problem(finished.content)
         return str(finished["Location"])
 
     @staticmethod

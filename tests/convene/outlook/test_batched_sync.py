@@ -155,3 +155,57 @@ def test_a_link_leased_by_another_worker_is_left_to_it(outlook: OutlookWorld) ->
     assert CalendarLink.objects.get(pk=busy.pk).is_behind
     assert len(outlook.mailbox(ADA)) == 3
     assert outlook.stats()["batches"]["byMailbox"] == {ADA: 1}
+
+
+def test_a_long_queue_goes_out_as_ordered_batches_and_what_they_did_not_run_goes_again(
+    outlook: OutlookWorld,
+) -> None:
+    # The one create that fails makes its ordered batch skip the rest (424 Failed Dependency).
+    outlook.emulator.control(
+        "POST",
+        "/faults",
+        {"rules": [{"method": "POST", "path": "events$", "status": 503, "count": 1}]},
+    ).raise_for_status()
+    events = backfill(outlook, {ADA: sync.ORDERED_FROM})[ADA]
+    outlook.wait_until(lambda: all_synced(events), timeout=60)
+
+    assert_mailbox_holds_exactly(outlook, ADA, events)
+    stats = outlook.stats()
+    assert max(entry["maxConcurrent"] for entry in stats["maxConcurrency"]) <= 4
+    skipped = SyncLogEntry.objects.filter(kind="graph", action="create", status="424")
+    assert skipped.count() == 19, "the rest of the failed request's batch was not run"
+    # Only the request that failed counts as an attempt and waits; the skipped ones went again
+    # at once.
+    assert SyncLogEntry.objects.filter(action="retry_later").count() == 1
+    # Outlook created each event once (the failed request was refused before it got there).
+    assert stats["requests"]["byOperation"]["events.create"] == sync.ORDERED_FROM
+
+
+class RecordingQueue:
+    """A queue that takes batches, and only notes what it was given."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, bool]] = []
+
+    def __call__(self, event_id: int, delay: float) -> None:
+        self.batches.append((1, False))
+
+    def many(self, event_ids: list[int], ordered: bool = False) -> None:
+        self.batches.append((len(event_ids), ordered))
+
+
+def test_only_a_mailbox_with_a_long_queue_gets_ordered_batches(
+    outlook_without_worker: OutlookWorld,
+) -> None:
+    outlook = outlook_without_worker
+    OutlookSettings.objects.update(enabled=False)
+    make_events(outlook, ADA, sync.ORDERED_FROM)
+    make_events(outlook, GRACE, sync.ORDERED_FROM - 1)
+    OutlookSettings.objects.update(enabled=True)
+    queue = RecordingQueue()
+
+    sync.track_all_events(queue)
+
+    assert sorted(queue.batches) == sorted(
+        [(20, True)] * 4 + [(20, False)] * 3 + [(19, False)]
+    )

@@ -173,3 +173,49 @@ def test_a_batch_answers_each_call_with_its_own_result_or_typed_failure() -> Non
 def test_a_batch_holds_one_to_twenty_calls() -> None:
     with pytest.raises(ValueError):
         client().batch([Call("POST", "/events", {})] * 21)
+
+
+@respx.mock
+def test_an_ordered_batch_chains_its_calls_and_holds_one_request_slot() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.extend(json.loads(request.content)["requests"])
+        unavailable = {"error": {"code": "serviceNotAvailable", "message": "later"}}
+        failed = {"error": {"code": "FailedDependency", "message": "Failed dependency."}}
+        return httpx.Response(
+            200,
+            json={
+                "responses": [
+                    {"id": "0", "status": 201, "headers": {}, "body": {"id": "first"}},
+                    {"id": "1", "status": 503, "headers": {}, "body": unavailable},
+                    {"id": "2", "status": 424, "headers": {}, "body": failed},
+                ]
+            },
+        )
+
+    respx.post(f"{BASE}/$batch").mock(side_effect=answer)
+    gates: list[str] = []
+
+    @contextmanager
+    def gate(name: str) -> Iterator[None]:
+        gates.append(name)
+        yield
+
+    ordering = GraphClient(
+        base_url=BASE,
+        token=lambda fresh: "token",
+        http=httpx.Client(),
+        gate=lambda: gate("one"),
+        batch_gate=lambda: gate("batch"),
+    )
+    created, unavailable, skipped = ordering.batch(
+        [Call("POST", "/events", {"subject": str(n)}) for n in range(3)], ordered=True
+    )
+
+    assert created == {"id": "first"}
+    assert isinstance(unavailable, errors.Transient)
+    assert not isinstance(unavailable, errors.NotSent)
+    assert isinstance(skipped, errors.NotSent)
+    assert [r.get("dependsOn") for r in sent] == [None, ["0"], ["1"]]
+    assert gates == ["one"]  # Outlook runs it one request at a time: one slot
