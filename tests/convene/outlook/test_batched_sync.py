@@ -206,6 +206,4 @@ def test_only_a_mailbox_with_a_long_queue_gets_ordered_batches(
 
     sync.track_all_events(queue)
 
-    assert sorted(queue.batches) == sorted(
-        [(20, True)] * 4 + [(20, False)] * 3 + [(19, False)]
-    )
+    assert sorted(queue.batches) == sorted([(20, True)] * 4 + [(20, False)] * 3 + [(19, False)])

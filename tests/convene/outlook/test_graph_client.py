@@ -26,6 +26,23 @@ def client(tokens: list[bool] | None = None) -> GraphClient:
     return GraphClient(base_url=BASE, token=token, http=httpx.Client())
 
 
+def gated_client(gates: list[str]) -> GraphClient:
+    """A client that notes which gate each request held: "one" slot or the "batch" gate."""
+
+    @contextmanager
+    def gate(name: str) -> Iterator[None]:
+        gates.append(name)
+        yield
+
+    return GraphClient(
+        base_url=BASE,
+        token=lambda fresh: "token",
+        http=httpx.Client(),
+        gate=lambda: gate("one"),
+        batch_gate=lambda: gate("batch"),
+    )
+
+
 def graph_error(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
     body = {"error": {"code": code, "message": f"{code} happened", "innerError": {}}}
     return httpx.Response(status, json=body, headers=headers)
@@ -138,20 +155,7 @@ def test_a_batch_answers_each_call_with_its_own_result_or_typed_failure() -> Non
 
     respx.post(f"{BASE}/$batch").mock(side_effect=answer)
     gates: list[str] = []
-
-    @contextmanager
-    def gate(name: str) -> Iterator[None]:
-        gates.append(name)
-        yield
-
-    batching = GraphClient(
-        base_url=BASE,
-        token=lambda fresh: "token",
-        http=httpx.Client(),
-        gate=lambda: gate("one"),
-        batch_gate=lambda: gate("batch"),
-    )
-    created, throttled, missing = batching.batch(
+    created, throttled, missing = gated_client(gates).batch(
         [
             Call("POST", "/events", {"subject": "a"}),
             Call("PATCH", "/events/b", {"subject": "b"}),
@@ -177,7 +181,7 @@ def test_a_batch_holds_one_to_twenty_calls() -> None:
 
 @respx.mock
 def test_an_ordered_batch_chains_its_calls_and_holds_one_request_slot() -> None:
-    sent: list[dict[str, Any]] = []
+    sent: list[dict[str, object]] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         sent.extend(json.loads(request.content)["requests"])
@@ -196,20 +200,7 @@ def test_an_ordered_batch_chains_its_calls_and_holds_one_request_slot() -> None:
 
     respx.post(f"{BASE}/$batch").mock(side_effect=answer)
     gates: list[str] = []
-
-    @contextmanager
-    def gate(name: str) -> Iterator[None]:
-        gates.append(name)
-        yield
-
-    ordering = GraphClient(
-        base_url=BASE,
-        token=lambda fresh: "token",
-        http=httpx.Client(),
-        gate=lambda: gate("one"),
-        batch_gate=lambda: gate("batch"),
-    )
-    created, unavailable, skipped = ordering.batch(
+    created, unavailable, skipped = gated_client(gates).batch(
         [Call("POST", "/events", {"subject": str(n)}) for n in range(3)], ordered=True
     )
 
