@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -22,9 +23,12 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from django.test import Client
+from django.utils import timezone
 from tests.huey_worker import running_worker
 
 from convene.accounts.models import Role, User
+from convene.events import services
+from convene.events.models import Event
 from convene.outlook import connections
 from convene.outlook.models import CalendarLink, OutlookSettings
 from m365_emulator.server import RunningEmulator, start_emulator
@@ -140,6 +144,25 @@ class OutlookWorld:
         posted = client.post(parts.path, dict(parse_qsl(parts.query)))
         assert posted.status_code == 303, posted.content
         return client.get(posted["Location"])
+
+    def make_events(self, organizer: str, count: int, attendees: Iterable[str]) -> list[Event]:
+        """``count`` upcoming events by ``organizer``, an hour apart, each with ``attendees``."""
+        start = timezone.now() + timedelta(days=2)
+        events = []
+        for number in range(count):
+            event = services.create_event(
+                services.EventDetails(
+                    title=f"{organizer} session {number}",
+                    start=start + timedelta(hours=number),
+                    end=start + timedelta(hours=number, minutes=45),
+                    timezone="Europe/Berlin",
+                ),
+                creator=self.people[organizer],
+            )
+            for email in attendees:
+                services.enroll(event, self.people[email], actor=None)
+            events.append(event)
+        return events
 
     def mailbox(self, email: str) -> list[dict[str, Any]]:
         """Every event in that person's Outlook calendar, as the emulator holds it."""

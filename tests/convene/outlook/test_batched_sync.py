@@ -10,7 +10,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from convene.events import services
 from convene.events.models import Event
 from convene.outlook import sync, tasks
 from convene.outlook.models import CalendarLink, LinkState, OutlookSettings, SyncLogEntry
@@ -19,25 +18,6 @@ from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, EDSGER, GRACE
 
 ATTENDEES = (ALAN, EDSGER)
-
-
-def make_events(outlook: OutlookWorld, organizer: str, count: int) -> list[Event]:
-    start = timezone.now() + timedelta(days=2)
-    events = []
-    for number in range(count):
-        event = services.create_event(
-            services.EventDetails(
-                title=f"{organizer} session {number}",
-                start=start + timedelta(hours=number),
-                end=start + timedelta(hours=number, minutes=30),
-                timezone="Europe/Berlin",
-            ),
-            creator=outlook.people[organizer],
-        )
-        for email in ATTENDEES:
-            services.enroll(event, outlook.people[email], actor=None)
-        events.append(event)
-    return events
 
 
 def all_synced(events: list[Event]) -> bool:
@@ -65,7 +45,9 @@ def backfill(outlook: OutlookWorld, sizes: dict[str, int]) -> dict[str, list[Eve
     for organizer in sizes:
         outlook.connect(organizer)
     OutlookSettings.objects.update(enabled=False)
-    events = {organizer: make_events(outlook, organizer, n) for organizer, n in sizes.items()}
+    events = {
+        organizer: outlook.make_events(organizer, n, ATTENDEES) for organizer, n in sizes.items()
+    }
     OutlookSettings.objects.update(enabled=True)
     outlook.emulator.control("POST", "/stats/reset").raise_for_status()
     sync.track_all_events(tasks.enqueue_sync)
@@ -140,7 +122,7 @@ def test_each_batched_request_keeps_its_own_outcome(outlook: OutlookWorld) -> No
 def test_a_link_leased_by_another_worker_is_left_to_it(outlook: OutlookWorld) -> None:
     outlook.connect(ADA)
     OutlookSettings.objects.update(enabled=False)
-    events = make_events(outlook, ADA, 4)
+    events = outlook.make_events(ADA, 4, ATTENDEES)
     OutlookSettings.objects.update(enabled=True)
     sync.track_all_events(lambda event_id, delay: None)  # links made and due, nothing queued
     busy = CalendarLink.objects.get(event=events[0])
@@ -199,8 +181,8 @@ def test_only_a_mailbox_with_a_long_queue_gets_ordered_batches(
 ) -> None:
     outlook = outlook_without_worker
     OutlookSettings.objects.update(enabled=False)
-    make_events(outlook, ADA, sync.ORDERED_FROM)
-    make_events(outlook, GRACE, sync.ORDERED_FROM - 1)
+    outlook.make_events(ADA, sync.ORDERED_FROM, ATTENDEES)
+    outlook.make_events(GRACE, sync.ORDERED_FROM - 1, ATTENDEES)
     OutlookSettings.objects.update(enabled=True)
     queue = RecordingQueue()
 

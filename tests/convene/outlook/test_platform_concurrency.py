@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import timedelta
 from typing import Any
-
-from django.utils import timezone
 
 from convene.events import services
 from convene.outlook import sync, tasks
@@ -40,20 +37,7 @@ def test_several_worker_processes_never_exceed_four_requests_on_the_service_mail
     OutlookSettings.objects.filter(pk=1).update(
         enabled=False, mode=Mode.PLATFORM, service_mailbox=SERVICE
     )
-    start = timezone.now() + timedelta(days=2)
-    events = []
-    for number in range(EVENTS):
-        event = services.create_event(
-            services.EventDetails(
-                title=f"Session {number}",
-                start=start + timedelta(minutes=30 * number),
-                end=start + timedelta(minutes=30 * number + 25),
-                timezone="Europe/Berlin",
-            ),
-            creator=outlook.people[ADA],
-        )
-        services.enroll(event, outlook.people[ALAN], actor=None)
-        events.append(event)
+    events = outlook.make_events(ADA, EVENTS, [ALAN])
     services.enroll(events[0], outlook.people[BARBARA], actor=None)
     OutlookSettings.objects.filter(pk=1).update(enabled=True)
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.storage import SqliteStorage
 
-from convene.events import services
 from convene.events.models import Event
 from convene.outlook import sync, tasks
 from convene.outlook.models import CalendarLink, LinkState, OutlookSettings
@@ -31,25 +29,6 @@ from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER
 
 ATTENDEES = (ALAN, EDSGER, BARBARA)
 REPOSITORY = Path(__file__).resolve().parents[3]
-
-
-def make_events(outlook: OutlookWorld, count: int) -> list[Event]:
-    start = timezone.now() + timedelta(days=3)
-    events = []
-    for number in range(count):
-        event = services.create_event(
-            services.EventDetails(
-                title=f"Session {number}",
-                start=start + timedelta(hours=number),
-                end=start + timedelta(hours=number, minutes=45),
-                timezone="Europe/Berlin",
-            ),
-            creator=outlook.people[ADA],
-        )
-        for email in ATTENDEES:
-            services.enroll(event, outlook.people[email], actor=None)
-        events.append(event)
-    return events
 
 
 def assert_outlook_holds_exactly(outlook: OutlookWorld, events: list[Event]) -> None:
@@ -80,7 +59,7 @@ def test_random_faults_on_a_fifth_of_requests_still_converge_without_duplicates(
     settings.OUTLOOK_HTTP_TIMEOUT_SECONDS = 1.5
     outlook.connect(ADA)
     OutlookSettings.objects.update(enabled=False)
-    events = make_events(outlook, 12)
+    events = outlook.make_events(ADA, 12, ATTENDEES)
     # Expired access tokens send every worker to the token endpoint, where faults wait too.
     outlook.emulator.advance_clock(2 * 3600)
     faults = [
@@ -185,7 +164,7 @@ def test_a_worker_killed_ten_times_during_a_backfill_leaves_exactly_the_desired_
     # Slow answers keep requests in flight, so kills land mid-request too.
     outlook.emulator.control("POST", "/config", {"latency_ms": 40}).raise_for_status()
     OutlookSettings.objects.update(enabled=False)
-    events = make_events(outlook, 40)
+    events = outlook.make_events(ADA, 40, ATTENDEES)
     OutlookSettings.objects.update(enabled=True)
     sync.track_all_events(tasks.enqueue_sync)
     dice = random.Random(20261123)
