@@ -159,6 +159,10 @@ class GraphClient:
             body = answer.get("body")
             if 200 <= status < 300:
                 results.append(body if isinstance(body, dict) else {})
+            elif status == 401:
+                # Alone, a 401 is tried again with a fresh token before the authorization
+                # counts as lost: the call goes alone next time, and gets that chance there.
+                results.append(Transient("Microsoft Graph refused a batched request's token."))
             else:
                 inner = httpx.Response(
                     status, headers=answer.get("headers") or {}, json=body if body else None

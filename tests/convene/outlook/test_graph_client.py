@@ -210,3 +210,15 @@ def test_an_ordered_batch_chains_its_calls_and_holds_one_request_slot() -> None:
     assert isinstance(skipped, errors.NotSent)
     assert [r.get("dependsOn") for r in sent] == [None, ["0"], ["1"]]
     assert gates == ["one"]  # Outlook runs it one request at a time: one slot
+
+
+@respx.mock
+def test_a_batched_401_is_retried_rather_than_taken_for_a_lost_authorization() -> None:
+    refused = graph_error(401, "InvalidAuthenticationToken").json()
+    respx.post(f"{BASE}/$batch").mock(
+        return_value=httpx.Response(
+            200, json={"responses": [{"id": "0", "status": 401, "headers": {}, "body": refused}]}
+        )
+    )
+    (outcome,) = client().batch([Call("POST", "/events", {"subject": "a"})])
+    assert isinstance(outcome, errors.Transient)
