@@ -164,7 +164,8 @@ def test_a_worker_killed_ten_times_during_a_backfill_leaves_exactly_the_desired_
     # Slow answers keep requests in flight, so kills land mid-request too.
     outlook.emulator.control("POST", "/config", {"latency_ms": 40}).raise_for_status()
     OutlookSettings.objects.update(enabled=False)
-    events = outlook.make_events(ADA, 40, ATTENDEES)
+    # A long queue: it goes out as ordered batches, four at a time.
+    events = outlook.make_events(ADA, sync.ORDERED_FROM, ATTENDEES)
     OutlookSettings.objects.update(enabled=True)
     sync.track_all_events(tasks.enqueue_sync)
     dice = random.Random(20261123)
