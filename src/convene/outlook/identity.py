@@ -41,6 +41,12 @@ SESSION_KEY = "outlook_sign_ins"
 SIGN_IN_TTL_SECONDS = 15 * 60
 
 
+# What MSAL raises when Microsoft's identity platform cannot be reached (requests' errors), or
+# answers with a server error rather than an OAuth error (``MsalServiceError``, from a 5xx): both
+# pass, and neither says anything about the person's authorization.
+UNAVAILABLE = (requests.RequestException, msal.exceptions.MsalServiceError)
+
+
 class SignInError(MicrosoftError):
     """A sign-in that cannot complete; ``reason`` picks the page that explains what to do."""
 
@@ -103,15 +109,21 @@ def finish_sign_in(
     if "error" in params:
         raise _callback_error(params)
     cache = msal.SerializableTokenCache()
-    app = _app(registration, cache)
-    try:
-        result = app.acquire_token_by_auth_code_flow(entry["flow"], params, scopes=DELEGATED_SCOPES)
-    except ValueError as exc:  # MSAL: state mismatch or missing code
-        raise SignInError(
-            "state", f"Microsoft's answer did not match this sign-in ({exc})."
-        ) from exc
-    except requests.RequestException as exc:
-        raise SignInError("unreachable", f"Could not reach Microsoft ({exc}).") from exc
+    # The code is good for one request, on a connection of its own: a pooled keep-alive one may
+    # be closed by Microsoft for being idle just as the code goes out ("Remote end closed
+    # connection without response"), and the person would have to sign in all over again.
+    with _new_http_session(registration) as http:
+        app = _app(registration, cache, http_client=http)
+        try:
+            result = app.acquire_token_by_auth_code_flow(
+                entry["flow"], params, scopes=DELEGATED_SCOPES
+            )
+        except ValueError as exc:  # MSAL: state mismatch or missing code
+            raise SignInError(
+                "state", f"Microsoft's answer did not match this sign-in ({exc})."
+            ) from exc
+        except UNAVAILABLE as exc:
+            raise SignInError("unreachable", f"Could not reach Microsoft ({exc}).") from exc
     if "error" in result:
         raise _callback_error(result)
     claims = result.get("id_token_claims") or {}
@@ -155,7 +167,7 @@ def admin_consent_page(
     url = admin_consent_url(registration, tenant, redirect_uri, state)
     try:
         authorize = urlsplit(_app(registration, tenant=tenant).authority.authorization_endpoint)
-    except (ValueError, requests.RequestException):
+    except (ValueError, *UNAVAILABLE):
         return url
     return urlunsplit(urlsplit(url)._replace(scheme=authorize.scheme, netloc=authorize.netloc))
 
@@ -184,7 +196,7 @@ def delegated_token(
         result = app.acquire_token_silent_with_error(
             DELEGATED_SCOPES, account, force_refresh=force_refresh
         )
-    except requests.RequestException as exc:
+    except UNAVAILABLE as exc:
         raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
     if not result:
         raise AuthorizationLost("The stored authorization has no usable token.")
@@ -239,7 +251,7 @@ class AppTokens:
                 )
         try:
             result = app.acquire_token_for_client(APP_SCOPES)
-        except requests.RequestException as exc:
+        except UNAVAILABLE as exc:
             raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
         if "access_token" not in result:
             raise _token_error(result)
@@ -258,13 +270,14 @@ def _app(
     cache: msal.SerializableTokenCache | None = None,
     tenant: str | None = None,
     http_cache: dict[Any, Any] | None = None,
+    http_client: requests.Session | None = None,
 ) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(
         registration.client_id,
         client_credential=registration.client_credential(),
         authority=f"{registration.authority_host}/{tenant or registration.tenant}",
         token_cache=cache,
-        http_client=_http_session(registration),
+        http_client=http_client or _http_session(registration),
         http_cache=_msal_http_cache if http_cache is None else http_cache,
         # The authority may be the local emulator, which Microsoft's instance discovery
         # does not know; the host comes from our own configuration, not from users.
@@ -278,19 +291,24 @@ _sessions_lock = threading.Lock()
 
 
 def _http_session(registration: AppRegistration) -> requests.Session:
+    """The process's session for this CA bundle, whose connections token requests reuse."""
+    with _sessions_lock:
+        session = _sessions.get(registration.ca_bundle)
+        if session is None:
+            session = _sessions[registration.ca_bundle] = _new_http_session(registration)
+        return session
+
+
+def _new_http_session(registration: AppRegistration) -> requests.Session:
     """A requests session that verifies with the configured CA bundle, and only that.
 
     ``trust_env`` is off because ``requests`` otherwise lets ``REQUESTS_CA_BUNDLE`` override
     ``verify``, silently swapping the CA we were told to trust.
     """
-    with _sessions_lock:
-        session = _sessions.get(registration.ca_bundle)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False
-            session.verify = registration.ca_bundle or True
-            _sessions[registration.ca_bundle] = session
-        return session
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = registration.ca_bundle or True
+    return session
 
 
 def _pending(session: Any) -> dict[str, Any]:

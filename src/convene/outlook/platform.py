@@ -21,7 +21,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 import httpx
-import requests
 from django.utils import timezone
 
 from convene.outlook import identity, limits
@@ -142,7 +141,7 @@ def _app_only(call: Callable[[], T]) -> T:
                 f"The mailbox was not found: {exc}", status=exc.status, code=exc.code
             ) from exc
         raise
-    except requests.RequestException as exc:
+    except identity.UNAVAILABLE as exc:
         # MSAL reaches the identity platform while it builds its app object (discovery).
         raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
     except ValueError as exc:

@@ -147,3 +147,23 @@ def test_an_expired_refresh_token_parks_once_and_reconnecting_resumes(
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
     assert copy["subject"] == "Changed after three months"
+
+
+def test_a_server_error_from_the_token_endpoint_is_retried_like_any_outage(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    outlook.emulator.advance_clock(2 * 3600)  # the access token expired: the sync must refresh
+    outlook.emulator.control(
+        "POST", "/faults", {"rules": [{"endpoint": "token", "status": 503, "count": 1}]}
+    ).raise_for_status()
+
+    update(event, title="After the outage")
+
+    outlook.wait_synced(event.pk, timeout=30)
+    assert outlook.mailbox(ADA)[0]["subject"] == "After the outage"
+    retried = SyncLogEntry.objects.filter(action="retry_later")
+    assert any("sign-in service" in entry.message for entry in retried)
+    assert OutlookConnection.objects.get(user=outlook.people[ADA]).status == "connected"

@@ -3,14 +3,19 @@ nothing."""
 
 from __future__ import annotations
 
+from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
+import requests
 from django.test import Client
 from url_access.hostile_urls import HOSTILE_NEXT, stays_on_convene
+from urllib3.exceptions import ProtocolError
 
+from convene.outlook import identity
 from convene.outlook.models import OutlookConnection
+from convene.outlook.registration import AppRegistration
 
 from .conftest import CLIENT_ID, OutlookWorld
 from .test_connect_and_sync import ADA, GRACE
@@ -139,6 +144,27 @@ def test_microsoft_unreachable(outlook: OutlookWorld, settings: Any) -> None:
     assert b"Microsoft could not be reached" in page.content
 
 
+class ClosedForBeingIdle(requests.adapters.HTTPAdapter):
+    """Every pooled connection is one Microsoft closes for being idle as the request goes out."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        closed = RemoteDisconnected("Remote end closed connection without response")
+        raise requests.ConnectionError(ProtocolError("Connection aborted.", closed))
+
+
+def test_a_pooled_connection_closed_by_microsoft_does_not_spoil_the_code(
+    outlook_without_worker: OutlookWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code is good for one try; it once went out on a keep-alive connection that the
+    emulator closed at that very moment (after 5 s idle), and the sign-in failed."""
+    outlook_without_worker.connect(GRACE)  # discovery is cached from here on
+    shared = identity._http_session(AppRegistration.from_settings())
+    monkeypatch.setitem(shared.adapters, "https://", ClosedForBeingIdle())
+
+    assert outlook_without_worker.connect(ADA) == "/outlook/"
+    assert OutlookConnection.objects.filter(user__email=ADA).exists()
+
+
 @pytest.mark.parametrize("hostile", HOSTILE_NEXT)
 def test_the_next_url_cannot_leave_convene(
     outlook_without_worker: OutlookWorld, hostile: str
@@ -173,4 +199,18 @@ def test_disconnecting_forgets_the_authorization(outlook: OutlookWorld) -> None:
     outlook.connect(ADA)
     response = outlook.browser(ADA).post("/outlook/disconnect/")
     assert response.status_code == 302
+    assert not OutlookConnection.objects.exists()
+
+
+def test_a_server_error_while_the_code_is_redeemed(outlook: OutlookWorld) -> None:
+    client, auth_uri = start(outlook, ADA)
+    back = outlook.emulator.sign_in(auth_uri, ADA)
+    outlook.emulator.control(
+        "POST", "/faults", {"rules": [{"endpoint": "token", "status": 503, "count": 1}]}
+    ).raise_for_status()
+
+    page = come_back(client, back)
+
+    assert page.status_code == 400
+    assert b"Microsoft could not be reached" in page.content
     assert not OutlookConnection.objects.exists()
