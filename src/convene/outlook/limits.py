@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 
 from convene.outlook.errors import Transient
@@ -172,8 +173,11 @@ def _acquire(mailbox: str, holder: str, max_wait: float, slots: int) -> None:
 
 
 def _take(mailbox: str, number: int, holder: str, now: datetime) -> bool:
+    # Free: given back (no holder), or its holder's lease ran out. Not by the time it was given
+    # back alone: a slot freed a moment after this worker read the clock would look taken.
+    free = Q(holder="") | Q(leased_until__lte=now)
     return bool(
-        MailboxSlot.objects.filter(mailbox=mailbox, number=number, leased_until__lte=now).update(
+        MailboxSlot.objects.filter(free, mailbox=mailbox, number=number).update(
             holder=holder, leased_until=now + _lease()
         )
     )
