@@ -112,8 +112,10 @@ def finish_sign_in(
     # The code is good for one request, on a connection of its own: a pooled keep-alive one may
     # be closed by Microsoft for being idle just as the code goes out ("Remote end closed
     # connection without response"), and the person would have to sign in all over again.
+    # And with a memory of its own: MSAL replays a 5xx to every code redemption of the app for
+    # seconds, so one person's failed sign-in would fail everyone else's meanwhile.
     with _new_http_session(registration) as http:
-        app = _app(registration, cache, http_client=http)
+        app = _app(registration, cache, http_client=http, http_cache={})
         try:
             result = app.acquire_token_by_auth_code_flow(
                 entry["flow"], params, scopes=DELEGATED_SCOPES

@@ -214,3 +214,5 @@ def test_a_server_error_while_the_code_is_redeemed(outlook: OutlookWorld) -> Non
     assert page.status_code == 400
     assert b"Microsoft could not be reached" in page.content
     assert not OutlookConnection.objects.exists()
+    # MSAL would replay that 503 to the next sign-ins for a while; they must not be refused.
+    assert outlook.connect(GRACE) == "/outlook/"
