@@ -551,8 +551,9 @@ def sync_events(
     finally:
         CalendarLink.objects.filter(pk__in=taken).update(lease_until=None)
     # Requests an ordered batch did not run go out again at once, batched again; their links
-    # are free now that the leases are given back.
-    _queue_many(_due(CalendarLink.objects.filter(pk__in=not_sent)), enqueue)
+    # are free now that the leases are given back. (Usually none: no queries then.)
+    if not_sent:
+        _queue_many(_due(CalendarLink.objects.filter(pk__in=not_sent)), enqueue)
     _queue_behind(taken, enqueue)
 
 
