@@ -328,16 +328,19 @@ def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None =
 
     ``enqueue`` queues the retry after a transient failure.
     """
-    now = timezone.now()
     links = CalendarLink.objects.filter(event_id=event_id)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
     # One statement: from here on a new change queues a new task (this one may already be too
     # early for it), and the lease makes this worker the only one pushing the event.
-    taken = links.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(
-        queued_at=None, lease_until=now + _lease()
-    )
+    taken = links.filter(free).update(queued_at=None, lease_until=timezone.now() + _lease())
     if not taken:
         links.update(queued_at=None)
-        return  # no link, or another worker is on it and queues what arrives meanwhile
+        # The holder may have given the lease back between these two statements, and found
+        # this change behind it while this task still counted as queued, so queued nothing.
+        # Once more, now that the holder (or a new change) would queue a task of its own.
+        taken = links.filter(free).update(lease_until=timezone.now() + _lease())
+        if not taken:
+            return  # no link, or another worker is on it and queues what arrives meanwhile
     link_id = 0
     try:
         link_id = _push_once(event_id, enqueue, resolve or resolve_target)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.storage import RedisStorage
@@ -231,3 +232,46 @@ def test_a_single_change_to_a_quiet_event_goes_out_without_waiting_for_more(
     )
 
     assert time.monotonic() - started < 3.0  # not the 5 s a burst waits for more changes
+
+
+def test_a_task_turned_away_just_as_the_lease_is_given_back_still_gets_the_change_out(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder gives the lease back and looks for changes behind it in the instant between
+    the queued task's failed lease and its next statement (seen once as a stalled event)."""
+    organizer = User.objects.create_user("o@contoso.test", "x", role=Role.ORGANIZER)
+    start = timezone.now() + timedelta(days=3)
+    event = services.create_event(
+        services.EventDetails(
+            title="Raced", start=start, end=start + timedelta(hours=1), timezone="UTC"
+        ),
+        creator=organizer,
+    )
+    now = timezone.now()
+    link = CalendarLink.objects.create(
+        event=event,
+        desired_version=2,
+        synced_version=1,
+        state="synced",
+        next_attempt_at=now,
+        queued_at=now,  # this task is queued ...
+        lease_until=now + timedelta(minutes=1),  # ... while another worker pushes
+    )
+    queued: list[int] = []
+    pushed: list[int] = []
+    monkeypatch.setattr(sync, "_push_once", lambda event_id, *rest: pushed.append(event_id))
+    holder_finished: list[bool] = []
+
+    def holder_finishes_after_the_first_statement(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if not holder_finished and sql.lstrip().upper().startswith("UPDATE"):
+            holder_finished.append(True)
+            CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
+            sync._queue_behind([link.pk], lambda event_id, delay: queued.append(event_id))
+        return result
+
+    with connection.execute_wrapper(holder_finishes_after_the_first_statement):
+        sync.sync_event(event.pk, lambda event_id, delay: queued.append(event_id))
+
+    assert holder_finished
+    assert queued or pushed, "the change was left behind with no task to send it"
