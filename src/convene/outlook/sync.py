@@ -285,17 +285,22 @@ def _queue_many(due: Sequence[_Due], enqueue: Enqueue) -> int:
 def _claim(link_ids: list[int]) -> set[int]:
     """Mark the links queued, as ``_queue_once`` does one by one; returns those that were not
     queued already. (Two claims racing may both queue a link: its lease still lets only one
-    task push it.)"""
+    task push it.)
+
+    Rows a worker holds locked in a transaction of its own are skipped, not waited for: a
+    claim waiting on one row while holding others deadlocked with a worker saving its batch
+    (PostgreSQL). The worker is on those links; the next sweep finds whatever is still due."""
     now = timezone.now()
     free = Q(queued_at__isnull=True) | Q(queued_at__lt=now - _lease())
     claimed: set[int] = set()
     for start in range(0, len(link_ids), 500):  # within every database's parameter limit
-        ids = set(
-            CalendarLink.objects.filter(free, pk__in=link_ids[start : start + 500]).values_list(
-                "pk", flat=True
+        with transaction.atomic():
+            ids = set(
+                CalendarLink.objects.filter(free, pk__in=link_ids[start : start + 500])
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)
             )
-        )
-        CalendarLink.objects.filter(free, pk__in=ids).update(queued_at=now)
+            CalendarLink.objects.filter(pk__in=ids).update(queued_at=now)
         claimed |= ids
     return claimed
 
