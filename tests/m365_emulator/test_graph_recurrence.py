@@ -122,6 +122,14 @@ def test_events_lists_the_master_only(emulator: EmulatorHandle, app: str) -> Non
     )
 
 
+def test_events_filter_by_type(emulator: EmulatorHandle, app: str) -> None:
+    master = series(emulator, app)
+    emulator.graph("POST", EVENTS, app, json=event_body(subject="Once"))
+    response = emulator.graph("GET", f"{EVENTS}?$filter=type eq 'seriesMaster'", app)
+    assert response.status_code == 200
+    assert [e["id"] for e in response.json()["value"]] == [master["id"]]
+
+
 def test_calendar_view_expands_occurrences_and_never_shows_the_master(
     emulator: EmulatorHandle, app: str
 ) -> None:
@@ -373,6 +381,7 @@ def test_attendee_copy_expands_in_their_calendar_view(emulator: EmulatorHandle, 
     shown = view(emulator, ada, ADA)
     assert [e["type"] for e in shown] == ["occurrence"] * 4
     assert {e["isOrganizer"] for e in shown} == {False}
+    assert {e["seriesMasterId"] for e in shown} == {copy_of(emulator, ADA)["id"]}
 
 
 def test_accepting_the_series_answers_every_occurrence(emulator: EmulatorHandle, app: str) -> None:
