@@ -423,6 +423,36 @@ def test_declining_one_occurrence_is_seen_by_the_organizer_on_that_occurrence_on
     assert answer["type"] == "exception"
 
 
+def test_accepting_the_series_reaches_its_exceptions(emulator: EmulatorHandle, app: str) -> None:
+    master = series(emulator, app, ADA)
+    second = instances(emulator, app, master["id"])[1]
+    emulator.graph("PATCH", f"{EVENTS}/{second['id']}", app, json={"subject": "Guest talk"})
+    ada = emulator.token_for(ADA)
+    copy = copy_of(emulator, ADA)
+    emulator.graph("POST", f"/me/events/{copy['id']}/accept", ada, json={})
+    organizer_view = instances(emulator, app, master["id"])
+    assert [e["attendees"][0]["status"]["response"] for e in organizer_view] == ["accepted"] * 4
+    theirs = instances(emulator, ada, copy["id"], prefix="/me")
+    assert [e["responseStatus"]["response"] for e in theirs] == ["accepted"] * 4
+
+
+def test_master_rename_reaches_exceptions_without_their_own_subject(
+    emulator: EmulatorHandle, app: str
+) -> None:
+    master = series(emulator, app, ADA)
+    ada = emulator.token_for(ADA)
+    theirs = instances(emulator, ada, copy_of(emulator, ADA)["id"], prefix="/me")[2]
+    emulator.graph("POST", f"/me/events/{theirs['id']}/decline", ada, json={})
+    emulator.graph("PATCH", f"{EVENTS}/{master['id']}", app, json={"subject": "Renamed"})
+    found = instances(emulator, app, master["id"])
+    assert [(e["type"], e["subject"]) for e in found][1:3] == [
+        ("occurrence", "Renamed"),
+        ("exception", "Renamed"),
+    ]
+    again = emulator.graph("GET", f"/me/events/{theirs['id']}", ada).json()
+    assert (again["subject"], again["responseStatus"]["response"]) == ("Renamed", "declined")
+
+
 def test_organizer_patch_of_an_occurrence_updates_the_attendee_copy(
     emulator: EmulatorHandle, app: str
 ) -> None:

@@ -183,6 +183,10 @@ def record_response(
         if entry is not None:
             entry.response, entry.response_time = copy_event.response, copy_event.response_time
             store.touch(master, "updated")
+            if master.type == "seriesMaster":
+                series.answer_series(
+                    store, master, copy_event.response, copy_event.response_time, attendee.upn
+                )
     if send_response:
         kind, prefix = RESPONSE_MESSAGES[copy_event.response]
         store.deliver(
@@ -250,10 +254,12 @@ def _copy_for(store: GraphStore, master: Event, user: User, reset_response: bool
         series.follow(store, master, event)
         store.add_event(event)
         return event
+    old_props = copy.deepcopy(existing.props)
     for name in SHARED:
         if name in master.props:
             existing.props[name] = copy.deepcopy(master.props[name])
     series.follow(store, master, existing)
+    series.carry(store, existing, old_props)
     existing.start, existing.end = master.start, master.end
     existing.start_zone, existing.end_zone = master.start_zone, master.end_zone
     existing.attendees = attendees

@@ -113,8 +113,8 @@ def _parse_pattern(raw: dict[str, Any]) -> dict[str, Any]:
         raise _invalid("The recurrence pattern type must be specified.")
     kind = _enum(raw["type"], PATTERN_TYPES, "microsoft.graph.recurrencePatternType")
     interval = _int(raw.get("interval"), "interval")
-    if interval < 1 or interval > 99:
-        raise _invalid("The recurrence pattern interval must be between 1 and 99.")
+    if interval < 1:
+        raise _invalid("The recurrence pattern interval must be a positive integer.")
     days_raw = raw.get("daysOfWeek") or []
     if not isinstance(days_raw, list):
         raise GraphError(

@@ -331,16 +331,49 @@ def reset(store: GraphStore, master: Event, before: SeriesState) -> None:
             box.removed[old_id] = box.seq
 
 
-def drop_exceptions(store: GraphStore, master: Event) -> None:
+def exceptions_of(store: GraphStore, master: Event) -> list[Event]:
     box = store.mailbox_by_id(master.owner_id)
-    for exception in [e for e in box.events.values() if e.series_master_id == master.id]:
+    return [e for e in box.events.values() if e.series_master_id == master.id]
+
+
+def drop_exceptions(store: GraphStore, master: Event) -> None:
+    for exception in exceptions_of(store, master):
         store.remove(exception)
+
+
+def carry(store: GraphStore, master: Event, old_props: dict[str, Any]) -> None:
+    """A change to a master's properties reaches its exceptions, except where an exception
+    has a value of its own (Exchange keeps only an exception's own changes)."""
+    if master.type != "seriesMaster":
+        return
+    changed = [name for name, value in master.props.items() if old_props.get(name) != value]
+    for exception in exceptions_of(store, master) if changed else []:
+        inherited = [n for n in changed if exception.props.get(n) == old_props.get(n)]
+        for name in inherited:
+            exception.props[name] = copy.deepcopy(master.props[name])
+        if inherited:
+            store.touch(exception, "updated")
+
+
+def answer_series(
+    store: GraphStore, master: Event, response: str, when: datetime | None, address: str = ""
+) -> None:
+    """An answer to a whole series reaches its exceptions too: the owner's own answer, or (with
+    ``address``) that attendee's status in the organizer's series."""
+    for exception in exceptions_of(store, master):
+        if not address:
+            exception.response, exception.response_time = response, when
+        else:
+            entry = exception.attendee(address)
+            if entry is None:
+                continue
+            entry.response, entry.response_time = response, when
+        store.touch(exception, "updated")
 
 
 def cancel_exceptions(store: GraphStore, master: Event) -> None:
     """An attendee's cancelled series: its exceptions read as cancelled too."""
-    box = store.mailbox_by_id(master.owner_id)
-    for exception in [e for e in box.events.values() if e.series_master_id == master.id]:
+    for exception in exceptions_of(store, master):
         if not exception.is_cancelled:
             exception.is_cancelled = True
             exception.props["subject"] = master.subject

@@ -223,11 +223,13 @@ class GraphStore:
                 end,
                 end_zone,
             )
+            old_props = copy.deepcopy(event.props)
             _apply_plain(event, body)
             if rule is not None:
                 rule.apply(event)
             if series_before.differs(event):
                 series.reset(self, event, series_before)
+            series.carry(self, event, old_props)
             if "singleValueExtendedProperties" in body:
                 _apply_extended(event, body["singleValueExtendedProperties"])
             self._apply_online_meeting(event, body)
@@ -299,6 +301,8 @@ class GraphStore:
             event = series.materialize(self, event)
             event.response = RESPONSES[action]
             event.response_time = self.backend.clock.now()
+            if event.type == "seriesMaster":
+                series.answer_series(self, event, event.response, event.response_time)
             self.touch(event, "updated")
             meetings.record_response(self, event, owner, comment, send_response)
             return event
