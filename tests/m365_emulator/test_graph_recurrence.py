@@ -596,6 +596,17 @@ def test_delta_reports_occurrences_a_moved_series_left(emulator: EmulatorHandle,
     assert [e["start"]["dateTime"][11:13] for e in items if "@removed" not in e] == ["14"] * 4
 
 
+def test_delta_reports_the_occurrences_of_a_deleted_series(
+    emulator: EmulatorHandle, app: str
+) -> None:
+    master = series(emulator, app)
+    before, link = delta_round(emulator, app, first_link(emulator))
+    emulator.graph("DELETE", f"{EVENTS}/{master['id']}", app)
+    items, _ = delta_round(emulator, app, link)
+    removed = {e["id"] for e in items if "@removed" in e}
+    assert removed >= {e["id"] for e in before}
+
+
 @pytest.fixture
 def hook() -> Iterator[WebhookReceiver]:
     with webhook_receiver() as receiver:

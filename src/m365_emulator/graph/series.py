@@ -321,14 +321,17 @@ def reset(store: GraphStore, master: Event, before: SeriesState) -> None:
     Occurrences that no longer exist are journalled as removed, so calendarView delta reports
     them with ``@removed``.
     """
-    box = store.mailbox_by_id(master.owner_id)
     drop_exceptions(store, master)
     master.cancelled_starts.clear()
     now = set(occurrence_ids(master))
-    for old_id in before.ids:
-        if old_id not in now:
-            box.seq += 1
-            box.removed[old_id] = box.seq
+    _journal_removed(store, master, [i for i in before.ids if i not in now])
+
+
+def _journal_removed(store: GraphStore, master: Event, ids: list[str]) -> None:
+    box = store.mailbox_by_id(master.owner_id)
+    for old_id in ids:
+        box.seq += 1
+        box.removed[old_id] = box.seq
 
 
 def exceptions_of(store: GraphStore, master: Event) -> list[Event]:
@@ -339,6 +342,13 @@ def exceptions_of(store: GraphStore, master: Event) -> list[Event]:
 def drop_exceptions(store: GraphStore, master: Event) -> None:
     for exception in exceptions_of(store, master):
         store.remove(exception)
+
+
+def forget(store: GraphStore, master: Event) -> None:
+    """A master leaving the calendar takes its exceptions and occurrences with it (journalled
+    as removed: calendarView delta clients only ever saw the occurrences)."""
+    drop_exceptions(store, master)
+    _journal_removed(store, master, occurrence_ids(master))
 
 
 def carry(store: GraphStore, master: Event, old_props: dict[str, Any]) -> None:

@@ -322,7 +322,7 @@ class GraphStore:
     def remove(self, event: Event) -> None:
         box = self._mailboxes[event.owner_id]
         if event.type == "seriesMaster":
-            series.drop_exceptions(self, event)
+            series.forget(self, event)
         box.events.pop(event.id, None)
         if box.by_ical_uid.get(event.ical_uid) == event.id:
             del box.by_ical_uid[event.ical_uid]
