@@ -104,6 +104,45 @@ def test_unknown_time_zone_is_refused(emulator: EmulatorHandle, ada: str) -> Non
     assert response.json()["error"]["code"] == "TimeZoneNotSupportedException"
 
 
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/Toronto", "Asia/Hong_Kong"])
+def test_iana_zone_graph_does_not_document_is_refused(
+    emulator: EmulatorHandle, ada: str, zone: str
+) -> None:
+    response = emulator.graph("POST", "/me/events", ada, json=event_body(time_zone=zone))
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "TimeZoneNotSupportedException",
+        "message": "A valid TimeZone value must be specified. The following TimeZone value is "
+        f"not supported: '{zone}'.",
+        "innerError": response.json()["error"]["innerError"],
+    }
+    assert emulator.graph("GET", "/me/events", ada).json()["value"] == []
+
+
+@pytest.mark.parametrize(
+    "zone", ["W. Europe Standard Time", "romance standard time", "Europe/Paris", "Asia/Kolkata"]
+)
+def test_windows_names_and_documented_iana_names_are_accepted(
+    emulator: EmulatorHandle, ada: str, zone: str
+) -> None:
+    event = create(emulator, ada, time_zone=zone)
+    assert event["originalStartTimeZone"] == zone
+
+
+def test_prefer_header_with_an_undocumented_zone_is_refused(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    event = create(emulator, ada)
+    response = emulator.graph(
+        "GET",
+        f"/me/events/{event['id']}",
+        ada,
+        headers={"Prefer": 'outlook.timezone="Europe/Amsterdam"'},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "TimeZoneNotSupportedException"
+
+
 def test_online_meeting_gets_a_teams_join_url(emulator: EmulatorHandle, ada: str) -> None:
     event = create(emulator, ada, isOnlineMeeting=True, onlineMeetingProvider="teamsForBusiness")
     assert event["isOnlineMeeting"] is True

@@ -149,13 +149,8 @@ def parse_date_time_zone(value: Any, name: str) -> tuple[datetime, str]:
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
         raise GraphError(400, "ErrorInvalidRequest", f"The '{name}' property must have a dateTime.")
     zone_name = value.get("timeZone") or "UTC"
-    if not isinstance(zone_name, str) or not timezones.is_known(zone_name):
-        raise GraphError(
-            400,
-            "TimeZoneNotSupportedException",
-            "A valid TimeZone value must be specified. The following TimeZone value is not "
-            f"supported: '{zone_name}'.",
-        )
+    if not isinstance(zone_name, str) or not timezones.is_supported(zone_name):
+        raise timezones.not_supported(zone_name)
     local = parse_iso(value["dateTime"], name)
     if local.tzinfo is not None:
         return local.astimezone(UTC), zone_name
