@@ -78,12 +78,14 @@ def event_json(
     body_type: str = "html",
     select: Collection[str] | None = None,
     extended_ids: Collection[str] | None = None,
+    own_zones: bool = False,
 ) -> dict[str, Any]:
     """One event as Graph returns it.
 
-    ``zone_name`` renders start/end in that zone (``Prefer: outlook.timezone``), ``select``
-    keeps only those properties, ``extended_ids`` adds the matching single-value extended
-    properties (``$expand``).
+    ``zone_name`` renders start/end in that zone (``Prefer: outlook.timezone``); without it
+    they are in UTC, or with ``own_zones`` in the zones the event was written with (how Graph
+    answers a create or an update), ``select`` keeps only those properties, ``extended_ids``
+    adds the matching single-value extended properties (``$expand``).
     """
     props = event.props
     body = props.get("body") or {"contentType": "html", "content": ""}
@@ -131,8 +133,10 @@ def event_json(
             "time": graph_timestamp(event.response_time),
         },
         "body": body_as(body, body_type),
-        "start": date_time_zone(event.start, zone_name),
-        "end": date_time_zone(event.end, zone_name),
+        "start": date_time_zone(
+            event.start, zone_name or (event.start_zone if own_zones else None)
+        ),
+        "end": date_time_zone(event.end, zone_name or (event.end_zone if own_zones else None)),
         "location": location,
         "locations": list(props.get("locations") or []),
         "recurrence": None,
