@@ -35,12 +35,28 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=Path, help="JSON seed file (tenants, users, apps)")
     serve.add_argument("--latency-ms", type=int, default=0, help="added to each Graph request")
     serve.add_argument("--jitter-ms", type=int, default=0, help="random extra latency, 0..N ms")
+    serve.add_argument(
+        "--service-ms",
+        type=int,
+        default=EmulatorConfig.mailbox_service_ms,
+        help="Exchange's time on each mailbox request, holding a concurrency slot (+-50%%)",
+    )
+    serve.add_argument(
+        "--allow-http-webhooks",
+        action="store_true",
+        help="accept plain http:// notificationUrls (local development; Graph requires https)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config = EmulatorConfig(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
+    config = EmulatorConfig(
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        mailbox_service_ms=args.service_ms,
+        allow_http_notification_urls=args.allow_http_webhooks,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

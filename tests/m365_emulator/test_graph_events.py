@@ -156,6 +156,66 @@ def test_online_meeting_gets_a_teams_join_url(emulator: EmulatorHandle, ada: str
     )
 
 
+def test_online_meeting_info_has_the_whole_documented_shape(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    meeting = create(emulator, ada, isOnlineMeeting=True)["onlineMeeting"]
+    assert set(meeting) == {
+        "conferenceId",
+        "joinUrl",
+        "phones",
+        "quickDial",
+        "tollFreeNumbers",
+        "tollNumber",
+    }
+    assert meeting["conferenceId"].isdigit()
+    assert meeting["tollNumber"].startswith("+")
+    assert meeting["quickDial"] == f"{meeting['tollNumber']},,{meeting['conferenceId']}#"
+
+
+def test_setting_the_provider_alone_makes_an_online_meeting_that_stays_online(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    event = create(emulator, ada, onlineMeetingProvider="teamsForBusiness")
+    assert event["isOnlineMeeting"] is True
+    assert event["onlineMeeting"]["joinUrl"]
+    patched = emulator.graph(
+        "PATCH",
+        f"/me/events/{event['id']}",
+        ada,
+        json={"isOnlineMeeting": False, "onlineMeetingProvider": "skypeForConsumer"},
+    ).json()
+    assert patched["isOnlineMeeting"] is True
+    assert patched["onlineMeetingProvider"] == "teamsForBusiness"
+    assert patched["onlineMeeting"] == event["onlineMeeting"]
+
+
+def test_a_calendar_without_teams_gives_no_online_meeting(emulator: EmulatorHandle) -> None:
+    seed = {
+        "tenants": [
+            {
+                "domain": "noteams.test",
+                "users": [
+                    {
+                        "userPrincipalName": "ivy@noteams.test",
+                        "password": emulator.password,
+                        "allowedOnlineMeetingProviders": [],
+                        "defaultOnlineMeetingProvider": "unknown",
+                    }
+                ],
+            }
+        ]
+    }
+    emulator.control("POST", "/seed", seed).raise_for_status()
+    token = emulator.token_for("ivy@noteams.test")
+    calendar = emulator.graph("GET", "/me/calendar", token).json()
+    assert calendar["allowedOnlineMeetingProviders"] == []
+    assert calendar["defaultOnlineMeetingProvider"] == "unknown"
+    event = create(emulator, token, isOnlineMeeting=True)
+    assert event["isOnlineMeeting"] is False
+    assert event["onlineMeeting"] is None
+
+
 def test_select_top_and_next_link_paging(emulator: EmulatorHandle, ada: str) -> None:
     for index in range(5):
         create(emulator, ada, subject=f"E{index}")

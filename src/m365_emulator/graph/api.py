@@ -265,11 +265,11 @@ class GraphApi:
             return await route.handler(Context(request, owner, prefix, params))
 
     async def _answer_time(self) -> None:
-        """Sleep for the configured latency (+ jitter) and any extra processing time."""
+        """Sleep for the configured latency (+ jitter) and Exchange's service time."""
         config = self.backend.config
         delay_ms = config.latency_ms + self._random.uniform(0, config.jitter_ms)
-        if self.store.processing_ms:
-            delay_ms += self._random.uniform(0.5, 1.5) * self.store.processing_ms
+        if config.mailbox_service_ms:
+            delay_ms += self._random.uniform(0.5, 1.5) * config.mailbox_service_ms
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
 
@@ -388,16 +388,24 @@ class GraphApi:
 
     # ----- calendars and messages ------------------------------------------
 
+    def _calendar_json(self, ctx: Context) -> dict[str, Any]:
+        owner = ctx.owner
+        return serialize.calendar_json(
+            self.store.mailbox(owner).calendar_id,
+            owner.display_name,
+            owner.upn,
+            owner.online_meeting_providers,
+            owner.default_online_meeting_provider,
+        )
+
     async def get_calendar(self, ctx: Context) -> GraphResponse:
-        box = self.store.mailbox(ctx.owner)
-        body = serialize.calendar_json(box.calendar_id, ctx.owner.display_name, ctx.owner.upn)
+        body = self._calendar_json(ctx)
         return GraphResponse(
             200, {"@odata.context": self._context_url(ctx, "calendars/$entity"), **body}
         )
 
     async def list_calendars(self, ctx: Context) -> GraphResponse:
-        box = self.store.mailbox(ctx.owner)
-        body = serialize.calendar_json(box.calendar_id, ctx.owner.display_name, ctx.owner.upn)
+        body = self._calendar_json(ctx)
         return GraphResponse(
             200, {"@odata.context": self._context_url(ctx, "calendars"), "value": [body]}
         )

@@ -6,6 +6,7 @@ against ``schema/graph-calendar-subset.json``).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Collection
@@ -151,7 +152,7 @@ def event_json(
         "organizer": {
             "emailAddress": {"name": event.organizer_name, "address": event.organizer_address}
         },
-        "onlineMeeting": {"joinUrl": event.join_url} if event.join_url else None,
+        "onlineMeeting": online_meeting_info(event.join_url) if event.join_url else None,
     }
     if event.transaction_id is None:
         # Graph returns transactionId only when an app set it.
@@ -167,6 +168,24 @@ def event_json(
             if key in wanted_ids
         ]
     return data
+
+
+# The dial-in number of the emulator's Teams audio conferencing (a fictional 555 number).
+TOLL_NUMBER = "+1 206-555-0142"
+
+
+def online_meeting_info(join_url: str) -> dict[str, Any]:
+    """onlineMeetingInfo of a Teams meeting (resources/onlinemeetinginfo.md): the join link, a
+    conference id with its dial-in number, and the quick dial that combines them."""
+    conference_id = str(int(hashlib.sha256(join_url.encode()).hexdigest()[:12], 16) % 10**9)
+    return {
+        "conferenceId": conference_id,
+        "joinUrl": join_url,
+        "phones": [{"number": TOLL_NUMBER, "type": "business", "region": None, "language": None}],
+        "quickDial": f"{TOLL_NUMBER},,{conference_id}#",
+        "tollFreeNumbers": [],
+        "tollNumber": TOLL_NUMBER,
+    }
 
 
 def message_json(message: MeetingMessage) -> dict[str, Any]:
@@ -221,7 +240,13 @@ def message_json(message: MeetingMessage) -> dict[str, Any]:
     return data
 
 
-def calendar_json(calendar_id: str, owner_name: str, owner_address: str) -> dict[str, Any]:
+def calendar_json(
+    calendar_id: str,
+    owner_name: str,
+    owner_address: str,
+    allowed_providers: Collection[str] = ("teamsForBusiness",),
+    default_provider: str = "teamsForBusiness",
+) -> dict[str, Any]:
     return {
         "id": calendar_id,
         "name": "Calendar",
@@ -234,7 +259,7 @@ def calendar_json(calendar_id: str, owner_name: str, owner_address: str) -> dict
         "canEdit": True,
         "isRemovable": False,
         "isTallyingResponses": True,
-        "allowedOnlineMeetingProviders": ["teamsForBusiness"],
-        "defaultOnlineMeetingProvider": "teamsForBusiness",
+        "allowedOnlineMeetingProviders": list(allowed_providers),
+        "defaultOnlineMeetingProvider": default_provider,
         "owner": {"name": owner_name, "address": owner_address},
     }
