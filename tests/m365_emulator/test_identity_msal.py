@@ -169,3 +169,35 @@ def test_public_client_username_password(emulator: EmulatorHandle) -> None:
     assert "access_token" in result, result
     assert claims(result["access_token"])["upn"] == "grace@contoso.test"
     assert claims(result["access_token"])["appidacr"] == "0"
+
+
+def test_auth_code_flow_uses_pkce_and_a_wrong_verifier_is_refused(
+    emulator: EmulatorHandle,
+) -> None:
+    app = confidential_app(emulator)
+    flow = app.initiate_auth_code_flow(GRAPH_CALENDARS, redirect_uri=emulator.redirect_uri)
+    assert "code_challenge_method=S256" in flow["auth_uri"]
+    redirect = emulator.sign_in(flow["auth_uri"], "ada@contoso.test")
+    auth_response = {k: v[0] for k, v in parse_qs(urlparse(redirect).query).items()}
+    flow["code_verifier"] = "x" * 43  # not the verifier of the challenge sent
+
+    result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+
+    assert result["error"] == "invalid_grant"
+    assert result["error_codes"] == [501481]
+
+
+def test_a_token_from_msal_reads_me(emulator: EmulatorHandle) -> None:
+    app = confidential_app(emulator)
+    flow = app.initiate_auth_code_flow(
+        [*GRAPH_CALENDARS, "https://graph.microsoft.com/User.Read"],
+        redirect_uri=emulator.redirect_uri,
+    )
+    redirect = emulator.sign_in(flow["auth_uri"], "ada@contoso.test")
+    auth_response = {k: v[0] for k, v in parse_qs(urlparse(redirect).query).items()}
+    result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+
+    me = emulator.graph("GET", "/me", result["access_token"])
+
+    assert me.status_code == 200, me.text
+    assert me.json()["userPrincipalName"] == "ada@contoso.test"
