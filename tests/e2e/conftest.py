@@ -45,6 +45,7 @@ from tests.huey_worker import running_worker
 from convene.accounts.models import Role, User
 from convene.outlook import connections
 from convene.outlook.platform import _app_tokens as app_tokens_cache
+from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
@@ -165,7 +166,8 @@ def browser_context_args() -> dict[str, Any]:
 
 @pytest.fixture(scope="package")
 def m365() -> Iterator[RunningEmulator]:
-    with start_emulator() as emulator:
+    # The live server's webhook is plain HTTP (Graph itself requires https).
+    with start_emulator(config=EmulatorConfig(allow_http_notification_urls=True)) as emulator:
         yield emulator
 
 

@@ -251,7 +251,7 @@ def test_create_event_with_transaction_id_echoes_it(emulator: EmulatorHandle, ad
     assert again.json()["id"] == first.json()["id"]
 
 
-# api-reference/v1.0/api/calendar-post-events.md @ 82e5d12b (event.md revision of the same set)
+# api-reference/v1.0/api/calendar-post-events.md @ 03c7b71e4db41c4ac68bfa53212454c3e1412d3c
 
 
 def test_create_event_in_a_named_calendar(emulator: EmulatorHandle, ada: str) -> None:
@@ -276,6 +276,41 @@ def test_create_event_in_a_named_calendar(emulator: EmulatorHandle, ada: str) ->
         f"{GRAPH}users('{user_id(emulator, ADA)}')/calendars('{quote(calendar, safe='')}')"
         "/events/$entity"
     )
+    assert response.json()["start"] == {
+        "dateTime": "2019-03-15T12:00:00.0000000",
+        "timeZone": "Pacific Standard Time",
+    }
+    assert response.json()["onlineMeeting"] is None
+    assert response.json()["onlineMeetingProvider"] == "unknown"
+
+
+def test_create_event_in_a_named_calendar_as_an_online_meeting(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    calendar = emulator.graph("GET", "/me/calendar", ada).json()["id"]
+    response = emulator.graph(
+        "POST",
+        f"/me/calendars/{calendar}/events",
+        ada,
+        json={
+            "subject": "Let's go for lunch",
+            "body": {"contentType": "HTML", "content": "Does next month work for you?"},
+            "start": {"dateTime": "2019-03-10T12:00:00", "timeZone": "Pacific Standard Time"},
+            "end": {"dateTime": "2019-03-10T14:00:00", "timeZone": "Pacific Standard Time"},
+            "location": {"displayName": "Harry's Bar"},
+            "attendees": [
+                {"emailAddress": {"address": GRACE, "name": "Adele Vance"}, "type": "required"}
+            ],
+            "isOnlineMeeting": True,
+            "onlineMeetingProvider": "teamsForBusiness",
+        },
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["isOnlineMeeting"] is True
+    assert body["onlineMeetingProvider"] == "teamsForBusiness"
+    assert body["onlineMeeting"]["conferenceId"].isdigit()
+    assert body["onlineMeeting"]["tollNumber"]
 
 
 # --- events: read --------------------------------------------------------------------------
@@ -357,7 +392,7 @@ def test_list_events_pages_with_top_and_next_link(emulator: EmulatorHandle, ada:
     assert "@odata.nextLink" not in rest.json()
 
 
-# api-reference/v1.0/api/user-list-calendarview.md @ 0f0835cb (same revision set)
+# api-reference/v1.0/api/user-list-calendarview.md @ 042230315ce88a0b11d0a3913859c869f1adc746
 
 
 def test_calendar_view_example_with_offsets(emulator: EmulatorHandle, ada: str) -> None:
@@ -366,8 +401,8 @@ def test_calendar_view_example_with_offsets(emulator: EmulatorHandle, ada: str) 
         "/me/events",
         ada,
         json=event_body(
-            start="2017-01-03T09:00:00",
-            end="2017-01-03T10:00:00",
+            start="2020-01-02T09:00:00",
+            end="2020-01-02T10:00:00",
             time_zone="Pacific Standard Time",
         ),
     ).json()
@@ -375,18 +410,20 @@ def test_calendar_view_example_with_offsets(emulator: EmulatorHandle, ada: str) 
         "POST",
         "/me/events",
         ada,
-        json=event_body(start="2017-01-09T09:00:00", end="2017-01-09T10:00:00"),
+        json=event_body(start="2020-01-09T09:00:00", end="2020-01-09T10:00:00"),
     )
     response = emulator.graph(
         "GET",
-        "/me/calendarView?startDateTime=2017-01-01T19:00:00-08:00"
-        "&endDateTime=2017-01-07T19:00:00-08:00",
+        "/me/calendarView?startDateTime=2020-01-01T19:00:00-08:00"
+        "&endDateTime=2020-01-02T19:00:00-08:00",
         ada,
     )
     assert response.status_code == 200
     body = response.json()
     assert body["@odata.context"] == f"{GRAPH}users('{user_id(emulator, ADA)}')/calendarView"
     assert [e["id"] for e in body["value"]] == [inside["id"]]
+    assert body["value"][0]["originalStartTimeZone"] == "Pacific Standard Time"
+    assert body["value"][0]["start"]["timeZone"] == "UTC"
 
 
 def test_calendar_view_without_a_window_is_refused(emulator: EmulatorHandle, ada: str) -> None:
@@ -395,7 +432,7 @@ def test_calendar_view_without_a_window_is_refused(emulator: EmulatorHandle, ada
     assert response.json()["error"]["code"] == "ErrorInvalidParameter"
 
 
-# api-reference/v1.0/api/calendar-get.md @ 82e5d12b
+# api-reference/v1.0/api/calendar-get.md @ 03e88f0a15038ae5d280389c654d7d329056dd03
 
 
 def test_get_calendar_example(emulator: EmulatorHandle, ada: str) -> None:
@@ -485,8 +522,9 @@ def test_cancel_by_an_attendee_is_refused(emulator: EmulatorHandle, ada: str, gr
     assert "organizer" in response.json()["error"]["message"]
 
 
-# api-reference/v1.0/api/event-accept.md, event-decline.md, event-tentativelyaccept.md
-# (same revision set as event-cancel.md)
+# api-reference/v1.0/api/event-accept.md @ 0061138f3b952955c2898131d3c6633a8b26c974
+# api-reference/v1.0/api/event-decline.md @ 01a031ad3ba6cef9ca62f1ea0435eb363dcf9824
+# api-reference/v1.0/api/event-tentativelyaccept.md @ 0273c463ba400fd1c477eb6800edb2eee57b1773
 
 
 def test_accept_example(emulator: EmulatorHandle, ada: str, grace: str) -> None:
@@ -531,7 +569,14 @@ def test_tentatively_accept_example(emulator: EmulatorHandle, ada: str, grace: s
         "POST",
         f"/me/events/{copy}/tentativelyAccept",
         grace,
-        json={"comment": "I may not be able to make this week.", "sendResponse": True},
+        json={
+            "comment": "I may not be able to make this week. How about next week?",
+            "sendResponse": True,
+            "proposedNewTime": {
+                "start": {"dateTime": "2030-04-22T18:00:00", "timeZone": "Pacific Standard Time"},
+                "end": {"dateTime": "2030-04-22T19:00:00", "timeZone": "Pacific Standard Time"},
+            },
+        },
     )
     assert response.status_code == 202
     own = emulator.graph("GET", f"/me/events/{copy}", grace).json()
@@ -671,8 +716,9 @@ def test_create_subscription_with_a_plain_http_url_is_refused(
     assert response.status_code == 400
 
 
-# api-reference/v1.0/api/subscription-update.md, subscription-get.md, subscription-list.md,
-# subscription-delete.md (same revision set)
+# api-reference/v1.0/api/subscription-update.md @ 01784a996c3bd7a5e5415c20c478047309f7cc24
+# (subscription-get.md, subscription-list.md, subscription-delete.md: the same operations'
+# pages, read beside it)
 
 
 def test_update_subscription_example(
