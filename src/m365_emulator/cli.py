@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=int, default=0, help="added to each Graph request")
     serve.add_argument("--jitter-ms", type=int, default=0, help="random extra latency, 0..N ms")
     serve.add_argument(
+        "--public-host",
+        help="host name for the pages a browser opens (sign-in, viewer), e.g. one mapped to "
+        "127.0.0.1, so they are another site than the app's; added to the certificate",
+    )
+    serve.add_argument(
         "--service-ms",
         type=int,
         default=EmulatorConfig.mailbox_service_ms,
@@ -72,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             api_port=args.api_port,
             ui_port=args.ui_port,
+            public_host=args.public_host,
         ) as emulator:
             print(json.dumps(emulator.endpoints()), flush=True)
             print(f"endpoints written to {args.data_dir / 'endpoints.json'}", file=sys.stderr)
