@@ -38,7 +38,7 @@ def test_dev_children_include_the_emulator_with_its_data_dir_and_ports():
     assert names(children) == ["emulator", "web", "worker"]
     assert children[0].argv == [
         "py", "-m", "m365_emulator", "serve", "--data-dir", str(Path("var") / "emulator"),
-        "--api-port", "8443", "--ui-port", "8080",
+        "--api-port", "8443", "--ui-port", "8080", "--allow-http-webhooks",
     ]  # fmt: skip
 
 

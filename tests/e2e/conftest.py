@@ -45,10 +45,12 @@ from tests.huey_worker import running_worker
 from convene.accounts.models import Role, User
 from convene.outlook.mailboxes import connections
 from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
+from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
 CHROMIUM = Path("/usr/bin/chromium")
+MICROSOFT_HOST = "login.microsoftonline.test"
 # Without the background-networking flags Chromium keeps trying to reach Google's services,
 # which a closed network refuses (and which tests have no business calling anyway).
 CHROMIUM_FLAGS = [
@@ -61,6 +63,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-default-apps",
     "--disable-extensions",
+    # Microsoft's pages live on another site than Convene (login.microsoftonline.com); the
+    # emulator's pages get a name of another site too, so cookies follow production's rules.
+    f"--host-resolver-rules=MAP {MICROSOFT_HOST} 127.0.0.1",
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -165,7 +170,10 @@ def browser_context_args() -> dict[str, Any]:
 
 @pytest.fixture(scope="package")
 def m365() -> Iterator[RunningEmulator]:
-    with start_emulator() as emulator:
+    # The live server's webhook is plain HTTP (Graph itself requires https).
+    with start_emulator(
+        config=EmulatorConfig(allow_http_notification_urls=True), public_host=MICROSOFT_HOST
+    ) as emulator:
         yield emulator
 
 

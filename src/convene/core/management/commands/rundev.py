@@ -59,6 +59,8 @@ def dev_children(
                     str(EMULATOR_API_PORT),
                     "--ui-port",
                     str(EMULATOR_UI_PORT),
+                    # Convene's dev server is plain HTTP; Graph itself takes only https webhooks.
+                    "--allow-http-webhooks",
                     *(["--seed", str(emulator_seed)] if emulator_seed else []),
                 ],
             ),
