@@ -39,3 +39,9 @@ def refuse_control_characters_except_line_breaks(value: str) -> None:
             "Use plain text: control characters are not allowed here.",
             code="control_characters",
         )
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character turned into a space: for values that must be one
+    line (an email subject) whatever was stored before these validators existed."""
+    return " ".join(_ONE_LINE_FORBIDDEN.sub(" ", text).split())
