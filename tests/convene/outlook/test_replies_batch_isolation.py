@@ -40,7 +40,9 @@ def test_a_crafted_title_does_not_fail_the_other_declines_of_its_batch(
 ) -> None:
     notifications(live, False)  # the test decides what one batch holds
     first, second = create_event(live, ALAN), create_event(live, EDSGER)
-    links = sorted(CalendarLink.objects.filter(event__in=[first, second]), key=lambda l: l.graph_id)
+    links = sorted(
+        CalendarLink.objects.filter(event__in=[first, second]), key=lambda link: link.graph_id
+    )
     # The event read first carries the title an old row (from before titles were checked)
     # could still hold.
     crafted = links[0].event
@@ -66,7 +68,9 @@ def test_an_event_that_fails_to_reconcile_releases_the_others_of_its_batch(
 ) -> None:
     notifications(live, False)
     first, second = create_event(live, ALAN), create_event(live, EDSGER)
-    links = sorted(CalendarLink.objects.filter(event__in=[first, second]), key=lambda l: l.graph_id)
+    links = sorted(
+        CalendarLink.objects.filter(event__in=[first, second]), key=lambda link: link.graph_id
+    )
     broken = links[0].event_id
     real_apply = inbound.apply_replies
 
