@@ -4,6 +4,7 @@ environment (documented in README.md); the defaults are safe and need no set-up.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as Axes asks: it turns a sign-in refused for too many failures into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convene.urls"
@@ -106,6 +110,27 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "events:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Password guessing is limited (convene.accounts.throttling): Axes' backend comes first and
+# refuses a sign-in while its account or address is locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("CONVENE_SIGN_IN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(
+    minutes=float(os.environ.get("CONVENE_SIGN_IN_LOCKOUT_MINUTES", "15"))
+)
+# Either one locks: one account from anywhere, or anything from one address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "convene.accounts.throttling.username_of"
+AXES_LOCKOUT_CALLABLE = "convene.accounts.throttling.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Each failure is kept (who, from where, when) for the admin, not only the running count.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Successful sign-ins are not Axes' business here: no table write per sign-in and sign-out.
+AXES_DISABLE_ACCESS_LOG = True
+# The address counted is REMOTE_ADDR: behind a proxy, have the server set it from the proxy's
+# header (uvicorn --proxy-headers, gunicorn --forwarded-allow-ips), or everyone shares one.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -173,5 +198,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # run_huey gives the "huey" logger its own handler; propagating would print twice.
-    "loggers": {"huey": {"propagate": False}},
+    "loggers": {
+        "huey": {"propagate": False},
+        # Axes says INFO for every sign-in; lockouts and repeated failures are WARNINGs.
+        "axes": {"level": "WARNING"},
+    },
 }
