@@ -16,11 +16,11 @@ from convene.env import (
     huey_config,
     load_or_create_secret_key,
 )
+from convene.private_files import private_file, private_folder
 
 # src/convene/settings.py -> the repository root.
 BASE_DIR = Path(__file__).resolve().parents[2]
-VAR_DIR = Path(os.environ.get("CONVENE_VAR_DIR") or BASE_DIR / "var").resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR = private_folder(Path(os.environ.get("CONVENE_VAR_DIR") or BASE_DIR / "var").resolve())
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or load_or_create_secret_key(VAR_DIR / "secret_key")
@@ -104,6 +104,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), VAR_DIR)}
+if Path(str(DATABASES["default"]["NAME"])).parent == VAR_DIR:
+    private_file(VAR_DIR / Path(str(DATABASES["default"]["NAME"])).name)  # the default SQLite file
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -158,6 +160,8 @@ HUEY = huey_config(
     var_dir=VAR_DIR,
     immediate=env_bool("HUEY_IMMEDIATE", default=False),
 )
+if "filename" in HUEY["connection"]:
+    private_file(Path(HUEY["connection"]["filename"]))
 
 # --- Microsoft Outlook -------------------------------------------------------------------
 # The app registration in Microsoft Entra ID (see docs/outlook.md). `make run` points these at

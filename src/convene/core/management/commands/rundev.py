@@ -75,6 +75,9 @@ class Command(BaseCommand):
     help = "Run the web server, the Huey worker and the Microsoft 365 emulator together."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # What the web server, worker and emulator create (databases and their -wal/-shm,
+        # queue, keys, the emulator's CA and seed) is theirs alone, whatever the shell's umask.
+        os.umask(0o077)
         port = int(os.environ.get("CONVENE_PORT", "8000"))
         with_emulator = emulator_installed()
         environ = dict(os.environ)
