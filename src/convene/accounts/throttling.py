@@ -10,7 +10,7 @@ one by deleting its attempts, which the admin's history records.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from axes.helpers import get_cool_off
@@ -33,12 +33,12 @@ def username_of(request: HttpRequest, credentials: dict[str, Any] | None) -> str
 
 def time_to_wait(request: HttpRequest, username: str) -> timedelta:
     """Until the most recent failure for this account or from this address has cooled off."""
-    cool_off = get_cool_off(request) or timedelta(0)
+    cool_off: timedelta = get_cool_off(request) or timedelta(0)
     address = request.META.get("REMOTE_ADDR", "")
     latest = AccessAttempt.objects.filter(Q(username=username) | Q(ip_address=address)).aggregate(
         latest=Max("attempt_time")
     )["latest"]
-    if latest is None:
+    if not isinstance(latest, datetime):
         return cool_off
     return max(latest + cool_off - timezone.now(), timedelta(0))
 
@@ -59,7 +59,7 @@ def locked_out(
     form = SignInForm(request, initial={"username": username})
     # Not bound (binding would try the password again): an empty cleaning to add the message to.
     form.cleaned_data = {}
-    form._errors = ErrorDict()
+    form._errors = ErrorDict()  # type: ignore[attr-defined]
     form.add_error(
         None,
         "Too many failed sign-ins for this account or from this address. "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -84,9 +85,9 @@ def _check_text(details: EventDetails) -> None:
         "online_url": bounds.ONLINE_URL_MAX_LENGTH,
     }
     for name, limit in one_line.items():
-        value = getattr(details, name)
+        value: str = getattr(details, name)
         _validated(name, refuse_control_characters, value)
-        _validated(name, lambda text, limit=limit: bounds.validate_length(text, limit), value)
+        _validated(name, partial(bounds.validate_length, limit=limit), value)
     _validated("description", refuse_control_characters_except_line_breaks, details.description)
 
 
