@@ -120,6 +120,10 @@ class Command(BaseCommand):
         write(f"Convene:             http://127.0.0.1:{port}/")
         if with_emulator:
             write(f"Microsoft 365 (UI):  http://127.0.0.1:{EMULATOR_UI_PORT}/")
+            write(
+                f"Outlook mailboxes:   http://127.0.0.1:{EMULATOR_UI_PORT}/mailboxes (sign in as "
+                "the mailbox's owner: same email and password as on Convene)"
+            )
             write(f"Microsoft 365 (API): https://127.0.0.1:{EMULATOR_API_PORT}/")
         else:
             write("Microsoft 365 emulator: not installed, skipped.")
