@@ -105,8 +105,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), VAR_DIR)}
-if Path(str(DATABASES["default"]["NAME"])).parent == VAR_DIR:
-    private_file(VAR_DIR / Path(str(DATABASES["default"]["NAME"])).name)  # the default SQLite file
+DATABASE_FILE = Path(str(DATABASES["default"]["NAME"]))
+if DATABASE_FILE.parent == VAR_DIR:
+    private_file(DATABASE_FILE)  # the default SQLite file: private before SQLite opens it
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
