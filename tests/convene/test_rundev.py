@@ -96,3 +96,18 @@ def is_running(pid: int) -> bool:
         return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def test_the_start_message_says_how_to_sign_in_to_the_mailbox_viewer():
+    from io import StringIO
+
+    from convene.core.management.commands.rundev import Command
+
+    out = StringIO()
+    Command(stdout=out)._announce(8000, with_emulator=True, seeded=True)
+
+    viewer = [line for line in out.getvalue().splitlines() if "/mailboxes" in line]
+    assert viewer == [
+        "Outlook mailboxes:   http://127.0.0.1:8080/mailboxes (sign in as the mailbox's owner: "
+        "same email and password as on Convene)"
+    ]
