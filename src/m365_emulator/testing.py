@@ -276,6 +276,16 @@ class EmulatorHandle:
         """A fresh 'browser' for the UI port: keeps cookies, does not follow redirects."""
         return httpx.Client(follow_redirects=False, timeout=10)
 
+    def viewer(self, upn: str) -> httpx.Client:
+        """A browser signed in to the mailbox viewer as ``upn`` (through its own sign-in page);
+        the caller closes it."""
+        browser = httpx.Client(base_url=self.emulator.ui_url, follow_redirects=True, timeout=10)
+        page = browser.post("/mailboxes/sign-in", data={"username": upn, "password": self.password})
+        if page.status_code != 200:
+            browser.close()
+            raise AssertionError(f"viewer sign-in as {upn} answered {page.status_code}")
+        return browser
+
     def sign_in(self, auth_uri: str, upn: str, **options: Any) -> str:
         """Sign ``upn`` in on the emulator's pages (see ``browser_sign_in``)."""
         with self.browser() as browser:

@@ -643,8 +643,12 @@ def test_notifications_for_an_exception_and_a_deleted_occurrence(
 def test_week_view_shows_occurrences(emulator: EmulatorHandle, app: str) -> None:
     master = series(emulator, app)
     third = quote(instances(emulator, app, master["id"])[2]["id"])
-    page = emulator.http.get(f"{emulator.ui_url}/mailboxes/{SERVICE}?week=2030-03-18&tz=UTC")
+    browser = emulator.viewer(SERVICE)
+    try:
+        page = browser.get(f"/mailboxes/{SERVICE}?week=2030-03-18&tz=UTC")
+        other = browser.get(f"/mailboxes/{SERVICE}?week=2030-03-11&tz=UTC")
+    finally:
+        browser.close()
     assert page.status_code == 200
     assert f"/events/{third}?" in page.text
-    other = emulator.http.get(f"{emulator.ui_url}/mailboxes/{SERVICE}?week=2030-03-11&tz=UTC")
     assert f"/events/{third}?" not in other.text

@@ -31,10 +31,7 @@ def invited(emulator: EmulatorHandle) -> dict[str, Any]:
 
 def signed_in(emulator: EmulatorHandle, email: str = ADA) -> httpx.Client:
     """A browser signed in to the viewer as ``email`` (its own sign-in page)."""
-    browser = httpx.Client(base_url=emulator.ui_url, follow_redirects=True)
-    page = browser.post("/mailboxes/sign-in", data={"username": email, "password": PASSWORD})
-    assert page.status_code == 200, page.text
-    return browser
+    return emulator.viewer(email)
 
 
 def ui(emulator: EmulatorHandle, path: str) -> httpx.Response:
