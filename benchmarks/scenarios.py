@@ -715,7 +715,7 @@ def crashes(options: Options) -> list[Scenario]:
         stack.start_emulator(cast.mailboxes())
         world.setup_django(stack)
         from convene.outlook import tasks
-        from convene.outlook.outbound import sync
+        from convene.outlook.outbound import queueing
 
         ids = world.create_people(cast)
         world.create_events(cast, ids, count, size.people)
@@ -754,7 +754,7 @@ def crashes(options: Options) -> list[Scenario]:
         def done() -> bool:
             # The worker's periodic sweep, sped up: what the killed worker held is due again
             # once its lease (5 s) has run out.
-            sync.sweep(tasks.enqueue_sync)
+            queueing.sweep(tasks.enqueue_sync)
             return world.synced_count() >= count
 
         finished = True

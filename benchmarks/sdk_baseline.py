@@ -55,12 +55,12 @@ def payloads(
     organizer's mailbox or (platform calendar) to ``service_mailbox``."""
     from convene.events.models import Event
     from convene.outlook.microsoft import mapping
-    from convene.outlook.outbound import sync
+    from convene.outlook.outbound import snapshots
 
     result = []
     for event in Event.objects.filter(pk__in=event_ids).select_related("created_by"):
         owner = service_mailbox or event.created_by.email
-        snapshot = sync.event_snapshot(event, owner, platform=service_mailbox is not None)
+        snapshot = snapshots.event_snapshot(event, owner, platform=service_mailbox is not None)
         result.append((owner, mapping.create_payload(snapshot, generation=0)))
     return result
 

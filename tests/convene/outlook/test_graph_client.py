@@ -65,7 +65,7 @@ def graph_error(status: int, code: str, headers: dict[str, str] | None = None) -
 def test_graph_errors_become_typed_failures(status: int, code: str, expected: type) -> None:
     respx.patch(f"{BASE}/me/events/abc").mock(return_value=graph_error(status, code))
     with pytest.raises(expected) as caught:
-        client().update_event("abc", {"subject": "x"})
+        client().call(Call.update_event("abc", {"subject": "x"}))
     assert caught.value.code == code
     assert caught.value.status == status
 
@@ -118,7 +118,7 @@ def test_application_access_addresses_the_mailbox_and_quotes_ids() -> None:
     app = GraphClient(
         base_url=BASE, token=lambda fresh: "t", http=httpx.Client(), mailbox="events@platform.test"
     )
-    app.update_event("a/b=", {"subject": "x"})
+    app.call(Call.update_event("a/b=", {"subject": "x"}))
     assert route.called
 
 

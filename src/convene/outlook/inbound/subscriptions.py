@@ -38,7 +38,7 @@ from convene.outlook.models import (
     Subscription,
     record,
 )
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import targets
 
 # Below the smallest maximum Microsoft has documented for event subscriptions (4,230 minutes),
 # so a renewal is never refused for asking too much.
@@ -156,7 +156,7 @@ def ensure(
     return created
 
 
-def create(target: sync.Target, outlook: OutlookSettings, *, now: datetime) -> Subscription:
+def create(target: targets.Target, outlook: OutlookSettings, *, now: datetime) -> Subscription:
     registration = AppRegistration.from_settings()
     client_state = secrets.token_urlsafe(32)
     resource = "me/events" if target.client.mailbox is None else f"users/{target.mailbox}/events"
@@ -193,7 +193,7 @@ def create(target: sync.Target, outlook: OutlookSettings, *, now: datetime) -> S
     return subscription
 
 
-def renew(subscription: Subscription, target: sync.Target, *, now: datetime) -> Subscription:
+def renew(subscription: Subscription, target: targets.Target, *, now: datetime) -> Subscription:
     """Extend it (which also reauthorizes it)."""
     answer = target.client.renew_subscription(subscription.graph_id, _graph_time(now + LIFETIME))
     subscription.expires_at = _parse_time(answer.get("expirationDateTime")) or now + LIFETIME

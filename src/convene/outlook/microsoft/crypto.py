@@ -59,6 +59,3 @@ def unseal(sealed: str, *, max_age_seconds: int) -> str:
     except InvalidToken as exc:
         raise UndecryptableToken("Sealed value is forged, damaged or expired.") from exc
 
-
-def new_key() -> str:
-    return Fernet.generate_key().decode()

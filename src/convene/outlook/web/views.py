@@ -42,7 +42,7 @@ from convene.outlook.models import (
     SyncLogEntry,
 )
 from convene.outlook.moves import handover
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
     is_platform_consent,
@@ -68,7 +68,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             values = form.cleaned_data
             if review is not None:
                 values = without_destination(values)
-            changes = services.change_settings(values, actor_id=_user(request).pk)
+            changes = services.change_settings(
+                values, actor_id=_user(request).pk, track_all=tasks.track_all_events_task
+            )
             for sentence in changes:
                 messages.success(request, sentence)
             if review is not None:
@@ -157,7 +159,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @requires(permissions.is_site_admin)
 def retry(request: HttpRequest, link_id: int) -> HttpResponse:
     link = get_object_or_404(CalendarLink, pk=link_id)
-    services.retry(link, actor_id=_user(request).pk)
+    services.retry(link, actor_id=_user(request).pk, enqueue=tasks.enqueue_sync)
     messages.success(request, f"“{link.event.title}” will be synced again now.")
     return redirect("outlook:dashboard")
 
@@ -242,7 +244,7 @@ def _finish_sign_in(request: HttpRequest) -> HttpResponse:
     except identity.SignInError as exc:
         return _sign_in_problem(request, exc.reason, str(exc))
     connections.save_sign_in(_user(request).pk, signed_in)
-    resumed = sync.resume_owner(_user(request).pk, tasks.enqueue_sync)
+    resumed = queueing.resume_owner(_user(request).pk, tasks.enqueue_sync)
     note = f" {resumed} waiting event(s) are on their way to Outlook." if resumed else ""
     messages.success(request, f"Outlook connected as {signed_in.username}.{note}")
     return redirect(safe_next(request, signed_in.return_to, default=reverse("outlook:mine")))
