@@ -16,6 +16,7 @@ class OutlookConfig(AppConfig):
         from convene.accounts.models import User
         from convene.core import extensions
         from convene.events.changes import event_change_recorded
+        from convene.outlook import emulator_setup
         from convene.outlook.models import OutlookConnection
         from convene.outlook.moves import handover, modeswitch  # noqa: F401 (their move rules)
         from convene.outlook.web import panels, views
@@ -28,6 +29,7 @@ class OutlookConfig(AppConfig):
         pre_save.connect(handover.user_saving, sender=User, dispatch_uid="outlook.user_saving")
         post_save.connect(_user_saved, sender=User, dispatch_uid="outlook.user_saved")
         extensions.register_calendar_integration("Microsoft Outlook", "outlook:settings")
+        extensions.register_dev_setup("microsoft 365 emulator", emulator_setup.dev_setup)
         extensions.register_panel(
             extensions.PROFILE, "outlook/profile_panel.html", panels.profile_context
         )

@@ -36,6 +36,7 @@ from convene.outlook.models import (
 from convene.outlook.moves import engine, modeswitch
 from convene.outlook.outbound import queueing
 from convene.outlook.web.forms import ModeSwitchForm, OutlookSettingsForm, PlatformMailboxForm
+from convene.outlook.web.settings_page import render_settings
 
 # --- Test connection ----------------------------------------------------------------------
 
@@ -44,8 +45,6 @@ from convene.outlook.web.forms import ModeSwitchForm, OutlookSettingsForm, Platf
 @requires(permissions.is_site_admin)
 def test_connection(request: HttpRequest) -> HttpResponse:
     """Try the service mailbox typed on the settings page (saved or not) against Microsoft."""
-    from convene.outlook.web.views import render_settings  # views imports this module
-
     form = OutlookSettingsForm(
         request.POST, missing_configuration=AppRegistration.from_settings().missing()
     )

@@ -27,16 +27,13 @@ from convene.events.drafts import keep_draft
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile as inbound
 from convene.outlook.mailboxes import connections
-from convene.outlook.mailboxes.platform import Diagnosis
 from convene.outlook.microsoft import crypto, identity
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     ConnectionStatus,
-    Job,
     LinkState,
     LogKind,
-    Mode,
     OutlookConnection,
     OutlookSettings,
     SyncLogEntry,
@@ -51,6 +48,7 @@ from convene.outlook.web.platform_views import (
     typed_before_consent,
     without_destination,
 )
+from convene.outlook.web.settings_page import render_settings
 
 # --- admin: settings and sync dashboard ---------------------------------------------------
 
@@ -82,32 +80,6 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         initial |= typed_before_consent(request)
         form = OutlookSettingsForm(initial=initial, missing_configuration=missing)
     return render_settings(request, form)
-
-
-def render_settings(
-    request: HttpRequest,
-    form: OutlookSettingsForm,
-    *,
-    diagnosis: Diagnosis | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    registration = AppRegistration.from_settings()
-    return render(
-        request,
-        "outlook/settings.html",
-        {
-            "form": form,
-            "outlook": OutlookSettings.load(),
-            "registration": registration,
-            "missing": registration.missing(),
-            "modes": Mode,
-            "redirect_uri": registration.absolute(reverse("outlook:callback")),
-            "consent_redirect_uri": registration.absolute(reverse("outlook:admin_consent_done")),
-            "diagnosis": diagnosis,
-            "switch_job": Job.objects.filter(kind=Job.Kind.MODE_SWITCH).first(),
-        },
-        status=status,
-    )
 
 
 @requires(permissions.is_site_admin)
