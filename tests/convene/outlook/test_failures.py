@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.core import mail
 
 from convene.events import services
@@ -88,7 +86,7 @@ def test_a_revoked_authorization_parks_events_tells_once_and_resumes_on_reconnec
     assert len(mail.outbox) == 1, "told once, not once per event"
     assert "reconnect" in mail.outbox[0].body.lower()
     requests_when_parked = outlook.stats()["requests"]["total"]
-    time.sleep(1.5)
+    outlook.wait_idle()
     assert outlook.stats()["requests"]["total"] == requests_when_parked, "nothing loops"
     page = outlook.browser(ADA).get("/outlook/")
     assert b"Reconnect Outlook" in page.content

@@ -3,7 +3,6 @@ respected until the organizer publishes the event again."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from convene.core.models import Notice
@@ -107,7 +106,7 @@ def test_convenes_own_changes_and_outlooks_formatting_are_not_drift(live: Outloo
         CalendarLink.objects.get(event=event), tasks.enqueue_sync, compare_again=True
     )
     settle(live, event)
-    time.sleep(0.5)
+    live.wait_idle()
 
     assert drift_entries(event.pk) == []
 
@@ -130,7 +129,7 @@ def test_an_event_deleted_in_outlook_is_marked_and_never_recreated_on_its_own(
     # Later changes and the sweep leave it alone: re-creating would invite everyone again.
     services.enroll(event, live.people["edsger@contoso.test"], actor=None)
     queueing.sweep(tasks.enqueue_sync)
-    time.sleep(1)
+    live.wait_idle()
     assert live.mailbox(ADA) == []
     page = live.browser(ADA).get(event.get_absolute_url()).content.decode()
     assert "Deleted in Outlook" in page and "Publish again" in page
