@@ -18,12 +18,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from tests.world import CUSTOMER, PARTNER
 
 from benchmarks.stack import PASSWORD, Stack
 from convene.outlook.emulator_setup import SERVICE_MAILBOX, Mailbox
 
-ORGANIZER_DOMAIN = "contoso.test"
-GUEST_DOMAINS = ("contoso.test", "fabrikam.test")
+# The test world's tenants (tests/world.py), scaled up: organizers in the customer's tenant,
+# guests from both.
+ORGANIZER_DOMAIN = CUSTOMER
+GUEST_DOMAINS = (CUSTOMER, PARTNER)
 ZONE = "Europe/Berlin"
 
 

@@ -3,8 +3,8 @@
 Most tests run on any worker: each worker has its own test database, emulator, Huey queue
 file and settings. Two kinds run together on one worker (``--dist loadgroup``):
 
-- the browser tests (tests/e2e): they share one Chromium, one live server and one emulator for
-  the package, which is what makes them affordable;
+- the browser tests of one module (tests/e2e): they share one Chromium, one live server and
+  one emulator (package-scoped fixtures, so one set per worker that runs browser tests);
 - tests that start worker *processes*: each keeps both cores busy on its own, and two at once
   only make each other's timing assumptions (leases, kills) meaningless.
 """
@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(item.path)
         if BROWSER in path.parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.xdist_group(f"browser-{path.stem}"))
         elif path in MULTI_PROCESS_FILES or MULTI_PROCESS_FIXTURES & set(
             getattr(item, "fixturenames", ())
         ):

@@ -7,6 +7,9 @@ browser tests (tests/e2e) and the benchmarks' checks build it from here.
 - The same people in the emulator (a mailbox each) and in Convene (``create_people``).
 - ``World``: what every test asks of it (a mailbox's events, the emulator's counters) and how
   it waits: for a condition, for an event to be in sync, or for everything to be idle.
+
+Importable before Django is set up (the benchmarks' processes read the tenants first): what
+needs Django is imported where it is used.
 """
 
 from __future__ import annotations
@@ -14,18 +17,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet
-from huey.contrib.djhuey import HUEY
 
-from convene.accounts.models import Role, User
 from convene.outlook.emulator_setup import PLATFORM_DOMAIN, SERVICE_MAILBOX
-from convene.outlook.mailboxes import connections
-from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
-from convene.outlook.models import CalendarLink, SyncLogEntry
-from m365_emulator.server import RunningEmulator
 from m365_emulator.testing import EmulatorHandle
+
+if TYPE_CHECKING:
+    from convene.accounts.models import User
+    from convene.outlook.models import CalendarLink
+    from m365_emulator.server import RunningEmulator
 
 __all__ = ["PLATFORM_DOMAIN", "SERVICE_MAILBOX"]
 
@@ -43,14 +45,14 @@ ALAN = f"alan@{CUSTOMER}"
 EDSGER = f"edsger@{CUSTOMER}"
 BARBARA = f"barbara@{PARTNER}"
 
-PEOPLE: Mapping[str, tuple[str, Role]] = {
-    # email: (display name, role in Convene)
-    ADA: ("Ada Lovelace", Role.ORGANIZER),
-    GRACE: ("Grace Hopper", Role.ORGANIZER),
-    ALAN: ("Alan Turing", Role.REGULAR),
-    EDSGER: ("Edsger Dijkstra", Role.REGULAR),
-    BARBARA: ("Barbara Liskov", Role.REGULAR),
-    ADMIN: ("Contoso Admin", Role.ADMIN),
+PEOPLE: Mapping[str, tuple[str, str]] = {
+    # email: (display name, role in Convene: accounts.models.Role's values)
+    ADA: ("Ada Lovelace", "organizer"),
+    GRACE: ("Grace Hopper", "organizer"),
+    ALAN: ("Alan Turing", "regular"),
+    EDSGER: ("Edsger Dijkstra", "regular"),
+    BARBARA: ("Barbara Liskov", "regular"),
+    ADMIN: ("Contoso Admin", "admin"),
 }
 
 
@@ -63,7 +65,7 @@ def world_seed(public_url: str, *, platform_consented: bool = False) -> dict[str
                 "userPrincipalName": email,
                 "displayName": name,
                 "password": PASSWORD,
-                "isAdmin": role == Role.ADMIN,
+                "isAdmin": role == "admin",
             }
             for email, (name, role) in PEOPLE.items()
             if email.endswith("@" + domain)
@@ -122,6 +124,9 @@ def world_seed(public_url: str, *, platform_consented: bool = False) -> dict[str
 def enter_world(handle: EmulatorHandle, settings: Any, public_url: str, **seed: Any) -> None:
     """Reset the emulator to the world's seed and point Convene at it (``settings``: the
     pytest-django fixture, so every change is undone after the test)."""
+    from convene.outlook.mailboxes import connections
+    from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
+
     handle.reset(world_seed(public_url, **seed))
     # Tokens the emulator issued before its reset are void; this test must not reuse them.
     connections.forget_access_tokens()
@@ -143,6 +148,8 @@ def enter_world(handle: EmulatorHandle, settings: Any, public_url: str, **seed: 
 
 def create_people() -> dict[str, User]:
     """The world's people in Convene, with the passwords of their mailboxes."""
+    from convene.accounts.models import User
+
     return {
         email: User.objects.create_user(email, PASSWORD, display_name=name, role=role)
         for email, (name, role) in PEOPLE.items()
@@ -169,6 +176,8 @@ class World:
         return wait_until(condition, timeout)
 
     def wait_synced(self, event_id: int, timeout: float = 15.0) -> CalendarLink:
+        from convene.outlook.models import CalendarLink
+
         def synced() -> CalendarLink | None:
             link = CalendarLink.objects.filter(event_id=event_id).first()
             if link and link.state == "synced" and not link.is_behind and not link.queued_at:
@@ -182,15 +191,21 @@ class World:
             raise AssertionError(f"event {event_id} not in sync after {timeout}s: {row}") from None
         return link
 
-    def wait_idle(self, quiet: float = 0.3, timeout: float = 15.0) -> None:
+    def wait_idle(
+        self, quiet: float = 0.3, timeout: float = 15.0, *, scheduled: bool = True
+    ) -> None:
         """Wait until nothing is going on: the worker's queue holds no task, and neither the
         emulator's counters (requests, notifications) nor Convene's audit log moved for
         ``quiet`` seconds. What a test asserts after that did not happen would not happen
-        later either, short of a timer (a retry's backoff) that the test sets itself."""
+        later either, short of a timer (a retry's backoff) that the test sets itself.
+        ``scheduled=False`` lets tasks queued for later (a retry's backoff) wait."""
+        from huey.contrib.djhuey import HUEY
+
+        from convene.outlook.models import SyncLogEntry
 
         def activity() -> tuple[Any, ...]:
             stats = self.stats()
-            queued = (HUEY.pending_count(), HUEY.scheduled_count())
+            queued = (HUEY.pending_count(), HUEY.scheduled_count() if scheduled else 0)
             return (
                 queued,
                 stats["requests"]["total"],

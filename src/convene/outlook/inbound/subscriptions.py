@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from convene.events.models import EventStatus
-from convene.outlook.inbound import reconcile as inbound
+from convene.outlook.inbound import reconcile
 from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
@@ -130,7 +130,7 @@ def ensure(
 ) -> Subscription | None:
     """The mailbox's live subscription, renewed or created as needed."""
     now = now or timezone.now()
-    target = inbound.mailbox_target(mailbox, outlook)
+    target = reconcile.mailbox_target(mailbox, outlook)
     if target is None:
         return None
     current = (
@@ -214,7 +214,7 @@ def remove(subscription: Subscription, outlook: OutlookSettings, *, why: str) ->
     """Delete it at Microsoft when still possible; it stops counting here either way (one
     that cannot be deleted expires on its own, and its notifications are refused)."""
     try:
-        target = inbound.mailbox_target(subscription.mailbox, outlook, subscription.mode)
+        target = reconcile.mailbox_target(subscription.mailbox, outlook, subscription.mode)
         if target is not None:
             target.client.delete_subscription(subscription.graph_id)
     except NotFound:
@@ -256,7 +256,7 @@ def on_lifecycle(subscription_id: int, event: str, read_mailbox: ReadMailbox) ->
         return
     try:
         if event == "reauthorizationRequired":
-            target = inbound.mailbox_target(subscription.mailbox, outlook, subscription.mode)
+            target = reconcile.mailbox_target(subscription.mailbox, outlook, subscription.mode)
             if target is None:
                 return
             try:

@@ -25,7 +25,7 @@ from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
 from convene.outlook import services, tasks
-from convene.outlook.inbound import reconcile as inbound
+from convene.outlook.inbound import reconcile
 from convene.outlook.mailboxes import connections
 from convene.outlook.microsoft import crypto, identity
 from convene.outlook.microsoft.registration import AppRegistration
@@ -143,7 +143,7 @@ def publish_again(request: HttpRequest, event_id: int) -> HttpResponse:
     link = get_object_or_404(CalendarLink.objects.select_related("event"), event_id=event_id)
     if not permissions.can_manage_event(request.user, link.event):
         raise PermissionDenied
-    if inbound.publish_again(link, actor_id=_user(request).pk, enqueue=tasks.enqueue_sync):
+    if reconcile.publish_again(link, actor_id=_user(request).pk, enqueue=tasks.enqueue_sync):
         messages.success(request, f"“{link.event.title}” is being published to Outlook again.")
     else:
         messages.info(request, "This event does not need publishing again.")
