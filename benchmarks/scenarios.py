@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import statistics
 import time
@@ -826,17 +825,6 @@ def _percentile(values: list[float], percent: float) -> float:
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
-
-
-# --- what exists yet ----------------------------------------------------------------------
-
-
-def platform_mode_built() -> bool:
-    return importlib.util.find_spec("convene.outlook.mailboxes.platform") is not None
-
-
-def replies_built() -> bool:
-    return importlib.util.find_spec("convene.outlook.inbound.reconcile") is not None
 
 
 GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {

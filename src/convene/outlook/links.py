@@ -5,6 +5,7 @@ audit log's decision, a notice to the organizer), so "deleted in Outlook" or "ne
 organizer" means the same wherever it is found out: by a push, a notification, a delta read,
 a move or a person leaving.
 
+- tracked: ``track``, ``note_new_version`` (Convene wants a newer copy);
 - queued: ``claim_queue`` / ``claim_queue_many`` (one task per burst of changes), ``unqueue``;
 - claimed: ``take_lease`` / ``give_back_lease`` (one worker on an event at a time: a push,
   a reconcile or a move);
@@ -23,6 +24,7 @@ and ``due_for_sweep``.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,12 +89,24 @@ def due_for_sweep(now: datetime | None = None) -> Q:
 # --- queued ----------------------------------------------------------------------------
 
 
-def note_new_version(link: CalendarLink) -> None:
-    """Convene wants a newer copy; a permanent failure may be fixed by this very change."""
-    CalendarLink.objects.filter(pk=link.pk).update(desired_version=F("desired_version") + 1)
-    CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
-        next_attempt_at=timezone.now()
+def track(event_ids: Iterable[int], mode: str) -> None:
+    """The events should be in Outlook (in ``mode``'s calendar): a link each, unless they
+    have one."""
+    CalendarLink.objects.bulk_create(
+        [CalendarLink(event_id=pk, mode=mode) for pk in event_ids], ignore_conflicts=True
     )
+
+
+def note_new_version(event_id: int, mode: str) -> CalendarLink:
+    """Convene wants a newer copy of the event (its first, in ``mode``'s calendar, when it has
+    none yet); a permanent failure may be fixed by this very change."""
+    link, created = CalendarLink.objects.get_or_create(event_id=event_id, defaults={"mode": mode})
+    if not created:
+        CalendarLink.objects.filter(pk=link.pk).update(desired_version=F("desired_version") + 1)
+        CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
+            next_attempt_at=timezone.now()
+        )
+    return link
 
 
 def want_all_again(links: QuerySet[CalendarLink]) -> None:

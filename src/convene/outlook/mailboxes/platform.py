@@ -226,9 +226,7 @@ def _probe_event() -> dict[str, Any]:
 
 
 def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
-    text = str(exc)
-    diagnosis.detail = text
-    code = exc.code
+    diagnosis.detail = str(exc)
     if isinstance(exc, Transient):
         diagnosis.problem = "unreachable"
         diagnosis.title = "Microsoft could not be reached"
@@ -236,7 +234,7 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "Convene got no usable answer from Microsoft. Check this server's outbound network "
             "(proxy, firewall, DNS) and try again in a few minutes."
         )
-    elif code == "invalid_client":
+    elif identity.secret_refused(exc):
         diagnosis.problem = "secret"
         diagnosis.title = "Microsoft refused Convene's client secret or certificate"
         diagnosis.explanation = (
@@ -244,7 +242,7 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "registration, or it has expired. Create a new secret under Certificates & secrets "
             "in Microsoft Entra, set it in Convene's environment and restart Convene."
         )
-    elif code == "unauthorized_client" or "AADSTS700016" in text or "AADSTS65001" in text:
+    elif identity.consent_missing(exc):
         diagnosis.problem = "consent"
         diagnosis.title = f"No admin consent in tenant {diagnosis.tenant}"
         diagnosis.explanation = (
@@ -252,7 +250,7 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "application permission yet. Use “Grant admin consent” and sign in as an "
             "administrator of that tenant."
         )
-    elif code == "invalid_tenant" or "AADSTS90002" in text:
+    elif identity.tenant_unknown(exc):
         diagnosis.problem = "tenant"
         diagnosis.title = f"Microsoft does not know the tenant “{diagnosis.tenant}”"
         diagnosis.explanation = (

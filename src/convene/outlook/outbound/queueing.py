@@ -70,11 +70,7 @@ def note_change(change: EventChange, enqueue: Enqueue) -> None:
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return
-    link, created = CalendarLink.objects.get_or_create(
-        event_id=change.event_id, defaults={"mode": outlook.mode}
-    )
-    if not created:
-        links.note_new_version(link)
+    link = links.note_new_version(change.event_id, outlook.mode)
     queue_once(link.pk, change.event_id, enqueue, delay=_coalescing_delay(link))
 
 
@@ -126,10 +122,8 @@ def track_all_events(enqueue: Enqueue) -> int:
     """
     outlook = OutlookSettings.load()
     upcoming = Event.objects.filter(end__gte=timezone.now())
-    untracked = upcoming.filter(calendar_link__isnull=True).values_list("pk", flat=True)
-    CalendarLink.objects.bulk_create(
-        [CalendarLink(event_id=pk, mode=outlook.mode) for pk in untracked],
-        ignore_conflicts=True,
+    links.track(
+        upcoming.filter(calendar_link__isnull=True).values_list("pk", flat=True), outlook.mode
     )
     tracked = CalendarLink.objects.filter(event__in=upcoming)
     links.want_all_again(tracked)
