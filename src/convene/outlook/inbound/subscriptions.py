@@ -159,13 +159,12 @@ def ensure(
 def create(target: targets.Target, outlook: OutlookSettings, *, now: datetime) -> Subscription:
     registration = AppRegistration.from_settings()
     client_state = secrets.token_urlsafe(32)
-    resource = "me/events" if target.client.mailbox is None else f"users/{target.mailbox}/events"
     answer = target.client.create_subscription(
         {
             "changeType": CHANGE_TYPES,
             "notificationUrl": registration.absolute(reverse("outlook:webhook")),
             "lifecycleNotificationUrl": registration.absolute(reverse("outlook:webhook_lifecycle")),
-            "resource": resource,
+            "resource": target.client.events_resource,
             "expirationDateTime": _graph_time(now + LIFETIME),
             "clientState": client_state,
         }

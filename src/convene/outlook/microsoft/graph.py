@@ -108,9 +108,9 @@ class GraphClient:
 
     @property
     def events_resource(self) -> str:
-        """The mailbox's events as a subscription names them (``me/events``,
-        ``users/{mailbox}/events``)."""
-        return f"{self._root.lstrip('/')}/events"
+        """The mailbox's events as a subscription's ``resource`` names them (``me/events``,
+        ``users/{mailbox}/events``: a resource, not a URL, so the address is not quoted)."""
+        return "me/events" if self.mailbox is None else f"users/{self.mailbox}/events"
 
     def calendar_view_delta(self, link: str | None, start: str, end: str) -> Iterator[JSON]:
         """Yield each page of a delta round; the last page carries ``@odata.deltaLink``.
