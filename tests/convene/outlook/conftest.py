@@ -37,6 +37,7 @@ from tests.world import (
 from convene.events import services
 from convene.events.models import Event
 from convene.outlook.models import OutlookSettings
+from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
@@ -46,7 +47,8 @@ __all__ = ["CLIENT_ID", "CLIENT_SECRET", "PASSWORD", "PUBLIC_URL", "OutlookWorld
 
 @pytest.fixture(scope="session")
 def m365() -> Iterator[RunningEmulator]:
-    with start_emulator() as emulator:
+    # Convene's test webhook is plain HTTP (Graph itself requires https).
+    with start_emulator(config=EmulatorConfig(allow_http_notification_urls=True)) as emulator:
         yield emulator
 
 
