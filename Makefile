@@ -54,14 +54,20 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# The tests run in parallel (pytest-xdist): more workers than cores, since most tests wait on
+# HTTP, the emulator or the worker. The browser tests share one worker, and so do the tests that
+# start worker processes (tests/conftest.py). PYTEST_WORKERS=0 runs them all in one process.
+PYTEST_WORKERS ?= 4
+PYTEST := $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
 pytest: install browser
-	$(VENV)/bin/pytest
+	$(PYTEST)
 
 test: lint typecheck pytest
 
 test-postgres: install browser
 	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(POSTGRES_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		DATABASE_URL='$(POSTGRES_URL)' $(VENV)/bin/pytest; \
+		DATABASE_URL='$(POSTGRES_URL)' $(PYTEST); \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(POSTGRES_URL), and CI requires it." >&2; exit 1; \
 	else \
@@ -73,7 +79,7 @@ bench: install
 
 # Small sizes, same code paths, correctness only; also part of make test-postgres.
 bench-ci: install
-	DATABASE_URL='$(POSTGRES_URL)' $(VENV)/bin/pytest tests/benchmarks
+	DATABASE_URL='$(POSTGRES_URL)' $(PYTEST) tests/benchmarks
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

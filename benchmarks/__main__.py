@@ -1,8 +1,7 @@
 """``python -m benchmarks`` (``make bench``): run the scenarios, save and print the table.
 
-Each scenario group runs in a fresh process (see ``scenarios.py``); a scenario whose feature is
-not built yet is listed as pending. ``--quick`` (or ``--size quick``) runs small sizes for
-development; ``--size ci`` is what the CI test runs.
+Each scenario group runs in a fresh process (see ``scenarios.py``). ``--quick`` (or
+``--size quick``) runs small sizes for development; ``--size ci`` is what the CI test runs.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from benchmarks.procs import REPOSITORY, machine
 from benchmarks.report import Scenario
 
 ORDER = ["backfill", "platform", "burst", "latency", "replies", "scale-out", "crash", "emulator"]
-PLATFORM_PENDING = "pending: platform mode not built"
-REPLIES_PENDING = "pending: replies (webhook, decline -> unenroll) not built"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,17 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         numbers = scenarios.GROUPS[group][0]
         if wanted and group not in wanted and not wanted & set(numbers):
             continue
-        if group == "platform" and not scenarios.platform_mode_built():
-            results.append(Scenario("2", "Backfill, platform mode", pending=PLATFORM_PENDING))
-            print(f"  {PLATFORM_PENDING}")
-            continue
         print(f"== {group} ({', '.join(numbers)}), size {size}", flush=True)
-        if group == "replies" and not scenarios.replies_built():
-            results.append(
-                Scenario("5/6", "Decline to unenroll / webhook", pending=REPLIES_PENDING)
-            )
-            print(f"  {REPLIES_PENDING}")
-            continue
         with tempfile.TemporaryDirectory() as directory:
             out = Path(directory) / "result.json"
             command_line = [

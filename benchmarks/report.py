@@ -17,7 +17,7 @@ class Figure:
     value: Any  # a number, a text, or None when the scenario could not produce it
     unit: str = ""
     target: str = ""  # in words, e.g. "<= 2 s"; empty: informative only
-    met: bool | None = None  # None: no target, or pending
+    met: bool | None = None  # None: no target
 
     @classmethod
     def checked(
@@ -33,7 +33,6 @@ class Scenario:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
-    pending: str = ""  # why the scenario did not run (a feature not built yet)
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
@@ -75,11 +74,6 @@ def markdown(machine: dict[str, Any], scenarios: list[Scenario], command: str) -
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for scenario in scenarios:
-        if scenario.pending:
-            lines.append(
-                f"| {scenario.number} | {scenario.title} | pending | - | - | {scenario.pending} |"
-            )
-            continue
         for figure in scenario.figures:
             result = "" if not figure.target else ("met" if figure.met else "**missed**")
             lines.append(

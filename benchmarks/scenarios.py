@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import statistics
 import time
@@ -824,7 +823,7 @@ def crashes(options: Options) -> list[Scenario]:
         stack.start_emulator(cast.mailboxes())
         world.setup_django(stack)
         from convene.outlook import tasks
-        from convene.outlook.outbound import sync
+        from convene.outlook.outbound import queueing
 
         ids = world.create_people(cast)
         world.create_events(cast, ids, count, size.people)
@@ -863,7 +862,7 @@ def crashes(options: Options) -> list[Scenario]:
         def done() -> bool:
             # The worker's periodic sweep, sped up: what the killed worker held is due again
             # once its lease (5 s) has run out.
-            sync.sweep(tasks.enqueue_sync)
+            queueing.sweep(tasks.enqueue_sync)
             return world.synced_count() >= count
 
         finished = True
@@ -935,17 +934,6 @@ def _percentile(values: list[float], percent: float) -> float:
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
-
-
-# --- what exists yet ----------------------------------------------------------------------
-
-
-def platform_mode_built() -> bool:
-    return importlib.util.find_spec("convene.outlook.mailboxes.platform") is not None
-
-
-def replies_built() -> bool:
-    return importlib.util.find_spec("convene.outlook.inbound.reconcile") is not None
 
 
 GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {

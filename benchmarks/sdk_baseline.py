@@ -15,37 +15,15 @@ import json
 import time
 from collections import defaultdict
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
 from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
-from msgraph import GraphRequestAdapter, GraphServiceClient  # type: ignore[attr-defined]
 from msgraph.generated.models.event import Event as GraphEvent
-from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
-from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
+from tests.msgraph_sdk import graph_service_client
 
 from benchmarks.stack import Stack
 
 PER_MAILBOX = 4
-
-
-class StaticToken(AccessTokenProvider):
-    def __init__(self, token: str, host: str) -> None:
-        self._token = token
-        self._validator = AllowedHostsValidator([host])
-
-    async def get_authorization_token(
-        self, uri: str, additional_authentication_context: dict[str, Any] | None = None
-    ) -> str:
-        return self._token if self._validator.is_url_host_valid(uri) else ""
-
-    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-        return self._validator
 
 
 def payloads(
@@ -55,12 +33,12 @@ def payloads(
     organizer's mailbox or (platform calendar) to ``service_mailbox``."""
     from convene.events.models import Event
     from convene.outlook.microsoft import mapping
-    from convene.outlook.outbound import sync
+    from convene.outlook.outbound import snapshots
 
     result = []
     for event in Event.objects.filter(pk__in=event_ids).select_related("created_by"):
         owner = service_mailbox or event.created_by.email
-        snapshot = sync.event_snapshot(event, owner, platform=service_mailbox is not None)
+        snapshot = snapshots.event_snapshot(event, owner, platform=service_mailbox is not None)
         result.append((owner, mapping.create_payload(snapshot, generation=0)))
     return result
 
@@ -101,8 +79,6 @@ def run(stack: Stack, work: list[tuple[str, dict[str, Any]]], tenant: str) -> di
 async def _create_all(
     stack: Stack, token: str, events: list[tuple[str, GraphEvent]]
 ) -> dict[str, Any]:
-    host = urlsplit(stack.endpoints["graph"]).hostname or ""
-    auth = BaseBearerTokenAuthenticationProvider(StaticToken(token, host))
     gates: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(PER_MAILBOX))
     failures: list[str] = []
     # Timeouts as the SDK's own default client has them (kiota_http: 100 s, connect 30 s); a
@@ -112,12 +88,7 @@ async def _create_all(
         timeout=httpx.Timeout(100, connect=30),
         limits=httpx.Limits(max_connections=PER_MAILBOX * len(gates_for(events))),
     ) as http:
-        client = GraphClientFactory.create_with_default_middleware(
-            client=http, options=SDK_MIDDLEWARE_OPTIONS
-        )
-        adapter = GraphRequestAdapter(auth, client=client)
-        adapter.base_url = stack.endpoints["graph"]
-        graph = GraphServiceClient(request_adapter=adapter)
+        graph = graph_service_client(http, stack.endpoints["graph"], token)
 
         async def create(mailbox: str, event: GraphEvent) -> None:
             async with gates[mailbox]:

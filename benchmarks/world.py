@@ -18,12 +18,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from tests.world import CUSTOMER, PARTNER
 
 from benchmarks.stack import PASSWORD, Stack
 from convene.outlook.emulator_setup import SERVICE_MAILBOX, Mailbox
 
-ORGANIZER_DOMAIN = "contoso.test"
-GUEST_DOMAINS = ("contoso.test", "fabrikam.test")
+# The test world's tenants (tests/world.py), scaled up: organizers in the customer's tenant,
+# guests from both.
+ORGANIZER_DOMAIN = CUSTOMER
+GUEST_DOMAINS = (CUSTOMER, PARTNER)
 ZONE = "Europe/Berlin"
 
 
@@ -188,13 +191,13 @@ def connect_outlook(stack: Stack, email: str) -> None:
 def switch_on(cast: Cast, *, platform: bool = False) -> None:
     """The admin turns Outlook sync on: the worker backfills every event."""
     from convene.accounts.models import User
-    from convene.outlook import services
+    from convene.outlook import services, tasks
 
     admin = User.objects.get(email=cast.admin)
     values: dict[str, Any] = {"enabled": True, "mode": "organizer"}
     if platform:
         values = {"enabled": True, "mode": "platform", "service_mailbox": SERVICE_MAILBOX}
-    services.change_settings(values, actor_id=admin.pk)
+    services.change_settings(values, actor_id=admin.pk, track_all=tasks.track_all_events_task)
 
 
 def synced_count(event_ids: list[int] | None = None) -> int:
@@ -293,7 +296,7 @@ def queries_of_one_sync(cast: Cast, ids: dict[str, int], people: int) -> dict[st
 
     from convene.events.models import Enrollment, EnrollmentRole, Event
     from convene.outlook.models import CalendarLink
-    from convene.outlook.outbound import sync
+    from convene.outlook.outbound import push
 
     organizer = cast.organizers[0]
     begins = timezone.now() + timedelta(days=400)
@@ -313,7 +316,7 @@ def queries_of_one_sync(cast: Cast, ids: dict[str, int], people: int) -> dict[st
     )
     CalendarLink.objects.create(event=event)
     with CaptureQueriesContext(connection) as captured:
-        sync.sync_event(event.pk, lambda event_id, delay: None)
+        push.sync_event(event.pk, lambda event_id, delay: None)
     kinds: Counter[str] = Counter()
     for query in captured.captured_queries:
         sql = query["sql"]

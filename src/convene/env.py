@@ -75,13 +75,19 @@ def load_or_create_secret_key(
             return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = generate()
-    # O_EXCL: two processes starting together must not both write different keys.
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
+    # Written whole under a name of its own, then linked into place: two processes starting
+    # together (parallel test workers in a fresh clone) never both write different keys, and
+    # neither ever reads the other's file half-written.
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write(key)
+    try:
+        os.link(fresh, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        fresh.unlink()
     return key
 
 

@@ -152,3 +152,18 @@ def test_settings_follow_the_environment(tmp_path):
     assert found["hosts"] == ["convene.example.org"]
     assert found["time_zone"] == "Europe/Berlin"
     assert found["huey"] == "huey.RedisHuey"
+
+
+def test_a_key_another_process_put_in_place_first_wins_and_no_temporary_file_stays(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "secret_key"
+    link = os.link
+
+    def another_process_first(source, destination):
+        Path(destination).write_text("theirs")
+        return link(source, destination)
+
+    monkeypatch.setattr(os, "link", another_process_first)
+    assert load_or_create_secret_key(path) == "theirs"
+    assert list(tmp_path.iterdir()) == [path]

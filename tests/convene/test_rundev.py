@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from convene.core import extensions
 from convene.core.management.commands.rundev import dev_children, dev_environment
 from convene.core.processes import ChildSpec, Supervisor
 
@@ -98,13 +99,37 @@ def is_running(pid: int) -> bool:
         return False
 
 
+def test_rundev_learns_demo_sign_ins_and_the_emulator_setup_from_the_apps(
+    tmp_path, db, monkeypatch
+):
+    monkeypatch.delenv("OUTLOOK_CLIENT_ID", raising=False)
+    start = extensions.DevStart(
+        port=8000, var_dir=tmp_path, with_emulator=True, emulator_api_port=8443
+    )
+    setups = [hook(start) for hook in extensions.dev_setups()]
+    lines = [line for setup in setups for line in setup.lines]
+    assert "Demo sign-ins:" in lines
+    assert [s.emulator_seed for s in setups if s.emulator_seed] == [
+        tmp_path / "emulator" / "seed.json"
+    ]
+    assert any(s.env.get("OUTLOOK_CLIENT_ID") for s in setups)
+
+
+def test_without_the_emulator_rundev_seeds_nothing(tmp_path, db):
+    start = extensions.DevStart(
+        port=8000, var_dir=tmp_path, with_emulator=False, emulator_api_port=8443
+    )
+    setups = [hook(start) for hook in extensions.dev_setups()]
+    assert not any(s.env or s.emulator_seed for s in setups)
+
+
 def test_the_start_message_says_how_to_sign_in_to_the_mailbox_viewer():
     from io import StringIO
 
     from convene.core.management.commands.rundev import Command
 
     out = StringIO()
-    Command(stdout=out)._announce(8000, with_emulator=True, seeded=True)
+    Command(stdout=out)._announce(8000, with_emulator=True, lines=[])
 
     viewer = [line for line in out.getvalue().splitlines() if "/mailboxes" in line]
     assert viewer == [

@@ -8,9 +8,10 @@ Playwright's own downloads. Without ``/usr/bin/chromium`` these tests are skippe
 Fixtures:
 
 - ``page`` (pytest-playwright): a fresh browser context per test, desktop size (1280x800).
-- ``world``: the emulator reset and seeded with this module's people (one tenant, the Convene
-  app registered with the live server's redirect URIs), the same people in Convene, and
-  ``settings.OUTLOOK`` pointed at the emulator. Outlook sync is off until a test turns it on.
+- ``world``: the test world of tests/world.py (the one the Outlook tests and the benchmarks'
+  checks use), with Convene's app registered for the live server's redirect URIs, the same
+  people in Convene, and ``settings.OUTLOOK`` pointed at the emulator. Outlook sync is off until
+  a test turns it on.
 - ``worker``: a Huey consumer on worker threads, on a queue file of the test's own.
 - ``shot(page, name)``: saves a full-page screenshot under ``test-artifacts/e2e/<test>/``.
 - ``sign_in(page, email)``, ``axe_violations(page)``.
@@ -34,17 +35,30 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from django.test.utils import override_settings
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.storage import SqliteStorage
 from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, sync_playwright
 from tests.huey_worker import running_worker
+from tests.world import (
+    ADA,
+    ADMIN,
+    ALAN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    EDSGER,
+    GRACE,
+    PASSWORD,
+    PLATFORM_ADMIN,
+    PLATFORM_DOMAIN,
+    SERVICE_MAILBOX,
+    create_people,
+    enter_world,
+    wait_until,
+)
+from tests.world import World as BaseWorld
 
-from convene.accounts.models import Role, User
-from convene.outlook.mailboxes import connections
-from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
@@ -75,30 +89,18 @@ ARTIFACTS = REPOSITORY / "test-artifacts" / "e2e"
 DOCS_SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
 AXE = REPOSITORY / "node_modules" / "axe-core" / "axe.min.js"
 
-PASSWORD = "Convene-e2e-2026"
-CLIENT_ID = "6b0c1e7a-3f52-4d0e-9a43-2c5d8e1f7b60"
-CLIENT_SECRET = "convene-e2e-secret"
-DOMAIN = "contoso.test"
-ADMIN = f"admin@{DOMAIN}"
-ADA = f"ada@{DOMAIN}"
-GRACE = f"grace@{DOMAIN}"
-ALAN = f"alan@{DOMAIN}"
-EDSGER = f"edsger@{DOMAIN}"
-
-# The platform's own Microsoft 365 (platform calendar mode): its service mailbox and an
-# administrator who can grant Convene access there. Nobody has consented yet.
-PLATFORM_DOMAIN = "convene-platform.test"
-SERVICE_MAILBOX = f"events@{PLATFORM_DOMAIN}"
-PLATFORM_ADMIN = f"admin@{PLATFORM_DOMAIN}"
-
-PEOPLE = {
-    # email: (display name, role in Convene)
-    ADMIN: ("Contoso Admin", Role.ADMIN),
-    ADA: ("Ada Lovelace", Role.ORGANIZER),
-    GRACE: ("Grace Hopper", Role.ORGANIZER),
-    ALAN: ("Alan Turing", Role.REGULAR),
-    EDSGER: ("Edsger Dijkstra", Role.REGULAR),
-}
+__all__ = [
+    "ADA",
+    "ADMIN",
+    "ALAN",
+    "EDSGER",
+    "GRACE",
+    "PASSWORD",
+    "PLATFORM_ADMIN",
+    "PLATFORM_DOMAIN",
+    "SERVICE_MAILBOX",
+    "wait_until",
+]
 
 
 def in_ci() -> bool:
@@ -199,70 +201,9 @@ def convene_url(m365: RunningEmulator, request: pytest.FixtureRequest) -> Iterat
         plain_http.disable()
 
 
-def world_seed(public_url: str) -> dict[str, Any]:
-    return {
-        "tenants": [
-            {
-                "domain": DOMAIN,
-                "displayName": "Contoso",
-                "userConsent": True,
-                "users": [
-                    {
-                        "userPrincipalName": email,
-                        "displayName": name,
-                        "password": PASSWORD,
-                        "isAdmin": role == Role.ADMIN,
-                    }
-                    for email, (name, role) in PEOPLE.items()
-                ],
-                "apps": [
-                    {
-                        "clientId": CLIENT_ID,
-                        "clientSecret": CLIENT_SECRET,
-                        "displayName": "Convene",
-                        "redirectUris": [
-                            f"{public_url}/outlook/callback/",
-                            f"{public_url}/outlook/admin-consent/",
-                        ],
-                        "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
-                        "applicationPermissions": ["Calendars.ReadWrite"],
-                    }
-                ],
-            },
-            {
-                "domain": PLATFORM_DOMAIN,
-                "displayName": "Convene Platform",
-                "userConsent": True,
-                "users": [
-                    {
-                        "userPrincipalName": SERVICE_MAILBOX,
-                        "displayName": "Convene Events",
-                        "password": PASSWORD,
-                    },
-                    {
-                        "userPrincipalName": PLATFORM_ADMIN,
-                        "displayName": "Platform Admin",
-                        "password": PASSWORD,
-                        "isAdmin": True,
-                    },
-                ],
-            },
-        ]
-    }
-
-
 @dataclass
-class World:
-    url: str
-    emulator: EmulatorHandle
-    people: dict[str, User]
-
-    def mailbox(self, email: str) -> list[dict[str, Any]]:
-        """Every event in that person's Outlook calendar, as the emulator holds it."""
-        response = self.emulator.control("GET", f"/mailboxes/{email}/events")
-        response.raise_for_status()
-        events: list[dict[str, Any]] = response.json()["value"]
-        return events
+class World(BaseWorld):
+    url: str = ""
 
     def viewer(self, email: str) -> str:
         """The emulator's mailbox viewer for that person (what Outlook would show them)."""
@@ -273,32 +214,14 @@ class World:
 def world(
     m365: RunningEmulator, convene_url: str, transactional_db: None, settings: Any
 ) -> Iterator[World]:
+    """The test world (tests/world.py), Convene pointed at it, Outlook sync still off."""
     http = httpx.Client(verify=ca_context(str(m365.ca_path)), timeout=30)
     handle = EmulatorHandle(
         emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
-    handle.reset(world_seed(convene_url))
-    # Tokens the emulator issued before its reset are void; the next test must not reuse them.
-    connections.forget_access_tokens()
-    app_tokens_cache.clear()  # app-only tokens of an earlier test's emulator world
-    settings.OUTLOOK = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "client_certificate_path": "",
-        "authority_host": m365.authority,
-        "tenant": "organizations",
-        "graph_url": m365.graph_url,
-        "ca_bundle": str(m365.ca_path),
-        "public_url": convene_url,
-    }
-    settings.OUTLOOK_TOKEN_KEYS = [Fernet.generate_key().decode()]
-    settings.OUTLOOK_COALESCE_SECONDS = 0.0
-    people = {
-        email: User.objects.create_user(email, PASSWORD, display_name=name, role=role)
-        for email, (name, role) in PEOPLE.items()
-    }
+    enter_world(handle, settings, convene_url)
     try:
-        yield World(url=convene_url, emulator=handle, people=people)
+        yield World(emulator=handle, people=create_people(), url=convene_url)
     finally:
         http.close()
 
@@ -419,17 +342,6 @@ def next_weekday(weekday: int, hour: int, zone: str, weeks_ahead: int = 1) -> da
     monday = today - timedelta(days=today.weekday()) + timedelta(weeks=weeks_ahead)
     day = monday + timedelta(days=weekday)
     return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(zone))
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout}s: {condition}")
-        time.sleep(0.1)
 
 
 def microsoft_sign_in(

@@ -6,17 +6,11 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph import GraphServiceClient
 from msgraph.generated.models.attendee import Attendee
 from msgraph.generated.models.attendee_type import AttendeeType
 from msgraph.generated.models.body_type import BodyType
@@ -56,10 +50,9 @@ from msgraph.generated.users.item.events.item.event_item_request_builder import 
 from msgraph.generated.users.item.events.item.instances.instances_request_builder import (
     InstancesRequestBuilder,
 )
-from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
-from msgraph_core import GraphClientFactory
 from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
+from tests.msgraph_sdk import graph_service_client
 
 from m365_emulator.graph.testkit import WebhookReceiver, webhook_receiver
 from m365_emulator.testing import EmulatorHandle, ca_context
@@ -71,36 +64,12 @@ T = TypeVar("T")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-class EmulatorTokens(AccessTokenProvider):  # type: ignore[misc]
-    """Hands the SDK a token obtained from the emulator, for the emulator's host only."""
-
-    def __init__(self, token: str, host: str) -> None:
-        self._token = token
-        self._validator = AllowedHostsValidator([host])
-
-    async def get_authorization_token(
-        self, uri: str, additional_authentication_context: dict[str, Any] | None = None
-    ) -> str:
-        return self._token if self._validator.is_url_host_valid(uri) else ""
-
-    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-        return self._validator
-
-
 def with_sdk(
     emulator: EmulatorHandle, token: str, work: Callable[[GraphServiceClient], Awaitable[T]]
 ) -> T:
     async def run() -> T:
-        host = urlsplit(emulator.graph_url).hostname or ""
-        auth = BaseBearerTokenAuthenticationProvider(EmulatorTokens(token, host))
         async with httpx.AsyncClient(verify=ca_context(emulator.ca_path)) as http:
-            # The SDK's own middleware options (they turn /users/me-token-to-replace into /me).
-            client = GraphClientFactory.create_with_default_middleware(
-                client=http, options=SDK_MIDDLEWARE_OPTIONS
-            )
-            adapter = GraphRequestAdapter(auth, client=client)
-            adapter.base_url = emulator.graph_url
-            return await work(GraphServiceClient(request_adapter=adapter))
+            return await work(graph_service_client(http, emulator.graph_url, token))
 
     return asyncio.run(run())
 

@@ -1,13 +1,15 @@
 """Extension points that later apps fill in from their ``AppConfig.ready()``.
 
-The base never imports the apps that extend it: an app registers a menu entry or a panel, and
-the layout renders whatever is registered. Registering the same thing twice is harmless.
+The base never imports the apps that extend it: an app registers a menu entry, a panel, an
+event form gate or what it adds to ``manage.py rundev``, and the base uses whatever is
+registered. Registering the same thing twice is harmless.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
@@ -74,3 +76,37 @@ def register_event_form_gate(name: str, gate: EventFormGate) -> None:
 
 def event_form_gates() -> list[EventFormGate]:
     return list(_event_form_gates.values())
+
+
+@dataclass(frozen=True)
+class DevStart:
+    """What ``manage.py rundev`` tells the apps about the development run it starts."""
+
+    port: int  # Convene's web server, on 127.0.0.1
+    var_dir: Path
+    with_emulator: bool  # the bundled Microsoft 365 emulator is installed and will start
+    emulator_api_port: int
+
+
+@dataclass
+class DevSetup:
+    """What an app adds to a development run: environment for Convene's processes, a seed
+    file for the emulator, lines to show once everything started."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    emulator_seed: Path | None = None
+    lines: list[str] = field(default_factory=list)
+
+
+DevHook = Callable[[DevStart], DevSetup]
+
+_dev_hooks: dict[str, DevHook] = {}
+
+
+def register_dev_setup(name: str, hook: DevHook) -> None:
+    """``hook`` runs when ``manage.py rundev`` starts, in the order apps registered."""
+    _dev_hooks[name] = hook
+
+
+def dev_setups() -> list[DevHook]:
+    return list(_dev_hooks.values())

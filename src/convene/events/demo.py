@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from convene.accounts.models import Role, User
+from convene.core import extensions
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
 from convene.events.timezones import localize
@@ -195,6 +196,11 @@ EVENTS = (
         attendees=tuple(p.email for p in PEOPLE if p.role == Role.REGULAR),
     ),
 )
+
+
+def dev_setup(start: extensions.DevStart) -> extensions.DevSetup:
+    """``manage.py rundev`` shows who can sign in."""
+    return extensions.DevSetup(lines=["Demo sign-ins:", *sign_in_lines()])
 
 
 def sign_in_lines() -> list[str]:

@@ -16,8 +16,9 @@ class OutlookConfig(AppConfig):
         from convene.accounts.models import User
         from convene.core import extensions
         from convene.events.changes import event_change_recorded
+        from convene.outlook import emulator_setup
         from convene.outlook.models import OutlookConnection
-        from convene.outlook.moves import handover
+        from convene.outlook.moves import handover, modeswitch  # noqa: F401 (their move rules)
         from convene.outlook.web import panels, views
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
@@ -26,8 +27,9 @@ class OutlookConfig(AppConfig):
         )
         # An organizer deactivated (Users page or Django admin): park their events, tell admins.
         pre_save.connect(handover.user_saving, sender=User, dispatch_uid="outlook.user_saving")
-        post_save.connect(handover.user_saved, sender=User, dispatch_uid="outlook.user_saved")
+        post_save.connect(_user_saved, sender=User, dispatch_uid="outlook.user_saved")
         extensions.register_calendar_integration("Microsoft Outlook", "outlook:settings")
+        extensions.register_dev_setup("microsoft 365 emulator", emulator_setup.dev_setup)
         extensions.register_panel(
             extensions.PROFILE, "outlook/profile_panel.html", panels.profile_context
         )
@@ -39,9 +41,16 @@ class OutlookConfig(AppConfig):
 
 def _note_change(sender: Any, change: Any, **kwargs: Any) -> None:
     from convene.outlook import tasks
-    from convene.outlook.outbound import sync
+    from convene.outlook.outbound import queueing
 
-    sync.note_change(change, tasks.enqueue_sync)
+    queueing.note_change(change, tasks.enqueue_sync)
+
+
+def _user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    from convene.outlook import tasks
+    from convene.outlook.moves import handover
+
+    handover.user_saved(instance, created, tasks.enqueue_sync)
 
 
 def _connection_ending(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -9,12 +9,14 @@ URIs. Convene's web and worker processes then get the matching ``OUTLOOK_*`` var
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from convene.core import extensions
 from convene.env import load_or_create_secret_key
 from convene.private_files import private_file, private_folder
 
@@ -104,3 +106,32 @@ def prepare(
         "CONVENE_PUBLIC_URL": public_url,
     }
     return seed_file, environment
+
+
+def dev_setup(start: extensions.DevStart) -> extensions.DevSetup:
+    """``manage.py rundev``: the emulator stands in for Microsoft unless a real app
+    registration is configured (``OUTLOOK_CLIENT_ID``)."""
+    if not start.with_emulator or os.environ.get("OUTLOOK_CLIENT_ID"):
+        return extensions.DevSetup()
+    from convene.accounts.models import Role, User
+    from convene.events.demo import DEMO_PASSWORD
+
+    seed_file, environment = prepare(
+        (
+            Mailbox(user.email, user.name, user.role == Role.ADMIN)
+            for user in User.objects.filter(is_active=True)
+        ),
+        password=DEMO_PASSWORD,
+        data_dir=start.var_dir / "emulator",
+        api_port=start.emulator_api_port,
+        public_url=f"http://127.0.0.1:{start.port}",
+    )
+    return extensions.DevSetup(
+        env=environment,
+        emulator_seed=seed_file,
+        lines=[
+            "Microsoft sign-in (emulator): every person above has a mailbox with the same "
+            f"email and password; the platform mailbox is {SERVICE_MAILBOX}.",
+            "Outlook sync starts off: Admin > Calendar Integration > Microsoft Outlook.",
+        ],
+    )

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -144,25 +145,6 @@ class CalendarLink(models.Model):
     @property
     def is_behind(self) -> bool:
         return self.synced_version < self.desired_version
-
-    @staticmethod
-    def without_copy() -> dict[str, Any]:
-        """``update()`` values that forget the Outlook copy so the next sync makes a new one.
-
-        The new generation gives the new copy its own ``transactionId``: a retried create of
-        the new copy returns it, and can never return the forgotten one.
-        """
-        return {
-            "generation": models.F("generation") + 1,
-            "graph_id": "",
-            "ical_uid": "",
-            "change_key": "",
-            "last_pushed": {},
-            "synced_version": 0,
-            "state": LinkState.PENDING,
-            "attempts": 0,
-            "last_error": "",
-        }
 
     @property
     def retries_automatically(self) -> bool:
@@ -426,6 +408,12 @@ class SyncLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.action} {self.status}"
+
+
+def lease_free(now: datetime | None = None) -> Q:
+    """A row's lease (``lease_until``: a link being pushed, a job being run) is free: nobody
+    holds it, or whoever did has died."""
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now or timezone.now())
 
 
 def record(kind: str, action: str, **fields: Any) -> SyncLogEntry:

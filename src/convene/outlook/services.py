@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 
 from convene.core.models import SiteSettings
-from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LogKind, OutlookSettings, record
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 
 
 @transaction.atomic
-def change_settings(values: dict[str, Any], *, actor_id: int) -> list[str]:
-    """Apply the admin page's values; returns a sentence per change (empty when none)."""
+def change_settings(
+    values: dict[str, Any], *, actor_id: int, track_all: Callable[[], None] | None = None
+) -> list[str]:
+    """Apply the admin page's values; returns a sentence per change (empty when none).
+
+    ``track_all`` queues the backfill when sync is switched on (after commit); a caller whose
+    values may switch it on must pass it."""
     outlook = OutlookSettings.load()
     site = SiteSettings.load()
     changes = []
@@ -34,8 +39,10 @@ def change_settings(values: dict[str, Any], *, actor_id: int) -> list[str]:
     for sentence in changes:
         record(LogKind.SETTINGS, "settings_changed", message=sentence, user_id=actor_id)
     if outlook.enabled and not was_enabled:
+        if track_all is None:
+            raise ValueError("Switching Outlook sync on needs track_all, to queue the backfill.")
         # Bring every upcoming event into Outlook, in the background.
-        transaction.on_commit(lambda: tasks.track_all_events_task())
+        transaction.on_commit(track_all)
     return changes
 
 
@@ -55,7 +62,7 @@ def _describe(name: str, old: Any, new: Any) -> str:
     return f"{labels[name]}: {word(old)} → {word(new)}"
 
 
-def retry(link: CalendarLink, *, actor_id: int) -> None:
+def retry(link: CalendarLink, *, actor_id: int, enqueue: queueing.Enqueue) -> None:
     record(
         LogKind.DECISION,
         "manual_retry",
@@ -64,4 +71,4 @@ def retry(link: CalendarLink, *, actor_id: int) -> None:
         user_id=actor_id,
         mailbox=link.owner_mailbox,
     )
-    sync.retry_now(link, tasks.enqueue_sync)
+    queueing.retry_now(link, enqueue)

@@ -1,4 +1,5 @@
-"""Background work of the Outlook integration. Thin: each task calls into ``sync``.
+"""Background work of the Outlook integration. Thin: each task calls into the package that does
+the work (``outbound``, ``inbound``, ``moves``), handing it the ``enqueue_*`` functions below.
 
 Tasks carry ids only, never tokens or payloads: the worker always reads the latest state.
 """
@@ -9,27 +10,28 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from convene.outlook.inbound import delta, noted_changes, subscriptions
-from convene.outlook.outbound import sync
+from convene.outlook.moves import engine
+from convene.outlook.outbound import batches, push, queueing
 
 
 @db_task()
 def sync_event_task(event_id: int) -> None:
-    sync.sync_event(event_id, enqueue_sync)
+    push.sync_event(event_id, enqueue_sync)
 
 
 @db_task()
 def track_all_events_task() -> None:
-    sync.track_all_events(enqueue_sync)
+    queueing.track_all_events(enqueue_sync)
 
 
 @db_periodic_task(crontab(minute="*"))
 def sweep_task() -> None:
-    sync.sweep(enqueue_sync)
+    queueing.sweep(enqueue_sync)
 
 
 @db_task()
 def sync_events_task(event_ids: list[int], ordered: bool = False) -> None:
-    sync.sync_events(event_ids, enqueue_sync, ordered=ordered)
+    batches.sync_events(event_ids, enqueue_sync, ordered=ordered)
 
 
 class SyncQueue:
@@ -57,12 +59,6 @@ enqueue_sync = SyncQueue()
 def reconcile_mailbox_task(mailbox: str) -> None:
     """Read every change noted for the mailbox (by the webhook or a delta read) once."""
     noted_changes.reconcile_noted(mailbox, enqueue_sync, enqueue_reconcile)
-
-
-@db_task()
-def reconcile_event_task(mailbox: str, graph_id: str) -> None:
-    """Tasks queued before changes were noted per mailbox: note it, read it with the rest."""
-    noted_changes.note(mailbox, [graph_id], enqueue_reconcile)
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -113,16 +109,12 @@ def enqueue_delta(mailbox: str) -> None:
 
 @db_task()
 def move_job_task(job_id: int) -> None:
-    from convene.outlook.moves import engine  # moves -> sync -> ... -> this module
-
     engine.run(job_id, enqueue_sync, enqueue_move_job)
 
 
 @db_periodic_task(crontab(minute="*"))
 def resume_move_jobs_task() -> None:
     """A mode switch or handover whose worker died continues where it stopped."""
-    from convene.outlook.moves import engine
-
     engine.resume_stalled(enqueue_move_job)
 
 

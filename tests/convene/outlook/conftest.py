@@ -1,9 +1,10 @@
 """Convene against the Microsoft 365 emulator, over real HTTPS, with the real MSAL library and a
 real Huey worker.
 
-- ``m365``: one emulator for the session, reset and seeded for each test that uses ``outlook``.
-- ``outlook``: the integration switched on and pointed at the emulator; people in Convene whose
-  addresses are mailboxes there; helpers to connect an organizer and wait for the worker.
+- ``m365``: one emulator for the session (per test worker), reset to the test world
+  (tests/world.py) for each test that uses ``outlook``.
+- ``outlook``: the integration switched on and pointed at the emulator; the world's people in
+  Convene; helpers to connect an organizer and wait for the worker.
 - ``worker``: a Huey consumer (threads) on a queue file of the test's own.
 """
 
@@ -11,8 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -21,77 +21,28 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from django.test import Client
 from django.utils import timezone
 from tests.huey_worker import running_worker
+from tests.world import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PASSWORD,
+    World,
+    create_people,
+    enter_world,
+    world_seed,
+)
 
-from convene.accounts.models import Role, User
 from convene.events import services
 from convene.events.models import Event
-from convene.outlook.mailboxes import connections
-from convene.outlook.models import CalendarLink, OutlookSettings
+from convene.outlook.models import OutlookSettings
 from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
-PASSWORD = "Passw0rd!"
-CLIENT_ID = "3d1f6a52-8c3e-4a8b-9d21-5b7e0c4f9a10"
-CLIENT_SECRET = "convene-test-secret"
 PUBLIC_URL = "http://testserver"
-CUSTOMER = "contoso.test"
-PARTNER = "fabrikam.test"
-
-PEOPLE = {
-    # email: (display name, role in Convene)
-    f"ada@{CUSTOMER}": ("Ada Lovelace", Role.ORGANIZER),
-    f"grace@{CUSTOMER}": ("Grace Hopper", Role.ORGANIZER),
-    f"alan@{CUSTOMER}": ("Alan Turing", Role.REGULAR),
-    f"edsger@{CUSTOMER}": ("Edsger Dijkstra", Role.REGULAR),
-    f"barbara@{PARTNER}": ("Barbara Liskov", Role.REGULAR),
-    f"admin@{CUSTOMER}": ("Contoso Admin", Role.ADMIN),
-}
-
-
-def world_seed() -> dict[str, Any]:
-    def users(domain: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "userPrincipalName": email,
-                "displayName": name,
-                "password": PASSWORD,
-                "isAdmin": role == Role.ADMIN,
-            }
-            for email, (name, role) in PEOPLE.items()
-            if email.endswith("@" + domain)
-        ]
-
-    return {
-        "tenants": [
-            {
-                "domain": CUSTOMER,
-                "displayName": "Contoso",
-                "userConsent": True,
-                "users": users(CUSTOMER),
-                "apps": [
-                    {
-                        "clientId": CLIENT_ID,
-                        "clientSecret": CLIENT_SECRET,
-                        "displayName": "Convene",
-                        "redirectUris": [f"{PUBLIC_URL}/outlook/callback/"],
-                        "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
-                        "applicationPermissions": ["Calendars.ReadWrite"],
-                    }
-                ],
-            },
-            {
-                "domain": PARTNER,
-                "displayName": "Fabrikam",
-                "userConsent": True,
-                "users": users(PARTNER),
-            },
-        ]
-    }
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "PASSWORD", "PUBLIC_URL", "OutlookWorld", "world_seed"]
 
 
 @pytest.fixture(scope="session")
@@ -116,9 +67,7 @@ def sign_in_problem(page: bytes) -> str:
 
 
 @dataclass
-class OutlookWorld:
-    emulator: EmulatorHandle
-    people: dict[str, User]
+class OutlookWorld(World):
     clients: dict[str, Client] = field(default_factory=dict)
 
     def browser(self, email: str) -> Client:
@@ -166,41 +115,6 @@ class OutlookWorld:
             events.append(event)
         return events
 
-    def mailbox(self, email: str) -> list[dict[str, Any]]:
-        """Every event in that person's Outlook calendar, as the emulator holds it."""
-        response = self.emulator.control("GET", f"/mailboxes/{email}/events")
-        response.raise_for_status()
-        events: list[dict[str, Any]] = response.json()["value"]
-        return events
-
-    def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = self.emulator.control("GET", "/stats").json()
-        return stats
-
-    def wait_until(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"still not true after {timeout}s: {condition}")
-            time.sleep(0.05)
-
-    def wait_synced(self, event_id: int, timeout: float = 15.0) -> CalendarLink:
-        def synced() -> CalendarLink | None:
-            link = CalendarLink.objects.filter(event_id=event_id).first()
-            if link and link.state == "synced" and not link.is_behind and not link.queued_at:
-                return link
-            return None
-
-        try:
-            link: CalendarLink = self.wait_until(synced, timeout)
-        except AssertionError:
-            row = CalendarLink.objects.filter(event_id=event_id).values().first()
-            raise AssertionError(f"event {event_id} not in sync after {timeout}s: {row}") from None
-        return link
-
 
 @pytest.fixture
 def outlook(outlook_without_worker: OutlookWorld, worker: None) -> OutlookWorld:
@@ -216,26 +130,9 @@ def outlook_without_worker(
     handle = EmulatorHandle(
         emulator=m365, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
-    handle.reset(world_seed())
-    # Tokens the emulator issued before its reset are void; the next test must not reuse them.
-    connections.forget_access_tokens()
-    settings.OUTLOOK = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "client_certificate_path": "",
-        "authority_host": m365.authority,
-        "tenant": "organizations",
-        "graph_url": m365.graph_url,
-        "ca_bundle": str(m365.ca_path),
-        "public_url": PUBLIC_URL,
-    }
-    settings.OUTLOOK_TOKEN_KEYS = [Fernet.generate_key().decode()]
-    settings.OUTLOOK_COALESCE_SECONDS = 0.0
+    enter_world(handle, settings, PUBLIC_URL)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    people = {
-        email: User.objects.create_user(email, PASSWORD, display_name=name, role=role)
-        for email, (name, role) in PEOPLE.items()
-    }
+    people = create_people()
     OutlookSettings.objects.update_or_create(pk=1, defaults={"enabled": True})
     try:
         yield OutlookWorld(emulator=handle, people=people)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from convene.events.models import Event
 from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LinkState, OutlookSettings, SyncLogEntry
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import batches, queueing
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, EDSGER, GRACE
@@ -51,7 +51,7 @@ def backfill(outlook: OutlookWorld, sizes: dict[str, int]) -> dict[str, list[Eve
     }
     OutlookSettings.objects.update(enabled=True)
     outlook.emulator.control("POST", "/stats/reset").raise_for_status()
-    sync.track_all_events(tasks.enqueue_sync)
+    queueing.track_all_events(tasks.enqueue_sync)
     return events
 
 
@@ -108,7 +108,7 @@ def test_each_batched_request_keeps_its_own_outcome(outlook: OutlookWorld) -> No
     Event.objects.filter(pk__in=[e.pk for e in events]).update(location="Room 101")
     OutlookSettings.objects.update(enabled=True)
     outlook.emulator.control("POST", "/stats/reset").raise_for_status()
-    sync.track_all_events(tasks.enqueue_sync)
+    queueing.track_all_events(tasks.enqueue_sync)
 
     rest = events[1:]
     outlook.wait_until(lambda: all_synced(rest), timeout=30)
@@ -125,14 +125,14 @@ def test_a_link_leased_by_another_worker_is_left_to_it(outlook: OutlookWorld) ->
     OutlookSettings.objects.update(enabled=False)
     events = outlook.make_events(ADA, 4, ATTENDEES)
     OutlookSettings.objects.update(enabled=True)
-    sync.track_all_events(lambda event_id, delay: None)  # links made and due, nothing queued
+    queueing.track_all_events(lambda event_id, delay: None)  # links made and due, nothing queued
     busy = CalendarLink.objects.get(event=events[0])
     CalendarLink.objects.filter(pk=busy.pk).update(
         lease_until=timezone.now() + timedelta(minutes=1)
     )
     queued: list[Any] = []
 
-    sync.sync_events([e.pk for e in events], lambda event_id, delay: queued.append(event_id))
+    batches.sync_events([e.pk for e in events], lambda event_id, delay: queued.append(event_id))
 
     assert all_synced(events[1:])
     assert CalendarLink.objects.get(pk=busy.pk).is_behind
@@ -149,7 +149,7 @@ def test_a_long_queue_goes_out_as_ordered_batches_and_what_they_did_not_run_goes
         "/faults",
         {"rules": [{"method": "POST", "path": "events$", "status": 503, "count": 1}]},
     ).raise_for_status()
-    events = backfill(outlook, {ADA: sync.ORDERED_FROM})[ADA]
+    events = backfill(outlook, {ADA: queueing.ORDERED_FROM})[ADA]
     outlook.wait_until(lambda: all_synced(events), timeout=60)
 
     assert_mailbox_holds_exactly(outlook, ADA, events)
@@ -161,7 +161,7 @@ def test_a_long_queue_goes_out_as_ordered_batches_and_what_they_did_not_run_goes
     # at once.
     assert SyncLogEntry.objects.filter(action="retry_later").count() == 1
     # Outlook created each event once (the failed request was refused before it got there).
-    assert stats["requests"]["byOperation"]["events.create"] == sync.ORDERED_FROM
+    assert stats["requests"]["byOperation"]["events.create"] == queueing.ORDERED_FROM
 
 
 class RecordingQueue:
@@ -182,11 +182,11 @@ def test_only_a_mailbox_with_a_long_queue_gets_ordered_batches(
 ) -> None:
     outlook = outlook_without_worker
     OutlookSettings.objects.update(enabled=False)
-    outlook.make_events(ADA, sync.ORDERED_FROM, ATTENDEES)
-    outlook.make_events(GRACE, sync.ORDERED_FROM - 1, ATTENDEES)
+    outlook.make_events(ADA, queueing.ORDERED_FROM, ATTENDEES)
+    outlook.make_events(GRACE, queueing.ORDERED_FROM - 1, ATTENDEES)
     OutlookSettings.objects.update(enabled=True)
     queue = RecordingQueue()
 
-    sync.track_all_events(queue)
+    queueing.track_all_events(queue)
 
     assert sorted(queue.batches) == sorted([(20, True)] * 4 + [(20, False)] * 3 + [(19, False)])

@@ -12,6 +12,7 @@ from convene.events import services
 from convene.events.models import EnrollmentRole, Event
 from convene.outlook.microsoft import crypto
 from convene.outlook.models import CalendarLink, ConnectionStatus, OutlookConnection
+from convene.outlook.outbound import queueing
 
 from .conftest import OutlookWorld
 
@@ -141,9 +142,9 @@ def test_each_kind_of_change_is_one_request_and_no_change_is_none(outlook: Outlo
         desired_version=event.calendar_link.desired_version + 1
     )
     from convene.outlook import tasks
-    from convene.outlook.outbound import sync
+    from convene.outlook.outbound import queueing
 
-    sync.sweep(tasks.enqueue_sync)
+    queueing.sweep(tasks.enqueue_sync)
     outlook.wait_synced(event.pk)
     assert writes() == before, "nothing changed, so nothing was sent"
 
@@ -183,9 +184,8 @@ def test_no_event_is_ever_created_twice(outlook: OutlookWorld) -> None:
         graph_id="", synced_version=0, state="pending", last_pushed={}
     )
     from convene.outlook import tasks
-    from convene.outlook.outbound import sync
 
-    sync.sweep(tasks.enqueue_sync)
+    queueing.sweep(tasks.enqueue_sync)
     outlook.wait_synced(event.pk)
 
     copies = outlook.mailbox(ADA)

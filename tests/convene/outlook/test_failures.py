@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from django.core import mail
 
+from convene.core.models import Notice
 from convene.events import services
 from convene.outlook.models import (
     CalendarLink,
@@ -88,7 +87,7 @@ def test_a_revoked_authorization_parks_events_tells_once_and_resumes_on_reconnec
     assert len(mail.outbox) == 1, "told once, not once per event"
     assert "reconnect" in mail.outbox[0].body.lower()
     requests_when_parked = outlook.stats()["requests"]["total"]
-    time.sleep(1.5)
+    outlook.wait_idle()
     assert outlook.stats()["requests"]["total"] == requests_when_parked, "nothing loops"
     page = outlook.browser(ADA).get("/outlook/")
     assert b"Reconnect Outlook" in page.content
@@ -171,3 +170,27 @@ def test_a_server_error_from_the_token_endpoint_is_retried_like_any_outage(
     retried = SyncLogEntry.objects.filter(action="retry_later")
     assert any("sign-in service" in entry.message for entry in retried)
     assert OutlookConnection.objects.get(user=outlook.people[ADA]).status == "connected"
+
+
+def test_a_push_that_finds_the_copy_deleted_in_outlook_tells_the_organizer_once(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    link = outlook.wait_synced(event.pk)
+    outlook.emulator.control(
+        "DELETE", f"/mailboxes/{ADA}/events/{link.graph_id}"
+    ).raise_for_status()
+
+    update(event, location="Room 2")  # its PATCH finds nothing to change
+    outlook.wait_until(
+        lambda: CalendarLink.objects.get(pk=link.pk).state == LinkState.DELETED_IN_OUTLOOK
+    )
+    update(event, location="Room 3")  # not pushed again: the organizer decides
+    outlook.wait_idle()
+
+    # The same as when a notification or a delta read finds it gone: logged, organizer told.
+    (notice,) = Notice.objects.filter(user=outlook.people[ADA])
+    assert "was deleted from Outlook" in notice.text
+    assert SyncLogEntry.objects.filter(action="deleted_in_outlook", event=event).count() == 1
+    assert outlook.mailbox(ADA) == []

@@ -11,8 +11,10 @@ import httpx
 import pytest
 import respx
 
-from convene.outlook.microsoft import errors
+from convene.outlook.mailboxes import platform
+from convene.outlook.microsoft import errors, graph
 from convene.outlook.microsoft.graph import Call, GraphClient, parse_retry_after
+from convene.outlook.microsoft.registration import AppRegistration
 
 BASE = "https://graph.test/v1.0"
 
@@ -65,7 +67,7 @@ def graph_error(status: int, code: str, headers: dict[str, str] | None = None) -
 def test_graph_errors_become_typed_failures(status: int, code: str, expected: type) -> None:
     respx.patch(f"{BASE}/me/events/abc").mock(return_value=graph_error(status, code))
     with pytest.raises(expected) as caught:
-        client().update_event("abc", {"subject": "x"})
+        client().call(Call.update_event("abc", {"subject": "x"}))
     assert caught.value.code == code
     assert caught.value.status == status
 
@@ -118,7 +120,7 @@ def test_application_access_addresses_the_mailbox_and_quotes_ids() -> None:
     app = GraphClient(
         base_url=BASE, token=lambda fresh: "t", http=httpx.Client(), mailbox="events@platform.test"
     )
-    app.update_event("a/b=", {"subject": "x"})
+    app.call(Call.update_event("a/b=", {"subject": "x"}))
     assert route.called
 
 
@@ -222,3 +224,18 @@ def test_a_batched_401_is_retried_rather_than_taken_for_a_lost_authorization() -
     )
     (outcome,) = client().batch([Call("POST", "/events", {"subject": "a"})])
     assert isinstance(outcome, errors.Transient)
+
+
+def test_a_subscription_names_a_mailboxs_events_as_graph_does() -> None:
+    app = GraphClient(
+        base_url=BASE, token=lambda fresh: "t", http=httpx.Client(), mailbox="events@platform.test"
+    )
+    assert client().events_resource == "me/events"
+    assert app.events_resource == "users/events@platform.test/events"
+
+
+def test_every_client_to_graph_shares_the_one_connection_pool(settings: object) -> None:
+    registration = AppRegistration.from_settings()
+    platform_client = platform.client(registration, "events@platform.test", "platform.test")
+    assert platform_client.http is graph.shared_http(registration)
+    assert graph.shared_http(registration) is graph.shared_http(registration)

@@ -30,7 +30,7 @@ from convene.outlook.models import (
     SyncLogEntry,
 )
 from convene.outlook.moves import engine, handover
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import push, queueing
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE
@@ -210,7 +210,7 @@ def test_deactivating_an_organizer_parks_their_events_and_tells_the_admins(
 
     # Changes to a parked event do not reach Outlook as Ada, and nothing loops.
     retitle(leaving["first"], "Compilers (changed after Ada left)")
-    sync.sweep(tasks.enqueue_sync)
+    queueing.sweep(tasks.enqueue_sync)
     outlook.wait_until(lambda: not CalendarLink.objects.filter(queued_at__isnull=False).exists())
     link = CalendarLink.objects.get(event=leaving["first"])
     assert link.state == LinkState.NEEDS_NEW_ORGANIZER and link.is_behind
@@ -381,7 +381,7 @@ def test_a_handover_interrupted_after_the_new_copy_finishes_without_sending_anyt
     # The worker made the new copy, then died before it noted it (or cancelled the old one).
     link = CalendarLink.objects.get(event=event)
     assert engine._detach(link, step, engine.Destination.current(), handover.RULES)
-    sync.sync_event(event.pk, tasks.enqueue_sync)
+    push.sync_event(event.pk, tasks.enqueue_sync)
     made = outlook.wait_synced(event.pk).ical_uid  # by us, or the worker the change woke
     CalendarLink.objects.filter(event=event).update(
         graph_id="", ical_uid="", synced_version=0, last_pushed={}, state=LinkState.PENDING

@@ -25,7 +25,7 @@ from convene.outlook.models import (
     SyncLogEntry,
 )
 from convene.outlook.moves import engine, modeswitch
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import push
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, GRACE
@@ -225,7 +225,7 @@ def test_a_move_interrupted_after_the_new_copy_was_made_finishes_without_a_dupli
     assert engine._detach(
         link, step, modeswitch.Destination(Mode.PLATFORM, SERVICE), modeswitch.RULES
     )
-    sync.sync_event(event.pk, tasks.enqueue_sync)
+    push.sync_event(event.pk, tasks.enqueue_sync)
     CalendarLink.objects.filter(event=event).update(
         graph_id="", ical_uid="", synced_version=0, last_pushed={}, state=LinkState.PENDING
     )

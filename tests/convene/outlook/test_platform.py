@@ -11,11 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
+from tests.world import PLATFORM_ADMIN, PLATFORM_DOMAIN, SERVICE_MAILBOX
 
 from convene.accounts.models import Role, User
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
-from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
@@ -29,49 +29,18 @@ from convene.outlook.models import (
 from .conftest import CLIENT_ID, PASSWORD, PUBLIC_URL, OutlookWorld, world_seed
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE, create_event, update
 
-PLATFORM = "convene-platform.test"
-SERVICE = f"events@{PLATFORM}"
-PLATFORM_ADMIN = f"admin@{PLATFORM}"
+PLATFORM = PLATFORM_DOMAIN
+SERVICE = SERVICE_MAILBOX
 ADMIN = "admin@contoso.test"
 
 
 def platform_seed(*, consented: bool) -> dict[str, Any]:
-    """The test world plus the platform's own tenant (where the service mailbox lives)."""
-    seed = world_seed()
-    (app,) = seed["tenants"][0]["apps"]
-    app["redirectUris"].append(f"{PUBLIC_URL}/outlook/admin-consent/")
-    seed["tenants"].append(
-        {
-            "domain": PLATFORM,
-            "displayName": "Convene Platform",
-            "userConsent": True,
-            "consentedApps": [CLIENT_ID] if consented else [],
-            "users": [
-                {
-                    "userPrincipalName": SERVICE,
-                    "displayName": "Convene Events",
-                    "password": PASSWORD,
-                },
-                {
-                    "userPrincipalName": PLATFORM_ADMIN,
-                    "displayName": "Platform Admin",
-                    "password": PASSWORD,
-                    "isAdmin": True,
-                },
-            ],
-        }
-    )
-    return seed
+    """The test world, with or without an administrator's consent in the platform's tenant."""
+    return world_seed(PUBLIC_URL, platform_consented=consented)
 
 
 def use_platform_calendar() -> None:
     OutlookSettings.objects.filter(pk=1).update(mode=Mode.PLATFORM, service_mailbox=SERVICE)
-
-
-@pytest.fixture(autouse=True)
-def fresh_app_tokens() -> None:
-    """App-only tokens live in the process for an hour; each test's emulator world is new."""
-    app_tokens_cache.clear()
 
 
 @pytest.fixture

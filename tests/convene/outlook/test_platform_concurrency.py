@@ -12,7 +12,7 @@ from convene.outlook import tasks
 from convene.outlook.mailboxes.limits import CONCURRENCY
 from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import CalendarLink, LinkState, Mode, OutlookSettings
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA
@@ -44,7 +44,7 @@ def test_several_worker_processes_never_exceed_four_requests_on_the_service_mail
 
     for _ in range(WORKER_PROCESSES):
         worker_process()
-    sync.track_all_events(tasks.enqueue_sync)
+    queueing.track_all_events(tasks.enqueue_sync)
     deadline = time.monotonic() + 50
     while CalendarLink.objects.filter(state=LinkState.SYNCED).count() < EVENTS:
         assert time.monotonic() < deadline, "the workers did not sync every event in time"

@@ -3,14 +3,13 @@ respected until the organizer publishes the event again."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from convene.core.models import Notice
 from convene.events import services
 from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LinkState, LogKind, SyncLogEntry
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 
 from .conftest import OutlookWorld
 from .test_replies_world import (
@@ -103,9 +102,11 @@ def test_convenes_own_changes_and_outlooks_formatting_are_not_drift(live: Outloo
     )
     settle(live, event)
     # Our own PATCH is notified too; comparing with what Outlook returns finds nothing.
-    sync.retry_now(CalendarLink.objects.get(event=event), tasks.enqueue_sync, compare_again=True)
+    queueing.retry_now(
+        CalendarLink.objects.get(event=event), tasks.enqueue_sync, compare_again=True
+    )
     settle(live, event)
-    time.sleep(0.5)
+    live.wait_idle()
 
     assert drift_entries(event.pk) == []
 
@@ -127,8 +128,8 @@ def test_an_event_deleted_in_outlook_is_marked_and_never_recreated_on_its_own(
     assert "deleted from Outlook" in notice.text
     # Later changes and the sweep leave it alone: re-creating would invite everyone again.
     services.enroll(event, live.people["edsger@contoso.test"], actor=None)
-    sync.sweep(tasks.enqueue_sync)
-    time.sleep(1)
+    queueing.sweep(tasks.enqueue_sync)
+    live.wait_idle()
     assert live.mailbox(ADA) == []
     page = live.browser(ADA).get(event.get_absolute_url()).content.decode()
     assert "Deleted in Outlook" in page and "Publish again" in page

@@ -10,7 +10,6 @@ Fixtures and helpers only; the tests live in the other ``test_replies*`` / ``tes
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -42,9 +41,9 @@ def live(outlook: OutlookWorld, live_server: Any, settings: Any) -> Iterator[Out
     # The live server outlives the test: a notification still being delivered (or retried)
     # would otherwise land after this test's tables are emptied, and mark Ada's mailbox as
     # having a task queued, in the next test, on a queue nobody reads any more. Resetting the
-    # emulator cancels its deliveries; a moment lets one already received finish.
+    # emulator cancels its deliveries; one already received finishes before the test ends.
     outlook.emulator.control("POST", "/reset").raise_for_status()
-    time.sleep(0.2)
+    outlook.wait_idle(quiet=0.2, scheduled=False)
 
 
 def create_event(
@@ -117,10 +116,4 @@ def set_unenroll_on_decline(enabled: bool) -> None:
 def settle(world: OutlookWorld, event: Event) -> None:
     """Wait for the worker to finish what the last change set off (sync and notifications)."""
     world.wait_synced(event.pk)
-    world.wait_until(lambda: _idle(world), timeout=15)
-
-
-def _idle(world: OutlookWorld) -> bool:
-    from huey.contrib.djhuey import HUEY
-
-    return HUEY.pending_count() == 0 and HUEY.scheduled_count() == 0
+    world.wait_idle()

@@ -23,7 +23,7 @@ from huey.storage import SqliteStorage
 from convene.events.models import Event
 from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LinkState, OutlookSettings
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER
@@ -79,7 +79,7 @@ def test_random_faults_on_a_fifth_of_requests_still_converge_without_duplicates(
     outlook.emulator.control("POST", "/faults", {"rules": faults}).raise_for_status()
 
     OutlookSettings.objects.update(enabled=True)
-    sync.track_all_events(tasks.enqueue_sync)
+    queueing.track_all_events(tasks.enqueue_sync)
     deadline = time.monotonic() + 120
     while not all_synced(events):
         assert time.monotonic() < deadline, "sync did not converge"
@@ -87,7 +87,7 @@ def test_random_faults_on_a_fifth_of_requests_still_converge_without_duplicates(
         CalendarLink.objects.filter(state__in=["pending", "failing"]).update(
             next_attempt_at=timezone.now()
         )
-        sync.sweep(tasks.enqueue_sync)
+        queueing.sweep(tasks.enqueue_sync)
         time.sleep(1)
 
     fired = sum(
@@ -166,9 +166,9 @@ def test_a_worker_killed_ten_times_during_a_backfill_leaves_exactly_the_desired_
     outlook.emulator.control("POST", "/config", {"latency_ms": 40}).raise_for_status()
     OutlookSettings.objects.update(enabled=False)
     # A long queue: it goes out as ordered batches, four at a time.
-    events = outlook.make_events(ADA, sync.ORDERED_FROM, ATTENDEES)
+    events = outlook.make_events(ADA, queueing.ORDERED_FROM, ATTENDEES)
     OutlookSettings.objects.update(enabled=True)
-    sync.track_all_events(tasks.enqueue_sync)
+    queueing.track_all_events(tasks.enqueue_sync)
     dice = random.Random(20261123)
 
     kill_and_restart(worker_process(), worker_process, kills=10, dice=dice, between=(0.3, 1.2))
@@ -176,6 +176,6 @@ def test_a_worker_killed_ten_times_during_a_backfill_leaves_exactly_the_desired_
     deadline = time.monotonic() + 120
     while not all_synced(events):
         assert time.monotonic() < deadline, "the backfill did not finish after the crashes"
-        sync.sweep(tasks.enqueue_sync)
+        queueing.sweep(tasks.enqueue_sync)
         time.sleep(1)
     assert_outlook_holds_exactly(outlook, events)

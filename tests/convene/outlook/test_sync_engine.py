@@ -19,7 +19,7 @@ from convene.events import services
 from convene.outlook import tasks
 from convene.outlook.microsoft import identity
 from convene.outlook.models import CalendarLink
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import push, queueing
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, create_event, update
@@ -101,7 +101,7 @@ def test_a_change_whose_task_was_never_queued_is_synced_by_the_sweep(
     link = CalendarLink.objects.get(event=event)
     assert link.is_behind and link.queued_at is None
 
-    assert sync.sweep(tasks.enqueue_sync) == 1
+    assert queueing.sweep(tasks.enqueue_sync) == 1
 
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
@@ -123,7 +123,7 @@ def test_a_change_lost_between_commit_and_queue_is_found_by_the_sweep(
     # The queued mark of the lost task keeps the sweep off it for a while, then it is stale.
     CalendarLink.objects.filter(pk=link.pk).update(queued_at=timezone.now() - timedelta(minutes=10))
 
-    sync.sweep(tasks.enqueue_sync)
+    queueing.sweep(tasks.enqueue_sync)
 
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
@@ -143,7 +143,7 @@ def test_switching_off_stops_sync_and_on_again_sends_only_what_changed(
     before = writes(outlook)
 
     OutlookSettings.objects.update(enabled=True)
-    sync.track_all_events(tasks.enqueue_sync)
+    queueing.track_all_events(tasks.enqueue_sync)
 
     outlook.wait_synced(event.pk)
     assert writes(outlook) - before == 1
@@ -167,7 +167,7 @@ def test_changes_made_while_the_sqlite_queue_is_locked_reach_outlook_afterwards(
         locker.close()
     assert CalendarLink.objects.get(event=event).is_behind
 
-    sync.sweep(tasks.enqueue_sync)
+    queueing.sweep(tasks.enqueue_sync)
 
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
@@ -188,7 +188,7 @@ def test_changes_made_while_redis_is_down_reach_outlook_once_it_is_back(
         HUEY.storage = working_queue
     assert CalendarLink.objects.get(event=event).is_behind
 
-    sync.sweep(tasks.enqueue_sync)
+    queueing.sweep(tasks.enqueue_sync)
 
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
@@ -261,7 +261,7 @@ def test_a_task_turned_away_just_as_the_lease_is_given_back_still_gets_the_chang
     )
     queued: list[int] = []
     pushed: list[int] = []
-    monkeypatch.setattr(sync, "_push_once", lambda event_id, *rest: pushed.append(event_id))
+    monkeypatch.setattr(push, "_push_once", lambda event_id, *rest: pushed.append(event_id))
     holder_finished: list[bool] = []
 
     def holder_finishes_after_the_first_statement(execute: Any, sql: str, *args: Any) -> Any:
@@ -269,11 +269,11 @@ def test_a_task_turned_away_just_as_the_lease_is_given_back_still_gets_the_chang
         if not holder_finished and sql.lstrip().upper().startswith("UPDATE"):
             holder_finished.append(True)
             CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
-            sync._queue_behind([link.pk], lambda event_id, delay: queued.append(event_id))
+            queueing.queue_behind([link.pk], lambda event_id, delay: queued.append(event_id))
         return result
 
     with connection.execute_wrapper(holder_finishes_after_the_first_statement):
-        sync.sync_event(event.pk, lambda event_id, delay: queued.append(event_id))
+        push.sync_event(event.pk, lambda event_id, delay: queued.append(event_id))
 
     assert holder_finished
     assert queued or pushed, "the change was left behind with no task to send it"

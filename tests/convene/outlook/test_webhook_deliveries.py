@@ -3,7 +3,6 @@ to the live webhook, with the worker running."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -65,7 +64,7 @@ def test_a_notification_delivered_again_changes_nothing(live: OutlookWorld) -> N
 
     for _ in range(3):
         assert deliver(live, notification_for(live, event.pk)) == 202
-    time.sleep(0.5)
+    live.wait_idle()
     settle(live, event)
 
     assert (replies_logged(event.pk), Notice.objects.count(), live.mailbox(ALAN)) == before
@@ -87,7 +86,7 @@ def test_a_late_decline_notification_does_not_unenroll_someone_who_came_back(
     )
 
     assert deliver(live, stale) == 202
-    time.sleep(0.5)
+    live.wait_idle()
     settle(live, event)
 
     assert is_enrolled(event, ALAN)
@@ -101,6 +100,6 @@ def test_a_forged_notification_is_refused_and_changes_nothing(live: OutlookWorld
     status = deliver(live, notification_for(live, event.pk, client_state="forged"))
 
     assert status == 403
-    time.sleep(0.3)
+    live.wait_idle()
     assert SyncLogEntry.objects.count() == before
     assert not Notice.objects.filter(user=live.people[ADA]).exists()

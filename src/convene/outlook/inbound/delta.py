@@ -29,7 +29,7 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing, targets
 
 WINDOW = timedelta(days=365)
 # Start over with a fresh window before the delta token (about a week) would expire anyway.
@@ -43,7 +43,7 @@ def mailboxes(now: datetime | None = None) -> list[str]:
 
 def read(
     mailbox: str,
-    enqueue: sync.Enqueue,
+    enqueue: queueing.Enqueue,
     retry_later: reconcile.RetryLater,
     *,
     now: datetime | None = None,
@@ -76,9 +76,9 @@ def read(
 
 
 def _round(
-    target: sync.Target,
+    target: targets.Target,
     cursor: DeltaCursor,
-    enqueue: sync.Enqueue,
+    enqueue: queueing.Enqueue,
     retry_later: reconcile.RetryLater,
     *,
     fresh: bool,
@@ -105,7 +105,7 @@ def _round(
 def _apply(
     mailbox: str,
     items: list[dict[str, Any]],
-    enqueue: sync.Enqueue,
+    enqueue: queueing.Enqueue,
     retry_later: reconcile.RetryLater,
 ) -> int:
     ids = [str(item.get("id")) for item in items if item.get("id")]

@@ -27,7 +27,7 @@ from django.utils import timezone
 from convene.outlook.inbound import reconcile
 from convene.outlook.microsoft.errors import MicrosoftError, Transient
 from convene.outlook.models import ChangeInbox, LogKind, NotedChange, record
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def queue(mailbox: str, enqueue: EnqueueMailbox, *, delay: float) -> bool:
     return True
 
 
-def reconcile_noted(mailbox: str, enqueue_sync: sync.Enqueue, enqueue: EnqueueMailbox) -> int:
+def reconcile_noted(mailbox: str, enqueue_sync: queueing.Enqueue, enqueue: EnqueueMailbox) -> int:
     """Read every noted change of ``mailbox`` once; returns how many events were reconciled."""
     # First: a notification noted from now on queues a new task, this one may miss it.
     ChangeInbox.objects.filter(mailbox=mailbox).update(queued_at=None)
@@ -111,7 +111,7 @@ def reconcile_noted(mailbox: str, enqueue_sync: sync.Enqueue, enqueue: EnqueueMa
     return len(graph_ids) - len(again)
 
 
-def _reconcile_one(mailbox: str, graph_id: str, enqueue_sync: sync.Enqueue) -> bool:
+def _reconcile_one(mailbox: str, graph_id: str, enqueue_sync: queueing.Enqueue) -> bool:
     """True when done with it (reconciled, or failed in a way retrying does not fix)."""
     try:
         return reconcile.reconcile(mailbox, graph_id, enqueue_sync)

@@ -12,29 +12,26 @@ twice, late or out of order does nothing more than handling it once:
 - deletion: an event its owner deleted in Outlook is marked so, and the organizer may publish it
   again; Convene never re-creates it on its own, which would invite everyone again.
 
-Mode-agnostic: the mailbox and its Graph client come from ``sync.resolve_target``.
+Mode-agnostic: the mailbox and its Graph client come from ``outbound.targets``.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from convene.accounts.models import User
-from convene.core.notices import notify
 from convene.events import services as event_services
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event, EventStatus
+from convene.outlook import links
+from convene.outlook.links import tell_organizer
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import NotFound
-from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
@@ -43,7 +40,8 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
+from convene.outlook.outbound.targets import Target, resolve_target
 
 RetryLater = Callable[[str, str], None]
 """Have ``reconcile`` of (mailbox, Graph event id) run again in a little while."""
@@ -71,7 +69,7 @@ def mailbox_link(mailbox: str, mode: str) -> CalendarLink | None:
     )
 
 
-def mailbox_target(mailbox: str, outlook: OutlookSettings, mode: str = "") -> sync.Target | None:
+def mailbox_target(mailbox: str, outlook: OutlookSettings, mode: str = "") -> Target | None:
     """How to reach ``mailbox`` as it is used in ``mode`` (default: the current mode)."""
     mode = mode or outlook.mode
     link = mailbox_link(mailbox, mode)
@@ -79,13 +77,13 @@ def mailbox_target(mailbox: str, outlook: OutlookSettings, mode: str = "") -> sy
         return None
     as_used = copy.copy(outlook)
     as_used.mode = mode
-    return sync.resolve_target(link, link.event, as_used)
+    return resolve_target(link, link.event, as_used)
 
 
 # --- one changed event ------------------------------------------------------------------
 
 
-def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:
+def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     """Bring Convene in line with the event as Outlook has it now.
 
     Returns False when the event is being pushed right now (its lease is taken): comparing
@@ -97,8 +95,8 @@ def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return True
-    target = sync.resolve_target(link, link.event, outlook)
-    if not _take_lease(link.pk):
+    target = resolve_target(link, link.event, outlook)
+    if not links.take_lease(link.pk):
         return False
     drifted: list[str] = []
     try:
@@ -109,15 +107,13 @@ def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:
         try:
             graph_event = target.client.get_event(graph_id)
         except NotFound:
-            _deleted_in_outlook(link)
+            links.deleted_in_outlook(link)
             return True
         drifted = mapping.drifted_properties(link.last_pushed, graph_event)
         if drifted:
-            # Forget what Outlook had accepted for these, so the next sync sends them again.
-            kept = {k: v for k, v in link.last_pushed.items() if k not in drifted}
-            CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+            links.forget_drifted(link, drifted)
     finally:
-        CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
+        links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
     if drifted:
         record(
@@ -131,8 +127,8 @@ def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:
             mailbox=mailbox,
             properties=drifted,
         )
-        sync.retry_now(link, enqueue, compare_again=True)
-    elif _behind(link.pk):
+        queueing.retry_now(link, enqueue, compare_again=True)
+    elif CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
         # A sync that arrived while we held the lease stepped aside; run it now.
         enqueue(link.event_id, 0)
     return True
@@ -153,25 +149,6 @@ def _watched(link: CalendarLink) -> bool:
         link.event.status == EventStatus.CANCELLED
         or link.last_pushed.get("isCancelled")
         or link.state == LinkState.DELETED_IN_OUTLOOK
-    )
-
-
-def _behind(link_id: int) -> bool:
-    return CalendarLink.objects.filter(
-        pk=link_id,
-        synced_version__lt=F("desired_version"),
-        state__in=[LinkState.PENDING, LinkState.SYNCED],
-        next_attempt_at__lte=timezone.now(),
-    ).exists()
-
-
-def _take_lease(link_id: int) -> bool:
-    """The same lease the sync engine holds while pushing: one of us at a time per event."""
-    now = timezone.now()
-    return bool(
-        CalendarLink.objects.filter(pk=link_id)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS))
     )
 
 
@@ -271,65 +248,13 @@ def _name(user: User | None, reply: mapping.Reply) -> str:
     return user.name if user is not None else reply.email
 
 
-def tell_organizer(event: Event, text: str, subject: str) -> None:
-    url = AppRegistration.from_settings().absolute(event.get_absolute_url())
-    notify(event.created_by, text, url=url, email_subject=f"{subject}: {event.title}")
-
-
 # --- deleted in Outlook, and publishing again ---------------------------------------------
 
 
-def _deleted_in_outlook(link: CalendarLink) -> None:
-    changed = (
-        CalendarLink.objects.filter(pk=link.pk)
-        .exclude(state=LinkState.DELETED_IN_OUTLOOK)
-        .update(state=LinkState.DELETED_IN_OUTLOOK, last_error="Deleted in Outlook.")
-    )
-    if not changed:
-        return
-    record(
-        LogKind.DECISION,
-        "deleted_in_outlook",
-        message="The Outlook copy was deleted in Outlook; it will not be re-created on its own.",
-        event_id=link.event_id,
-        mailbox=link.owner_mailbox,
-    )
-    tell_organizer(
-        link.event,
-        f"“{link.event.title}” was deleted from Outlook. Convene did not put it back (that "
-        "would invite everyone again); open the event to publish it again.",
-        "Deleted in Outlook",
-    )
-
-
-def can_publish_again(link: CalendarLink) -> bool:
-    return (
-        link.state == LinkState.DELETED_IN_OUTLOOK
-        and not link.event.is_cancelled
-        and link.event.end > timezone.now()
-    )
-
-
-def publish_again(link: CalendarLink, *, actor_id: int | None, enqueue: sync.Enqueue) -> bool:
-    """A new Outlook copy of an event deleted there: a new generation, so a new transactionId
-    and a fresh create (which invites everyone again). False when it does not apply."""
-    if not can_publish_again(link):
+def publish_again(link: CalendarLink, *, actor_id: int | None, enqueue: queueing.Enqueue) -> bool:
+    """A new Outlook copy of an event deleted there (which invites everyone again); False when
+    it does not apply."""
+    if not links.publish_again(link, actor_id=actor_id):
         return False
-    changed = CalendarLink.objects.filter(pk=link.pk, state=LinkState.DELETED_IN_OUTLOOK).update(
-        **CalendarLink.without_copy(), desired_version=F("desired_version") + 1
-    )
-    if not changed:
-        return False
-    # The answers belonged to the deleted copy; the new invitation asks everyone again.
-    AttendeeReply.objects.filter(event_id=link.event_id).delete()
-    record(
-        LogKind.DECISION,
-        "publish_again",
-        message="Published again after it was deleted in Outlook.",
-        event_id=link.event_id,
-        user_id=actor_id,
-        mailbox=link.owner_mailbox,
-    )
-    link.refresh_from_db()
-    sync.retry_now(link, enqueue)
+    queueing.retry_now(link, enqueue)
     return True

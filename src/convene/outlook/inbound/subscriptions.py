@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from convene.events.models import EventStatus
-from convene.outlook.inbound import reconcile as inbound
+from convene.outlook.inbound import reconcile
 from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
@@ -38,7 +38,7 @@ from convene.outlook.models import (
     Subscription,
     record,
 )
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import targets
 
 # Below the smallest maximum Microsoft has documented for event subscriptions (4,230 minutes),
 # so a renewal is never refused for asking too much.
@@ -162,7 +162,7 @@ def ensure(
 ) -> Subscription | None:
     """The mailbox's live subscription, renewed or created as needed."""
     now = now or timezone.now()
-    target = inbound.mailbox_target(mailbox, outlook)
+    target = reconcile.mailbox_target(mailbox, outlook)
     if target is None:
         return None
     current = (
@@ -188,16 +188,15 @@ def ensure(
     return created
 
 
-def create(target: sync.Target, outlook: OutlookSettings, *, now: datetime) -> Subscription:
+def create(target: targets.Target, outlook: OutlookSettings, *, now: datetime) -> Subscription:
     registration = AppRegistration.from_settings()
     client_state = secrets.token_urlsafe(32)
-    resource = "me/events" if target.client.mailbox is None else f"users/{target.mailbox}/events"
     answer = target.client.create_subscription(
         {
             "changeType": CHANGE_TYPES,
             "notificationUrl": registration.absolute(reverse("outlook:webhook")),
             "lifecycleNotificationUrl": registration.absolute(reverse("outlook:webhook_lifecycle")),
-            "resource": resource,
+            "resource": target.client.events_resource,
             "expirationDateTime": _graph_time(now + LIFETIME),
             "clientState": client_state,
         }
@@ -225,7 +224,7 @@ def create(target: sync.Target, outlook: OutlookSettings, *, now: datetime) -> S
     return subscription
 
 
-def renew(subscription: Subscription, target: sync.Target, *, now: datetime) -> Subscription:
+def renew(subscription: Subscription, target: targets.Target, *, now: datetime) -> Subscription:
     """Extend it (which also reauthorizes it)."""
     answer = target.client.renew_subscription(subscription.graph_id, _graph_time(now + LIFETIME))
     subscription.expires_at = _parse_time(answer.get("expirationDateTime")) or now + LIFETIME
@@ -246,7 +245,7 @@ def remove(subscription: Subscription, outlook: OutlookSettings, *, why: str) ->
     """Delete it at Microsoft when still possible; it stops counting here either way (one
     that cannot be deleted expires on its own, and its notifications are refused)."""
     try:
-        target = inbound.mailbox_target(subscription.mailbox, outlook, subscription.mode)
+        target = reconcile.mailbox_target(subscription.mailbox, outlook, subscription.mode)
         if target is not None:
             target.client.delete_subscription(subscription.graph_id)
     except NotFound:
@@ -288,7 +287,7 @@ def on_lifecycle(subscription_id: int, event: str, read_mailbox: ReadMailbox) ->
         return
     try:
         if event == "reauthorizationRequired":
-            target = inbound.mailbox_target(subscription.mailbox, outlook, subscription.mode)
+            target = reconcile.mailbox_target(subscription.mailbox, outlook, subscription.mode)
             if target is None:
                 return
             try:

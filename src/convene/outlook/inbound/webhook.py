@@ -2,10 +2,10 @@
 
 Public and unauthenticated by nature, so it trusts nothing it is sent: a notification counts
 only if it names an active subscription of Convene's and carries that subscription's secret
-``clientState``. It then only notes which event changed (``inbox.note``: usually a single read,
-at most a row and one task per mailbox) and answers 202 at once; Graph gives an endpoint 3
-seconds and may send hundreds a second. The work reads the event from Graph itself, so nothing
-in a notification's body is ever believed beyond "look at this event".
+``clientState``. It then only notes which event changed (``noted_changes.note``: usually a
+single read, at most a row and one task per mailbox) and answers 202 at once; Graph gives an
+endpoint 3 seconds and may send hundreds a second. The work reads the event from Graph itself,
+so nothing in a notification's body is ever believed beyond "look at this event".
 
 Answers: 200 + token (validation handshake), 202 (accepted), 400 (malformed), 403 (nothing in
 it verifiably ours), 413 (too large), 415 (not JSON), 503 (could not record it: Graph retries
@@ -27,8 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from convene.outlook import tasks
-from convene.outlook.inbound import noted_changes as inbox
-from convene.outlook.inbound import subscriptions
+from convene.outlook.inbound import noted_changes, subscriptions
 from convene.outlook.models import Subscription
 
 log = logging.getLogger(__name__)
@@ -153,7 +152,7 @@ def _change(verified: Verified) -> int:
         if isinstance(event_id, str) and event_id and len(event_id) <= 512:
             changed[subscription.mailbox].append(event_id)
     for mailbox, event_ids in changed.items():
-        inbox.note(mailbox, event_ids, tasks.enqueue_reconcile)
+        noted_changes.note(mailbox, event_ids, tasks.enqueue_reconcile)
     return sum(len(ids) for ids in changed.values())
 
 

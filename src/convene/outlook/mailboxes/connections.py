@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -20,7 +21,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from convene.outlook.microsoft import crypto, identity
+from convene.outlook.mailboxes import limits
+from convene.outlook.microsoft import crypto, graph, identity
 from convene.outlook.microsoft.errors import AuthorizationLost, Transient
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
@@ -71,6 +73,19 @@ def disconnect(user_id: int) -> None:
     deleted, _ = OutlookConnection.objects.filter(user_id=user_id).delete()
     if deleted:
         record(LogKind.AUTHORIZATION, "disconnected", status="ok", user_id=user_id)
+
+
+def client(registration: AppRegistration, connection: OutlookConnection) -> graph.GraphClient:
+    """The Graph client for a connected person's own calendar (``/me``), through their
+    authorization, holding one of their mailbox's request slots per call (all 4 per batch)."""
+    return graph.GraphClient(
+        base_url=registration.graph_url,
+        token=DelegatedTokens(registration, connection.pk, connection.home_account_id),
+        http=graph.shared_http(registration),
+        mailbox=None,
+        gate=partial(limits.mailbox_slot, connection.mailbox),
+        batch_gate=partial(limits.mailbox_slot, connection.mailbox, slots=limits.CONCURRENCY),
+    )
 
 
 def usable_connection(user_id: int) -> OutlookConnection | None:

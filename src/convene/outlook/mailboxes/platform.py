@@ -24,7 +24,7 @@ import httpx
 from django.utils import timezone
 
 from convene.outlook.mailboxes import limits
-from convene.outlook.microsoft import identity
+from convene.outlook.microsoft import graph, identity
 from convene.outlook.microsoft.errors import (
     AccessDenied,
     AuthorizationLost,
@@ -36,11 +36,6 @@ from convene.outlook.microsoft.errors import (
 from convene.outlook.microsoft.graph import Gate, GraphClient, TokenSource
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import LogKind, OutlookSettings, record
-
-# Codes Exchange answers when the mailbox itself, not an event, is missing.
-MAILBOX_MISSING = frozenset({"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"})
-# How Exchange says an application access policy (or RBAC for Applications) keeps the app out.
-ACCESS_POLICY_MESSAGE = "Access to OData is disabled"
 
 T = TypeVar("T")
 
@@ -110,7 +105,6 @@ def client(
     registration: AppRegistration,
     mailbox: str,
     tenant: str,
-    http: httpx.Client,
     *,
     tokens: identity.AppTokens | None = None,
     max_wait: float = limits.MAX_WAIT_SECONDS,
@@ -119,7 +113,7 @@ def client(
     return AppOnlyGraphClient(
         base_url=registration.graph_url,
         token=token_source(tokens or app_tokens(registration), tenant),
-        http=http,
+        http=graph.shared_http(registration),
         mailbox=mailbox,
         gate=partial(limits.mailbox_slot, mailbox, max_wait=max_wait),
         batch_gate=partial(
@@ -136,7 +130,7 @@ def _app_only(call: Callable[[], T]) -> T:
             f"Microsoft refused Convene's app-only access: {exc}", status=exc.status, code=exc.code
         ) from exc
     except NotFound as exc:
-        if exc.code in MAILBOX_MISSING:
+        if graph.mailbox_missing(exc):
             # Not "deleted in Outlook": the whole mailbox is unknown, which only the admin fixes.
             raise Rejected(
                 f"The mailbox was not found: {exc}", status=exc.status, code=exc.code
@@ -181,9 +175,7 @@ class Diagnosis:
 TEST_SUBJECT = "Convene connection test (deleted right away)"
 
 
-def test_connection(
-    registration: AppRegistration, mailbox: str, tenant: str, http: httpx.Client
-) -> Diagnosis:
+def test_connection(registration: AppRegistration, mailbox: str, tenant: str) -> Diagnosis:
     """Ask Microsoft for a token, read the calendar, then create and delete a private event.
 
     A fresh token cache, so a secret changed since the last token is really tried. Each step
@@ -191,19 +183,19 @@ def test_connection(
     """
     diagnosis = Diagnosis(mailbox=mailbox, tenant=tenant)
     tokens = identity.AppTokens(registration, http_cache={})
-    graph = client(registration, mailbox, tenant, http, tokens=tokens, max_wait=10.0)
+    calendar_client = client(registration, mailbox, tenant, tokens=tokens, max_wait=10.0)
     step = "token"
     try:
         _app_only(lambda: tokens.token(tenant))
         diagnosis.proven.append(f"Microsoft issued an app-only token for tenant {tenant}.")
         step = "read"
-        calendar = graph.get_calendar()
+        calendar = calendar_client.get_calendar()
         diagnosis.proven.append(
             f"Convene can read the calendar “{calendar.get('name', 'Calendar')}” of {mailbox}."
         )
         step = "write"
-        probe = graph.create_event(_probe_event())
-        graph.delete_event(str(probe["id"]))
+        probe = calendar_client.create_event(_probe_event())
+        calendar_client.delete_event(str(probe["id"]))
         diagnosis.proven.append(
             "Convene can write to it (a private test event was created and deleted)."
         )
@@ -234,9 +226,7 @@ def _probe_event() -> dict[str, Any]:
 
 
 def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
-    text = str(exc)
-    diagnosis.detail = text
-    code = exc.code
+    diagnosis.detail = str(exc)
     if isinstance(exc, Transient):
         diagnosis.problem = "unreachable"
         diagnosis.title = "Microsoft could not be reached"
@@ -244,7 +234,7 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "Convene got no usable answer from Microsoft. Check this server's outbound network "
             "(proxy, firewall, DNS) and try again in a few minutes."
         )
-    elif code == "invalid_client":
+    elif identity.secret_refused(exc):
         diagnosis.problem = "secret"
         diagnosis.title = "Microsoft refused Convene's client secret or certificate"
         diagnosis.explanation = (
@@ -252,7 +242,7 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "registration, or it has expired. Create a new secret under Certificates & secrets "
             "in Microsoft Entra, set it in Convene's environment and restart Convene."
         )
-    elif code == "unauthorized_client" or "AADSTS700016" in text or "AADSTS65001" in text:
+    elif identity.consent_missing(exc):
         diagnosis.problem = "consent"
         diagnosis.title = f"No admin consent in tenant {diagnosis.tenant}"
         diagnosis.explanation = (
@@ -260,21 +250,21 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "application permission yet. Use “Grant admin consent” and sign in as an "
             "administrator of that tenant."
         )
-    elif code == "invalid_tenant" or "AADSTS90002" in text:
+    elif identity.tenant_unknown(exc):
         diagnosis.problem = "tenant"
         diagnosis.title = f"Microsoft does not know the tenant “{diagnosis.tenant}”"
         diagnosis.explanation = (
             "Set the platform tenant to the tenant id (a GUID) or a verified domain of the "
             "tenant that holds the service mailbox."
         )
-    elif code in MAILBOX_MISSING or isinstance(exc, NotFound):
+    elif graph.mailbox_missing(exc) or isinstance(exc, NotFound):
         diagnosis.problem = "mailbox"
         diagnosis.title = f"Mailbox {diagnosis.mailbox} not found"
         diagnosis.explanation = (
             f"Tenant {diagnosis.tenant} has no mailbox {diagnosis.mailbox} that Exchange Online "
             "serves (wrong address, no Exchange Online licence, or a mailbox of another tenant)."
         )
-    elif isinstance(exc, AccessDenied) and ACCESS_POLICY_MESSAGE in text:
+    elif graph.kept_out_by_access_policy(exc):
         diagnosis.problem = "policy"
         diagnosis.title = "An application access policy keeps Convene out of this mailbox"
         diagnosis.explanation = (

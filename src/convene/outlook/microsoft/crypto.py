@@ -58,7 +58,3 @@ def unseal(sealed: str, *, max_age_seconds: int) -> str:
         return _fernet().decrypt(sealed.encode(), ttl=max_age_seconds).decode()
     except InvalidToken as exc:
         raise UndecryptableToken("Sealed value is forged, damaged or expired.") from exc
-
-
-def new_key() -> str:
-    return Fernet.generate_key().decode()

@@ -1,13 +1,17 @@
 """The Microsoft Graph client: one method per call Convene makes.
 
-Nothing else in Convene builds Graph URLs or reads Graph error bodies. Every failure comes out as
-one of the typed exceptions below, so the sync engine decides on *kinds* of failure (retry later,
-ask the person to sign in again, give up and show it) and never on status codes or message text.
+Nothing else in Convene builds Graph paths or reads Graph error bodies, for requests sent alone
+or in a JSON batch alike, and nothing else opens connections to Graph (``shared_http``: one
+pool per process). Every failure comes out as one of the typed exceptions of ``errors``, so the
+rest decides on *kinds* of failure (retry later, ask the person to sign in again, give up and
+show it) and never on status codes or message text.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -16,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from django.conf import settings
 
 from convene.outlook.microsoft.errors import (
     AccessDenied,
@@ -28,6 +33,7 @@ from convene.outlook.microsoft.errors import (
     Throttled,
     Transient,
 )
+from convene.outlook.microsoft.registration import AppRegistration
 
 JSON = dict[str, Any]
 
@@ -49,6 +55,18 @@ class Call:
     method: str
     path: str  # below the mailbox root, e.g. "/events"
     body: JSON | None = None
+
+    @classmethod
+    def create_event(cls, payload: JSON) -> Call:
+        return cls("POST", "/events", payload)
+
+    @classmethod
+    def update_event(cls, event_id: str, changes: JSON) -> Call:
+        return cls("PATCH", event_path(event_id), changes)
+
+    @classmethod
+    def cancel_event(cls, event_id: str, comment: str) -> Call:
+        return cls("POST", f"{event_path(event_id)}/cancel", {"comment": comment})
 
 
 @dataclass
@@ -76,22 +94,23 @@ class GraphClient:
     # --- events ---------------------------------------------------------------------------
 
     def create_event(self, payload: JSON) -> JSON:
-        return self._json("POST", f"{self._root}/events", json=payload)
-
-    def update_event(self, event_id: str, changes: JSON) -> JSON:
-        return self._json("PATCH", f"{self._root}{event_path(event_id)}", json=changes)
+        return self.call(Call.create_event(payload))
 
     def get_event(self, event_id: str, select: tuple[str, ...] = ()) -> JSON:
         params = {"$select": ",".join(select)} if select else None
-        return self._json("GET", f"{self._root}/events/{_seg(event_id)}", params=params)
+        return self._json("GET", f"{self._root}{event_path(event_id)}", params=params)
 
     def cancel_event(self, event_id: str, comment: str) -> None:
-        self._send(
-            "POST", f"{self._root}/events/{_seg(event_id)}/cancel", json={"comment": comment}
-        )
+        self.call(Call.cancel_event(event_id, comment))
 
     def delete_event(self, event_id: str) -> None:
-        self._send("DELETE", f"{self._root}/events/{_seg(event_id)}")
+        self._send("DELETE", f"{self._root}{event_path(event_id)}")
+
+    @property
+    def events_resource(self) -> str:
+        """The mailbox's events as a subscription's ``resource`` names them (``me/events``,
+        ``users/{mailbox}/events``: a resource, not a URL, so the address is not quoted)."""
+        return "me/events" if self.mailbox is None else f"users/{self.mailbox}/events"
 
     def calendar_view_delta(self, link: str | None, start: str, end: str) -> Iterator[JSON]:
         """Yield each page of a delta round; the last page carries ``@odata.deltaLink``.
@@ -186,9 +205,6 @@ class GraphClient:
             json={"expirationDateTime": expiration},
         )
 
-    def reauthorize_subscription(self, subscription_id: str) -> None:
-        self._send("POST", f"/subscriptions/{_seg(subscription_id)}/reauthorize")
-
     def delete_subscription(self, subscription_id: str) -> None:
         self._send("DELETE", f"/subscriptions/{_seg(subscription_id)}")
 
@@ -232,6 +248,22 @@ class GraphClient:
             if response.is_success:
                 return response
             raise error_from_response(response)
+
+
+# Codes Exchange answers when the mailbox itself, not an event, is missing.
+MAILBOX_MISSING = frozenset({"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"})
+# How Exchange says an application access policy (or RBAC for Applications) keeps the app out.
+_ACCESS_POLICY_MESSAGE = "Access to OData is disabled"
+
+
+def mailbox_missing(error: MicrosoftError) -> bool:
+    """The whole mailbox is unknown to Exchange (not just one event in it)."""
+    return error.code in MAILBOX_MISSING
+
+
+def kept_out_by_access_policy(error: MicrosoftError) -> bool:
+    """An application access policy (or RBAC for Applications) keeps the app out."""
+    return isinstance(error, AccessDenied) and _ACCESS_POLICY_MESSAGE in str(error)
 
 
 def error_from_response(response: httpx.Response) -> MicrosoftError:
@@ -289,3 +321,24 @@ def event_path(event_id: str) -> str:
 def _seg(value: str) -> str:
     """Quote one path segment: Graph ids contain ``/``, ``+`` and ``=``."""
     return quote(value, safe="")
+
+
+_pools: dict[tuple[str | None, float], httpx.Client] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_http(registration: AppRegistration) -> httpx.Client:
+    """The one connection pool to Graph of this process (per CA and timeout), reused by every
+    client: the sync engine's, the move engine's, the platform's "Test connection"."""
+    timeout = float(settings.OUTLOOK_HTTP_TIMEOUT_SECONDS)
+    key = (registration.ca_bundle, timeout)
+    with _pools_lock:
+        client = _pools.get(key)
+        if client is None:
+            client = _pools[key] = httpx.Client(
+                verify=ssl.create_default_context(cafile=registration.ca_bundle),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                trust_env=False,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            )
+        return client

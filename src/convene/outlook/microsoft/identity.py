@@ -223,6 +223,26 @@ class DelegatedToken(NamedTuple):
     expires_in: float  # seconds the token stays valid (0 when Microsoft did not say)
 
 
+# --- what a refusal from the identity platform means --------------------------------------
+
+
+def secret_refused(error: MicrosoftError) -> bool:
+    """Convene's client secret or certificate does not match its registration (or expired)."""
+    return error.code == "invalid_client"
+
+
+def consent_missing(error: MicrosoftError) -> bool:
+    """No administrator of the tenant has consented to Convene (AADSTS65001), or the tenant
+    does not know the app at all (AADSTS700016)."""
+    text = str(error)
+    return error.code == "unauthorized_client" or "AADSTS700016" in text or "AADSTS65001" in text
+
+
+def tenant_unknown(error: MicrosoftError) -> bool:
+    """The tenant named (id or domain) does not exist (AADSTS90002)."""
+    return error.code == "invalid_tenant" or "AADSTS90002" in str(error)
+
+
 def _seconds(value: Any) -> float:
     try:
         return max(0.0, float(value))

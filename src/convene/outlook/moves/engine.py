@@ -21,19 +21,18 @@ Graph call is in the audit log.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from convene.events.models import Event
-from convene.outlook.mailboxes import limits, platform
-from convene.outlook.mailboxes.connections import DelegatedTokens, usable_connection
+from convene.outlook import links
+from convene.outlook.mailboxes import connections, platform
 from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound, Transient
 from convene.outlook.microsoft.graph import GraphClient
 from convene.outlook.microsoft.registration import AppRegistration
@@ -45,9 +44,11 @@ from convene.outlook.models import (
     Mode,
     MoveStep,
     OutlookSettings,
+    lease_free,
     record,
 )
-from convene.outlook.outbound import sync
+from convene.outlook.outbound.push import sync_event
+from convene.outlook.outbound.queueing import Enqueue
 
 Requeue = Callable[[int, float], None]
 """Runs the job again ``delay`` seconds from now."""
@@ -121,15 +122,16 @@ class MoveRules(Protocol):
         ...
 
 
+_RULES: dict[str, MoveRules] = {}
+
+
+def register(kind: str, rules: MoveRules) -> None:
+    """Each operation built on the engine says, once, what is special about its jobs."""
+    _RULES[kind] = rules
+
+
 def rules_for(job: Job) -> MoveRules:
-    # Imported here: both modules build on this one.
-    if job.kind == Job.Kind.HANDOVER:
-        from convene.outlook.moves import handover
-
-        return handover.RULES
-    from convene.outlook.moves import modeswitch
-
-    return modeswitch.RULES
+    return _RULES[job.kind]
 
 
 def running_job() -> Job | None:
@@ -138,17 +140,66 @@ def running_job() -> Job | None:
     return Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).first()
 
 
-def create_job(
+class Planned(Protocol):
+    @property
+    def fingerprint(self) -> str: ...
+
+
+P = TypeVar("P", bound=Planned)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What an operation's plan becomes: the job to run, and its line in the audit log."""
+
+    params: dict[str, Any]
+    links: list[CalendarLink]
+    message: str
+    to_organizers: dict[int, int] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def start(
     kind: str,
+    plan: Callable[[], P],
+    prepare: Callable[[P], NewJob | None],
     *,
-    params: dict[str, Any],
-    links: list[CalendarLink],
+    fingerprint: str | None,
     actor_id: int,
-    to_organizers: dict[int, int] | None = None,
-) -> Job:
-    """The job and one step per link, remembering where each old copy is (in the caller's
-    transaction). ``to_organizers``: event id -> who organizes it after a handover."""
-    job = Job.objects.create(kind=kind, params=params, total=len(links), created_by_id=actor_id)
+    enqueue_job: Callable[[int], None],
+) -> Job | None:
+    """Start a move the admin confirmed, the same way for every operation (in the caller's
+    transaction): one move at a time; ``fingerprint`` is the plan they saw (``PlanChanged``
+    when things changed since); ``prepare`` turns the plan into the job (``None``: nothing has
+    to move). The job runs after commit."""
+    if running_job() is not None:
+        raise MoveRunning("A mode switch or a handover is still running; wait for it to finish.")
+    the_plan = plan()
+    if fingerprint is not None and the_plan.fingerprint != fingerprint:
+        raise PlanChanged("Events changed since the preview; please review it again.")
+    new = prepare(the_plan)
+    if new is None:
+        return None
+    job = _create_job(kind, new, actor_id)
+    record(
+        LogKind.DECISION,
+        f"{_RULES[kind].name}_planned",
+        message=new.message,
+        user_id=actor_id,
+        job=job.pk,
+        **new.details,
+    )
+    transaction.on_commit(partial(enqueue_job, job.pk))
+    return job
+
+
+def _create_job(kind: str, new: NewJob, actor_id: int) -> Job:
+    """The job and one step per link, remembering where each old copy is.
+    ``to_organizers``: event id -> who organizes it after a handover."""
+    job = Job.objects.create(
+        kind=kind, params=new.params, total=len(new.links), created_by_id=actor_id
+    )
+    to_organizers = new.to_organizers
     MoveStep.objects.bulk_create(
         MoveStep(
             job=job,
@@ -162,7 +213,7 @@ def create_job(
             from_organizer_id=link.event.created_by_id,
             to_organizer_id=(to_organizers or {}).get(link.event_id),
         )
-        for link in links
+        for link in new.links
     )
     return job
 
@@ -209,7 +260,7 @@ def _new_copy_made(link: CalendarLink, step: MoveStep, destination: Destination)
 # --- running (in the worker) --------------------------------------------------------------
 
 
-def run(job_id: int, enqueue_sync: sync.Enqueue, requeue: Requeue) -> None:
+def run(job_id: int, enqueue_sync: Enqueue, requeue: Requeue) -> None:
     """Work through the job's steps; safe to call again at any point (it continues)."""
     if not _take_lease(job_id):
         return  # another worker is running it
@@ -241,7 +292,7 @@ def run(job_id: int, enqueue_sync: sync.Enqueue, requeue: Requeue) -> None:
 
 
 def _move(
-    step: MoveStep, destination: Destination, rules: MoveRules, enqueue_sync: sync.Enqueue
+    step: MoveStep, destination: Destination, rules: MoveRules, enqueue_sync: Enqueue
 ) -> bool:
     """One event's move; True once the step is settled (moved, left or failed)."""
     link = CalendarLink.objects.select_related("event__created_by").get(event_id=step.event_id)
@@ -263,7 +314,7 @@ def _move(
             mailbox=step.from_mailbox,
             job=step.job_id,
         )
-    sync.sync_event(event.pk, enqueue_sync)
+    sync_event(event.pk, enqueue_sync)
     link.refresh_from_db()
     event.refresh_from_db()
     if link.is_behind or (not link.graph_id and not event.is_cancelled):
@@ -312,18 +363,8 @@ def _detach(link: CalendarLink, step: MoveStep, destination: Destination, rules:
     copy's coordinates, in the same transaction, as do the job's own changes
     (``before_new_copy``).
     """
-    now = timezone.now()
     with transaction.atomic():
-        taken = (
-            CalendarLink.objects.filter(pk=link.pk, graph_id=step.from_graph_id)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .update(
-                **CalendarLink.without_copy(),
-                mode=destination.mode,
-                owner_mailbox="",
-                next_attempt_at=now,
-            )
-        )
+        taken = links.detach(link, step.from_graph_id, destination.mode)
         if taken:
             MoveStep.objects.filter(pk=step.pk).update(state=MoveStep.State.MOVING)
             rules.before_new_copy(step, link.event)
@@ -333,19 +374,7 @@ def _detach(link: CalendarLink, step: MoveStep, destination: Destination, rules:
 def _reattach(step: MoveStep, link: CalendarLink, rules: MoveRules, reason: str) -> bool:
     """The new calendar refused the event: it goes on living in the old one, as before."""
     with transaction.atomic():
-        CalendarLink.objects.filter(pk=link.pk, graph_id="").update(
-            mode=step.from_mode,
-            owner_mailbox=step.from_mailbox,
-            graph_id=step.from_graph_id,
-            ical_uid=step.from_ical_uid,
-            change_key=step.from_change_key,
-            last_pushed=step.from_last_pushed,
-            synced_version=0,  # compare with the old copy once, send only what changed
-            state=LinkState.PENDING,
-            attempts=0,
-            next_attempt_at=timezone.now(),
-            last_error="",
-        )
+        links.reattach(link, step)
         rules.undo(step, link.event)
         _settle(
             step,
@@ -359,22 +388,17 @@ def _old_copy_client(step: MoveStep) -> GraphClient:
     """A client for the old copy's calendar: the service mailbox, or the old organizer's
     calendar through their own authorization (the only way into it)."""
     registration = AppRegistration.from_settings()
-    http = sync._shared_http(registration)  # the sync engine's connection pool
     if step.from_mode == Mode.PLATFORM:
         tenant = platform.tenant_for(step.from_mailbox, OutlookSettings.load())
-        return platform.client(registration, step.from_mailbox, tenant, http)
+        return platform.client(registration, step.from_mailbox, tenant)
     connection = (
-        usable_connection(step.from_organizer_id) if step.from_organizer_id is not None else None
+        connections.usable_connection(step.from_organizer_id)
+        if step.from_organizer_id is not None
+        else None
     )
     if connection is None or connection.mailbox != step.from_mailbox:
         raise AuthorizationLost(f"{step.from_mailbox} is not connected to Convene any more")
-    return GraphClient(
-        base_url=registration.graph_url,
-        token=DelegatedTokens(registration, connection.pk, connection.home_account_id),
-        http=http,
-        mailbox=None,
-        gate=partial(limits.mailbox_slot, connection.mailbox),
-    )
+    return connections.client(registration, connection)
 
 
 def where(link: CalendarLink) -> str:
@@ -453,7 +477,7 @@ def _take_lease(job_id: int, *, renew: bool = False) -> bool:
     until = now + timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
     jobs = Job.objects.filter(pk=job_id)
     if not renew:
-        jobs = jobs.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        jobs = jobs.filter(lease_free(now))
     return bool(jobs.update(lease_until=until))
 
 
@@ -461,7 +485,7 @@ def resume_stalled(requeue: Requeue) -> int:
     """Queue every unfinished job nobody is running (its worker died): the safety net."""
     now = timezone.now()
     stalled = Job.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        lease_free(now),
         state__in=[Job.State.QUEUED, Job.State.RUNNING],
         created_at__lt=now - timedelta(seconds=5),
     )

@@ -47,6 +47,7 @@ from convene.accounts.models import Role, User, normalize_email
 from convene.core.notices import notify
 from convene.events import services as event_services
 from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus
+from convene.outlook import links
 from convene.outlook.mailboxes.connections import usable_connection
 from convene.outlook.models import (
     AttendeeReply,
@@ -59,15 +60,9 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.moves.engine import (
-    Destination,
-    MoveRunning,
-    PlanChanged,
-    create_job,
-    running_job,
-    where,
-)
-from convene.outlook.outbound import sync
+from convene.outlook.moves import engine
+from convene.outlook.moves.engine import Destination, where
+from convene.outlook.outbound import queueing
 from convene.permissions import can_create_events
 
 COORGANIZER = "coorganizer"
@@ -106,9 +101,7 @@ def on_deactivated(user: User) -> int:
         f"{user.name}'s account is deactivated; an admin must hand this event over to a new "
         "organizer."
     )
-    count = _parkable(user.pk).update(
-        state=LinkState.NEEDS_NEW_ORGANIZER, last_error=reason, queued_at=None
-    )
+    count = links.park_leaver(_parkable(user.pk), reason)
     if not count:
         return 0
     message = (
@@ -122,9 +115,9 @@ def on_deactivated(user: User) -> int:
     return count
 
 
-def on_reactivated(user: User, enqueue: sync.Enqueue) -> int:
+def on_reactivated(user: User, enqueue: queueing.Enqueue) -> int:
     """They are back: their parked events sync again, as them."""
-    count = sync.resume_owner(user.pk, enqueue, parked_as=LinkState.NEEDS_NEW_ORGANIZER)
+    count = queueing.resume_owner(user.pk, enqueue, parked_as=LinkState.NEEDS_NEW_ORGANIZER)
     if count:
         record(
             LogKind.DECISION,
@@ -170,7 +163,7 @@ def user_saving(sender: Any, instance: User, **kwargs: Any) -> None:
     setattr(instance, _WAS_ACTIVE, was)
 
 
-def user_saved(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
+def user_saved(instance: User, created: bool, enqueue: queueing.Enqueue) -> None:
     """Act on a deactivation or reactivation (post_save), in the save's transaction."""
     was = getattr(instance, _WAS_ACTIVE, None)
     if created or was is None or was == instance.is_active:
@@ -178,9 +171,7 @@ def user_saved(sender: Any, instance: User, created: bool, **kwargs: Any) -> Non
     if not instance.is_active:
         on_deactivated(instance)
     else:
-        from convene.outlook import tasks  # tasks -> sync -> ... -> this module
-
-        on_reactivated(instance, tasks.enqueue_sync)
+        on_reactivated(instance, enqueue)
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -363,40 +354,38 @@ def start(
     enqueue_job: Callable[[int], None],
 ) -> Job:
     """Queue the handover the admin confirmed (``fingerprint``: the plan they saw)."""
-    if running_job() is not None:
-        raise MoveRunning("A mode switch or another handover is still running; wait for it.")
-    the_plan = plan(leaver, choice, actor=actor)
-    if fingerprint is not None and the_plan.fingerprint != fingerprint:
-        raise PlanChanged("Events changed since the preview; please review it again.")
-    if not the_plan.moving:
-        raise HandoverRefused(f"None of {leaver.name}'s events can be handed over this way.")
-    origin = Destination(Mode.ORGANIZER, the_plan.destination.service_mailbox)
-    job = create_job(
+
+    def prepare(the_plan: HandoverPlan) -> engine.NewJob:
+        if not the_plan.moving:
+            raise HandoverRefused(f"None of {leaver.name}'s events can be handed over this way.")
+        origin = Destination(Mode.ORGANIZER, the_plan.destination.service_mailbox)
+        return engine.NewJob(
+            params={
+                "from": asdict(origin),
+                "to": asdict(the_plan.destination),
+                "leaver": leaver.pk,
+                "target": choice.target,
+            },
+            links=[m.link for m in the_plan.moving],
+            to_organizers={m.link.event_id: m.new_organizer.pk for m in the_plan.moving},
+            message=(
+                f"Handing over {len(the_plan.moving)} upcoming event(s) of {leaver.name} to "
+                f"{', '.join(the_plan.new_organizers)} ({TARGETS[choice.target].lower()}); "
+                f"{len(the_plan.without_organizer)} without an eligible organizer and "
+                f"{the_plan.staying} past, cancelled or deleted event(s) stay."
+            ),
+            details={"leaver": leaver.pk},
+        )
+
+    job = engine.start(
         Job.Kind.HANDOVER,
-        params={
-            "from": asdict(origin),
-            "to": asdict(the_plan.destination),
-            "leaver": leaver.pk,
-            "target": choice.target,
-        },
-        links=[m.link for m in the_plan.moving],
+        partial(plan, leaver, choice, actor=actor),
+        prepare,
+        fingerprint=fingerprint,
         actor_id=actor.pk,
-        to_organizers={m.link.event_id: m.new_organizer.pk for m in the_plan.moving},
+        enqueue_job=enqueue_job,
     )
-    record(
-        LogKind.DECISION,
-        "handover_planned",
-        message=(
-            f"Handing over {len(the_plan.moving)} upcoming event(s) of {leaver.name} to "
-            f"{', '.join(the_plan.new_organizers)} ({TARGETS[choice.target].lower()}); "
-            f"{len(the_plan.without_organizer)} without an eligible organizer and "
-            f"{the_plan.staying} past, cancelled or deleted event(s) stay."
-        ),
-        user_id=actor.pk,
-        job=job.pk,
-        leaver=leaver.pk,
-    )
-    transaction.on_commit(partial(enqueue_job, job.pk))
+    assert job is not None  # prepare never returns None
     return job
 
 
@@ -466,3 +455,4 @@ def _name(user: User | None) -> str:
 
 
 RULES = HandoverRules()
+engine.register(Job.Kind.HANDOVER, RULES)

@@ -30,25 +30,15 @@ from django.utils import timezone
 from convene.events.models import Enrollment, Event, EventStatus
 from convene.outlook import services
 from convene.outlook.mailboxes.connections import usable_connection
-from convene.outlook.models import CalendarLink, Job, LinkState, LogKind, Mode, MoveStep, record
-from convene.outlook.moves.engine import (
-    Destination,
-    MoveRunning,
-    PlanChanged,
-    create_job,
-    running_job,
-    where,
-)
+from convene.outlook.models import CalendarLink, Job, LinkState, Mode, MoveStep
+from convene.outlook.moves import engine
+from convene.outlook.moves.engine import Destination, PlanChanged, where
 
-__all__ = ["Destination", "Plan", "PlanChanged", "SwitchRunning", "plan", "start"]
-
-
-class SwitchRunning(MoveRunning):
-    """A mode switch (or a handover) is still running; one at a time."""
+__all__ = ["Destination", "PlanChanged", "SwitchPlan", "plan", "start"]
 
 
 @dataclass(frozen=True)
-class Plan:
+class SwitchPlan:
     destination: Destination
     moving: list[CalendarLink]
     # Would move, but Convene cannot reach one of the two calendars now: (link, why).
@@ -70,7 +60,7 @@ class Plan:
         return hashlib.sha256("|".join(sorted(parts)).encode()).hexdigest()[:32]
 
 
-def plan(destination: Destination) -> Plan:
+def plan(destination: Destination) -> SwitchPlan:
     """What switching to ``destination`` would do now (reads only)."""
     now = timezone.now()
     elsewhere = [
@@ -97,7 +87,7 @@ def plan(destination: Destination) -> Plan:
     people = set(
         Enrollment.objects.filter(event_id__in=events).values_list("user_id", flat=True)
     ) | {link.event.created_by_id for link in moving}
-    return Plan(
+    return SwitchPlan(
         destination=destination,
         moving=moving,
         held_back=held_back,
@@ -129,11 +119,6 @@ def _blocker(link: CalendarLink, destination: Destination) -> str:
     return ""
 
 
-def current_job() -> Job | None:
-    """The move still running (a mode switch or a handover), if any."""
-    return running_job()
-
-
 @transaction.atomic
 def start(
     destination: Destination,
@@ -147,34 +132,30 @@ def start(
     ``fingerprint`` is the plan the admin confirmed; if things changed since, ``PlanChanged``.
     Returns ``None`` when no event had to move (the settings simply switched).
     """
-    if current_job() is not None:
-        raise SwitchRunning("A mode switch or a handover is still running; wait for it to finish.")
     before = Destination.current()
-    the_plan = plan(destination)
-    if fingerprint is not None and the_plan.fingerprint != fingerprint:
-        raise PlanChanged("Events changed since the preview; please review it again.")
-    services.change_settings(asdict(destination), actor_id=actor_id)
-    if not the_plan.total:
-        return None
-    job = create_job(
+
+    def prepare(the_plan: SwitchPlan) -> engine.NewJob | None:
+        services.change_settings(asdict(destination), actor_id=actor_id)
+        if not the_plan.total:
+            return None
+        return engine.NewJob(
+            params={"from": asdict(before), "to": asdict(destination)},
+            links=[*the_plan.moving, *(link for link, _ in the_plan.held_back)],
+            message=(
+                f"Moving {len(the_plan.moving)} upcoming event(s) to {destination.describe()} "
+                f"({the_plan.people} people); {len(the_plan.held_back)} held back, "
+                f"{the_plan.past} past event(s) stay."
+            ),
+        )
+
+    return engine.start(
         Job.Kind.MODE_SWITCH,
-        params={"from": asdict(before), "to": asdict(destination)},
-        links=[*the_plan.moving, *(link for link, _ in the_plan.held_back)],
+        partial(plan, destination),
+        prepare,
+        fingerprint=fingerprint,
         actor_id=actor_id,
+        enqueue_job=enqueue_job,
     )
-    record(
-        LogKind.DECISION,
-        "mode_switch_planned",
-        message=(
-            f"Moving {len(the_plan.moving)} upcoming event(s) to {destination.describe()} "
-            f"({the_plan.people} people); {len(the_plan.held_back)} held back, "
-            f"{the_plan.past} past event(s) stay."
-        ),
-        user_id=actor_id,
-        job=job.pk,
-    )
-    transaction.on_commit(partial(enqueue_job, job.pk))
-    return job
 
 
 class SwitchRules:
@@ -202,3 +183,4 @@ class SwitchRules:
 
 
 RULES = SwitchRules()
+engine.register(Job.Kind.MODE_SWITCH, RULES)

@@ -34,8 +34,9 @@ from convene.outlook.models import (
     record,
 )
 from convene.outlook.moves import engine, modeswitch
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 from convene.outlook.web.forms import ModeSwitchForm, OutlookSettingsForm, PlatformMailboxForm
+from convene.outlook.web.settings_page import render_settings
 
 # --- Test connection ----------------------------------------------------------------------
 
@@ -44,8 +45,6 @@ from convene.outlook.web.forms import ModeSwitchForm, OutlookSettingsForm, Platf
 @requires(permissions.is_site_admin)
 def test_connection(request: HttpRequest) -> HttpResponse:
     """Try the service mailbox typed on the settings page (saved or not) against Microsoft."""
-    from convene.outlook.web.views import render_settings  # views imports this module
-
     form = OutlookSettingsForm(
         request.POST, missing_configuration=AppRegistration.from_settings().missing()
     )
@@ -58,9 +57,7 @@ def test_connection(request: HttpRequest) -> HttpResponse:
     tenant = mailbox.cleaned_data["platform_tenant"] or platform.tenant_for(
         address, OutlookSettings(service_mailbox=address)
     )
-    diagnosis = platform.test_connection(
-        registration, address, tenant, sync._shared_http(registration)
-    )
+    diagnosis = platform.test_connection(registration, address, tenant)
     return render_settings(request, form, diagnosis=diagnosis)
 
 
@@ -145,7 +142,7 @@ def platform_consent_done(request: HttpRequest) -> HttpResponse:
         # Events that failed for want of consent need no one to press "Retry".
         failing = CalendarLink.objects.filter(mode=Mode.PLATFORM, state=LinkState.FAILING)
         for link in failing:
-            sync.retry_now(link, tasks.enqueue_sync)
+            queueing.retry_now(link, tasks.enqueue_sync)
         messages.success(
             request,
             f"Admin consent granted in tenant {tenant}. Use “Test connection” to check that "
@@ -183,7 +180,7 @@ def switch_needing_review(values: dict[str, Any]) -> str | None:
     )
     if destination == modeswitch.Destination.current():
         return None
-    if modeswitch.current_job() is None and not modeswitch.plan(destination).total:
+    if engine.running_job() is None and not modeswitch.plan(destination).total:
         return None
     query = urlencode({name: values[name] for name in DESTINATION_FIELDS})
     return f"{reverse('outlook:mode_switch')}?{query}"
@@ -196,7 +193,7 @@ def without_destination(values: dict[str, Any]) -> dict[str, Any]:
 @requires(permissions.is_site_admin)
 def mode_switch(request: HttpRequest) -> HttpResponse:
     """GET: what switching would do, with numbers. POST: do it (as a job)."""
-    running = modeswitch.current_job()
+    running = engine.running_job()
     if running is not None:
         messages.info(request, "A mode switch or handover is still running; this is its progress.")
         return redirect("outlook:job", job_id=running.pk)
@@ -218,7 +215,7 @@ def mode_switch(request: HttpRequest) -> HttpResponse:
             )
         except modeswitch.PlanChanged as exc:
             messages.warning(request, str(exc))
-        except modeswitch.SwitchRunning as exc:
+        except engine.MoveRunning as exc:
             messages.info(request, str(exc))
             return redirect("outlook:settings")
         else:

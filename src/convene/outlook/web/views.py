@@ -26,24 +26,21 @@ from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
 from convene.outlook import services, tasks
-from convene.outlook.inbound import reconcile as inbound
+from convene.outlook.inbound import reconcile
 from convene.outlook.mailboxes import connections
-from convene.outlook.mailboxes.platform import Diagnosis
 from convene.outlook.microsoft import crypto, identity
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     ConnectionStatus,
-    Job,
     LinkState,
     LogKind,
-    Mode,
     OutlookConnection,
     OutlookSettings,
     SyncLogEntry,
 )
 from convene.outlook.moves import handover
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
     is_platform_consent,
@@ -52,6 +49,7 @@ from convene.outlook.web.platform_views import (
     typed_before_consent,
     without_destination,
 )
+from convene.outlook.web.settings_page import render_settings
 
 # --- admin: settings and sync dashboard ---------------------------------------------------
 
@@ -69,7 +67,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             values = form.cleaned_data
             if review is not None:
                 values = without_destination(values)
-            changes = services.change_settings(values, actor_id=_user(request).pk)
+            changes = services.change_settings(
+                values, actor_id=_user(request).pk, track_all=tasks.track_all_events_task
+            )
             for sentence in changes:
                 messages.success(request, sentence)
             if review is not None:
@@ -81,32 +81,6 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         initial |= typed_before_consent(request)
         form = OutlookSettingsForm(initial=initial, missing_configuration=missing)
     return render_settings(request, form)
-
-
-def render_settings(
-    request: HttpRequest,
-    form: OutlookSettingsForm,
-    *,
-    diagnosis: Diagnosis | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    registration = AppRegistration.from_settings()
-    return render(
-        request,
-        "outlook/settings.html",
-        {
-            "form": form,
-            "outlook": OutlookSettings.load(),
-            "registration": registration,
-            "missing": registration.missing(),
-            "modes": Mode,
-            "redirect_uri": registration.absolute(reverse("outlook:callback")),
-            "consent_redirect_uri": registration.absolute(reverse("outlook:admin_consent_done")),
-            "diagnosis": diagnosis,
-            "switch_job": Job.objects.filter(kind=Job.Kind.MODE_SWITCH).first(),
-        },
-        status=status,
-    )
 
 
 @requires(permissions.is_site_admin)
@@ -158,7 +132,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @requires(permissions.is_site_admin)
 def retry(request: HttpRequest, link_id: int) -> HttpResponse:
     link = get_object_or_404(CalendarLink, pk=link_id)
-    services.retry(link, actor_id=_user(request).pk)
+    services.retry(link, actor_id=_user(request).pk, enqueue=tasks.enqueue_sync)
     messages.success(request, f"“{link.event.title}” will be synced again now.")
     return redirect("outlook:dashboard")
 
@@ -170,7 +144,7 @@ def publish_again(request: HttpRequest, event_id: int) -> HttpResponse:
     link = get_object_or_404(CalendarLink.objects.select_related("event"), event_id=event_id)
     if not permissions.can_manage_event(request.user, link.event):
         raise PermissionDenied
-    if inbound.publish_again(link, actor_id=_user(request).pk, enqueue=tasks.enqueue_sync):
+    if reconcile.publish_again(link, actor_id=_user(request).pk, enqueue=tasks.enqueue_sync):
         messages.success(request, f"“{link.event.title}” is being published to Outlook again.")
     else:
         messages.info(request, "This event does not need publishing again.")
@@ -274,7 +248,7 @@ def _finish_sign_in(request: HttpRequest) -> HttpResponse:
     except identity.SignInError as exc:
         return _sign_in_problem(request, exc.reason, str(exc))
     connections.save_sign_in(_user(request).pk, signed_in)
-    resumed = sync.resume_owner(_user(request).pk, tasks.enqueue_sync)
+    resumed = queueing.resume_owner(_user(request).pk, tasks.enqueue_sync)
     note = f" {resumed} waiting event(s) are on their way to Outlook." if resumed else ""
     messages.success(request, f"Outlook connected as {signed_in.username}.{note}")
     return redirect(safe_next(request, signed_in.return_to, default=reverse("outlook:mine")))

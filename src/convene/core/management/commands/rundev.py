@@ -13,10 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from convene.accounts.models import Role, User
+from convene.core import extensions
 from convene.core.processes import ChildSpec, Supervisor
-from convene.events.demo import DEMO_PASSWORD, sign_in_lines
-from convene.outlook import emulator_setup
 
 EMULATOR_API_PORT = 8443
 EMULATOR_UI_PORT = 8080
@@ -83,20 +81,18 @@ class Command(BaseCommand):
         port = int(os.environ.get("CONVENE_PORT", "8000"))
         with_emulator = emulator_installed()
         environ = dict(os.environ)
+        start = extensions.DevStart(
+            port=port,
+            var_dir=Path(settings.VAR_DIR),
+            with_emulator=with_emulator,
+            emulator_api_port=EMULATOR_API_PORT,
+        )
+        # What the apps add: demo sign-ins, the emulator's seed and the settings pointing at it.
+        setups = [hook(start) for hook in extensions.dev_setups()]
         seed_file = None
-        # The emulator stands in for Microsoft unless a real app registration is configured.
-        if with_emulator and not environ.get("OUTLOOK_CLIENT_ID"):
-            seed_file, outlook_environment = emulator_setup.prepare(
-                (
-                    emulator_setup.Mailbox(user.email, user.name, user.role == Role.ADMIN)
-                    for user in User.objects.filter(is_active=True)
-                ),
-                password=DEMO_PASSWORD,
-                data_dir=Path(settings.VAR_DIR) / "emulator",
-                api_port=EMULATOR_API_PORT,
-                public_url=f"http://127.0.0.1:{port}",
-            )
-            environ.update(outlook_environment)
+        for setup in setups:
+            environ.update(setup.env)
+            seed_file = setup.emulator_seed or seed_file
         children = dev_children(
             python=sys.executable,
             manage_py=Path(settings.BASE_DIR) / "manage.py",
@@ -105,7 +101,7 @@ class Command(BaseCommand):
             with_emulator=with_emulator,
             emulator_seed=seed_file,
         )
-        self._announce(port, with_emulator, seeded=seed_file is not None)
+        self._announce(port, with_emulator, [line for s in setups for line in s.lines])
         supervisor = Supervisor(children, env=dev_environment(environ))
         signal.signal(signal.SIGINT, supervisor.request_stop)
         signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -117,7 +113,7 @@ class Command(BaseCommand):
             )
         self.stdout.write("Stopped.")
 
-    def _announce(self, port: int, with_emulator: bool, seeded: bool) -> None:
+    def _announce(self, port: int, with_emulator: bool, lines: list[str]) -> None:
         write = self.stdout.write
         write(f"Convene:             http://127.0.0.1:{port}/")
         if with_emulator:
@@ -129,13 +125,6 @@ class Command(BaseCommand):
             write(f"Microsoft 365 (API): https://127.0.0.1:{EMULATOR_API_PORT}/")
         else:
             write("Microsoft 365 emulator: not installed, skipped.")
-        write("Demo sign-ins:")
-        for line in sign_in_lines():
+        for line in lines:
             write(line)
-        if seeded:
-            write(
-                "Microsoft sign-in (emulator): every person above has a mailbox with the same "
-                f"email and password; the platform mailbox is {emulator_setup.SERVICE_MAILBOX}."
-            )
-            write("Outlook sync starts off: Admin > Calendar Integration > Microsoft Outlook.")
         write("Press Ctrl-C to stop everything.")

@@ -17,7 +17,7 @@ from convene.outlook.models import (
     OutlookConnection,
     OutlookSettings,
 )
-from convene.outlook.outbound import sync
+from convene.outlook.outbound import queueing
 
 
 class Command(BaseCommand):
@@ -63,12 +63,12 @@ class Command(BaseCommand):
             link = CalendarLink.objects.filter(event_id=event).first()
             if link is None:
                 raise CommandError(f"Event {event} is not tracked in Outlook.")
-            sync.retry_now(link, tasks.enqueue_sync, compare_again=True)
+            queueing.retry_now(link, tasks.enqueue_sync, compare_again=True)
             self.stdout.write(f"Event {event} queued for sync.")
             return
         links = list(CalendarLink.objects.all())
         for done, link in enumerate(links, start=1):
-            sync.retry_now(link, tasks.enqueue_sync, compare_again=True)
+            queueing.retry_now(link, tasks.enqueue_sync, compare_again=True)
             self._progress(done, len(links))
         self.stdout.write(f"\n{len(links)} events queued for sync.")
 

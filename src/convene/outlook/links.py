@@ -1,0 +1,430 @@
+"""What can happen to an event's Outlook copy: every ``CalendarLink`` transition, in one place.
+
+A link is written only here. Each transition is one function, with what comes with it (the
+audit log's decision, a notice to the organizer), so "deleted in Outlook" or "needs a new
+organizer" means the same wherever it is found out: by a push, a notification, a delta read,
+a move or a person leaving.
+
+- tracked: ``track``, ``note_new_version`` (Convene wants a newer copy);
+- queued: ``claim_queue`` / ``claim_queue_many`` (one task per burst of changes), ``unqueue``;
+- claimed: ``take_lease`` / ``give_back_lease`` (one worker on an event at a time: a push,
+  a reconcile or a move);
+- synced: ``synced`` / ``save_synced``;
+- failed: ``fail`` (retried later, or given up until a change or a "Retry");
+- parked: ``park`` (waiting for its organizer to reconnect), ``needs_new_organizer``,
+  ``park_leaver`` (all of a deactivated organizer's events), ``unpark`` (they are back);
+- ``deleted_in_outlook`` and ``publish_again``;
+- moved: ``detach`` (pointed at a new calendar, no copy yet) and ``reattach`` (back to the old
+  copy when the new calendar refused it).
+
+The conditions the rest asks about exist once too: ``lease_free``, ``not_queued``, ``behind``
+and ``due_for_sweep``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from convene.core.notices import notify
+from convene.events.models import Event
+from convene.outlook.microsoft.errors import MicrosoftError
+from convene.outlook.microsoft.registration import AppRegistration
+from convene.outlook.models import (
+    AttendeeReply,
+    CalendarLink,
+    LinkState,
+    LogKind,
+    MoveStep,
+    lease_free,
+    record,
+)
+
+MAX_BACKOFF_SECONDS = 15 * 60
+
+# States in which the sync engine pushes a link on its own.
+ACTIVE = (LinkState.PENDING, LinkState.SYNCED, LinkState.FAILING)
+
+
+def lease() -> timedelta:
+    """How long a worker may hold a link (and a queued task may wait) before others assume it
+    died: longer than any one sync takes, short enough that a crash only delays sync."""
+    return timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
+
+
+# --- conditions -------------------------------------------------------------------------
+
+
+def not_queued(now: datetime | None = None) -> Q:
+    """No task is waiting for the link (or the one that was has been lost)."""
+    return Q(queued_at__isnull=True) | Q(queued_at__lt=(now or timezone.now()) - lease())
+
+
+def behind(now: datetime | None = None) -> Q:
+    """Behind what Convene wants, and due for a push without anyone pressing "Retry"."""
+    return Q(
+        synced_version__lt=F("desired_version"),
+        state__in=[LinkState.PENDING, LinkState.SYNCED],
+        next_attempt_at__lte=now or timezone.now(),
+    )
+
+
+def due_for_sweep(now: datetime | None = None) -> Q:
+    """What the sweep re-queues: behind, due, not queued, not held."""
+    now = now or timezone.now()
+    return (
+        Q(synced_version__lt=F("desired_version"), next_attempt_at__lte=now, state__in=ACTIVE)
+        & not_queued(now)
+        & lease_free(now)
+    )
+
+
+# --- queued ----------------------------------------------------------------------------
+
+
+def track(event_ids: Iterable[int], mode: str) -> None:
+    """The events should be in Outlook (in ``mode``'s calendar): a link each, unless they
+    have one."""
+    CalendarLink.objects.bulk_create(
+        [CalendarLink(event_id=pk, mode=mode) for pk in event_ids], ignore_conflicts=True
+    )
+
+
+def note_new_version(event_id: int, mode: str) -> CalendarLink:
+    """Convene wants a newer copy of the event (its first, in ``mode``'s calendar, when it has
+    none yet); a permanent failure may be fixed by this very change."""
+    link, created = CalendarLink.objects.get_or_create(event_id=event_id, defaults={"mode": mode})
+    if not created:
+        CalendarLink.objects.filter(pk=link.pk).update(desired_version=F("desired_version") + 1)
+        CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
+            next_attempt_at=timezone.now()
+        )
+    return link
+
+
+def want_all_again(links: QuerySet[CalendarLink]) -> None:
+    """Every one of ``links`` compares itself with Outlook's copy again."""
+    links.update(desired_version=F("desired_version") + 1)
+
+
+def claim_queue(link_id: int) -> bool:
+    """Mark the link queued unless a task already is: True when the caller should queue one."""
+    now = timezone.now()
+    return bool(CalendarLink.objects.filter(not_queued(now), pk=link_id).update(queued_at=now))
+
+
+def claim_queue_many(link_ids: list[int]) -> set[int]:
+    """``claim_queue`` for many links; returns those that were not queued already. (Two claims
+    racing may both queue a link: its lease still lets only one task push it.)
+
+    Rows a worker holds locked in a transaction of its own are skipped, not waited for: a
+    claim waiting on one row while holding others deadlocked with a worker saving its batch
+    (PostgreSQL). The worker is on those links; the next sweep finds whatever is still due."""
+    now = timezone.now()
+    claimed: set[int] = set()
+    for start in range(0, len(link_ids), 500):  # within every database's parameter limit
+        with transaction.atomic():
+            ids = set(
+                CalendarLink.objects.filter(not_queued(now), pk__in=link_ids[start : start + 500])
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)
+            )
+            CalendarLink.objects.filter(pk__in=ids).update(queued_at=now)
+        claimed |= ids
+    return claimed
+
+
+def unqueue(link_ids: list[int]) -> None:
+    """Their task started (or could not be queued): a new change queues a new one."""
+    CalendarLink.objects.filter(pk__in=link_ids).update(queued_at=None)
+
+
+def retry_now(link: CalendarLink, *, compare_again: bool = False) -> None:
+    """Due at once, as a "Retry" asks (a copy deleted in Outlook stays so)."""
+    changes: dict[str, Any] = {"next_attempt_at": timezone.now(), "queued_at": None}
+    if link.state != LinkState.DELETED_IN_OUTLOOK:
+        changes["state"] = LinkState.PENDING
+    if compare_again:
+        changes["desired_version"] = F("desired_version") + 1
+    CalendarLink.objects.filter(pk=link.pk).update(**changes)
+
+
+# --- claimed ---------------------------------------------------------------------------
+
+
+def take_lease(link_id: int) -> bool:
+    """Become the one worker on this link (a push, a reconcile): False when someone is."""
+    now = timezone.now()
+    return bool(
+        CalendarLink.objects.filter(lease_free(now), pk=link_id).update(lease_until=now + lease())
+    )
+
+
+def take_lease_of_event(event_id: int) -> bool:
+    """``take_lease`` for the event's link, counting its queued task as started.
+
+    One statement: from here on a new change queues a new task (this one may already be too
+    early for it), and the lease makes this worker the only one pushing the event."""
+    links = CalendarLink.objects.filter(event_id=event_id)
+    if links.filter(lease_free()).update(queued_at=None, lease_until=timezone.now() + lease()):
+        return True
+    links.update(queued_at=None)
+    # The holder may have given the lease back between these two statements, and found this
+    # change behind it while this task still counted as queued, so queued nothing. Once more,
+    # now that the holder (or a new change) would queue a task of its own.
+    return bool(links.filter(lease_free()).update(lease_until=timezone.now() + lease()))
+
+
+def give_back_lease(link_ids: list[int]) -> None:
+    CalendarLink.objects.filter(pk__in=link_ids).update(lease_until=None)
+
+
+def give_back_lease_of_event(event_id: int) -> None:
+    CalendarLink.objects.filter(event_id=event_id).update(lease_until=None)
+
+
+# --- synced ----------------------------------------------------------------------------
+
+
+def synced(version: int) -> dict[str, Any]:
+    """A link's values once Outlook holds ``version`` of its event (for ``save_synced``)."""
+    now = timezone.now()
+    return {
+        "state": LinkState.SYNCED,
+        "synced_version": version,
+        "attempts": 0,
+        "last_error": "",
+        "last_synced_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def save_synced(saved: list[tuple[CalendarLink, dict[str, Any]]]) -> None:
+    """Write what Outlook now holds for each link, all in one transaction (one commit).
+    (One plain UPDATE per link: Django's ``bulk_update`` builds a CASE per field and row,
+    which cost more CPU than a batch's HTTP.)"""
+    with transaction.atomic():
+        for link, values in saved:
+            CalendarLink.objects.filter(pk=link.pk).update(**values)
+
+
+def forget_drifted(link: CalendarLink, drifted: list[str]) -> None:
+    """Outlook's copy was edited there: forget what it had accepted for those properties, so
+    the next sync sends them again."""
+    kept = {k: v for k, v in link.last_pushed.items() if k not in drifted}
+    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+
+
+def follow_mode(link: CalendarLink, mode: str) -> None:
+    """A link with no copy yet goes where the settings say now."""
+    CalendarLink.objects.filter(pk=link.pk, graph_id="").update(mode=mode)
+    link.mode = mode
+
+
+# --- failed ----------------------------------------------------------------------------
+
+
+def fail(link: CalendarLink, exc: MicrosoftError, *, permanent: bool) -> float:
+    """Record the failure; returns the seconds until the next automatic attempt."""
+    attempts = link.attempts + 1
+    delay = 0.0
+    next_attempt: datetime | None
+    if permanent:
+        # Only a new change to the event, or someone pressing "Retry", tries again.
+        next_attempt = None
+        state = LinkState.FAILING
+    else:
+        delay = backoff(attempts, getattr(exc, "retry_after", None))
+        next_attempt = timezone.now() + timedelta(seconds=delay)
+        # A hiccup is still "pending"; only repeated failures are worth a red badge.
+        state = LinkState.FAILING if attempts >= 3 else LinkState.PENDING
+    CalendarLink.objects.filter(pk=link.pk).update(
+        state=state, attempts=attempts, next_attempt_at=next_attempt, last_error=str(exc)[:2000]
+    )
+    decide(
+        link,
+        "give_up" if permanent else "retry_later",
+        str(exc),
+        next_attempt=next_attempt.isoformat() if next_attempt else None,
+    )
+    return delay
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return retry_after
+    # Exponential with full jitter, so many failing events do not retry in lockstep.
+    ceiling: float = min(MAX_BACKOFF_SECONDS, 2.0**attempts)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+# --- parked ----------------------------------------------------------------------------
+
+
+def park(link: CalendarLink, reason: str) -> None:
+    """Its organizer's authorization is gone: nothing is tried until they reconnect."""
+    _mark(link, LinkState.WAITING_AUTHORIZATION, reason, decision="wait_for_authorization")
+
+
+def needs_new_organizer(link: CalendarLink, reason: str) -> None:
+    """Its organizer left: Convene never acts as them, an admin hands the event over."""
+    _mark(link, LinkState.NEEDS_NEW_ORGANIZER, reason, decision="needs_new_organizer")
+
+
+def park_leaver(links: QuerySet[CalendarLink], reason: str) -> int:
+    """``needs_new_organizer`` for all of a deactivated organizer's ``links`` at once (the
+    caller logs one decision for them all); returns how many."""
+    return links.update(state=LinkState.NEEDS_NEW_ORGANIZER, last_error=reason, queued_at=None)
+
+
+def unpark(user_id: int, parked_as: str) -> QuerySet[CalendarLink]:
+    """The person's events parked as ``parked_as`` are pending again; returns them (to queue)."""
+    parked = CalendarLink.objects.filter(state=parked_as, event__created_by_id=user_id)
+    ids = list(parked.values_list("pk", flat=True))
+    parked.update(state=LinkState.PENDING, next_attempt_at=timezone.now(), last_error="")
+    return CalendarLink.objects.filter(pk__in=ids)
+
+
+# --- deleted in Outlook, and publishing again -------------------------------------------
+
+
+def deleted_in_outlook(link: CalendarLink) -> None:
+    """Its copy was deleted in Outlook (found by a push, a notification or a delta read).
+    Convene does not put it back on its own (that would invite everyone again); the organizer
+    is told once, and may publish it again."""
+    changed = (
+        CalendarLink.objects.filter(pk=link.pk)
+        .exclude(state=LinkState.DELETED_IN_OUTLOOK)
+        .update(state=LinkState.DELETED_IN_OUTLOOK, last_error="Deleted in Outlook.")
+    )
+    if not changed:
+        return
+    decide(
+        link,
+        "deleted_in_outlook",
+        "The Outlook copy was deleted in Outlook; it will not be re-created on its own.",
+    )
+    event = Event.objects.select_related("created_by").get(pk=link.event_id)
+    tell_organizer(
+        event,
+        f"“{event.title}” was deleted from Outlook. Convene did not put it back (that "
+        "would invite everyone again); open the event to publish it again.",
+        "Deleted in Outlook",
+    )
+
+
+def can_publish_again(link: CalendarLink) -> bool:
+    return (
+        link.state == LinkState.DELETED_IN_OUTLOOK
+        and not link.event.is_cancelled
+        and link.event.end > timezone.now()
+    )
+
+
+def publish_again(link: CalendarLink, *, actor_id: int | None) -> bool:
+    """A new Outlook copy of an event deleted there: a new generation, so a new transactionId
+    and a fresh create (which invites everyone again). False when it does not apply; the
+    caller queues the sync."""
+    if not can_publish_again(link):
+        return False
+    changed = CalendarLink.objects.filter(pk=link.pk, state=LinkState.DELETED_IN_OUTLOOK).update(
+        **_without_copy(), desired_version=F("desired_version") + 1
+    )
+    if not changed:
+        return False
+    # The answers belonged to the deleted copy; the new invitation asks everyone again.
+    AttendeeReply.objects.filter(event_id=link.event_id).delete()
+    record(
+        LogKind.DECISION,
+        "publish_again",
+        message="Published again after it was deleted in Outlook.",
+        event_id=link.event_id,
+        user_id=actor_id,
+        mailbox=link.owner_mailbox,
+    )
+    link.refresh_from_db()
+    return True
+
+
+# --- moved -----------------------------------------------------------------------------
+
+
+def detach(link: CalendarLink, from_graph_id: str, mode: str) -> bool:
+    """Point the link at another calendar (``mode``) with no copy yet, unless a sync holds
+    it or its copy changed; the caller keeps the old copy's coordinates (``MoveStep``) in the
+    same transaction."""
+    now = timezone.now()
+    return bool(
+        CalendarLink.objects.filter(lease_free(now), pk=link.pk, graph_id=from_graph_id).update(
+            **_without_copy(), mode=mode, owner_mailbox="", next_attempt_at=now
+        )
+    )
+
+
+def reattach(link: CalendarLink, step: MoveStep) -> None:
+    """The new calendar refused the event: it goes on living in the old one, as before."""
+    CalendarLink.objects.filter(pk=link.pk, graph_id="").update(
+        mode=step.from_mode,
+        owner_mailbox=step.from_mailbox,
+        graph_id=step.from_graph_id,
+        ical_uid=step.from_ical_uid,
+        change_key=step.from_change_key,
+        last_pushed=step.from_last_pushed,
+        synced_version=0,  # compare with the old copy once, send only what changed
+        state=LinkState.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        last_error="",
+    )
+
+
+def _without_copy() -> dict[str, Any]:
+    """``update()`` values that forget the Outlook copy so the next sync makes a new one.
+
+    The new generation gives the new copy its own ``transactionId``: a retried create of the
+    new copy returns it, and can never return the forgotten one.
+    """
+    return {
+        "generation": F("generation") + 1,
+        "graph_id": "",
+        "ical_uid": "",
+        "change_key": "",
+        "last_pushed": {},
+        "synced_version": 0,
+        "state": LinkState.PENDING,
+        "attempts": 0,
+        "last_error": "",
+    }
+
+
+# --- side effects ----------------------------------------------------------------------
+
+
+def _mark(link: CalendarLink, state: str, reason: str, *, decision: str) -> None:
+    CalendarLink.objects.filter(pk=link.pk).update(state=state, last_error=reason[:2000])
+    decide(link, decision, reason)
+
+
+def decide(link: CalendarLink, decision: str, message: str, **details: Any) -> None:
+    """Write a decision about the link to the audit log."""
+    record(
+        LogKind.DECISION,
+        decision,
+        message=message,
+        event_id=link.event_id,
+        mailbox=link.owner_mailbox,
+        **details,
+    )
+
+
+def tell_organizer(event: Event, text: str, subject: str) -> None:
+    """A notice to the event's organizer, in the app and by email, linking to the event."""
+    url = AppRegistration.from_settings().absolute(event.get_absolute_url())
+    notify(event.created_by, text, url=url, email_subject=f"{subject}: {event.title}")

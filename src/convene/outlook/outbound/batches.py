@@ -1,0 +1,184 @@
+"""Pushing many events of one mailbox at once, as JSON batches.
+
+The same leases and the same requests as ``outbound.push``, sent as one ``$batch`` per mailbox
+and up to 20 requests, with the database read and written once per batch. Each request keeps
+its own outcome, handled exactly as if it had gone alone.
+
+The batches take the two shapes Microsoft documents for one mailbox. A few batches' worth goes
+out unordered, one batch at a time: Outlook runs 4 of its requests at once, so the batch holds
+all 4 of the mailbox's request slots. A long queue (the platform calendar's backfill) goes out
+as ordered batches (``dependsOn``), each holding one slot, 4 at a time: no slot then idles while
+a batch waits for its slowest request, and one batch's round trip overlaps the others' work.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from convene.outlook import links
+from convene.outlook.microsoft.errors import MicrosoftError, NotSent
+from convene.outlook.microsoft.graph import MAX_BATCH
+from convene.outlook.models import (
+    CalendarLink,
+    LogKind,
+    OutlookSettings,
+    SyncLogEntry,
+    log_entry,
+)
+from convene.outlook.outbound.outcomes import settle_failure
+from convene.outlook.outbound.push import Update, update_for, wants_push
+from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
+from convene.outlook.outbound.snapshots import event_snapshot, people
+from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
+
+
+def sync_events(
+    event_ids: list[int],
+    enqueue: Enqueue,
+    resolve: TargetResolver | None = None,
+    *,
+    ordered: bool = False,
+) -> None:
+    """Bring several events' Outlook copies up to date at once, as ``sync_event`` does for each
+    (same leases, same outcomes): the requests for one mailbox go out as JSON batches,
+    ``ordered`` ones (see the module's docstring) when asked."""
+    link_ids = list(
+        CalendarLink.objects.filter(event_id__in=event_ids).values_list("pk", flat=True)
+    )
+    links.unqueue(link_ids)  # from here on a new change queues a new task
+    # A link someone else is pushing (a single edit's task) is theirs: they queue what follows.
+    # Each lease is its own conditional update (exactly the links this task got), all in one
+    # transaction (one commit).
+    with transaction.atomic():
+        taken = [link_id for link_id in link_ids if links.take_lease(link_id)]
+    if not taken:
+        return
+    try:
+        not_sent = _push_many(taken, enqueue, resolve or resolve_target, ordered)
+    finally:
+        links.give_back_lease(taken)
+    # Requests an ordered batch did not run go out again at once, batched again; their links
+    # are free now that the leases are given back. (Usually none: no queries then.)
+    if not_sent:
+        queue_many(CalendarLink.objects.filter(pk__in=not_sent), enqueue)
+    queue_behind(taken, enqueue)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    link: CalendarLink
+    version: int
+    target: Target
+    update: Update
+
+
+def _push_many(
+    link_ids: list[int], enqueue: Enqueue, resolve: TargetResolver, ordered: bool
+) -> list[int]:
+    """Push the links' events; returns the links whose request an ordered batch did not run."""
+    found = CalendarLink.objects.select_related("event__created_by").filter(pk__in=link_ids)
+    outlook = OutlookSettings.load()
+    due = [link for link in found if wants_push(link, outlook)]
+    enrollments = people([link.event for link in due])
+    targets = _TargetMemo(resolve, outlook)
+    synced: list[tuple[CalendarLink, dict[str, Any]]] = []
+    by_mailbox: dict[tuple[str, bool], list[_Planned]] = defaultdict(list)
+    for link in due:
+        version = link.desired_version
+        try:
+            target = targets.of(link)
+            snapshot = event_snapshot(
+                link.event,
+                target.mailbox,
+                platform=target.is_platform,
+                enrollments=enrollments.get(link.event_id, []),
+            )
+            update = update_for(link, link.event, target.mailbox, snapshot)
+        except MicrosoftError as exc:
+            settle_failure(link, exc, link.owner_mailbox, enqueue)
+            continue
+        if update is None:
+            synced.append((link, links.synced(version)))
+        else:
+            by_mailbox[(target.mailbox, target.is_platform)].append(
+                _Planned(link, version, target, update)
+            )
+    not_sent: list[int] = []
+    for planned in by_mailbox.values():
+        for start in range(0, len(planned), MAX_BATCH):
+            outcome = _send_batch(planned[start : start + MAX_BATCH], enqueue, ordered)
+            synced += outcome.synced
+            not_sent += outcome.not_sent
+    links.save_synced(synced)
+    return not_sent
+
+
+@dataclass
+class _BatchOutcome:
+    synced: list[tuple[CalendarLink, dict[str, Any]]]  # each link now in sync, what to save
+    not_sent: list[int]  # links whose request the batch did not run (``NotSent``)
+
+
+def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _BatchOutcome:
+    """Send one mailbox's requests as one JSON batch; settle each one's outcome as if it had
+    gone alone, except those the batch did not run."""
+    target = batch[0].target
+    outcomes: list[dict[str, Any] | MicrosoftError]
+    try:
+        outcomes = target.client.batch([item.update.call for item in batch], ordered=ordered)
+    except MicrosoftError as exc:
+        outcomes = [exc] * len(batch)  # the batch itself failed: so did each request in it
+    entries: list[SyncLogEntry] = []
+    synced = []
+    for item, outcome in zip(batch, outcomes, strict=True):
+        failed = outcome if isinstance(outcome, MicrosoftError) else None
+        entries.append(
+            log_entry(
+                LogKind.GRAPH,
+                item.update.action,
+                status=str(failed.status or type(failed).__name__) if failed else "ok",
+                message=str(failed) if failed else "",
+                event_id=item.link.event_id,
+                mailbox=target.mailbox,
+                batched=True,
+                **item.update.details,
+            )
+        )
+        if not isinstance(outcome, MicrosoftError):
+            synced.append((item.link, {**item.update.saved(outcome), **links.synced(item.version)}))
+    SyncLogEntry.objects.bulk_create(entries)
+    not_sent = []
+    for item, outcome in zip(batch, outcomes, strict=True):
+        if isinstance(outcome, NotSent):
+            not_sent.append(item.link.pk)  # not a failure of its own: no attempt, no backoff
+        elif isinstance(outcome, MicrosoftError):
+            settle_failure(item.link, outcome, target.mailbox, enqueue)
+    return _BatchOutcome(synced, not_sent)
+
+
+class _TargetMemo:
+    """Resolves each link's target, once per mailbox owner rather than once per link."""
+
+    def __init__(self, resolve: TargetResolver, outlook: OutlookSettings) -> None:
+        self.resolve = resolve
+        self.outlook = outlook
+        self._known: dict[tuple[Any, ...], Target | MicrosoftError] = {}
+
+    def of(self, link: CalendarLink) -> Target:
+        if not link.graph_id and link.mode != self.outlook.mode:
+            return self.resolve(link, link.event, self.outlook)  # moves to the current mode
+        key = (link.mode, link.owner_mailbox.lower(), bool(link.graph_id), link.event.created_by_id)
+        known = self._known.get(key)
+        if known is None:
+            try:
+                known = self.resolve(link, link.event, self.outlook)
+            except MicrosoftError as exc:
+                known = exc
+            self._known[key] = known
+        if isinstance(known, MicrosoftError):
+            raise known
+        return known

@@ -1,0 +1,41 @@
+"""What a failed push means for its link, whether its request went alone or in a batch.
+
+Failures are states, not exceptions: a transient one is retried with backoff (and Retry-After;
+a 429 also pauses the mailbox for every worker), a lost authorization parks the event until
+its owner reconnects, a deactivated organizer's event waits for a new organizer, a copy gone
+from Outlook is "deleted in Outlook", and anything else is recorded and shown.
+"""
+
+from __future__ import annotations
+
+from convene.outlook import links
+from convene.outlook.mailboxes import limits
+from convene.outlook.microsoft.errors import (
+    AuthorizationLost,
+    MicrosoftError,
+    NotFound,
+    OrganizerLeft,
+    Throttled,
+    Transient,
+)
+from convene.outlook.models import CalendarLink
+from convene.outlook.outbound.queueing import Enqueue, queue_once
+
+
+def settle_failure(link: CalendarLink, exc: MicrosoftError, mailbox: str, enqueue: Enqueue) -> None:
+    if isinstance(exc, OrganizerLeft):
+        links.needs_new_organizer(link, str(exc))
+    elif isinstance(exc, AuthorizationLost):
+        links.park(link, str(exc))
+    elif isinstance(exc, NotFound):
+        if link.graph_id:
+            links.deleted_in_outlook(link)
+        else:
+            links.fail(link, exc, permanent=True)
+    elif isinstance(exc, Transient):
+        if isinstance(exc, Throttled) and mailbox:
+            limits.pause(mailbox, exc.retry_after or 1.0)
+        delay = links.fail(link, exc, permanent=False)
+        queue_once(link.pk, link.event_id, enqueue, delay=delay)
+    else:
+        links.fail(link, exc, permanent=True)

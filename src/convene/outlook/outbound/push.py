@@ -1,0 +1,163 @@
+"""Pushing one event: make its Outlook copy match what Convene wants, with one request.
+
+``sync_event`` reads the event as it is *then*, compares the Graph payload with what Outlook
+last accepted, and sends only the difference:
+
+- no Outlook copy yet: one POST with a ``transactionId`` fixed per event and generation, so a
+  retried create returns the first copy instead of making a second;
+- a copy exists: one PATCH with just the changed properties (attendee changes alone notify only
+  the people who changed), or nothing at all when nothing changed;
+- cancelled: one ``cancel`` with the organizer's reason, so Outlook tells everyone.
+
+The link's lease makes the worker the only one pushing the event; ``outbound.batches`` sends
+the same requests for many events at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from convene.events.models import Event
+from convene.outlook import links
+from convene.outlook.microsoft import graph, mapping
+from convene.outlook.microsoft.errors import MicrosoftError
+from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
+from convene.outlook.outbound.outcomes import settle_failure
+from convene.outlook.outbound.queueing import Enqueue, queue_behind
+from convene.outlook.outbound.snapshots import event_snapshot
+from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
+
+
+def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None = None) -> None:
+    """Bring the event's Outlook copy up to date; safe to call any number of times.
+
+    ``enqueue`` queues the retry after a transient failure.
+    """
+    if not links.take_lease_of_event(event_id):
+        return  # no link, or another worker is on it and queues what arrives meanwhile
+    link_id = 0
+    try:
+        link_id = _push_once(event_id, enqueue, resolve or resolve_target)
+    finally:
+        links.give_back_lease_of_event(event_id)
+    queue_behind([link_id], enqueue)
+
+
+def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
+    """One round of sync; returns the link's id."""
+    link = CalendarLink.objects.select_related("event__created_by").get(event_id=event_id)
+    outlook = OutlookSettings.load()
+    if not wants_push(link, outlook):
+        return link.pk
+    version = link.desired_version
+    event = link.event
+    mailbox = link.owner_mailbox
+    try:
+        target = resolve(link, event, outlook)
+        mailbox = target.mailbox
+        saved = _push(link, event, target)
+    except MicrosoftError as exc:
+        settle_failure(link, exc, mailbox, enqueue)
+        return link.pk
+    # What Outlook now has and the version it reflects, in one statement.
+    links.save_synced([(link, {**saved, **links.synced(version)})])
+    return link.pk
+
+
+def wants_push(link: CalendarLink, outlook: OutlookSettings) -> bool:
+    """Whether this round should try to bring the link's copy up to date at all."""
+    if not outlook.enabled or not link.is_behind:
+        return False
+    if link.state in (
+        LinkState.WAITING_AUTHORIZATION,
+        LinkState.DELETED_IN_OUTLOOK,
+        LinkState.NEEDS_NEW_ORGANIZER,
+    ):
+        return False
+    return not (
+        link.state == LinkState.FAILING
+        and (link.next_attempt_at is None or link.next_attempt_at > timezone.now())
+    )
+
+
+@dataclass(frozen=True)
+class Update:
+    """The one request that brings a link's copy up to date, and what to save on the link
+    about the copy once Outlook accepted it."""
+
+    action: str  # "create", "update" or "cancel", as the audit log says
+    call: graph.Call
+    saved: Callable[[dict[str, Any]], dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
+    """Send Outlook the smallest request that makes its copy match; returns what to save on
+    the link about the copy (nothing when nothing was sent)."""
+    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    update = update_for(link, event, target.mailbox, snapshot)
+    if update is None:
+        return {}
+    try:
+        answer = target.client.call(update.call)
+    except MicrosoftError as exc:
+        _log(link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc))
+        raise
+    _log(link, target, update, status="ok")
+    return update.saved(answer)
+
+
+def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:
+    record(
+        LogKind.GRAPH,
+        update.action,
+        event_id=link.event_id,
+        mailbox=target.mailbox,
+        **fields,
+        **update.details,
+    )
+
+
+def update_for(
+    link: CalendarLink, event: Event, mailbox: str, snapshot: mapping.EventSnapshot
+) -> Update | None:
+    """The smallest request that makes Outlook's copy match the snapshot (None: nothing to
+    send)."""
+    desired = mapping.event_payload(snapshot)
+    if not link.graph_id:
+        if event.is_cancelled:
+            links.decide(link, "skip_create", "Cancelled before it ever reached Outlook.")
+            return None
+        return Update(
+            "create",
+            graph.Call.create_event(mapping.create_payload(snapshot, link.generation)),
+            lambda created: {
+                "owner_mailbox": mailbox,
+                "graph_id": created["id"],
+                "ical_uid": created.get("iCalUId", ""),
+                "change_key": created.get("changeKey", ""),
+                "last_pushed": desired,
+            },
+        )
+    if event.is_cancelled:
+        if link.last_pushed.get("isCancelled"):
+            return None
+        reason = event.cancellation_reason or "This event has been cancelled."
+        return Update(
+            "cancel",
+            graph.Call.cancel_event(link.graph_id, reason),
+            lambda _: {"last_pushed": {**link.last_pushed, "isCancelled": True}},
+        )
+    changes = mapping.changed_properties(link.last_pushed, desired)
+    if not changes:
+        return None
+    return Update(
+        "update",
+        graph.Call.update_event(link.graph_id, changes),
+        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": desired},
+        {"properties": sorted(changes)},
+    )
