@@ -134,7 +134,7 @@ def test_core_imports_no_integration_and_no_demo_data(name: str) -> None:
 LAYERS = [
     "microsoft",
     "models",
-    "links|mailboxes",
+    "links|mailboxes|answers",
     "outbound",
     "services",
     "inbound",

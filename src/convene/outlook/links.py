@@ -215,6 +215,23 @@ def save_synced(saved: list[tuple[CalendarLink, dict[str, Any]]]) -> None:
             CalendarLink.objects.filter(pk=link.pk).update(**values)
 
 
+def answers_read(link: CalendarLink, change_key: str) -> None:
+    """Convene has read (and acted on) the answers of this version of the copy: a change that
+    clears answers may now go out over it (``If-Match``). ``link`` also learns the version
+    Convene wants now (acting on a decline may have changed the event)."""
+    CalendarLink.objects.filter(pk=link.pk).update(change_key=change_key)
+    link.change_key = change_key
+    link.desired_version = (
+        CalendarLink.objects.filter(pk=link.pk).values_list("desired_version", flat=True).get()
+    )
+
+
+def read_after(link: CalendarLink, seen: str, change_key: str) -> None:
+    """A reconcile read (and acted on) ``change_key``'s answers; recorded unless a push wrote
+    a newer copy since it took ``seen`` (then the older version is not the one to name)."""
+    CalendarLink.objects.filter(pk=link.pk, change_key=seen).update(change_key=change_key)
+
+
 def forget_drifted(link: CalendarLink, drifted: list[str]) -> None:
     """Outlook's copy was edited there: forget what it had accepted for those properties, so
     the next sync sends them again."""

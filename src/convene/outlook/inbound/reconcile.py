@@ -4,9 +4,8 @@ Change notifications and delta reads only say *which* event changed. ``reconcile
 event as Outlook has it now and compares it with what Convene recorded, so handling a change
 twice, late or out of order does nothing more than handling it once:
 
-- answers: each attendee's latest answer is kept in ``AttendeeReply``; only a *new* answer is
-  acted on. A decline unenrolls the person (when the admin wants that; never an organizer, never
-  once the event has begun), and the organizer is told in the app and by email.
+- answers: each attendee's latest answer is recorded, new declines acted on
+  (``convene.outlook.answers``).
 - drift: owned properties edited in Outlook are written to the audit log and sent back at the
   next sync (Convene is the source of truth for its events).
 - deletion: an event its owner deleted in Outlook is marked so, and the organizer may publish it
@@ -19,21 +18,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from convene.accounts.models import User
-from convene.events import services as event_services
-from convene.events.errors import EventError
-from convene.events.models import EnrollmentRole, Event, EventStatus
+from convene.events.models import EventStatus
 from convene.outlook import links
-from convene.outlook.links import tell_organizer
+from convene.outlook.answers import apply_replies
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import NotFound
 from convene.outlook.models import (
-    AttendeeReply,
     CalendarLink,
     LinkState,
     LogKind,
@@ -45,15 +36,6 @@ from convene.outlook.outbound.targets import Target, resolve_target
 
 RetryLater = Callable[[str, str], None]
 """Have ``reconcile`` of (mailbox, Graph event id) run again in a little while."""
-
-DECLINED_REASON = "Declined in Outlook"
-
-ANSWER_WORDS = {
-    "accepted": "accepted",
-    "tentativelyAccepted": "tentatively accepted",
-    "declined": "declined",
-}
-
 
 # --- which mailbox, which client ----------------------------------------------------------
 
@@ -99,6 +81,7 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     if not links.take_lease(link.pk):
         return False
     drifted: list[str] = []
+    seen = ""
     try:
         # Re-read under the lease: a push that just finished has saved what it sent.
         link.refresh_from_db()
@@ -109,12 +92,20 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
         except NotFound:
             links.deleted_in_outlook(link)
             return True
-        drifted = mapping.drifted_properties(link.last_pushed, graph_event)
+        seen = link.change_key
+        # The version Convene itself last wrote (or read) is no drift, whatever it shows.
+        if graph_event.get("changeKey") and graph_event.get("changeKey") == seen:
+            drifted = []
+        else:
+            drifted = mapping.drifted_properties(link.last_pushed, graph_event)
         if drifted:
             links.forget_drifted(link, drifted)
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
+    if not drifted:
+        # Its answers are read: the next push may go out over this version (If-Match).
+        links.read_after(link, seen, str(graph_event.get("changeKey") or ""))
     if drifted:
         record(
             LogKind.DECISION,
@@ -150,102 +141,6 @@ def _watched(link: CalendarLink) -> bool:
         or link.last_pushed.get("isCancelled")
         or link.state == LinkState.DELETED_IN_OUTLOOK
     )
-
-
-# --- answers ------------------------------------------------------------------------------
-
-
-def apply_replies(
-    event: Event, graph_event: dict[str, Any], mailbox: str, outlook: OutlookSettings
-) -> None:
-    """Record each attendee's answer; act on new declines."""
-    found = mapping.replies(graph_event)
-    users = {u.email: u for u in User.objects.filter(email__in=[r.email for r in found])}
-    for reply in found:
-        user = users.get(reply.email)
-        if not _is_new(event, reply, user):
-            continue
-        if reply.response == "declined":
-            _declined(event, reply, user, mailbox, outlook)
-        elif reply.response in mapping.ANSWERS:
-            record(
-                LogKind.REPLY,
-                reply.response,
-                status="recorded",
-                message=f"{_name(user, reply)} {ANSWER_WORDS[reply.response]} in Outlook.",
-                event_id=event.pk,
-                user_id=user.pk if user else None,
-                mailbox=mailbox,
-            )
-
-
-def _is_new(event: Event, reply: mapping.Reply, user: User | None) -> bool:
-    """Store the answer if it differs from the one recorded; True for the one caller that
-    stored it (two workers handling the same change: only one acts)."""
-    row = AttendeeReply.objects.filter(event=event, email=reply.email).first()
-    values = {"response": reply.response, "responded_at": reply.time, "user": user}
-    if row is None:
-        if reply.response not in mapping.ANSWERS:
-            return False  # nothing to show for someone who has not answered yet
-        try:
-            with transaction.atomic():
-                AttendeeReply.objects.create(event=event, email=reply.email, **values)
-        except IntegrityError:
-            return False
-        return True
-    if (row.response, row.responded_at) == (reply.response, reply.time):
-        return False
-    changed = AttendeeReply.objects.filter(
-        pk=row.pk, response=row.response, responded_at=row.responded_at
-    ).update(recorded_at=timezone.now(), **values)
-    return changed == 1
-
-
-def _declined(
-    event: Event,
-    reply: mapping.Reply,
-    user: User | None,
-    mailbox: str,
-    outlook: OutlookSettings,
-) -> None:
-    who = _name(user, reply)
-    status, outcome = _decide_on_decline(event, user, outlook)
-    record(
-        LogKind.REPLY,
-        "declined",
-        status=status,
-        message=f"{who} declined in Outlook. {outcome}",
-        event_id=event.pk,
-        user_id=user.pk if user else None,
-        mailbox=mailbox,
-    )
-    tell_organizer(event, f"{who} declined “{event.title}” in Outlook. {outcome}", "Declined")
-
-
-def _decide_on_decline(
-    event: Event, user: User | None, outlook: OutlookSettings
-) -> tuple[str, str]:
-    """Unenroll, or say why not: (status for the audit log, sentence for people)."""
-    if user is None:
-        return "recorded", "They do not use Convene."
-    enrollment = event.enrollment_of(user)
-    if enrollment is None:
-        return "not_enrolled", "They were not enrolled."
-    if event.created_by_id == user.pk or enrollment.role == EnrollmentRole.ORGANIZER:
-        return "kept_organizer", "Organizers are never unenrolled automatically."
-    if event.start <= timezone.now():
-        return "kept_started", "The event has already begun, so they stay on it."
-    if not outlook.unenroll_on_decline:
-        return "kept_setting_off", "They stay enrolled: automatic unenrolling is off."
-    try:
-        event_services.unenroll(event, user, actor=None, reason=DECLINED_REASON)
-    except EventError as exc:
-        return "kept", f"They stay enrolled: {exc}"
-    return "unenrolled", "They were unenrolled and can enroll again at any time."
-
-
-def _name(user: User | None, reply: mapping.Reply) -> str:
-    return user.name if user is not None else reply.email
 
 
 # --- deleted in Outlook, and publishing again ---------------------------------------------

@@ -91,6 +91,18 @@ def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:
     }
 
 
+# Moving a meeting (its time, its zone, its recurrence) clears every attendee's answer in
+# Outlook, as in Exchange: such a change must not go out before Convene has read the answers.
+ANSWER_CLEARING = frozenset(
+    {"start", "end", "recurrence", "originalStartTimeZone", "originalEndTimeZone"}
+)
+
+
+def clears_answers(changes: JSON) -> bool:
+    """Whether sending these changed properties clears the attendees' answers."""
+    return not ANSWER_CLEARING.isdisjoint(changes)
+
+
 def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
     """Properties whose desired value differs from what Outlook last accepted.
 

@@ -103,6 +103,9 @@ def _push_many(
             continue
         if update is None:
             synced.append((link, links.synced(version)))
+        elif update.needs_answers_read(link):
+            # Read alone first (``outbound.push``): left behind, ``queue_behind`` queues it.
+            continue
         else:
             by_mailbox[(target.mailbox, target.is_platform)].append(
                 _Planned(link, version, target, update)

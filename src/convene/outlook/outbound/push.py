@@ -6,7 +6,12 @@ last accepted, and sends only the difference:
 - no Outlook copy yet: one POST with a ``transactionId`` fixed per event and generation, so a
   retried create returns the first copy instead of making a second;
 - a copy exists: one PATCH with just the changed properties (attendee changes alone notify only
-  the people who changed), or nothing at all when nothing changed;
+  the people who changed), or nothing at all when nothing changed. Every PATCH names the
+  version of the copy Convene last wrote or read (``If-Match``); when Outlook's copy changed
+  since (412: someone answered), its answers are read and acted on first, then the change goes
+  out. Moving a meeting clears every attendee's answer in Outlook, so a decline that reached
+  Outlook before the move is never wiped unread (a copy with no known version has its answers
+  read before a move);
 - cancelled: one ``cancel`` with the organizer's reason, so Outlook tells everyone.
 
 The link's lease makes the worker the only one pushing the event; ``outbound.batches`` sends
@@ -23,8 +28,9 @@ from django.utils import timezone
 
 from convene.events.models import Event
 from convene.outlook import links
+from convene.outlook.answers import apply_replies
 from convene.outlook.microsoft import graph, mapping
-from convene.outlook.microsoft.errors import MicrosoftError
+from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
@@ -53,7 +59,6 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     outlook = OutlookSettings.load()
     if not wants_push(link, outlook):
         return link.pk
-    version = link.desired_version
     event = link.event
     mailbox = link.owner_mailbox
     try:
@@ -63,8 +68,9 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     except MicrosoftError as exc:
         settle_failure(link, exc, mailbox, enqueue)
         return link.pk
-    # What Outlook now has and the version it reflects, in one statement.
-    links.save_synced([(link, {**saved, **links.synced(version)})])
+    # What Outlook now has and the version it reflects (read before the snapshot that was
+    # sent; again after reading answers), in one statement.
+    links.save_synced([(link, {**saved, **links.synced(link.desired_version)})])
     return link.pk
 
 
@@ -93,22 +99,58 @@ class Update:
     call: graph.Call
     saved: Callable[[dict[str, Any]], dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
+    clears_answers: bool = False  # it moves the meeting: sent only over answers Convene read
+
+    def needs_answers_read(self, link: CalendarLink) -> bool:
+        """No version of the copy is known whose answers Convene has read."""
+        return self.clears_answers and not link.change_key
+
+
+# How often a move is sent again after Outlook refused it because its copy changed (someone
+# answered meanwhile) before the push is retried later like any transient failure.
+ANSWER_ROUNDS = 3
 
 
 def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
     """Send Outlook the smallest request that makes its copy match; returns what to save on
     the link about the copy (nothing when nothing was sent)."""
+    update = _update(link, event, target)
+    if update is not None and update.needs_answers_read(link):
+        read_answers(link, event, target)
+        update = _update(link, event, target)
+    for round_ in range(1, ANSWER_ROUNDS + 1):
+        if update is None:
+            return {}
+        try:
+            answer = target.client.call(update.call)
+        except MicrosoftError as exc:
+            status = str(exc.status or type(exc).__name__)
+            _log(link, target, update, status=status, message=str(exc))
+            if not isinstance(exc, CopyChanged) or round_ == ANSWER_ROUNDS:
+                raise
+            read_answers(link, event, target)
+            update = _update(link, event, target)
+            continue
+        _log(link, target, update, status="ok")
+        return update.saved(answer)
+    raise AssertionError("unreachable: the last round returns or raises")
+
+
+def _update(link: CalendarLink, event: Event, target: Target) -> Update | None:
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
-    update = update_for(link, event, target.mailbox, snapshot)
-    if update is None:
-        return {}
-    try:
-        answer = target.client.call(update.call)
-    except MicrosoftError as exc:
-        _log(link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc))
-        raise
-    _log(link, target, update, status="ok")
-    return update.saved(answer)
+    return update_for(link, event, target.mailbox, snapshot)
+
+
+def read_answers(link: CalendarLink, event: Event, target: Target) -> None:
+    """Read the answers Outlook's copy holds now and act on new ones (a decline unenrolls,
+    the organizer is told) before a change that clears them goes out. Afterwards ``link``
+    knows the version read (its ``change_key``, for ``If-Match``) and the version Convene
+    wants (a decline just unenrolled someone), and ``event`` is read again: the next snapshot
+    is of the event as it is after the answers."""
+    copy = target.client.get_event(link.graph_id, select=("attendees", "changeKey"))
+    apply_replies(event, copy, target.mailbox, OutlookSettings.load())
+    links.answers_read(link, str(copy.get("changeKey") or ""))
+    event.refresh_from_db()
 
 
 def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:
@@ -155,9 +197,13 @@ def update_for(
     changes = mapping.changed_properties(link.last_pushed, desired)
     if not changes:
         return None
+    moves = mapping.clears_answers(changes)
     return Update(
         "update",
-        graph.Call.update_event(link.graph_id, changes),
+        # Every PATCH names the version it was computed over: a late request (one that timed
+        # out here and ran later in Outlook) can then never overwrite a newer one.
+        graph.Call.update_event(link.graph_id, changes, if_version=link.change_key),
         lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": desired},
         {"properties": sorted(changes)},
+        clears_answers=moves,
     )
