@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from convene.core.notices import notify
 from convene.events.models import Event
+from convene.outlook import leases
 from convene.outlook.microsoft.errors import MicrosoftError
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
@@ -54,9 +55,27 @@ ACTIVE = (LinkState.PENDING, LinkState.SYNCED, LinkState.FAILING)
 
 
 def lease() -> timedelta:
-    """How long a worker may hold a link (and a queued task may wait) before others assume it
-    died: longer than any one sync takes, short enough that a crash only delays sync."""
-    return timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
+    """How long a worker may hold a link before others assume it died: short, since the
+    worker renews it while it works (``leases.kept``)."""
+    return leases.length()
+
+
+def leases_kept(link_ids: list[int]) -> AbstractContextManager[None]:
+    """Keep the leases this worker took on these links alive while the block runs."""
+    return leases.kept(
+        lambda to: CalendarLink.objects.filter(pk__in=link_ids, lease_until__isnull=False).update(
+            lease_until=to
+        )
+    )
+
+
+def lease_kept_of_event(event_id: int) -> AbstractContextManager[None]:
+    """``leases_kept`` for the event's link."""
+    return leases.kept(
+        lambda to: CalendarLink.objects.filter(event_id=event_id, lease_until__isnull=False).update(
+            lease_until=to
+        )
+    )
 
 
 # --- conditions -------------------------------------------------------------------------
@@ -64,7 +83,9 @@ def lease() -> timedelta:
 
 def not_queued(now: datetime | None = None) -> Q:
     """No task is waiting for the link (or the one that was has been lost)."""
-    return Q(queued_at__isnull=True) | Q(queued_at__lt=(now or timezone.now()) - lease())
+    return Q(queued_at__isnull=True) | Q(
+        queued_at__lt=(now or timezone.now()) - leases.queue_patience()
+    )
 
 
 def behind(now: datetime | None = None) -> Q:

@@ -6,6 +6,7 @@ Tasks carry ids only, never tokens or payloads: the worker always reads the late
 
 from __future__ import annotations
 
+from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
@@ -26,7 +27,19 @@ def track_all_events_task() -> None:
 
 @db_periodic_task(crontab(minute="*"))
 def sweep_task() -> None:
+    """The safety net, every ``OUTLOOK_SWEEP_SECONDS`` (the schedule has minutes; the rest of
+    the minute is queued from here): work a dead worker held is taken over as soon as its
+    lease runs out, not up to a minute later."""
+    takeover_sweep_task()
+    every = max(1.0, float(settings.OUTLOOK_SWEEP_SECONDS))
+    for number in range(1, int(60 / every)):
+        takeover_sweep_task.schedule(delay=number * every)
+
+
+@db_task()
+def takeover_sweep_task() -> None:
     queueing.sweep(enqueue_sync)
+    noted_changes.sweep(enqueue_reconcile)
 
 
 @db_task()
@@ -59,11 +72,6 @@ enqueue_sync = SyncQueue()
 def reconcile_mailbox_task(mailbox: str) -> None:
     """Read every change noted for the mailbox (by the webhook or a delta read) once."""
     noted_changes.reconcile_noted(mailbox, enqueue_sync, enqueue_reconcile)
-
-
-@db_periodic_task(crontab(minute="*"))
-def sweep_noted_changes_task() -> None:
-    noted_changes.sweep(enqueue_reconcile)
 
 
 def enqueue_reconcile(mailbox: str, delay: float) -> None:

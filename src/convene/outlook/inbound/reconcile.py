@@ -83,23 +83,24 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     drifted: list[str] = []
     seen = ""
     try:
-        # Re-read under the lease: a push that just finished has saved what it sent.
-        link.refresh_from_db()
-        if link.graph_id != graph_id or not _watched(link):
-            return True
-        try:
-            graph_event = target.client.get_event(graph_id)
-        except NotFound:
-            links.deleted_in_outlook(link)
-            return True
-        seen = link.change_key
-        # The version Convene itself last wrote (or read) is no drift, whatever it shows.
-        if graph_event.get("changeKey") and graph_event.get("changeKey") == seen:
-            drifted = []
-        else:
-            drifted = mapping.drifted_properties(link.last_pushed, graph_event)
-        if drifted:
-            links.forget_drifted(link, drifted)
+        with links.leases_kept([link.pk]):
+            # Re-read under the lease: a push that just finished has saved what it sent.
+            link.refresh_from_db()
+            if link.graph_id != graph_id or not _watched(link):
+                return True
+            try:
+                graph_event = target.client.get_event(graph_id)
+            except NotFound:
+                links.deleted_in_outlook(link)
+                return True
+            seen = link.change_key
+            # The version Convene itself last wrote (or read) is no drift, whatever it shows.
+            if graph_event.get("changeKey") and graph_event.get("changeKey") == seen:
+                drifted = []
+            else:
+                drifted = mapping.drifted_properties(link.last_pushed, graph_event)
+            if drifted:
+                links.forget_drifted(link, drifted)
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)

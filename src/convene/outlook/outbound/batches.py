@@ -58,7 +58,8 @@ def sync_events(
     if not taken:
         return
     try:
-        not_sent = _push_many(taken, enqueue, resolve or resolve_target, ordered)
+        with links.leases_kept(taken):
+            not_sent = _push_many(taken, enqueue, resolve or resolve_target, ordered)
     finally:
         links.give_back_lease(taken)
     # Requests an ordered batch did not run go out again at once, batched again; their links

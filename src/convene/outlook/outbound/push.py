@@ -47,7 +47,8 @@ def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None =
         return  # no link, or another worker is on it and queues what arrives meanwhile
     link_id = 0
     try:
-        link_id = _push_once(event_id, enqueue, resolve or resolve_target)
+        with links.lease_kept_of_event(event_id):
+            link_id = _push_once(event_id, enqueue, resolve or resolve_target)
     finally:
         links.give_back_lease_of_event(event_id)
     queue_behind([link_id], enqueue)
