@@ -4,6 +4,7 @@ environment (documented in README.md); the defaults are safe and need no set-up.
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from cryptography.fernet import Fernet
 
 from convene.env import (
     database_config,
+    database_pool_size,
     env_bool,
     env_list,
     huey_config,
@@ -104,7 +106,12 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), VAR_DIR)}
+# PostgreSQL: a connection pool per process, sized for what the process is (docs/outlook.md).
+DATABASES = {
+    "default": database_config(
+        os.environ.get("DATABASE_URL"), VAR_DIR, database_pool_size(sys.argv)
+    )
+}
 DATABASE_FILE = Path(str(DATABASES["default"]["NAME"]))
 if DATABASE_FILE.parent == VAR_DIR:
     private_file(DATABASE_FILE)  # the default SQLite file: private before SQLite opens it
