@@ -6,11 +6,17 @@ Tasks carry ids only, never tokens or payloads: the worker always reads the late
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.conf import settings
 from huey import crontab
+from huey.api import Task
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from convene.outlook import links
 from convene.outlook.inbound import delta, noted_changes, subscriptions
+from convene.outlook.microsoft.errors import Transient
 from convene.outlook.moves import engine
 from convene.outlook.outbound import batches, push, queueing
 
@@ -81,14 +87,31 @@ def enqueue_reconcile(mailbox: str, delay: float) -> None:
         reconcile_mailbox_task(mailbox)
 
 
-@db_task(retries=3, retry_delay=10)
-def lifecycle_task(subscription_id: int, lifecycle_event: str) -> None:
-    subscriptions.on_lifecycle(subscription_id, lifecycle_event, enqueue_delta)
+RETRIES = 3
 
 
-@db_task(retries=3, retry_delay=30)
-def delta_task(mailbox: str) -> None:
-    delta.read(mailbox, enqueue_sync, reconcile_later)
+@contextmanager
+def retry_as_microsoft_asks(task: Task) -> Iterator[None]:
+    """A transient failure is retried (Huey's ``retries``) after the server's Retry-After, or
+    after an exponential backoff when it named none: never after a fixed delay."""
+    try:
+        yield
+    except Transient as exc:
+        attempt = RETRIES - int(task.retries) + 1
+        task.retry_delay = links.backoff(attempt, exc.retry_after)
+        raise
+
+
+@db_task(retries=RETRIES, context=True)
+def lifecycle_task(subscription_id: int, lifecycle_event: str, task: Task) -> None:
+    with retry_as_microsoft_asks(task):
+        subscriptions.on_lifecycle(subscription_id, lifecycle_event, enqueue_delta)
+
+
+@db_task(retries=RETRIES, context=True)
+def delta_task(mailbox: str, task: Task) -> None:
+    with retry_as_microsoft_asks(task):
+        delta.read(mailbox, enqueue_sync, reconcile_later)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -95,27 +95,33 @@ def reconcile_noted(mailbox: str, enqueue_sync: queueing.Enqueue, enqueue: Enque
     ).update(claimed_by=holder, claimed_until=now + leases.length())
     mine = NotedChange.objects.filter(claimed_by=holder)
     graph_ids = sorted(set(mine.values_list("graph_id", flat=True)))
-    again = []
+    again: list[str] = []
+    wait = [AGAIN_SECONDS]  # longer when Microsoft said so (Retry-After)
     # The claim lives while this worker reads; a worker killed mid-read gives it up within
     # one lease, and the sweep hands the changes to another.
     with leases.kept(lambda to: mine.update(claimed_until=to)):
         for graph_id in graph_ids:
-            if _reconcile_one(mailbox, graph_id, enqueue_sync):
+            if _reconcile_one(mailbox, graph_id, enqueue_sync, wait):
                 mine.filter(graph_id=graph_id).delete()
             else:
                 again.append(graph_id)
     if again:
         mine.filter(graph_id__in=again).update(claimed_by="", claimed_until=None)
-        queue(mailbox, enqueue, delay=AGAIN_SECONDS)
+        queue(mailbox, enqueue, delay=max(wait))
     return len(graph_ids) - len(again)
 
 
-def _reconcile_one(mailbox: str, graph_id: str, enqueue_sync: queueing.Enqueue) -> bool:
-    """True when done with it (reconciled, or failed in a way retrying does not fix)."""
+def _reconcile_one(
+    mailbox: str, graph_id: str, enqueue_sync: queueing.Enqueue, wait: list[float]
+) -> bool:
+    """True when done with it (reconciled, or failed in a way retrying does not fix); a
+    transient failure's Retry-After is added to ``wait``."""
     try:
         return reconcile.reconcile(mailbox, graph_id, enqueue_sync)
     except Transient as exc:
         log.info("Reading %s's event again later: %s", mailbox, exc)
+        if exc.retry_after is not None:
+            wait.append(exc.retry_after)
         return False
     except MicrosoftError as exc:
         # Lost authorization, access denied: the sync engine shows and handles those.
