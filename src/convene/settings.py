@@ -199,12 +199,12 @@ OUTLOOK_TOKEN_KEYS = env_list("OUTLOOK_TOKEN_KEYS", default=[]) or [
 OUTLOOK_COALESCE_SECONDS = float(os.environ.get("OUTLOOK_COALESCE_SECONDS", "1.0"))
 # After this long, a sync (or a request slot, a claim on noted changes) held by a worker that
 # died is taken over. A live worker renews what it holds every OUTLOOK_LEASE_RENEW_SECONDS.
-OUTLOOK_LEASE_SECONDS = float(os.environ.get("OUTLOOK_LEASE_SECONDS", "15"))
+OUTLOOK_LEASE_SECONDS = float(os.environ.get("OUTLOOK_LEASE_SECONDS", "6"))
 OUTLOOK_LEASE_RENEW_SECONDS = float(
     os.environ.get("OUTLOOK_LEASE_RENEW_SECONDS", str(OUTLOOK_LEASE_SECONDS / 3))
 )
 # How often the sweep looks for work that fell behind (a lost task, a dead worker's leases).
-OUTLOOK_SWEEP_SECONDS = float(os.environ.get("OUTLOOK_SWEEP_SECONDS", "5"))
+OUTLOOK_SWEEP_SECONDS = float(os.environ.get("OUTLOOK_SWEEP_SECONDS", "2"))
 # After this long, a queued task that never started counts as lost and the sweep queues another.
 OUTLOOK_QUEUE_PATIENCE_SECONDS = float(os.environ.get("OUTLOOK_QUEUE_PATIENCE_SECONDS", "120"))
 # How long Convene waits for one answer from Microsoft Graph before trying again later.

@@ -2,7 +2,7 @@
 
 A lease (a link being pushed, a mailbox's request slot, a claim on noted changes) is a time in
 a row: whoever holds it is the only one at work there until that time. It is short
-(``OUTLOOK_LEASE_SECONDS``, 15 s by default) and renewed every ``OUTLOOK_LEASE_RENEW_SECONDS``
+(``OUTLOOK_LEASE_SECONDS``, 6 s by default) and renewed every ``OUTLOOK_LEASE_RENEW_SECONDS``
 by one thread per process for as long as the work runs (``kept``). A worker killed mid-work
 stops renewing, so others take its work over within one lease, however long the work itself
 would have taken; no heartbeat table or clock agreement between workers is needed beyond the
