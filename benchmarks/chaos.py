@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks import world
 from benchmarks.report import Figure, Scenario
 from benchmarks.stack import Stack, StackConfig
+from convene.env import WEB_POOL_SIZE, WORKER_POOL_EXTRA
 
 # A short lease, renewed while work runs: what production runs with (settings' defaults).
 LEASE_SECONDS = 6.0
@@ -47,6 +48,15 @@ class Race:
     user_id: int
     email: str
     declined_at: float = 0.0
+
+
+@dataclass
+class Load:
+    """People using the web pages during the chaos, and what the database saw meanwhile."""
+
+    statuses: list[int] = field(default_factory=list)
+    peak_connections: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -98,6 +108,15 @@ def run(size: ChaosSize, threads: int) -> Scenario:
         print(f"  [X] {size.events} events, {size.declines} races, {size.kills} kills", flush=True)
 
         kills = Kills()
+        load = Load()
+        people = [world.browser(stack, email) for email in cast.organizers[:4]]
+        users = [
+            threading.Thread(target=_browse, args=(client, load), daemon=True)
+            for client in people * 3  # 3 tabs each: concurrent requests
+        ]
+        watcher = threading.Thread(target=_count_connections, args=(load,), daemon=True)
+        for thread in [*users, watcher]:
+            thread.start()
         killer = threading.Thread(
             target=_kill_workers,
             args=(stack, size.kills, random.Random(20261205), kills, event_ids),
@@ -113,6 +132,9 @@ def run(size: ChaosSize, threads: int) -> Scenario:
                 _move(race.event_id)
             time.sleep(dice.uniform(0.1, 0.6))
         killer.join()
+        load.stop.set()
+        for thread in [*users, watcher]:
+            thread.join()
         stack.control("DELETE", "/faults")
         converged = _converge(stack, cast, event_ids, result)
         lost = [r for r in races if _still_enrolled(r)]
@@ -142,6 +164,27 @@ def run(size: ChaosSize, threads: int) -> Scenario:
         )
     )
     result.add(Figure("worker processes killed (SIGKILL)", kills.count))
+    errors = sum(1 for status in load.statuses if status >= 500 and status != 503)
+    result.add(
+        Figure.checked(
+            "web requests answered with a server error (not 503)",
+            errors,
+            f"of {len(load.statuses)}",
+            "0",
+            lambda v: v == 0,
+        )
+    )
+    # One web process (10) and three workers (threads + 2 each), plus this harness (2).
+    budget = WEB_POOL_SIZE + 3 * (threads + WORKER_POOL_EXTRA) + 2
+    result.add(
+        Figure.checked(
+            "peak PostgreSQL connections",
+            load.peak_connections,
+            "",
+            f"<= {budget} (of max_connections 100)",
+            lambda v: v <= min(budget, 100),
+        )
+    )
     result.add(
         Figure.checked(
             "time from a worker's death to its work being taken over",
@@ -247,6 +290,35 @@ def _kill_workers(
             else:
                 kills.takeovers.append(60.0)
             break
+
+
+def _browse(client: Any, load: Load) -> None:
+    """A person clicking through pages (the event list, their events) until told to stop."""
+    pages = ["/", "/my-events/"]
+    number = 0
+    while not load.stop.is_set():
+        try:
+            load.statuses.append(client.get(pages[number % len(pages)]).status_code)
+        except Exception:
+            load.statuses.append(599)
+        number += 1
+        time.sleep(0.05)
+
+
+def _count_connections(load: Load) -> None:
+    """The most connections to Convene's database at once (sampled every 0.2 s)."""
+    from django.db import connection
+
+    while not load.stop.is_set():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+            (count,) = cursor.fetchone()
+        load.peak_connections = max(load.peak_connections, int(count))
+        time.sleep(0.2)
+    connection.close()
 
 
 def _sweep() -> None:
