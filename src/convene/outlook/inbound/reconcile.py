@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 from convene.events.models import EventStatus
 from convene.outlook import links
@@ -32,6 +33,7 @@ from convene.outlook.models import (
     record,
 )
 from convene.outlook.outbound import queueing
+from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, resolve_target
 
 RetryLater = Callable[[str, str], None]
@@ -98,7 +100,7 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
             if graph_event.get("changeKey") and graph_event.get("changeKey") == seen:
                 drifted = []
             else:
-                drifted = mapping.drifted_properties(link.last_pushed, graph_event)
+                drifted = _drifted(link, target, graph_event)
             if drifted:
                 links.forget_drifted(link, drifted)
     finally:
@@ -124,6 +126,21 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
         # A sync that arrived while we held the lease stepped aside; run it now.
         enqueue(link.event_id, 0)
     return True
+
+
+def _drifted(link: CalendarLink, target: Target, graph_event: dict[str, Any]) -> list[str]:
+    """Owned properties changed in Outlook: different from what Outlook last accepted from
+    Convene *and* from what Convene wants now. A copy showing what Convene wants is Convene's
+    own write (one whose answer was lost: it timed out here and ran in Outlook), not an edit
+    to repair."""
+    drifted = mapping.drifted_properties(link.last_pushed, graph_event)
+    if not drifted:
+        return []
+    wanted = mapping.event_payload(
+        event_snapshot(link.event, target.mailbox, platform=target.is_platform)
+    )
+    theirs = set(mapping.drifted_properties(wanted, graph_event))
+    return [name for name in drifted if name in theirs]
 
 
 def _link(mailbox: str, graph_id: str) -> CalendarLink | None:
