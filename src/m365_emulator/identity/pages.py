@@ -273,11 +273,15 @@ def _after_sign_in(
         return _redirect_error(
             pending, consent_missing(app.client_id, app.display_name, "consent_required")
         )
-    if not tenant.user_consent and not user.is_admin:
-        return _redirect_error(
-            pending, consent_missing(app.client_id, app.display_name, "consent_required")
-        )
     assert transaction is not None
+    if not tenant.user_consent and not user.is_admin:
+        # Entra's own dead end: the person can only sign in as an administrator or go back
+        # to the app, which then receives access_denied (AADSTS65004) like a declined consent.
+        return templates.TemplateResponse(
+            request,
+            "need_admin_approval.html",
+            _context(backend, pending, transaction, user=user, app=app, tenant=tenant),
+        )
     return templates.TemplateResponse(
         request,
         "consent.html",
