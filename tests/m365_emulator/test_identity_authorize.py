@@ -226,6 +226,45 @@ def test_admin_consent_flow_grants_the_app_in_that_tenant(emulator: EmulatorHand
     assert emulator.app_token(fabrikam.id)
 
 
+DELEGATED_ONLY = (
+    "https://graph.microsoft.com/Calendars.ReadWrite https://graph.microsoft.com/User.Read "
+    "offline_access openid profile"
+)
+
+
+def test_admin_consent_to_named_scopes_grants_no_application_permission(
+    emulator: EmulatorHandle,
+) -> None:
+    seed_consent_off_tenant(emulator)
+    url = f"{emulator.ui_url}/organizations/v2.0/adminconsent?" + urlencode(
+        {"client_id": CLIENT_ID, "scope": DELEGATED_ONLY, "redirect_uri": emulator.redirect_uri}
+    )
+
+    redirect = emulator.sign_in(url, "boss@fabrikam.test")
+
+    fabrikam = emulator.backend.tenant("fabrikam.test")
+    assert fabrikam is not None
+    assert query(redirect)["admin_consent"] == "True"
+    assert "code" in query(emulator.sign_in(authorize_url(emulator), "ben@fabrikam.test"))
+    assert not emulator.backend.is_admin_consented(CLIENT_ID, fabrikam.id)
+    token = emulator.app_token(fabrikam.id)
+    assert emulator.graph("GET", "/users/ben@fabrikam.test/events", token).status_code == 403
+
+
+def test_admin_consent_page_lists_only_the_named_scopes(emulator: EmulatorHandle) -> None:
+    seed_consent_off_tenant(emulator)
+    url = f"{emulator.ui_url}/fabrikam.test/v2.0/adminconsent?" + urlencode(
+        {"client_id": CLIENT_ID, "scope": DELEGATED_ONLY, "redirect_uri": emulator.redirect_uri}
+    )
+    with emulator.browser() as browser:
+        action, fields = page_form(browser.get(url).text)
+        fields.update(username="boss@fabrikam.test", password=PASSWORD, decision="signin")
+        page = browser.post(emulator.ui_url + action, data=fields)
+
+    assert "Calendars.ReadWrite</code> (on behalf of signed-in users)" in page.text
+    assert "(application, all mailboxes)" not in page.text
+
+
 def test_admin_consent_refuses_a_non_administrator(emulator: EmulatorHandle) -> None:
     seed_consent_off_tenant(emulator)
     url = f"{emulator.ui_url}/fabrikam.test/v2.0/adminconsent?" + urlencode(
