@@ -362,7 +362,7 @@ def _old_copy_client(step: MoveStep) -> GraphClient:
     http = sync._shared_http(registration)  # the sync engine's connection pool
     if step.from_mode == Mode.PLATFORM:
         tenant = platform.tenant_for(step.from_mailbox, OutlookSettings.load())
-        return platform.client(registration, step.from_mailbox, tenant, http)
+        return platform.client(registration.for_platform(), step.from_mailbox, tenant, http)
     connection = (
         usable_connection(step.from_organizer_id) if step.from_organizer_id is not None else None
     )

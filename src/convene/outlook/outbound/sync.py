@@ -795,7 +795,10 @@ def _platform_target(
         raise Rejected("No service mailbox is set for the platform calendar.")
     mailbox = mailbox.lower()
     client = platform.client(
-        registration, mailbox, platform.tenant_for(mailbox, outlook), _shared_http(registration)
+        registration.for_platform(),
+        mailbox,
+        platform.tenant_for(mailbox, outlook),
+        _shared_http(registration),
     )
     return Target(mailbox=mailbox, client=client, is_platform=True)
 
