@@ -85,6 +85,20 @@ class GraphClient:
         params = {"$select": ",".join(select)} if select else None
         return self._json("GET", f"{self._root}/events/{_seg(event_id)}", params=params)
 
+    def find_events_by_property(self, property_id: str, value: str) -> list[JSON]:
+        """Events of the mailbox whose single-value extended property ``property_id`` holds
+        ``value`` (Convene stamps its event id on every copy it creates)."""
+        quoted = value.replace("'", "''")
+        params = {
+            "$filter": (
+                f"singleValueExtendedProperties/Any(ep: ep/id eq '{property_id}' "
+                f"and ep/value eq '{quoted}')"
+            )
+        }
+        answer = self._json("GET", f"{self._root}/events", params=params)
+        found: list[JSON] = answer.get("value") or []
+        return found
+
     def cancel_event(self, event_id: str, comment: str) -> None:
         self._send(
             "POST", f"{self._root}/events/{_seg(event_id)}/cancel", json={"comment": comment}

@@ -91,6 +91,21 @@ def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:
     }
 
 
+def accepted_from(found: JSON, desired: JSON) -> JSON:
+    """The part of ``desired`` an Outlook copy already holds, in meaning: what Convene may
+    take as accepted for a copy it created but never heard back about, so that only the rest
+    is sent again."""
+    drifted = set(drifted_properties(desired, found))
+    accepted: JSON = {}
+    for name, value in desired.items():
+        if name in OWNED_PROPERTIES:
+            if name not in drifted and found.get(name) is not None:
+                accepted[name] = value
+        elif found.get(name) == value:
+            accepted[name] = value
+    return accepted
+
+
 def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
     """Properties whose desired value differs from what Outlook last accepted.
 

@@ -456,11 +456,52 @@ def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
     """Send Outlook the smallest request that makes its copy match; returns what to save on
     the link about the copy (nothing when nothing was sent)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    adopted = _adopt_lost_create(link, target, snapshot)
     plan = _plan(link, event, target.mailbox, snapshot)
     if plan is None:
-        return {}
+        return adopted
     answer = _call(link, target, plan.action, lambda: target.client.call(plan.call), **plan.details)
-    return plan.saved(answer)
+    return {**adopted, **plan.saved(answer)}
+
+
+def _adopt_lost_create(
+    link: CalendarLink, target: Target, snapshot: mapping.EventSnapshot
+) -> dict[str, Any]:
+    """After a create whose outcome is unknown (it failed, maybe after Outlook made the copy:
+    a timeout, a dropped connection, a 5xx), look for the copy before posting again.
+
+    ``transactionId`` is documented only as a way "to avoid redundant POST operations", not for
+    how long Outlook remembers it; Convene's own extended property on the copy is certain. A
+    copy found is adopted onto ``link`` (and returned, to be saved), taking as accepted what it
+    already holds, so the plan then sends only what differs. Nothing found: post as usual.
+    """
+    if link.graph_id or not link.attempts:
+        return {}
+    found = target.client.find_events_by_property(
+        mapping.CONVENE_EVENT_PROPERTY, str(link.event_id)
+    )
+    found = [e for e in found if not e.get("isCancelled")]
+    if not found:
+        return {}
+    copy = found[0]
+    adopted = {
+        "owner_mailbox": target.mailbox,
+        "graph_id": str(copy["id"]),
+        "ical_uid": str(copy.get("iCalUId", "")),
+        "change_key": str(copy.get("changeKey", "")),
+        "last_pushed": mapping.accepted_from(copy, mapping.event_payload(snapshot)),
+    }
+    for name, value in adopted.items():
+        setattr(link, name, value)
+    CalendarLink.objects.filter(pk=link.pk).update(**adopted)
+    _decide(
+        link,
+        "adopt_lost_create",
+        "A create whose answer was lost had made the Outlook copy; Convene adopted it "
+        "instead of creating a second one.",
+        graph_id=adopted["graph_id"],
+    )
+    return adopted
 
 
 def _plan(
@@ -595,12 +636,13 @@ def _push_many(
                 platform=target.is_platform,
                 enrollments=people.get(link.event_id, []),
             )
+            adopted = _adopt_lost_create(link, target, snapshot)
             plan = _plan(link, link.event, target.mailbox, snapshot)
         except MicrosoftError as exc:
             _settle_failure(link, exc, link.owner_mailbox, enqueue)
             continue
         if plan is None:
-            synced.append((link, _synced(version)))
+            synced.append((link, {**adopted, **_synced(version)}))
         else:
             by_mailbox[(target.mailbox, target.is_platform)].append(
                 _Planned(link, version, target, plan)
