@@ -59,6 +59,11 @@ def graph_error(status: int, code: str, headers: dict[str, str] | None = None) -
         (404, "ErrorItemNotFound", errors.NotFound),
         (400, "ErrorInvalidRequest", errors.Rejected),
         (410, "syncStateNotFound", errors.SyncStateExpired),
+        (410, "SyncStateNotFound", errors.SyncStateExpired),
+        (400, "InvalidDeltaToken", errors.SyncStateExpired),
+        (400, "resyncRequired", errors.SyncStateExpired),
+        (404, "MailboxNotEnabledForRESTAPI", errors.MailboxGone),
+        (404, "ErrorInvalidUser", errors.MailboxGone),
     ],
 )
 @respx.mock
@@ -222,3 +227,15 @@ def test_a_batched_401_is_retried_rather_than_taken_for_a_lost_authorization() -
     )
     (outcome,) = client().batch([Call("POST", "/events", {"subject": "a"})])
     assert isinstance(outcome, errors.Transient)
+
+
+@pytest.mark.parametrize(
+    ("code", "deleted"),
+    [("ErrorItemNotFound", True), ("itemNotFound", True), ("ResourceNotFound", False)],
+)
+@respx.mock
+def test_only_item_not_found_says_the_event_is_gone(code: str, deleted: bool) -> None:
+    respx.patch(f"{BASE}/me/events/abc").mock(return_value=graph_error(404, code))
+    with pytest.raises(errors.NotFound) as caught:
+        client().update_event("abc", {"subject": "x"})
+    assert caught.value.item_not_found is deleted

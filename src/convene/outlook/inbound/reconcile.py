@@ -32,8 +32,9 @@ from convene.core.notices import notify
 from convene.events import services as event_services
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event, EventStatus
+from convene.outlook.mailboxes.connections import mark_mailbox_gone
 from convene.outlook.microsoft import mapping
-from convene.outlook.microsoft.errors import NotFound
+from convene.outlook.microsoft.errors import MailboxGone, NotFound
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     AttendeeReply,
@@ -108,8 +109,12 @@ def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:
             return True
         try:
             graph_event = target.client.get_event(graph_id)
-        except NotFound:
-            _deleted_in_outlook(link)
+        except MailboxGone as exc:
+            mark_mailbox_gone(link.event.created_by_id, str(exc))
+            return True
+        except NotFound as exc:
+            if exc.item_not_found:
+                _deleted_in_outlook(link)
             return True
         drifted = mapping.drifted_properties(link.last_pushed, graph_event)
         if drifted:

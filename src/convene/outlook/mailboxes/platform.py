@@ -26,8 +26,10 @@ from django.utils import timezone
 from convene.outlook.mailboxes import limits
 from convene.outlook.microsoft import identity
 from convene.outlook.microsoft.errors import (
+    MAILBOX_GONE_CODES,
     AccessDenied,
     AuthorizationLost,
+    MailboxGone,
     MicrosoftError,
     NotFound,
     Rejected,
@@ -37,8 +39,6 @@ from convene.outlook.microsoft.graph import Gate, GraphClient, TokenSource
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import LogKind, OutlookSettings, record
 
-# Codes Exchange answers when the mailbox itself, not an event, is missing.
-MAILBOX_MISSING = frozenset({"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"})
 # How Exchange says an application access policy (or RBAC for Applications) keeps the app out.
 ACCESS_POLICY_MESSAGE = "Access to OData is disabled"
 
@@ -135,13 +135,11 @@ def _app_only(call: Callable[[], T]) -> T:
         raise Rejected(
             f"Microsoft refused Convene's app-only access: {exc}", status=exc.status, code=exc.code
         ) from exc
-    except NotFound as exc:
-        if exc.code in MAILBOX_MISSING:
-            # Not "deleted in Outlook": the whole mailbox is unknown, which only the admin fixes.
-            raise Rejected(
-                f"The mailbox was not found: {exc}", status=exc.status, code=exc.code
-            ) from exc
-        raise
+    except MailboxGone as exc:
+        # Not "deleted in Outlook": the whole mailbox is unknown, which only the admin fixes.
+        raise Rejected(
+            f"The mailbox was not found: {exc}", status=exc.status, code=exc.code
+        ) from exc
     except identity.UNAVAILABLE as exc:
         # MSAL reaches the identity platform while it builds its app object (discovery).
         raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
@@ -267,7 +265,7 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "Set the platform tenant to the tenant id (a GUID) or a verified domain of the "
             "tenant that holds the service mailbox."
         )
-    elif code in MAILBOX_MISSING or isinstance(exc, NotFound):
+    elif code.lower() in MAILBOX_GONE_CODES or isinstance(exc, NotFound):
         diagnosis.problem = "mailbox"
         diagnosis.title = f"Mailbox {diagnosis.mailbox} not found"
         diagnosis.explanation = (

@@ -18,8 +18,11 @@ from urllib.parse import quote
 import httpx
 
 from convene.outlook.microsoft.errors import (
+    MAILBOX_GONE_CODES,
+    SYNC_STATE_CODES,
     AccessDenied,
     AuthorizationLost,
+    MailboxGone,
     MicrosoftError,
     NotFound,
     NotSent,
@@ -259,10 +262,15 @@ def error_from_response(response: httpx.Response) -> MicrosoftError:
         return NotSent(text, status=status, code=code)
     if status >= 500 or status == 408:
         return Transient(text, status=status, code=code, retry_after=retry_after)
+    if code.lower() in SYNC_STATE_CODES or (status == 410 and not code):
+        # Decided by the code, whatever the status: Graph answers these with 400 or 410.
+        return SyncStateExpired(text, status=status, code=code)
     if status == 401:
         return AuthorizationLost(text, status=status, code=code)
     if status == 403:
         return AccessDenied(text, status=status, code=code)
+    if status == 404 and code.lower() in MAILBOX_GONE_CODES:
+        return MailboxGone(text, status=status, code=code)
     if status == 404:
         return NotFound(text, status=status, code=code)
     if status == 410:

@@ -50,10 +50,15 @@ from django.utils import timezone
 from convene.events.changes import ChangeKind, EventChange
 from convene.events.models import Enrollment, Event
 from convene.outlook.mailboxes import limits, platform
-from convene.outlook.mailboxes.connections import DelegatedTokens, usable_connection
+from convene.outlook.mailboxes.connections import (
+    DelegatedTokens,
+    mark_mailbox_gone,
+    usable_connection,
+)
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import (
     AuthorizationLost,
+    MailboxGone,
     MicrosoftError,
     NotFound,
     NotSent,
@@ -427,8 +432,14 @@ def _settle_failure(
         _mark(link, LinkState.NEEDS_NEW_ORGANIZER, str(exc), decision="needs_new_organizer")
     elif isinstance(exc, AuthorizationLost):
         _park(link, str(exc))
+    elif isinstance(exc, MailboxGone):
+        # The organizer's whole mailbox, not this event: one mark on their connection parks
+        # all their events and tells the admins once (never "deleted" for each event). (The
+        # platform calendar's client reports a gone service mailbox as a refusal instead.)
+        mark_mailbox_gone(link.event.created_by_id, str(exc))
+        _park(link, str(exc))
     elif isinstance(exc, NotFound):
-        if link.graph_id:
+        if link.graph_id and exc.item_not_found:
             _mark(link, LinkState.DELETED_IN_OUTLOOK, str(exc), decision="deleted_in_outlook")
         else:
             _fail(link, exc, permanent=True)
