@@ -167,3 +167,28 @@ def test_a_server_error_from_the_token_endpoint_is_retried_like_any_outage(
     retried = SyncLogEntry.objects.filter(action="retry_later")
     assert any("sign-in service" in entry.message for entry in retried)
     assert OutlookConnection.objects.get(user=outlook.people[ADA]).status == "connected"
+
+
+def test_graph_refusing_a_fresh_token_too_marks_the_connection_and_tells_once(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    mail.outbox.clear()
+    # Graph answers 401 to the token and to the fresh one asked for after it.
+    outlook.emulator.control(
+        "POST",
+        "/faults",
+        {"method": "PATCH", "path": "/v1.0/me/events/", "status": 401, "count": 2},
+    ).raise_for_status()
+
+    update(event, title="Refused twice")
+    outlook.wait_until(
+        lambda: CalendarLink.objects.filter(state=LinkState.WAITING_AUTHORIZATION).exists()
+    )
+
+    connection = OutlookConnection.objects.get(user=outlook.people[ADA])
+    assert connection.status == ConnectionStatus.NEEDS_AUTHORIZATION
+    assert "InvalidAuthenticationToken" in connection.last_error
+    assert [m.to for m in mail.outbox] == [[ADA]]

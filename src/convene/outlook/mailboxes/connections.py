@@ -177,6 +177,15 @@ def mark_authorization_lost(connection: OutlookConnection, reason: str) -> None:
     _mark_unusable(connection, reason, "authorization_lost", _tell_authorization_lost)
 
 
+def mark_refused_by_graph(user_id: int, reason: str) -> None:
+    """Graph refused a freshly issued access token too (a second 401): the identity platform
+    still issues tokens, but Graph will not take them (sessions revoked with continuous
+    access evaluation, a blocked account). Only the person, or an admin, can fix that."""
+    connection = OutlookConnection.objects.filter(user_id=user_id).first()
+    if connection is not None:
+        mark_authorization_lost(connection, reason)
+
+
 def mark_mailbox_gone(user_id: int, reason: str) -> None:
     """Microsoft 365 no longer serves the person's mailbox (Exchange Online licence removed,
     mailbox disabled, user deleted): every event in it would fail the same way. Marked once,

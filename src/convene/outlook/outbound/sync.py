@@ -53,6 +53,7 @@ from convene.outlook.mailboxes import limits, platform
 from convene.outlook.mailboxes.connections import (
     DelegatedTokens,
     mark_mailbox_gone,
+    mark_refused_by_graph,
     usable_connection,
 )
 from convene.outlook.microsoft import mapping
@@ -431,6 +432,11 @@ def _settle_failure(
     if isinstance(exc, OrganizerLeft):
         _mark(link, LinkState.NEEDS_NEW_ORGANIZER, str(exc), decision="needs_new_organizer")
     elif isinstance(exc, AuthorizationLost):
+        if exc.status == 401:
+            # Graph's answer, after a fresh token was tried (a refused sign-in has marked the
+            # connection already): mark it, so the person is told once and all their events
+            # wait, rather than each event parking silently.
+            mark_refused_by_graph(link.event.created_by_id, str(exc))
         _park(link, str(exc))
     elif isinstance(exc, MailboxGone):
         # The organizer's whole mailbox, not this event: one mark on their connection parks
