@@ -335,6 +335,7 @@ def _creation_waits(mailbox: str, now: datetime) -> bool:
     )
     refusals = 0
     last_refusal: datetime | None = None
+    at: datetime
     for action, at in recent:
         if action == "subscribed":
             break
@@ -342,8 +343,8 @@ def _creation_waits(mailbox: str, now: datetime) -> bool:
         last_refusal = last_refusal or at
     if last_refusal is None:
         return False
-    wait = min(CREATE_RETRY_FIRST * 2 ** (refusals - 1), CREATE_RETRY_MAX)
-    return now < last_refusal + wait
+    wait: timedelta = min(CREATE_RETRY_FIRST * 2 ** (refusals - 1), CREATE_RETRY_MAX)
+    return bool(now < last_refusal + wait)
 
 
 _CREATION_OUTCOMES = ("subscribed", "subscription_create")
