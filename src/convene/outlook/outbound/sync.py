@@ -554,10 +554,15 @@ def _plan(
     changes = mapping.changed_properties(link.last_pushed, desired)
     if not changes:
         return None
+    kept = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES)
+    if "attendees" in changes and kept:
+        # The list replaces Outlook's: people added there (forwarded invitations) stay on it.
+        changes["attendees"] = mapping.with_outlook_only(changes["attendees"], link.last_pushed)
+    accepted = {**desired, mapping.OUTLOOK_ONLY_ATTENDEES: kept} if kept else desired
     return Plan(
         "update",
         Call("PATCH", event_path(link.graph_id), changes),
-        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": desired},
+        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": accepted},
         {"properties": sorted(changes)},
     )
 
