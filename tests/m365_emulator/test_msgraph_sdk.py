@@ -21,10 +21,17 @@ from msgraph.generated.models.attendee import Attendee
 from msgraph.generated.models.attendee_type import AttendeeType
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+from msgraph.generated.models.day_of_week import DayOfWeek
 from msgraph.generated.models.email_address import EmailAddress
 from msgraph.generated.models.event import Event
+from msgraph.generated.models.event_type import EventType
 from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.patterned_recurrence import PatternedRecurrence
+from msgraph.generated.models.recurrence_pattern import RecurrencePattern
+from msgraph.generated.models.recurrence_pattern_type import RecurrencePatternType
+from msgraph.generated.models.recurrence_range import RecurrenceRange
+from msgraph.generated.models.recurrence_range_type import RecurrenceRangeType
 from msgraph.generated.models.response_type import ResponseType
 from msgraph.generated.models.subscription import Subscription
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import (
@@ -38,6 +45,9 @@ from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body im
 )
 from msgraph.generated.users.item.events.item.decline.decline_post_request_body import (
     DeclinePostRequestBody,
+)
+from msgraph.generated.users.item.events.item.instances.instances_request_builder import (
+    InstancesRequestBuilder,
 )
 from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
 from msgraph_core import GraphClientFactory
@@ -191,6 +201,45 @@ def test_calendar_view_delta(emulator: EmulatorHandle, app: str) -> None:
 
     seen, changed = with_sdk(emulator, app, work)
     assert (seen, changed) == (3, 1)
+
+
+def test_recurring_series_with_an_exception(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> tuple[Any, ...]:
+        events = client.users.by_user_id(SERVICE).events
+        series = new_event("SDK series", ADA)
+        series.recurrence = PatternedRecurrence(
+            pattern=RecurrencePattern(
+                type=RecurrencePatternType.Weekly,
+                interval=1,
+                days_of_week=[DayOfWeek.Monday],
+            ),
+            range=RecurrenceRange(
+                type=RecurrenceRangeType.Numbered,
+                start_date=dt.date(2030, 5, 6),
+                number_of_occurrences=3,
+            ),
+        )
+        master = await events.post(series)
+        assert master is not None and master.id is not None
+        query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
+            start_date_time="2030-05-01T00:00:00Z", end_date_time="2030-06-01T00:00:00Z"
+        )
+        instances = events.by_event_id(master.id).instances
+        listed = await instances.get(RequestConfiguration(query_parameters=query))
+        second = listed.value[1]
+        patched = await events.by_event_id(second.id).patch(Event(subject="Special Monday"))
+        again = await instances.get(RequestConfiguration(query_parameters=query))
+        return master, listed.value, patched, again.value
+
+    master, listed, patched, again = with_sdk(emulator, app, work)
+    assert master.type == EventType.SeriesMaster
+    assert master.recurrence.range.number_of_occurrences == 3
+    assert master.recurrence.range.start_date == dt.date(2030, 5, 6)
+    assert [e.type for e in listed] == [EventType.Occurrence] * 3
+    assert [e.start.date_time[:10] for e in listed] == ["2030-05-06", "2030-05-13", "2030-05-20"]
+    assert (patched.id, patched.type) == (listed[1].id, EventType.Exception)
+    assert patched.series_master_id == master.id
+    assert [e.subject for e in again] == ["SDK series", "Special Monday", "SDK series"]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import delta, odata, serialize
+from m365_emulator.graph import delta, odata, serialize, series
 from m365_emulator.graph.model import Event, looks_like_item_id
 from m365_emulator.graph.payload import parse_iso, parse_json_body
 from m365_emulator.graph.subscriptions import parse_resource
@@ -136,6 +136,7 @@ class GraphApi:
             r("GET", rf"{_CAL}events", "events.list", self.list_events),
             r("POST", rf"{_CAL}events", "events.create", self.create_event, write=True),
             r("GET", event, "events.get", self.get_event),
+            r("GET", rf"{event}/instances", "events.instances", self.list_instances),
             r("PATCH", event, "events.update", self.update_event, write=True),
             r("DELETE", event, "events.delete", self.delete_event, write=True),
             r("POST", rf"{event}/{_ACTION}cancel", "events.cancel", self.cancel_event, write=True),
@@ -274,12 +275,20 @@ class GraphApi:
     # ----- events ------------------------------------------
 
     async def list_events(self, ctx: Context) -> GraphResponse:
-        events = self.store.events(ctx.owner)
+        events = series.list_events(self.store.events(ctx.owner))
         return self._page(ctx, events, default_order=lambda e: e.created)
 
     async def calendar_view(self, ctx: Context) -> GraphResponse:
         start, end = _window(ctx.request.query)
-        events = [e for e in self.store.events(ctx.owner) if e.start < end and e.end > start]
+        with self.store.lock:
+            events = series.calendar_view(self.store.events(ctx.owner), start, end)
+        return self._page(ctx, events, default_order=lambda e: e.start)
+
+    async def list_instances(self, ctx: Context) -> GraphResponse:
+        master = self._event(ctx)
+        start, end = _window(ctx.request.query)
+        with self.store.lock:
+            events = series.instances(self.store.events(ctx.owner), master, start, end)
         return self._page(ctx, events, default_order=lambda e: e.start)
 
     async def get_event(self, ctx: Context) -> GraphResponse:

@@ -233,6 +233,8 @@ _FIELDS: dict[str, Callable[[Event], Any]] = {
     "lastmodifieddatetime": lambda e: e.modified,
     "organizer/emailaddress/address": lambda e: e.organizer_address.lower(),
     "responsestatus/response": lambda e: e.response,
+    "type": lambda e: e.type,
+    "seriesmasterid": lambda e: e.series_master_id,
 }
 
 

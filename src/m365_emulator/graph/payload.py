@@ -106,7 +106,7 @@ def _check_value(type_name: str, value: Any, where: str) -> None:
         for index, item in enumerate(value):
             _check_value(inner, item, f"{where}[{index}]")
         return
-    if type_name in ("Edm.String", "Edm.Guid", "Edm.DateTimeOffset", "Edm.Binary"):
+    if type_name in ("Edm.String", "Edm.Guid", "Edm.DateTimeOffset", "Edm.Binary", "Edm.Date"):
         if not isinstance(value, str):
             raise _invalid(where, "a string")
         return

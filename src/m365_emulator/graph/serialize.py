@@ -6,6 +6,7 @@ against ``schema/graph-calendar-subset.json``).
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from collections.abc import Collection
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from m365_emulator.graph import timezones
+from m365_emulator.graph import series, timezones
 from m365_emulator.graph.model import NEVER, Event, MeetingMessage
 
 _TAG = re.compile(r"<[^>]+>")
@@ -116,9 +117,9 @@ def event_json(
         "isCancelled": event.is_cancelled,
         "isOrganizer": event.is_organizer,
         "responseRequested": props.get("responseRequested", True),
-        "seriesMasterId": None,
+        "seriesMasterId": event.series_master_id,
         "showAs": props.get("showAs", "busy"),
-        "type": "singleInstance",
+        "type": event.type,
         "webLink": web_link(event.id),
         "onlineMeetingUrl": None,
         "isOnlineMeeting": event.is_online_meeting,
@@ -135,7 +136,7 @@ def event_json(
         "end": date_time_zone(event.end, zone_name),
         "location": location,
         "locations": list(props.get("locations") or []),
-        "recurrence": None,
+        "recurrence": copy.deepcopy(event.recurrence),
         "attendees": [
             {
                 "type": a.type,
@@ -152,8 +153,13 @@ def event_json(
     if event.transaction_id is None:
         # Graph returns transactionId only when an app set it.
         del data["transactionId"]
+    if event.original_start is not None:
+        data["originalStart"] = graph_timestamp(event.original_start)
     if select:
         wanted = {name.lower() for name in select} | {"id", "@odata.etag"}
+        if "cancelledoccurrences" in wanted and event.type == "seriesMaster":
+            # Graph returns cancelledOccurrences only when selected, on a series master.
+            data["cancelledOccurrences"] = series.cancelled_occurrences(event)
         data = {k: v for k, v in data.items() if k.lower() in wanted}
     if extended_ids is not None:
         wanted_ids = {i.lower() for i in extended_ids}
@@ -205,7 +211,8 @@ def message_json(message: MeetingMessage) -> dict[str, Any]:
         "startDateTime": date_time_zone(message.start, None),
         "endDateTime": date_time_zone(message.end, None),
         "location": {"displayName": message.location, "locationType": "default"},
-        "type": "singleInstance",
+        "type": message.event_type,
+        "recurrence": copy.deepcopy(message.recurrence),
         "isOutOfDate": False,
         "isAllDay": False,
         "isDelegated": False,

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import serialize, timezones
+from m365_emulator.graph import serialize, series, timezones
 from m365_emulator.graph.model import Event
 
 if TYPE_CHECKING:
@@ -142,7 +142,11 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
             anchor = _first_event_day(events, zone_name, backend.clock.now()) or today
         monday = anchor - timedelta(days=anchor.weekday())
         days = [monday + timedelta(days=i) for i in range(7)]
-        placed, first_hour, last_hour = _place(events, days, zone_name)
+        # The week shows a series as its occurrences, as Outlook's calendar does.
+        week_start = timezones.to_utc(datetime.combine(days[0], datetime.min.time()), zone_name)
+        with backend.lock:
+            shown = series.calendar_view(events, week_start, week_start + timedelta(days=8))
+        placed, first_hour, last_hour = _place(shown, days, zone_name)
         now_top = None
         if today in placed and first_hour <= now.hour < last_hour:
             now_top = ((now.hour - first_hour) * 60 + now.minute) * HOUR_PX // 60
