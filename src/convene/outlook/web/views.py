@@ -366,9 +366,11 @@ def _sign_in_problem(request: HttpRequest, reason: str, detail: str) -> HttpResp
     context: dict[str, Any] = {"title": title, "explanation": explanation, "detail": detail}
     if reason in ("consent", "cancelled"):
         registration = AppRegistration.from_settings()
+        # The registration's own tenant setting: "organizations" for a multi-tenant one (the
+        # admin's sign-in picks their organization), the tenant itself for a single-tenant one.
         link = identity.admin_consent_page(
             registration,
-            "organizations",
+            registration.tenant,
             registration.absolute(reverse("outlook:admin_consent_done")),
             secrets.token_urlsafe(16),
         )
