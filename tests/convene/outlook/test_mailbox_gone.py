@@ -67,3 +67,22 @@ def test_the_events_sync_again_once_the_mailbox_is_back_and_ada_reconnects(
     outlook.wait_synced(event.pk, timeout=30)
     [copy] = outlook.mailbox(ADA)
     assert copy["subject"] == "Renamed while the mailbox was gone"
+
+
+def test_the_delta_read_of_a_gone_mailbox_marks_the_connection(
+    outlook: OutlookWorld,
+) -> None:
+    from convene.outlook import tasks
+    from convene.outlook.inbound import delta
+
+    outlook.connect(ADA)
+    [event] = outlook.make_events(ADA, 1, attendees=[])
+    outlook.wait_synced(event.pk)
+    outlook.emulator.control("POST", f"/users/{ADA}/mailbox", {"enabled": False})
+
+    assert delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later) == 0
+
+    connection = OutlookConnection.objects.get(user=outlook.people[ADA])
+    assert connection.status == ConnectionStatus.NEEDS_AUTHORIZATION
+    assert SyncLogEntry.objects.filter(action="mailbox_gone").count() == 1
+    assert CalendarLink.objects.get(event=event).state != LinkState.DELETED_IN_OUTLOOK
