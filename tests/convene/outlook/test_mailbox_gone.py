@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.core import mail
 
 from convene.core.models import Notice
+from convene.outlook import tasks
+from convene.outlook.inbound import delta
 from convene.outlook.models import (
     CalendarLink,
     ConnectionStatus,
@@ -72,9 +74,6 @@ def test_the_events_sync_again_once_the_mailbox_is_back_and_ada_reconnects(
 def test_the_delta_read_of_a_gone_mailbox_marks_the_connection(
     outlook: OutlookWorld,
 ) -> None:
-    from convene.outlook import tasks
-    from convene.outlook.inbound import delta
-
     outlook.connect(ADA)
     [event] = outlook.make_events(ADA, 1, attendees=[])
     outlook.wait_synced(event.pk)
