@@ -26,9 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from m365_emulator.backend import Backend
 
-Action = Literal["respond", "delay", "timeout", "drop", "lose_answer"]
+Action = Literal["respond", "delay", "timeout", "drop", "revokeOnUse", "loseAnswer"]
 EndpointKind = Literal["graph", "token", "discovery", "identity", "any"]
-_ACTIONS: tuple[Action, ...] = ("respond", "delay", "timeout", "drop", "lose_answer")
+_ACTIONS: tuple[Action, ...] = ("respond", "delay", "timeout", "drop", "revokeOnUse", "loseAnswer")
+# ``revokeOnUse`` lets a token request through and spends the refresh token it presents, so
+# only the new one works afterwards (stricter than Entra, which keeps the old one valid).
+REVOKE_ON_USE_KEY = "m365_emulator.revoke_refresh_token_on_use"
 _KINDS: tuple[EndpointKind, ...] = ("graph", "token", "discovery", "identity", "any")
 
 # Default Graph error codes per status, as Graph's documentation lists them.
@@ -70,7 +73,7 @@ class FaultRule:
     aadsts: int | None = None
     delay_ms: int = 0
     timeout_seconds: float = 300.0
-    # lose_answer: also forget the transactionId of the events the lost answer created.
+    # loseAnswer: also forget the transactionId of the events the lost answer created.
     forget_transaction_id: bool = False
     remaining: int | None = None  # None: unlimited
     ratio: float | None = None
@@ -171,8 +174,8 @@ def parse_rule(raw: Any) -> FaultRule:
     forget = raw.get("forgetTransactionId", False)
     if not isinstance(forget, bool):
         raise FaultRuleError("forgetTransactionId must be true or false")
-    if forget and action != "lose_answer":
-        raise FaultRuleError("forgetTransactionId goes with the lose_answer action")
+    if forget and action != "loseAnswer":
+        raise FaultRuleError("forgetTransactionId goes with the loseAnswer action")
     aadsts = raw.get("aadsts")
     if aadsts is not None and not isinstance(aadsts, int):
         raise FaultRuleError("aadsts must be an integer such as 50173")
@@ -373,9 +376,12 @@ class FaultMiddleware:
             await asyncio.sleep(rule.delay_ms / 1000)
         if rule.action == "delay":
             await self.app(scope, receive, send)
+        elif rule.action == "revokeOnUse":
+            scope[REVOKE_ON_USE_KEY] = True
+            await self.app(scope, receive, send)
         elif rule.action == "respond":
             await self._respond(rule, scope, send)
-        elif rule.action == "lose_answer":
+        elif rule.action == "loseAnswer":
             await self._lose_answer(rule, scope, receive)
         elif rule.action == "timeout":
             await _wait_for_disconnect(receive, rule.timeout_seconds)

@@ -191,7 +191,7 @@ NEW_EVENT = {
 def test_lose_answer_creates_the_event_but_drops_the_connection(
     emulator: EmulatorHandle,
 ) -> None:
-    add_fault(emulator, {"method": "POST", "path": "/events$", "action": "lose_answer", "count": 1})
+    add_fault(emulator, {"method": "POST", "path": "/events$", "action": "loseAnswer", "count": 1})
     token = emulator.token_for("ada@contoso.test")
 
     with pytest.raises(httpx.TransportError):
@@ -209,7 +209,7 @@ def test_lose_answer_can_forget_the_transaction_id(emulator: EmulatorHandle) -> 
         {
             "method": "POST",
             "path": "/events$",
-            "action": "lose_answer",
+            "action": "loseAnswer",
             "forgetTransactionId": True,
             "count": 1,
         },

@@ -34,9 +34,13 @@ from msgraph.generated.models.recurrence_range import RecurrenceRange
 from msgraph.generated.models.recurrence_range_type import RecurrenceRangeType
 from msgraph.generated.models.response_type import ResponseType
 from msgraph.generated.models.subscription import Subscription
+from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
+    CalendarViewRequestBuilder,
+)
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import (
     DeltaRequestBuilder,
 )
+from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
 from msgraph.generated.users.item.events.item.accept.accept_post_request_body import (
     AcceptPostRequestBody,
 )
@@ -45,6 +49,9 @@ from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body im
 )
 from msgraph.generated.users.item.events.item.decline.decline_post_request_body import (
     DeclinePostRequestBody,
+)
+from msgraph.generated.users.item.events.item.event_item_request_builder import (
+    EventItemRequestBuilder,
 )
 from msgraph.generated.users.item.events.item.instances.instances_request_builder import (
     InstancesRequestBuilder,
@@ -283,3 +290,68 @@ def test_batch(emulator: EmulatorHandle, app: str) -> None:
         return {item_id: item.status for item_id, item in response.responses.items()}
 
     assert with_sdk(emulator, app, work) == {"1": 201, "2": 200}
+
+
+def test_read_with_select(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> Event:
+        events = client.users.by_user_id(SERVICE).events
+        created = await events.post(new_event("Selected"))
+        query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
+            select=["subject", "start"]
+        )
+        fetched = await events.by_event_id(created.id).get(
+            request_configuration=RequestConfiguration(query_parameters=query)
+        )
+        assert fetched is not None
+        return fetched
+
+    fetched = with_sdk(emulator, app, work)
+    assert fetched.subject == "Selected"
+    assert fetched.start is not None and fetched.start.time_zone == "UTC"
+    assert fetched.body is None and fetched.attendees is None
+
+
+def test_list_with_paging(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> list[int]:
+        events = client.users.by_user_id(SERVICE).events
+        for index in range(5):
+            await events.post(new_event(f"P{index}"))
+        query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(top=2)
+        page = await events.get(request_configuration=RequestConfiguration(query_parameters=query))
+        sizes = [len(page.value)]
+        while page.odata_next_link:
+            page = await events.with_url(page.odata_next_link).get()
+            sizes.append(len(page.value))
+        return sizes
+
+    assert with_sdk(emulator, app, work) == [2, 2, 1]
+
+
+def test_calendar_view(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> list[str]:
+        user = client.users.by_user_id(SERVICE)
+        await user.events.post(new_event("In May"))
+        query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time="2030-05-06T00:00:00Z", end_date_time="2030-05-07T00:00:00Z"
+        )
+        config = RequestConfiguration(query_parameters=query)
+        config.headers.add("Prefer", 'outlook.timezone="W. Europe Standard Time"')
+        view = await user.calendar_view.get(request_configuration=config)
+        return [
+            f"{e.subject} {e.start.date_time} {e.start.time_zone}" for e in view.value if e.start
+        ]
+
+    assert with_sdk(emulator, app, work) == [
+        "In May 2030-05-06T09:00:00.0000000 W. Europe Standard Time"
+    ]
+
+
+def test_me_with_a_delegated_token(emulator: EmulatorHandle) -> None:
+    token = emulator.token_for(ADA, scopes=("User.Read",))
+
+    async def work(client: GraphServiceClient) -> Any:
+        return await client.me.get()
+
+    me = with_sdk(emulator, token, work)
+    assert me.user_principal_name == ADA
+    assert me.mail == ADA

@@ -74,9 +74,6 @@ class GraphStore:
         self._mailboxes: dict[str, Mailbox] = {}
         self.generation = os.urandom(8).hex()
         self.delta_secret = os.urandom(16)
-        # Time Exchange spends on each mailbox request while holding a concurrency slot
-        # (milliseconds, randomised +-50%); 0 answers at once.
-        self.processing_ms = 0
 
     @property
     def lock(self) -> RLock:
@@ -88,7 +85,6 @@ class GraphStore:
             # Delta tokens handed out before a reset must not match the new world; the signing
             # secret stays, so such a token still reads as one of ours whose state is gone.
             self.generation = os.urandom(8).hex()
-            self.processing_ms = 0
             self.subscriptions.clear()
             self.stats.reset()
             self.limits.reset()
@@ -380,17 +376,25 @@ class GraphStore:
         return attendees
 
     def _apply_online_meeting(self, event: Event, body: dict[str, Any]) -> None:
-        # The provider cannot change once the meeting has one.
-        if body.get("onlineMeetingProvider") and (
-            event.online_meeting_provider == "unknown" or not event.is_online_meeting
-        ):
-            event.online_meeting_provider = str(body["onlineMeetingProvider"])
-        if body.get("isOnlineMeeting") and not event.is_online_meeting:
-            event.is_online_meeting = True
-            if event.online_meeting_provider == "unknown":
-                event.online_meeting_provider = "teamsForBusiness"
-            if event.online_meeting_provider == "teamsForBusiness":
-                event.join_url = meetings.teams_join_url()
+        """isOnlineMeeting and onlineMeetingProvider as event.md documents them: setting either
+        makes the event an online meeting (with the calendar's default provider when none is
+        named); after that, changes to both are ignored and the meeting stays online. A provider
+        the owner's calendar does not allow gives no online meeting."""
+        if event.is_online_meeting:
+            return
+        provider = str(body.get("onlineMeetingProvider") or "unknown")
+        if provider == "unknown" and not body.get("isOnlineMeeting"):
+            return
+        owner = self.backend.user(event.owner_id)
+        allowed = owner.online_meeting_providers if owner is not None else ("teamsForBusiness",)
+        if provider == "unknown":
+            provider = owner.default_online_meeting_provider if owner else "teamsForBusiness"
+        if provider not in allowed:
+            return
+        event.is_online_meeting = True
+        event.online_meeting_provider = provider
+        if provider == "teamsForBusiness":
+            event.join_url = meetings.teams_join_url()
 
 
 def _check_span(start: datetime, end: datetime) -> None:

@@ -12,7 +12,7 @@ from .test_connect_and_sync import ADA, ALAN, create_event, update
 LOSE_THE_CREATE = {
     "method": "POST",
     "path": "/v1.0/me/events$",
-    "action": "lose_answer",
+    "action": "loseAnswer",
     "forgetTransactionId": True,
     "count": 1,
 }
