@@ -181,6 +181,10 @@ OUTLOOK = {
     ),
     "ca_bundle": os.environ.get("OUTLOOK_CA_BUNDLE") or None,
     "public_url": os.environ.get("CONVENE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+    # The platform calendar's own registration (application permission); see docs/outlook.md.
+    "platform_client_id": os.environ.get("OUTLOOK_PLATFORM_CLIENT_ID", ""),
+    "platform_client_secret": os.environ.get("OUTLOOK_PLATFORM_CLIENT_SECRET", ""),
+    "platform_client_certificate_path": os.environ.get("OUTLOOK_PLATFORM_CLIENT_CERTIFICATE", ""),
 }
 # Fernet keys for authorizations at rest, newest first; generated into var/ when unset.
 OUTLOOK_TOKEN_KEYS = env_list("OUTLOOK_TOKEN_KEYS", default=[]) or [

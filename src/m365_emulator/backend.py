@@ -72,6 +72,9 @@ class App:
     application_permissions: frozenset[str]
     home_tenant_id: str
     admin_consented_tenants: set[str] = field(default_factory=set)
+    # Tenant id -> delegated scopes an administrator granted for every user of that tenant
+    # without the app's application permissions (admin consent to named scopes).
+    delegated_grants: dict[str, set[str]] = field(default_factory=dict)
     display_name: str = ""
     # PEM certificates whose keys may sign a ``client_assertion`` for this app.
     certificates: list[str] = field(default_factory=list)
@@ -150,18 +153,31 @@ class Backend:
         app = self.app(client_id)
         return app is not None and tenant_id in app.admin_consented_tenants
 
-    def grant_admin_consent(self, client_id: str, tenant_id: str) -> None:
-        """Consent for the whole tenant: app permissions and every registered delegated scope."""
+    def grant_admin_consent(
+        self, client_id: str, tenant_id: str, scopes: Iterable[str] | None = None
+    ) -> None:
+        """Consent for the whole tenant.
+
+        Without ``scopes`` (``/.default``), to every permission registered on the app: its
+        application permissions and every delegated scope. With ``scopes``, to those delegated
+        scopes only, for every user: an application permission can only be asked for through
+        ``/.default``, so naming scopes never grants one.
+        """
         with self.lock:
             app = self.apps[client_id]
-            app.admin_consented_tenants.add(tenant_id)
+            if scopes is None:
+                app.admin_consented_tenants.add(tenant_id)
+            else:
+                app.delegated_grants.setdefault(tenant_id, set()).update(scopes)
 
     def consented_scopes(self, user: User, app: App) -> set[str]:
         """Delegated scopes ``user`` may get for ``app`` without being asked."""
         with self.lock:
             if user.tenant_id in app.admin_consented_tenants:
                 return set(app.delegated_scopes)
-            return set(self.user_consents.get((user.id, app.client_id), set()))
+            return set(self.user_consents.get((user.id, app.client_id), set())) | set(
+                app.delegated_grants.get(user.tenant_id, set())
+            )
 
     def grant_user_consent(self, user_id: str, client_id: str, scopes: Iterable[str]) -> None:
         with self.lock:

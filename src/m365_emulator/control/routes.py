@@ -130,6 +130,19 @@ def routes(backend: Backend) -> list[BaseRoute]:
             }
         )
 
+    async def mailbox(request: Request) -> Response:
+        user = _user(backend, request.path_params["user"])
+        body = await _object_body(request)
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise _bad("enabled must be true or false")
+        # A removed Exchange Online licence or a disabled mailbox: sign-in still works, and
+        # Graph answers every mailbox call 404 MailboxNotEnabledForRESTAPI until it is back.
+        # The mailbox's contents stay, as Exchange keeps them for 30 days.
+        with backend.lock:
+            user.has_mailbox = enabled
+        return JSONResponse({"userPrincipalName": user.upn, "enabled": user.has_mailbox})
+
     async def add_faults(request: Request) -> Response:
         body = await _json_body(request)
         raw_rules = body.get("rules") if isinstance(body, dict) and "rules" in body else [body]
@@ -237,6 +250,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         Route("/seed", handler(seed), methods=["POST"]),
         Route("/directory", handler(directory), methods=["GET"]),
         Route("/users/{user}/revoke", handler(revoke), methods=["POST"]),
+        Route("/users/{user}/mailbox", handler(mailbox), methods=["POST"]),
         Route("/faults", handler(add_faults), methods=["POST"]),
         Route("/faults", handler(list_faults), methods=["GET"]),
         Route("/faults", handler(clear_faults), methods=["DELETE"]),

@@ -82,9 +82,9 @@ class GraphStore:
     def reset(self) -> None:
         with self.lock:
             self._mailboxes.clear()
-            # Delta tokens handed out before a reset must not match the new world.
+            # Delta tokens handed out before a reset must not match the new world; the signing
+            # secret stays, so such a token still reads as one of ours whose state is gone.
             self.generation = os.urandom(8).hex()
-            self.delta_secret = os.urandom(16)
             self.subscriptions.clear()
             self.stats.reset()
             self.limits.reset()
@@ -327,6 +327,21 @@ class GraphStore:
         box.seq += 1
         box.removed[event.id] = box.seq
         self.subscriptions.on_change(event.owner_id, event.id, "deleted", event.change_key)
+
+    def forget_transaction_ids(self, event_ids: set[str]) -> int:
+        """Forget the transactionId of these events, so a retried create makes a new one.
+
+        Graph documents transactionId only as a way "to avoid redundant POST operations", not
+        for how long it remembers one; a fault rule uses this to model the worst case.
+        """
+        forgotten = 0
+        with self.lock:
+            for box in self._mailboxes.values():
+                for transaction_id, event_id in list(box.by_transaction_id.items()):
+                    if event_id in event_ids:
+                        del box.by_transaction_id[transaction_id]
+                        forgotten += 1
+        return forgotten
 
     def add_event(self, event: Event) -> None:
         box = self._mailboxes.setdefault(event.owner_id, Mailbox(event.owner_id, event.calendar_id))

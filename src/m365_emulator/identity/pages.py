@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from m365_emulator.backend import App, Backend, Tenant, User
 from m365_emulator.identity.errors import IdentityError, app_not_found, consent_missing
 from m365_emulator.identity.forms import Form, read_form
-from m365_emulator.identity.scopes import parse_scopes
+from m365_emulator.identity.scopes import RequestedScopes, parse_scopes
 from m365_emulator.identity.store import AuthorizationCode, PendingAuthorization
 from m365_emulator.identity.token_endpoint import invalid_scope, resolve_tenant
 from m365_emulator.ui import templates
@@ -273,11 +273,15 @@ def _after_sign_in(
         return _redirect_error(
             pending, consent_missing(app.client_id, app.display_name, "consent_required")
         )
-    if not tenant.user_consent and not user.is_admin:
-        return _redirect_error(
-            pending, consent_missing(app.client_id, app.display_name, "consent_required")
-        )
     assert transaction is not None
+    if not tenant.user_consent and not user.is_admin:
+        # Entra's own dead end: the person can only sign in as an administrator or go back
+        # to the app, which then receives access_denied (AADSTS65004) like a declined consent.
+        return templates.TemplateResponse(
+            request,
+            "need_admin_approval.html",
+            _context(backend, pending, transaction, user=user, app=app, tenant=tenant),
+        )
     return templates.TemplateResponse(
         request,
         "consent.html",
@@ -314,7 +318,11 @@ def _grant_consent(
         form.get("organization") == "on" or not tenant.user_consent
     )
     if for_organization:
-        backend.grant_admin_consent(app.client_id, tenant.id)
+        # "Consent on behalf of your organization" grants what this sign-in asked for, for
+        # every user; application permissions only ever come through /.default.
+        backend.grant_admin_consent(
+            app.client_id, tenant.id, None if requested.default else requested.graph
+        )
     else:
         backend.grant_user_consent(user.id, app.client_id, wanted)
     return _issue_code(backend, pending, user, wanted | requested.oidc, transaction)
@@ -378,6 +386,10 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         params = dict(request.query_params)
         _registered_app(backend, params, segment)
         started = PendingAuthorization("adminconsent", segment, params)
+        try:
+            _admin_consent_scopes(started)
+        except IdentityError as exc:
+            raise _PageError(exc) from None
         return _sign_in_page(backend, request, started, backend.identity.begin(started))
 
     transaction = str(form.get("transaction", ""))
@@ -408,10 +420,24 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         app = backend.app(pending.params["client_id"])
         assert app is not None
         tenant = backend.tenants[user.tenant_id]
+        requested = _admin_consent_scopes(pending)
         return templates.TemplateResponse(
             request,
             "admin_consent.html",
-            _context(backend, pending, transaction, user=user, app=app, tenant=tenant),
+            _context(
+                backend,
+                pending,
+                transaction,
+                user=user,
+                app=app,
+                tenant=tenant,
+                application_permissions=(
+                    sorted(app.application_permissions) if requested.default else []
+                ),
+                delegated_scopes=sorted(
+                    app.delegated_scopes if requested.default else requested.graph
+                ),
+            ),
         )
     if step == "consent" and pending.user_id is not None:
         user = backend.user(pending.user_id)
@@ -419,9 +445,19 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         backend.identity.pending.pop(transaction, None)
         if form.get("decision") != "accept":
             return _redirect_admin(pending, _admin_declined(), user.tenant_id)
-        backend.grant_admin_consent(pending.params["client_id"], user.tenant_id)
+        requested = _admin_consent_scopes(pending)
+        backend.grant_admin_consent(
+            pending.params["client_id"],
+            user.tenant_id,
+            None if requested.default else requested.graph,
+        )
         return _redirect_admin(pending, None, user.tenant_id)
     return _sign_in_page(backend, request, pending, transaction)
+
+
+def _admin_consent_scopes(pending: PendingAuthorization) -> RequestedScopes:
+    # The v1 /adminconsent takes no scope and means every registered permission (/.default).
+    return parse_scopes(pending.params.get("scope") or "https://graph.microsoft.com/.default")
 
 
 def _admin_declined() -> IdentityError:

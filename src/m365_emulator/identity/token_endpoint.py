@@ -292,9 +292,10 @@ def _client_credentials(
             "(application ID URI).",
         )
     consented = tenant.id in app.admin_consented_tenants
-    if not consented and tenant.id != app.home_tenant_id:
+    if not consented and tenant.id != app.home_tenant_id and tenant.id not in app.delegated_grants:
         raise app_not_found(app.client_id, tenant.id)
-    # In its home tenant an unconsented app still gets a token, just without roles.
+    # Where the app exists (its home tenant, or a tenant that granted it delegated scopes only)
+    # but holds no consented application permission, it still gets a token, without roles.
     roles = app.application_permissions if consented else frozenset()
     access_token, lifetime = tokens.application_access_token(
         backend, issuer_base(request), app, tenant.id, acr, roles

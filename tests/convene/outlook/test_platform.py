@@ -131,6 +131,23 @@ def test_test_connection_recognises_an_application_access_policy(
     assert "Access to OData is disabled." in page
 
 
+def test_test_connection_advice_for_a_plain_access_denied_covers_rbac_for_applications(
+    outlook: OutlookWorld,
+) -> None:
+    # Consented, but no role reaches the mailbox: Exchange answers a plain "Access is
+    # denied", as it does for a mailbox outside an RBAC for Applications scope.
+    seed = platform_seed(consented=True)
+    seed["tenants"][0]["apps"][0]["applicationPermissions"] = []
+    outlook.emulator.reset(seed)
+
+    page = run_test_connection(outlook.browser(ADMIN))
+
+    assert "Convene is not allowed into this mailbox" in page
+    assert "Test-ServicePrincipalAuthorization -Resource " + SERVICE in page
+    assert "Do not also add an Entra application permission" in page
+    assert "application access policy" not in page
+
+
 def test_test_connection_recognises_a_wrong_client_secret(
     platform: OutlookWorld, settings: Any
 ) -> None:

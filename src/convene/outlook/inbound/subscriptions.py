@@ -36,17 +36,24 @@ from convene.outlook.models import (
     OutlookConnection,
     OutlookSettings,
     Subscription,
+    SyncLogEntry,
     record,
 )
 from convene.outlook.outbound import targets
 
-# Below the smallest maximum Microsoft has documented for event subscriptions (4,230 minutes),
-# so a renewal is never refused for asking too much.
+# Microsoft allows event subscriptions up to 10,080 minutes (under seven days; 4,230 in older
+# documentation); two days stays below every maximum it has documented, so a renewal is never
+# refused for asking too much.
 LIFETIME = timedelta(days=2)
 # Renew when less than this is left: a day of slack for a queue or Microsoft outage.
 RENEW_WHEN_LEFT = timedelta(days=1)
 # Removed rows are kept this long for the audit trail, then forgotten.
 KEEP_REMOVED = timedelta(days=7)
+# A refused creation (most often: Microsoft cannot reach the webhook over HTTPS, so validation
+# fails) is tried again after 1, 2, 4 ... minutes, at most every 6 hours, until one succeeds;
+# the delta read covers the mailbox meanwhile.
+CREATE_RETRY_FIRST = timedelta(minutes=1)
+CREATE_RETRY_MAX = timedelta(hours=6)
 CHANGE_TYPES = "created,updated,deleted"
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 
@@ -181,7 +188,15 @@ def ensure(
             _removed(current, "Microsoft no longer knows it")
     elif current is not None:
         _removed(current, "expired")
-    created = create(target, outlook, now=now)
+    if _creation_waits(target.mailbox, now):
+        return None
+    try:
+        created = create(target, outlook, now=now)
+    except AuthorizationLost:
+        raise
+    except MicrosoftError as exc:
+        _failed(target.mailbox, "create", exc, when=now)
+        return None
     if current is not None:
         # Changes made while no subscription was listening were not notified.
         read_mailbox(target.mailbox)
@@ -220,6 +235,7 @@ def create(target: targets.Target, outlook: OutlookSettings, *, now: datetime) -
         status="ok",
         message=f"Listening to changes until {subscription.expires_at:%Y-%m-%d %H:%M} UTC.",
         mailbox=target.mailbox,
+        when=now,
     )
     return subscription
 
@@ -319,7 +335,9 @@ def _removed(subscription: Subscription, why: str) -> None:
         )
 
 
-def _failed(mailbox: str, action: str, exc: MicrosoftError) -> None:
+def _failed(
+    mailbox: str, action: str, exc: MicrosoftError, *, when: datetime | None = None
+) -> None:
     Subscription.objects.filter(mailbox=mailbox, state=Subscription.State.ACTIVE).update(
         last_error=str(exc)[:2000]
     )
@@ -329,7 +347,38 @@ def _failed(mailbox: str, action: str, exc: MicrosoftError) -> None:
         status=str(exc.status or type(exc).__name__),
         message=str(exc),
         mailbox=mailbox,
+        when=when,
     )
+
+
+def _creation_waits(mailbox: str, now: datetime) -> bool:
+    """Whether the mailbox's last refused creations ask for more time before the next one.
+
+    The audit log is the memory (shared by every worker): the refusals since the last
+    subscription created there, the newest first.
+    """
+    recent = (
+        SyncLogEntry.objects.filter(
+            kind=LogKind.NOTIFICATION, mailbox=mailbox, action__in=_CREATION_OUTCOMES
+        )
+        .order_by("-created_at", "-id")
+        .values_list("action", "created_at")[:12]
+    )
+    refusals = 0
+    last_refusal: datetime | None = None
+    at: datetime
+    for action, at in recent:
+        if action == "subscribed":
+            break
+        refusals += 1
+        last_refusal = last_refusal or at
+    if last_refusal is None:
+        return False
+    wait: timedelta = min(CREATE_RETRY_FIRST * 2 ** (refusals - 1), CREATE_RETRY_MAX)
+    return bool(now < last_refusal + wait)
+
+
+_CREATION_OUTCOMES = ("subscribed", "subscription_create")
 
 
 def _graph_time(moment: datetime) -> str:

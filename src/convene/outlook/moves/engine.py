@@ -390,7 +390,7 @@ def _old_copy_client(step: MoveStep) -> GraphClient:
     registration = AppRegistration.from_settings()
     if step.from_mode == Mode.PLATFORM:
         tenant = platform.tenant_for(step.from_mailbox, OutlookSettings.load())
-        return platform.client(registration, step.from_mailbox, tenant)
+        return platform.client(registration.for_platform(), step.from_mailbox, tenant)
     connection = (
         connections.usable_connection(step.from_organizer_id)
         if step.from_organizer_id is not None

@@ -30,7 +30,7 @@ from convene.outlook.models import (
     log_entry,
 )
 from convene.outlook.outbound.outcomes import settle_failure
-from convene.outlook.outbound.push import Update, update_for, wants_push
+from convene.outlook.outbound.push import Update, adopt_lost_create, update_for, wants_push
 from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
 from convene.outlook.outbound.snapshots import event_snapshot, people
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
@@ -97,12 +97,13 @@ def _push_many(
                 platform=target.is_platform,
                 enrollments=enrollments.get(link.event_id, []),
             )
+            adopted = adopt_lost_create(link, target, snapshot)
             update = update_for(link, link.event, target.mailbox, snapshot)
         except MicrosoftError as exc:
             settle_failure(link, exc, link.owner_mailbox, enqueue)
             continue
         if update is None:
-            synced.append((link, links.synced(version)))
+            synced.append((link, {**adopted, **links.synced(version)}))
         else:
             by_mailbox[(target.mailbox, target.is_platform)].append(
                 _Planned(link, version, target, update)

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from convene import permissions
 from convene.accounts.models import User
 from convene.outlook import links
+from convene.outlook.microsoft import mapping
 from convene.outlook.models import AttendeeReply, CalendarLink, OutlookConnection, OutlookSettings
 
 
@@ -32,6 +33,9 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
         "outlook": OutlookSettings.load(),
         "outlook_link": link,
         "outlook_replies": replies_by_answer(event),
+        "outlook_only_attendees": (
+            link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES, []) if link else []
+        ),
         "outlook_may_publish_again": link is not None and links.can_publish_again(link),
     }
 

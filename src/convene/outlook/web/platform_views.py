@@ -52,7 +52,7 @@ def test_connection(request: HttpRequest) -> HttpResponse:
     if not mailbox.is_valid():
         messages.error(request, "Type the service mailbox's address to test it.")
         return render_settings(request, form, status=400)
-    registration = AppRegistration.from_settings()
+    registration = AppRegistration.from_settings().for_platform()
     address = mailbox.cleaned_data["service_mailbox"]
     tenant = mailbox.cleaned_data["platform_tenant"] or platform.tenant_for(
         address, OutlookSettings(service_mailbox=address)
@@ -93,9 +93,13 @@ def start_admin_consent(request: HttpRequest) -> HttpResponse:
         },
     }
     request.session[CONSENT_SESSION_KEY] = pending
-    registration = AppRegistration.from_settings()
+    registration = AppRegistration.from_settings().for_platform()
     url = identity.admin_consent_page(
-        registration, tenant, registration.absolute(reverse("outlook:admin_consent_done")), state
+        registration,
+        tenant,
+        registration.absolute(reverse("outlook:admin_consent_done")),
+        state,
+        application=True,
     )
     return HttpResponseRedirect(url)
 

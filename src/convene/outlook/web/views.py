@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -331,10 +332,16 @@ def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase 
 # --- helpers ------------------------------------------------------------------------------
 
 SIGN_IN_PROBLEMS = {
+    # access_denied (AADSTS65004): the person cancelled, or their organization does not let
+    # users approve apps and Microsoft showed "Need admin approval", whose only way back is
+    # "Return to the application without granting consent". Both answers are the same, and for
+    # most organizations the second is the common one, so the page explains both.
     "cancelled": (
-        "You cancelled the Microsoft sign-in",
-        "Convene needs your permission to put your events in your Outlook calendar. "
-        "Nothing was changed. You can try again whenever you are ready.",
+        "Microsoft did not give Convene access to your calendar",
+        "If Microsoft said “Need admin approval”, your organization only lets its "
+        "administrators approve apps: send your IT administrator the message below (it holds "
+        "the link they need) and connect again once they have approved Convene. If you "
+        "cancelled yourself, nothing was changed: try again whenever you are ready.",
     ),
     "consent": (
         "Your organization must enable Convene first",
@@ -363,14 +370,38 @@ SIGN_IN_PROBLEMS = {
 def _sign_in_problem(request: HttpRequest, reason: str, detail: str) -> HttpResponse:
     title, explanation = SIGN_IN_PROBLEMS.get(reason, SIGN_IN_PROBLEMS["failed"])
     context: dict[str, Any] = {"title": title, "explanation": explanation, "detail": detail}
-    if reason == "consent":
+    if reason in ("consent", "cancelled"):
         registration = AppRegistration.from_settings()
-        context["admin_consent_url"] = identity.admin_consent_url(
+        # The registration's own tenant setting: "organizations" for a multi-tenant one (the
+        # admin's sign-in picks their organization), the tenant itself for a single-tenant one.
+        link = identity.admin_consent_page(
             registration,
-            "organizations",
+            registration.tenant,
             registration.absolute(reverse("outlook:admin_consent_done")),
+            secrets.token_urlsafe(16),
         )
+        context["admin_consent_url"] = link
+        context["admin_message"] = ADMIN_MESSAGE.format(site=registration.public_url, link=link)
     return render(request, "outlook/sign_in_problem.html", context, status=400)
+
+
+# What an organizer sends their IT administrator when their organization does not let users
+# approve apps: what Convene is, exactly what it asks for, who can approve, and the link.
+ADMIN_MESSAGE = """Hello,
+
+I would like to connect my Outlook calendar to Convene ({site}), but our Microsoft 365 \
+organization requires an administrator to approve the app first ("Need admin approval").
+
+Convene asks only for delegated permissions: Calendars.ReadWrite (the calendar of each person \
+who connects it, and no one else's), User.Read, offline_access, openid and profile. It asks \
+for no application permission.
+
+To approve it for our organization, please open this link and sign in as a Cloud Application \
+Administrator, Application Administrator or Global Administrator:
+
+{link}
+
+Thank you!"""
 
 
 def _user(request: HttpRequest) -> User:
