@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "convene.core.middleware.RefusalPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -172,6 +173,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # run_huey gives the "huey" logger its own handler; propagating would print twice.
-    "loggers": {"huey": {"propagate": False}},
+    "loggers": {
+        # run_huey gives the "huey" logger its own handler; propagating would print twice.
+        "huey": {"propagate": False},
+        # Django's default configuration gives "django" a console handler of its own (with
+        # DEBUG on); its records also reach the root handler, so each was printed twice.
+        "django": {"handlers": [], "propagate": True},
+    },
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,6 +22,12 @@ from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm,
 from convene.events.models import EnrollmentRole, Event
 
 EVENTS_PER_PAGE = 10
+MANAGERS_ONLY = "Only the organizers of this event may manage who is on it."
+# Organizers first, then presenters, then attendees (not the roles' alphabetical order).
+ROLE_ORDER = Case(
+    *(When(role=role, then=Value(rank)) for rank, role in enumerate(EnrollmentRole)),
+    output_field=IntegerField(),
+)
 
 
 def _member(request: HttpRequest) -> User:
@@ -75,7 +82,11 @@ def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBas
     return None
 
 
-@requires(permissions.can_create_events)
+@requires(
+    permissions.can_create_events,
+    "Only organizers and admins may create events here; an admin can open event creation "
+    "to everyone in Site settings.",
+)
 def event_create(request: HttpRequest) -> HttpResponseBase:
     form = _bound_event_form(request, None)
     if request.method == "POST" and form.is_valid():
@@ -94,7 +105,10 @@ def event_create(request: HttpRequest) -> HttpResponseBase:
 @login_required
 def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_edit_event(request.user, event))
+    deny_unless(
+        permissions.can_edit_event(request.user, event),
+        "Only the organizers of this event may edit it.",
+    )
     if event.is_cancelled:
         messages.error(request, "This event has been cancelled and can no longer be edited.")
         return redirect(event)
@@ -118,7 +132,10 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
 @login_required
 def event_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_cancel_event(request.user, event))
+    deny_unless(
+        permissions.can_cancel_event(request.user, event),
+        "Only the organizers of this event may cancel it.",
+    )
     if event.is_cancelled:
         messages.info(request, "This event is already cancelled.")
         return redirect(event)
@@ -163,7 +180,7 @@ def unenroll(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def people(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     form = AddPersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -181,7 +198,9 @@ def people(request: HttpRequest, pk: int) -> HttpResponse:
                 f"{enrollment.user.name} added as {enrollment.get_role_display().lower()}.",
             )
             return redirect("events:people", pk=event.pk)
-    enrollments = event.enrollments.select_related("user").order_by("role", "user__email")
+    enrollments = event.enrollments.select_related("user").order_by(
+        ROLE_ORDER, "user__display_name", "user__email"
+    )
     return render(
         request,
         "events/people.html",
@@ -193,7 +212,7 @@ def people(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
     try:
         services.unenroll(event, person, actor=_member(request), reason="Removed by an organizer")
@@ -208,7 +227,7 @@ def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
 @login_required
 def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
@@ -225,14 +244,22 @@ def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     return redirect("events:people", pk=event.pk)
 
 
+MY_EVENTS_TABS = {"upcoming": "Upcoming", "past": "Past"}
+
+
 @login_required
 def my_events(request: HttpRequest) -> HttpResponse:
-    mine = (
-        _member(request)
-        .enrollments.filter(event__end__gte=timezone.now())
-        .select_related("event")
-        .order_by("event__start")
-    )
+    """The person's events by role: upcoming ones soonest first, or (the Past tab) the ones
+    that have ended, latest first."""
+    tab = request.GET.get("when", "upcoming")
+    if tab not in MY_EVENTS_TABS:
+        tab = "upcoming"
+    now = timezone.now()
+    mine = _member(request).enrollments.select_related("event")
+    if tab == "past":
+        mine = mine.filter(event__end__lt=now).order_by("-event__start")
+    else:
+        mine = mine.filter(event__end__gte=now).order_by("event__start")
     groups = [
         (role.label, [e.event for e in mine if e.role == role])
         for role in (EnrollmentRole.ORGANIZER, EnrollmentRole.PRESENTER, EnrollmentRole.ATTENDEE)
@@ -240,5 +267,5 @@ def my_events(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "events/mine.html",
-        {"groups": groups},
+        {"groups": groups, "tab": tab, "tabs": MY_EVENTS_TABS},
     )

@@ -56,6 +56,7 @@ def make_event(
             location="Room 1",
         ),
         creator=world.people[creator],
+        allow_past=days < 0,
     )
     if co_organizer:
         services.add_person(event, world.people[co_organizer], EnrollmentRole.ORGANIZER, actor=None)

@@ -1,0 +1,203 @@
+"""What a new organization met in its first hour (issue 18), as a person sees it in Chromium:
+refusals that explain themselves, pages that keep their width, past events handled."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from convene.events import services
+from convene.events.models import EnrollmentRole, Event
+
+from .conftest import ADA, ALAN, EDSGER, GRACE, PHONE, Shot, World, next_weekday
+
+pytestmark = pytest.mark.e2e
+
+SignIn = Callable[[Page, str], None]
+
+
+def an_event(world: World, title: str = "Design review", **overrides: object) -> Event:
+    start = next_weekday(1, 10, "Europe/Berlin")
+    details: dict[str, object] = {
+        "title": title,
+        "start": start,
+        "end": start + timedelta(hours=1),
+        "timezone": "Europe/Berlin",
+        "location": "Room 4.12",
+    }
+    details.update(overrides)
+    return services.create_event(
+        services.EventDetails(**details),  # type: ignore[arg-type]
+        creator=world.people[ADA],
+        allow_past=True,
+    )
+
+
+def sideways_overflow(page: Page) -> int:
+    overflow: int = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    return overflow
+
+
+# --- item 5: refusals and missing pages are pages of Convene ----------------------------------
+
+
+def test_a_regular_user_opening_new_event_gets_a_page_that_says_why_and_where_to_go(
+    page: Page, world: World, sign_in: SignIn, shot: Shot
+) -> None:
+    sign_in(page, ALAN)
+    response = page.goto(f"{world.url}/events/new/")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="You may not open this page")).to_be_visible()
+    expect(page.get_by_text("Only organizers and admins may create events")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    shot(page, "forbidden", docs=True)
+    page.get_by_role("link", name="Upcoming events").last.click()
+    expect(page.get_by_role("heading", name="Upcoming events")).to_be_visible()
+
+
+def test_a_missing_page_is_a_page_of_convene(page: Page, world: World, sign_in: SignIn) -> None:
+    sign_in(page, ALAN)
+    response = page.goto(f"{world.url}/events/999999/")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="There is no such page")).to_be_visible()
+    expect(page.get_by_role("link", name="My events").last).to_be_visible()
+
+
+# --- item 6: a title with no spaces -------------------------------------------------------
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1280, "height": 800}])
+def test_a_200_character_title_without_spaces_keeps_every_page_its_width(
+    viewport: dict[str, int], page: Page, world: World, sign_in: SignIn, shot: Shot
+) -> None:
+    event = an_event(world, "Ü" * 100 + "x" * 100, location="L" * 200)
+    page.set_viewport_size(viewport)
+    sign_in(page, ADA)
+    for path in (
+        "/",
+        "/my-events/",
+        event.get_absolute_url(),
+        f"/events/{event.pk}/edit/",
+        f"/events/{event.pk}/people/",
+        f"/events/{event.pk}/cancel/",
+    ):
+        page.goto(world.url + path)
+        assert sideways_overflow(page) <= 0, f"{path} is wider than the screen at {viewport}"
+    shot(page, "long-title")
+
+
+# --- item 13: Manage people on a phone ----------------------------------------------------
+
+
+def test_manage_people_on_a_phone_shows_every_remove_button_and_whole_emails(
+    page: Page, world: World, sign_in: SignIn, shot: Shot
+) -> None:
+    event = an_event(world)
+    for email in (ALAN, EDSGER):
+        services.enroll(event, world.people[email], actor=None)
+    services.add_person(event, world.people[GRACE], EnrollmentRole.PRESENTER, actor=None)
+    page.set_viewport_size(PHONE)
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/events/{event.pk}/people/")
+    removes = page.get_by_role("button", name="Remove")
+    expect(removes).to_have_count(3)
+    for index in range(3):
+        box = removes.nth(index).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    # Each address on one line: none is split inside a word.
+    lines = page.locator(".email-address").evaluate_all(
+        "nodes => nodes.map(n => Math.round(n.getBoundingClientRect().height"
+        " / parseFloat(getComputedStyle(n).lineHeight)))"
+    )
+    assert lines and all(count == 1 for count in lines), lines
+    assert sideways_overflow(page) <= 0
+    shot(page, "manage-people-phone", docs=True)
+
+
+# --- item 17: the event page says each thing once -----------------------------------------
+
+
+def test_manage_people_lists_organizers_then_presenters_then_attendees(
+    page: Page, world: World, sign_in: SignIn
+) -> None:
+    event = an_event(world)
+    services.enroll(event, world.people[ALAN], actor=None)
+    services.add_person(event, world.people[GRACE], EnrollmentRole.PRESENTER, actor=None)
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/events/{event.pk}/people/")
+    names = page.locator(".people-table tbody tr td:first-child").all_inner_texts()
+    assert [name.splitlines()[0] for name in names] == [
+        "Ada Lovelace",
+        "Grace Hopper",
+        "Alan Turing",
+    ]
+
+
+def test_an_online_event_without_a_place_shows_no_stray_dash(
+    page: Page, world: World, sign_in: SignIn
+) -> None:
+    event = an_event(
+        world, location="", is_online=True, online_url="https://meet.example.test/review"
+    )
+    sign_in(page, ALAN)
+    page.goto(world.url + event.get_absolute_url())
+    where = page.locator(".facts dd").first
+    expect(where).to_have_text("Online Join link")
+
+
+def test_a_cancelled_event_says_so_once(page: Page, world: World, sign_in: SignIn) -> None:
+    event = an_event(world)
+    services.cancel_event(event, actor=None, reason="The speaker is ill.")
+    sign_in(page, ALAN)
+    page.goto(world.url + event.get_absolute_url())
+    text = page.locator("main").inner_text().lower()
+    assert text.count("cancelled") == 1, text
+    expect(page.get_by_text("The speaker is ill.")).to_be_visible()
+
+
+# --- item 4: the past ---------------------------------------------------------------------
+
+
+def test_creating_an_event_in_the_past_is_refused_with_the_reason(
+    page: Page, world: World, sign_in: SignIn, shot: Shot
+) -> None:
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/events/new/")
+    page.get_by_label("Title").fill("Looking back")
+    page.get_by_label("Starts").fill("2020-01-01T10:00")
+    page.get_by_label("Ends").fill("2020-01-01T11:00")
+    page.get_by_role("button", name="Create event").click()
+    expect(page.get_by_label("Starts")).to_have_accessible_description(
+        re.compile(
+            r"The start \(2020-01-01 10:00 [A-Z]+\) is in the past\. Choose a time from now on: "
+            r"Convene does not schedule events in the past\."
+        )
+    )
+    assert not Event.objects.exists()
+    shot(page, "past-start-refused")
+
+
+def test_an_event_that_is_over_offers_no_enroll_and_is_under_the_past_tab(
+    page: Page, world: World, sign_in: SignIn
+) -> None:
+    start = timezone.now() - timedelta(days=2)
+    over = an_event(world, "Last week's review", start=start, end=start + timedelta(hours=1))
+    services.enroll(over, world.people[ALAN], actor=None)
+    an_event(world, "Next week's review")
+    sign_in(page, EDSGER)
+    page.goto(world.url + over.get_absolute_url())
+    expect(page.get_by_text("This event is over.")).to_be_visible()
+    expect(page.get_by_role("button", name="Enroll")).to_have_count(0)
+
+    page.context.clear_cookies()
+    sign_in(page, ALAN)
+    page.goto(f"{world.url}/my-events/")
+    expect(page.get_by_text("Last week's review")).to_have_count(0)
+    page.get_by_role("link", name="Past").click()
+    expect(page.get_by_role("link", name="Past")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_text("Last week's review")).to_be_visible()
