@@ -272,9 +272,7 @@ def test_every_error_page_is_a_page_of_convene(status):
     assert reverse("events:list") in page
 
 
-def test_my_events_past_tab_lists_events_that_are_over_latest_first(
-    client, regular, make_event
-):
+def test_my_events_past_tab_lists_events_that_are_over_latest_first(client, regular, make_event):
     from datetime import timedelta
 
     from django.utils import timezone

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -201,3 +202,62 @@ def test_an_event_that_is_over_offers_no_enroll_and_is_under_the_past_tab(
     page.get_by_role("link", name="Past").click()
     expect(page.get_by_role("link", name="Past")).to_have_attribute("aria-current", "page")
     expect(page.get_by_text("Last week's review")).to_be_visible()
+
+
+# --- items 12 and 15: time zones ----------------------------------------------------------
+
+
+def test_the_zone_list_is_canonical_grouped_searchable_and_starts_in_the_browsers_zone(
+    page: Page, world: World, sign_in: SignIn, shot: Shot
+) -> None:
+    sign_in(page, ADA)  # her browser is in Europe/Berlin (see browser_context_args)
+    page.goto(f"{world.url}/events/new/")
+    zone = page.get_by_label("Time zone", exact=True)
+    expect(zone).to_have_value("Europe/Berlin")
+    names = zone.locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert "Asia/Kolkata" in names and len(names) < 450
+    assert not {"US/Pacific", "Asia/Calcutta", "Etc/GMT+1"} & set(names)
+    expect(zone.locator("optgroup[label=Europe] option[value='Europe/Berlin']")).to_have_text(
+        re.compile(r"^Berlin \(UTC\+0[12]:00\)$")
+    )
+    page.get_by_label("Search time zones").fill("india")
+    expect(zone).to_have_value("Asia/Kolkata")
+    expect(zone.locator("option:checked")).to_have_text("Kolkata (UTC+05:30)")
+    shot(page, "zone-search", full_page=False)
+    page.get_by_label("Search time zones").fill("+09:00")
+    expect(zone.locator("option:not([hidden])").first).to_contain_text("(UTC+09:00)")
+
+    # Her browser's zone is now her own: the profile shows it.
+    page.goto(f"{world.url}/accounts/profile/")
+    expect(page.get_by_label("Your time zone")).to_have_value("Europe/Berlin")
+
+
+def test_a_zone_saved_on_the_profile_is_the_one_new_events_start_in(
+    page: Page, world: World, sign_in: SignIn
+) -> None:
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/accounts/profile/")
+    page.get_by_label("Search time zones").fill("tokyo")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Profile saved.")).to_be_visible()
+    page.goto(f"{world.url}/events/new/")
+    expect(page.get_by_label("Time zone", exact=True)).to_have_value("Asia/Tokyo")
+
+
+def test_a_notice_and_the_event_it_is_about_show_one_moment_in_labelled_zones(
+    page: Page, world: World, sign_in: SignIn
+) -> None:
+    from convene.core.notices import notify
+
+    event = an_event(world, timezone="America/New_York")
+    notice = notify(world.people[ADA], "Edsger declined in Outlook.", url=event.get_absolute_url())
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/notices/")
+    created = notice.created_at.astimezone(ZoneInfo("Europe/Berlin"))
+    expect(page.locator("time")).to_have_text(re.compile(rf"{created:%H:%M} (CET|CEST)$"))
+    expect(page.locator("footer")).to_contain_text(
+        "Event times are in each event\N{RIGHT SINGLE QUOTATION MARK}s own time zone; "
+        "other times in yours (Europe/Berlin)."
+    )
+    page.goto(world.url + event.get_absolute_url())
+    expect(page.locator(".event-when")).to_contain_text("(America/New_York)")

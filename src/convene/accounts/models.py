@@ -6,9 +6,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from convene.core.zones import canonical as canonical_zone
+
+
+def validate_time_zone(name: str) -> None:
+    if name and canonical_zone(name) != name:
+        raise ValidationError(f"{name!r} is not a time zone Convene offers, such as Europe/Berlin.")
 
 
 class Role(models.TextChoices):
@@ -49,6 +57,10 @@ class User(AbstractBaseUser):
         default=True, help_text="Unticking this blocks sign-in without deleting the person."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # The person's own zone (canonical IANA name, see ``convene.core.zones``): times about their
+    # own activity are shown in it, and new events start in it. Empty until their browser
+    # reports its zone or they pick one on their profile.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -6,6 +6,21 @@ from django.db import transaction
 
 from convene import permissions
 from convene.accounts.models import Role, User
+from convene.core.zones import canonical as canonical_zone
+
+
+class UnknownTimeZone(ValueError):
+    pass
+
+
+def adopt_browser_time_zone(user: User, reported: str) -> bool:
+    """Save the zone the person's browser reports as their own, unless they already have one
+    (a choice made on the profile is never overwritten). An alias (e.g. Asia/Calcutta) is saved
+    as the zone it stands for. Returns whether anything was saved."""
+    name = canonical_zone(reported.strip())
+    if name is None:
+        raise UnknownTimeZone(f"{reported!r} is not a time zone Convene knows.")
+    return bool(User.objects.filter(pk=user.pk, time_zone="").update(time_zone=name))
 
 
 class RoleChangeRefused(Exception):

@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("accounts/sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/time-zone/", views.adopt_time_zone, name="adopt_time_zone"),
     path("manage/users/", views.users, name="users"),
     path("manage/users/<int:pk>/role/", views.change_role, name="change_role"),
     path("manage/users/<int:pk>/active/", views.change_active, name="change_active"),

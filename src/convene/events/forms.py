@@ -8,9 +8,10 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from convene.core.forms import BootstrapFormMixin
+from convene.core.zones import ZoneChoiceField
 from convene.events.models import EnrollmentRole, Event
 from convene.events.services import EventDetails
-from convene.events.timezones import LocalTimeError, localize, zone_names
+from convene.events.timezones import LocalTimeError, localize
 
 LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -37,10 +38,6 @@ class LocalDateTimeField(forms.DateTimeField):
         return parsed.replace(second=0, microsecond=0)
 
 
-def zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in zone_names()]
-
-
 class EventForm(BootstrapFormMixin, forms.Form):
     title = forms.CharField(max_length=200)
     description = forms.CharField(
@@ -48,8 +45,9 @@ class EventForm(BootstrapFormMixin, forms.Form):
         required=False,
         help_text="Plain text; line breaks are kept.",
     )
-    timezone = forms.ChoiceField(
-        label="Time zone", choices=zone_choices, help_text="Start and end are in this zone."
+    timezone = ZoneChoiceField(
+        label="Time zone",
+        help_text="Start and end are in this zone; everyone sees the event's times in it.",
     )
     start = LocalDateTimeField(label="Starts")
     end = LocalDateTimeField(label="Ends")
@@ -60,10 +58,24 @@ class EventForm(BootstrapFormMixin, forms.Form):
         min_value=1, required=False, help_text="Most attendees allowed; leave empty for no limit."
     )
 
+    def __init__(self, *args: Any, planner_zone: str = "", **kwargs: Any) -> None:
+        """``planner_zone``: the zone of the person planning (their profile's); a new event
+        starts in it, or in the browser's zone when they have none saved yet."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["timezone"]
+        assert isinstance(field, ZoneChoiceField)
+        current = str(self.initial.get("timezone", ""))
+        if current:
+            field.offer(current)  # an event saved in a zone no longer offered keeps it
+        else:
+            self.initial["timezone"] = planner_zone or settings.TIME_ZONE
+            if not planner_zone:
+                field.prefer_browser()
+
     @classmethod
     def initial_for(cls, event: Event | None) -> dict[str, Any]:
         if event is None:
-            return {"timezone": settings.TIME_ZONE}
+            return {}
         initial = {name: getattr(event, name) for name in cls.base_fields}
         initial["start"] = event.local_start.replace(tzinfo=None)
         initial["end"] = event.local_end.replace(tzinfo=None)

@@ -70,7 +70,9 @@ def _bound_event_form(request: HttpRequest, event: Event | None) -> EventForm:
     data = request.POST if request.method == "POST" else take_draft(request)
     if data is not None and request.method != "POST":
         messages.info(request, "Your changes were kept. Check them and save.")
-    return EventForm(data, initial=EventForm.initial_for(event))
+    return EventForm(
+        data, initial=EventForm.initial_for(event), planner_zone=_member(request).time_zone
+    )
 
 
 def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBase | None:

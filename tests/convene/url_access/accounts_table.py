@@ -32,6 +32,14 @@ CASES = (
     Case(
         "save profile", "post", "accounts:profile", EVERYONE_ACTS, data={"display_name": "Renamed"}
     ),
+    Case(
+        "adopt the browser's time zone",
+        "post",
+        "accounts:adopt_time_zone",
+        (LOGIN, 204, 204, 204, 204, 204, 204),
+        data={"time_zone": "Europe/Berlin"},
+    ),
+    Case("adopt a time zone by GET", "get", "accounts:adopt_time_zone", NOT_ALLOWED),
     Case("users and roles", "get", "accounts:users", ADMINS),
     Case(
         "change a user's role",
