@@ -20,7 +20,7 @@ from typing import Any
 CATEGORIES = [
     ("logging", re.compile(r"/logging/")),
     ("MSAL (token cache, silent token)", re.compile(r"/msal/")),
-    ("Fernet decrypt/encrypt", re.compile(r"/cryptography/|convene/outlook/crypto\.py")),
+    ("Fernet decrypt/encrypt", re.compile(r"/cryptography/|convene/outlook/microsoft/crypto\.py")),
     ("database (Django ORM + driver)", re.compile(r"/django/db/|sqlite3|psycopg")),
     ("HTTP (httpx, httpcore, TLS)", re.compile(r"/httpx/|/httpcore/|ssl\.py|/h11/")),
     ("HTML sanitizer (nh3)", re.compile(r"nh3")),

@@ -485,7 +485,7 @@ def replies(options: Options) -> list[Scenario]:
         from django.conf import settings as django_settings
         from huey.contrib.djhuey import HUEY
 
-        from convene.outlook import subscriptions
+        from convene.outlook.inbound import subscriptions
         from convene.outlook.models import Subscription
 
         # What the worker's periodic task does within a minute, done now.
@@ -714,7 +714,8 @@ def crashes(options: Options) -> list[Scenario]:
     with Stack(config) as stack:
         stack.start_emulator(cast.mailboxes())
         world.setup_django(stack)
-        from convene.outlook import sync, tasks
+        from convene.outlook import tasks
+        from convene.outlook.outbound import sync
 
         ids = world.create_people(cast)
         world.create_events(cast, ids, count, size.people)
@@ -831,11 +832,11 @@ def _r(value: float | None) -> float | None:
 
 
 def platform_mode_built() -> bool:
-    return importlib.util.find_spec("convene.outlook.platform") is not None
+    return importlib.util.find_spec("convene.outlook.mailboxes.platform") is not None
 
 
 def replies_built() -> bool:
-    return importlib.util.find_spec("convene.outlook.inbound") is not None
+    return importlib.util.find_spec("convene.outlook.inbound.reconcile") is not None
 
 
 GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {

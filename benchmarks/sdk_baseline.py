@@ -54,7 +54,8 @@ def payloads(
     """(owner mailbox, Graph JSON) per event: exactly what Convene's first push sends, to the
     organizer's mailbox or (platform calendar) to ``service_mailbox``."""
     from convene.events.models import Event
-    from convene.outlook import mapping, sync
+    from convene.outlook.microsoft import mapping
+    from convene.outlook.outbound import sync
 
     result = []
     for event in Event.objects.filter(pk__in=event_ids).select_related("created_by"):

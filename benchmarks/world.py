@@ -292,8 +292,8 @@ def queries_of_one_sync(cast: Cast, ids: dict[str, int], people: int) -> dict[st
     from django.utils import timezone
 
     from convene.events.models import Enrollment, EnrollmentRole, Event
-    from convene.outlook import sync
     from convene.outlook.models import CalendarLink
+    from convene.outlook.outbound import sync
 
     organizer = cast.organizers[0]
     begins = timezone.now() + timedelta(days=400)

@@ -9,5 +9,5 @@ urlpatterns = [
     path("", include("convene.accounts.urls")),
     path("", include("convene.core.urls")),
     path("", include("convene.events.urls")),
-    path("outlook/", include("convene.outlook.urls")),
+    path("outlook/", include("convene.outlook.web.urls")),
 ]

@@ -43,8 +43,8 @@ from playwright.sync_api import Browser, BrowserType, Page, Playwright, expect, 
 from tests.huey_worker import running_worker
 
 from convene.accounts.models import Role, User
-from convene.outlook import connections
-from convene.outlook.platform import _app_tokens as app_tokens_cache
+from convene.outlook.mailboxes import connections
+from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 

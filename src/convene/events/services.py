@@ -311,7 +311,7 @@ def change_role(
 def change_creator(event: Event, new_creator: User, *, former_role: str = "") -> str:
     """Make ``new_creator`` the event's creator (its main organizer); Convene itself only.
 
-    Used when an organizer leaves (``convene.outlook.handover``) and to undo that. The new
+    Used when an organizer leaves (``convene.outlook.moves.handover``) and to undo that. The new
     creator becomes an organizer of the event (added if they were not on it); the former one
     keeps ``former_role`` on it, or leaves it when that is "". Returns the new creator's role
     before the change ("" when they were not on the event), which undoes it.

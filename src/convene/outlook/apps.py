@@ -16,8 +16,9 @@ class OutlookConfig(AppConfig):
         from convene.accounts.models import User
         from convene.core import extensions
         from convene.events.changes import event_change_recorded
-        from convene.outlook import handover, panels, views
         from convene.outlook.models import OutlookConnection
+        from convene.outlook.moves import handover
+        from convene.outlook.web import panels, views
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
         pre_delete.connect(
@@ -37,13 +38,14 @@ class OutlookConfig(AppConfig):
 
 
 def _note_change(sender: Any, change: Any, **kwargs: Any) -> None:
-    from convene.outlook import sync, tasks
+    from convene.outlook import tasks
+    from convene.outlook.outbound import sync
 
     sync.note_change(change, tasks.enqueue_sync)
 
 
 def _connection_ending(sender: Any, instance: Any, **kwargs: Any) -> None:
     # Delete the person's change subscriptions while their authorization still works.
-    from convene.outlook import subscriptions
+    from convene.outlook.inbound import subscriptions
 
     subscriptions.forget_connection(instance)

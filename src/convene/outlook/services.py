@@ -7,8 +7,9 @@ from typing import Any
 from django.db import transaction
 
 from convene.core.models import SiteSettings
-from convene.outlook import sync, tasks
+from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LogKind, OutlookSettings, record
+from convene.outlook.outbound import sync
 
 
 @transaction.atomic

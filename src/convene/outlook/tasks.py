@@ -8,7 +8,8 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from convene.outlook import delta, inbox, subscriptions, sync
+from convene.outlook.inbound import delta, noted_changes, subscriptions
+from convene.outlook.outbound import sync
 
 
 @db_task()
@@ -55,18 +56,18 @@ enqueue_sync = SyncQueue()
 @db_task()
 def reconcile_mailbox_task(mailbox: str) -> None:
     """Read every change noted for the mailbox (by the webhook or a delta read) once."""
-    inbox.reconcile_noted(mailbox, enqueue_sync, enqueue_reconcile)
+    noted_changes.reconcile_noted(mailbox, enqueue_sync, enqueue_reconcile)
 
 
 @db_task()
 def reconcile_event_task(mailbox: str, graph_id: str) -> None:
     """Tasks queued before changes were noted per mailbox: note it, read it with the rest."""
-    inbox.note(mailbox, [graph_id], enqueue_reconcile)
+    noted_changes.note(mailbox, [graph_id], enqueue_reconcile)
 
 
 @db_periodic_task(crontab(minute="*"))
 def sweep_noted_changes_task() -> None:
-    inbox.sweep(enqueue_reconcile)
+    noted_changes.sweep(enqueue_reconcile)
 
 
 def enqueue_reconcile(mailbox: str, delay: float) -> None:
@@ -100,7 +101,7 @@ def delta_read_task() -> None:
 
 def reconcile_later(mailbox: str, graph_id: str) -> None:
     """An event that could not be reconciled now (it was being pushed): read it shortly."""
-    inbox.note(mailbox, [graph_id], enqueue_reconcile)
+    noted_changes.note(mailbox, [graph_id], enqueue_reconcile)
 
 
 def enqueue_delta(mailbox: str) -> None:
@@ -112,17 +113,17 @@ def enqueue_delta(mailbox: str) -> None:
 
 @db_task()
 def move_job_task(job_id: int) -> None:
-    from convene.outlook import moves  # moves -> sync -> ... -> this module
+    from convene.outlook.moves import engine  # moves -> sync -> ... -> this module
 
-    moves.run(job_id, enqueue_sync, enqueue_move_job)
+    engine.run(job_id, enqueue_sync, enqueue_move_job)
 
 
 @db_periodic_task(crontab(minute="*"))
 def resume_move_jobs_task() -> None:
     """A mode switch or handover whose worker died continues where it stopped."""
-    from convene.outlook import moves
+    from convene.outlook.moves import engine
 
-    moves.resume_stalled(enqueue_move_job)
+    engine.resume_stalled(enqueue_move_job)
 
 
 def enqueue_move_job(job_id: int, delay: float = 0) -> None:

@@ -29,7 +29,7 @@ from tests.huey_worker import running_worker
 from convene.accounts.models import Role, User
 from convene.events import services
 from convene.events.models import Event
-from convene.outlook import connections
+from convene.outlook.mailboxes import connections
 from convene.outlook.models import CalendarLink, OutlookSettings
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context

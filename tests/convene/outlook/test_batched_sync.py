@@ -11,8 +11,9 @@ from typing import Any
 from django.utils import timezone
 
 from convene.events.models import Event
-from convene.outlook import sync, tasks
+from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LinkState, OutlookSettings, SyncLogEntry
+from convene.outlook.outbound import sync
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, EDSGER, GRACE

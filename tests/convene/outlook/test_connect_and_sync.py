@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
-from convene.outlook import crypto
+from convene.outlook.microsoft import crypto
 from convene.outlook.models import CalendarLink, ConnectionStatus, OutlookConnection
 
 from .conftest import OutlookWorld
@@ -140,7 +140,8 @@ def test_each_kind_of_change_is_one_request_and_no_change_is_none(outlook: Outlo
     CalendarLink.objects.filter(event=event).update(
         desired_version=event.calendar_link.desired_version + 1
     )
-    from convene.outlook import sync, tasks
+    from convene.outlook import tasks
+    from convene.outlook.outbound import sync
 
     sync.sweep(tasks.enqueue_sync)
     outlook.wait_synced(event.pk)
@@ -181,7 +182,8 @@ def test_no_event_is_ever_created_twice(outlook: OutlookWorld) -> None:
     CalendarLink.objects.filter(pk=link.pk).update(
         graph_id="", synced_version=0, state="pending", last_pushed={}
     )
-    from convene.outlook import sync, tasks
+    from convene.outlook import tasks
+    from convene.outlook.outbound import sync
 
     sync.sweep(tasks.enqueue_sync)
     outlook.wait_synced(event.pk)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from convene.outlook import delta, tasks
+from convene.outlook import tasks
+from convene.outlook.inbound import delta
 from convene.outlook.models import CalendarLink, DeltaCursor, LinkState, SyncLogEntry
 
 from .conftest import OutlookWorld

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import respx
 
-from convene.outlook import errors
-from convene.outlook.graph import Call, GraphClient, parse_retry_after
+from convene.outlook.microsoft import errors
+from convene.outlook.microsoft.graph import Call, GraphClient, parse_retry_after
 
 BASE = "https://graph.test/v1.0"
 

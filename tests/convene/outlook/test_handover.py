@@ -18,7 +18,9 @@ from convene.accounts.models import User
 from convene.core.models import Notice
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
-from convene.outlook import delta, handover, moves, sync, tasks
+from convene.outlook import tasks
+from convene.outlook.inbound import delta
+from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import (
     CalendarLink,
     Job,
@@ -27,7 +29,8 @@ from convene.outlook.models import (
     MoveStep,
     SyncLogEntry,
 )
-from convene.outlook.platform import _app_tokens as app_tokens_cache
+from convene.outlook.moves import engine, handover
+from convene.outlook.outbound import sync
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE
@@ -378,7 +381,7 @@ def test_a_handover_interrupted_after_the_new_copy_finishes_without_sending_anyt
     step = MoveStep.objects.get(job=job, event=event)
     # The worker made the new copy, then died before it noted it (or cancelled the old one).
     link = CalendarLink.objects.get(event=event)
-    assert moves._detach(link, step, moves.Destination.current(), handover.RULES)
+    assert engine._detach(link, step, engine.Destination.current(), handover.RULES)
     sync.sync_event(event.pk, tasks.enqueue_sync)
     made = outlook.wait_synced(event.pk).ical_uid  # by us, or the worker the change woke
     CalendarLink.objects.filter(event=event).update(
@@ -387,8 +390,8 @@ def test_a_handover_interrupted_after_the_new_copy_finishes_without_sending_anyt
     outlook.emulator.control("POST", "/stats/reset").raise_for_status()
     inbox = len(messages(outlook, ALAN))
 
-    moves.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)
-    moves.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)  # and once more
+    engine.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)
+    engine.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)  # and once more
 
     job.refresh_from_db()
     assert (job.state, job.done) == (Job.State.DONE, 2)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from convene.outlook import limits
+from convene.outlook.mailboxes import limits
 
 MAILBOX = "service@platform.test"
 
@@ -20,7 +20,7 @@ def test_threads_of_one_process_wait_for_each_other_without_polling_the_database
     real_sleep = time.sleep
 
     class Clock:
-        """``time`` as limits.py sees it, counting its waits for a free database slot."""
+        """``time`` as mailboxes/limits.py sees it, counting its waits for a free database slot."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(time, name)

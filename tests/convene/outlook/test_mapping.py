@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from convene.outlook import mapping
+from convene.outlook.microsoft import mapping
 
 SNAPSHOT = mapping.EventSnapshot(
     event_id=7,

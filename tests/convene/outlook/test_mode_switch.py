@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from convene.events import services
 from convene.events.models import Event
-from convene.outlook import modeswitch, moves, sync, tasks
+from convene.outlook import tasks
+from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import (
     CalendarLink,
     Job,
@@ -23,7 +24,8 @@ from convene.outlook.models import (
     OutlookSettings,
     SyncLogEntry,
 )
-from convene.outlook.platform import _app_tokens as app_tokens_cache
+from convene.outlook.moves import engine, modeswitch
+from convene.outlook.outbound import sync
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, GRACE
@@ -221,7 +223,7 @@ def test_a_move_interrupted_after_the_new_copy_was_made_finishes_without_a_dupli
     step = MoveStep.objects.get(job=job)
     # The worker made the new copy, then died before it noted it (or cancelled the old one).
     link = CalendarLink.objects.get(event=event)
-    assert moves._detach(
+    assert engine._detach(
         link, step, modeswitch.Destination(Mode.PLATFORM, SERVICE), modeswitch.RULES
     )
     sync.sync_event(event.pk, tasks.enqueue_sync)
@@ -229,8 +231,8 @@ def test_a_move_interrupted_after_the_new_copy_was_made_finishes_without_a_dupli
         graph_id="", ical_uid="", synced_version=0, last_pushed={}, state=LinkState.PENDING
     )
 
-    moves.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)
-    moves.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)  # and once more
+    engine.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)
+    engine.run(job.pk, tasks.enqueue_sync, lambda job_id, delay: None)  # and once more
 
     job.refresh_from_db()
     assert (job.state, job.done) == (Job.State.DONE, 1)

@@ -15,6 +15,7 @@ from django.test import Client
 from convene.accounts.models import Role, User
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
+from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
@@ -24,7 +25,6 @@ from convene.outlook.models import (
     OutlookSettings,
     SyncLogEntry,
 )
-from convene.outlook.platform import _app_tokens as app_tokens_cache
 
 from .conftest import CLIENT_ID, PASSWORD, PUBLIC_URL, OutlookWorld, world_seed
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE, create_event, update

@@ -8,10 +8,11 @@ from collections import Counter
 from typing import Any
 
 from convene.events import services
-from convene.outlook import sync, tasks
-from convene.outlook.limits import CONCURRENCY
+from convene.outlook import tasks
+from convene.outlook.mailboxes.limits import CONCURRENCY
+from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import CalendarLink, LinkState, Mode, OutlookSettings
-from convene.outlook.platform import _app_tokens as app_tokens_cache
+from convene.outlook.outbound import sync
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from convene.core.models import Notice
 from convene.events import services
-from convene.outlook import sync, tasks
+from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LinkState, LogKind, SyncLogEntry
+from convene.outlook.outbound import sync
 
 from .conftest import OutlookWorld
 from .test_replies_world import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from convene.outlook import mapping
+from convene.outlook.microsoft import mapping
 
 SENT: dict[str, Any] = {
     "subject": "Compilers night",

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from convene.events import services
 from convene.events.models import Event
-from convene.outlook import subscriptions, tasks
+from convene.outlook import tasks
+from convene.outlook.inbound import subscriptions
 from convene.outlook.models import CalendarLink, OutlookSettings, Subscription
 
 from .conftest import OutlookWorld

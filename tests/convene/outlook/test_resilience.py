@@ -21,8 +21,9 @@ from huey.contrib.djhuey import HUEY
 from huey.storage import SqliteStorage
 
 from convene.events.models import Event
-from convene.outlook import sync, tasks
+from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LinkState, OutlookSettings
+from convene.outlook.outbound import sync
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER

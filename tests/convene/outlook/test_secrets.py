@@ -15,7 +15,8 @@ from django.apps import apps as django_apps
 from django.core import serializers
 from django.core.management import call_command
 
-from convene.outlook import crypto, platform
+from convene.outlook.mailboxes import platform
+from convene.outlook.microsoft import crypto
 from convene.outlook.models import OutlookConnection, SyncLogEntry
 
 from .conftest import CLIENT_SECRET, OutlookWorld

@@ -13,9 +13,9 @@ from django.test import Client
 from url_access.hostile_urls import HOSTILE_NEXT, stays_on_convene
 from urllib3.exceptions import ProtocolError
 
-from convene.outlook import identity
+from convene.outlook.microsoft import identity
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import OutlookConnection
-from convene.outlook.registration import AppRegistration
 
 from .conftest import CLIENT_ID, OutlookWorld
 from .test_connect_and_sync import ADA, GRACE

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from convene.outlook import subscriptions, tasks
+from convene.outlook import tasks
+from convene.outlook.inbound import subscriptions
 from convene.outlook.models import DeltaCursor, OutlookSettings, Subscription
 
 from .conftest import OutlookWorld

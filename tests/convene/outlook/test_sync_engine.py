@@ -16,8 +16,10 @@ from huey.storage import RedisStorage
 
 from convene.accounts.models import Role, User
 from convene.events import services
-from convene.outlook import identity, sync, tasks
+from convene.outlook import tasks
+from convene.outlook.microsoft import identity
 from convene.outlook.models import CalendarLink
+from convene.outlook.outbound import sync
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, create_event, update

@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from convene.outlook import inbound, inbox, subscriptions, tasks
+from convene.outlook import tasks
+from convene.outlook.inbound import noted_changes, reconcile, subscriptions
 from convene.outlook.models import ChangeInbox, Mode, NotedChange, Subscription
 
 SECRET = "a-client-state-only-microsoft-and-this-test-know"
@@ -234,7 +235,7 @@ def test_when_the_queue_is_down_the_change_is_kept_and_the_sweep_queues_it(
     assert noted() == [("ada@contoso.test", "AAMkEvent1")]
 
     swept: list[str] = []
-    assert inbox.sweep(lambda mailbox, delay: swept.append(mailbox)) == 1
+    assert noted_changes.sweep(lambda mailbox, delay: swept.append(mailbox)) == 1
     assert swept == ["ada@contoso.test"]
 
 
@@ -256,18 +257,20 @@ def test_the_worker_reads_each_noted_event_once_and_keeps_the_busy_one_for_later
         post({"value": [change(resourceData={"id": event_id})]})
     read: list[str] = []
 
-    def reconcile(mailbox: str, graph_id: str, enqueue: Any) -> bool:
+    def read_event(mailbox: str, graph_id: str, enqueue: Any) -> bool:
         read.append(graph_id)
         return graph_id != "AAMkBusy"  # being pushed right now
 
-    monkeypatch.setattr(inbound, "reconcile", reconcile)
+    monkeypatch.setattr(reconcile, "reconcile", read_event)
     again: list[tuple[str, float]] = []
 
-    done = inbox.reconcile_noted("ada@contoso.test", tasks.enqueue_sync, lambda *a: again.append(a))
+    done = noted_changes.reconcile_noted(
+        "ada@contoso.test", tasks.enqueue_sync, lambda *a: again.append(a)
+    )
 
     assert (done, read) == (2, ["AAMkBusy", "AAMkEvent1", "AAMkEvent2"])
     assert noted() == [("ada@contoso.test", "AAMkBusy")]
-    assert again == [("ada@contoso.test", inbox.AGAIN_SECONDS)]
+    assert again == [("ada@contoso.test", noted_changes.AGAIN_SECONDS)]
 
 
 def test_changes_claimed_by_a_worker_that_died_are_read_again(
@@ -280,7 +283,7 @@ def test_changes_claimed_by_a_worker_that_died_are_read_again(
     ChangeInbox.objects.update(queued_at=long_ago)
 
     swept: list[str] = []
-    assert inbox.sweep(lambda mailbox, delay: swept.append(mailbox)) == 1
+    assert noted_changes.sweep(lambda mailbox, delay: swept.append(mailbox)) == 1
     assert swept == ["ada@contoso.test"]
     # Queued now: the next sweep leaves it to that task.
-    assert inbox.sweep(lambda mailbox, delay: swept.append(mailbox)) == 0
+    assert noted_changes.sweep(lambda mailbox, delay: swept.append(mailbox)) == 0

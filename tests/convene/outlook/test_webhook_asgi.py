@@ -15,7 +15,8 @@ import pytest
 from django.utils import timezone
 
 from convene.asgi import application
-from convene.outlook import subscriptions, tasks, webhook
+from convene.outlook import tasks
+from convene.outlook.inbound import subscriptions, webhook
 from convene.outlook.models import Mode, NotedChange, Subscription
 
 SECRET = "a-client-state-only-microsoft-and-this-test-know"

@@ -4,7 +4,7 @@ The places: signing in (the posted form, and the page when already signed in), s
 and connecting Outlook (``tests/convene/outlook/test_sign_in_problems.py``, which plays the
 real sign-in with Microsoft's emulator). Enroll, unenroll and every other action return to a
 fixed page of Convene and read no return URL. Django's sign-in and sign-out views and
-``convene.outlook.views.safe_next`` decide the same way (``url_has_allowed_host_and_scheme``
+``convene.outlook.web.views.safe_next`` decide the same way (``url_has_allowed_host_and_scheme``
 against the request's own host, HTTPS required when the request is HTTPS).
 """
 

@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count, F
 
-from convene.outlook import crypto, sync, tasks
+from convene.outlook import tasks
+from convene.outlook.microsoft import crypto
 from convene.outlook.models import (
     CalendarLink,
     ConnectionStatus,
@@ -16,6 +17,7 @@ from convene.outlook.models import (
     OutlookConnection,
     OutlookSettings,
 )
+from convene.outlook.outbound import sync
 
 
 class Command(BaseCommand):

@@ -29,9 +29,9 @@ from django.utils import timezone
 
 from convene.events.models import Enrollment, Event, EventStatus
 from convene.outlook import services
-from convene.outlook.connections import usable_connection
+from convene.outlook.mailboxes.connections import usable_connection
 from convene.outlook.models import CalendarLink, Job, LinkState, LogKind, Mode, MoveStep, record
-from convene.outlook.moves import (
+from convene.outlook.moves.engine import (
     Destination,
     MoveRunning,
     PlanChanged,

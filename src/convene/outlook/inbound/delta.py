@@ -18,8 +18,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from convene.outlook import inbound, sync
-from convene.outlook.errors import SyncStateExpired
+from convene.outlook.inbound import reconcile
+from convene.outlook.inbound.subscriptions import needed_mailboxes
+from convene.outlook.microsoft.errors import SyncStateExpired
 from convene.outlook.models import (
     CalendarLink,
     DeltaCursor,
@@ -28,7 +29,7 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.subscriptions import needed_mailboxes
+from convene.outlook.outbound import sync
 
 WINDOW = timedelta(days=365)
 # Start over with a fresh window before the delta token (about a week) would expire anyway.
@@ -43,7 +44,7 @@ def mailboxes(now: datetime | None = None) -> list[str]:
 def read(
     mailbox: str,
     enqueue: sync.Enqueue,
-    retry_later: inbound.RetryLater,
+    retry_later: reconcile.RetryLater,
     *,
     now: datetime | None = None,
 ) -> int:
@@ -52,7 +53,7 @@ def read(
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return 0
-    target = inbound.mailbox_target(mailbox, outlook)
+    target = reconcile.mailbox_target(mailbox, outlook)
     if target is None:
         return 0
     cursor, _ = DeltaCursor.objects.get_or_create(mailbox=target.mailbox)
@@ -78,7 +79,7 @@ def _round(
     target: sync.Target,
     cursor: DeltaCursor,
     enqueue: sync.Enqueue,
-    retry_later: inbound.RetryLater,
+    retry_later: reconcile.RetryLater,
     *,
     fresh: bool,
     now: datetime,
@@ -105,7 +106,7 @@ def _apply(
     mailbox: str,
     items: list[dict[str, Any]],
     enqueue: sync.Enqueue,
-    retry_later: inbound.RetryLater,
+    retry_later: reconcile.RetryLater,
 ) -> int:
     ids = [str(item.get("id")) for item in items if item.get("id")]
     links = {
@@ -122,7 +123,7 @@ def _apply(
         if "@removed" not in item and item.get("changeKey") == link.change_key:
             continue  # exactly what Convene last wrote
         # A removal may also mean "left the window": reconcile reads the event to be sure.
-        if not inbound.reconcile(mailbox, graph_id, enqueue):
+        if not reconcile.reconcile(mailbox, graph_id, enqueue):
             retry_later(mailbox, graph_id)
         count += 1
     return count

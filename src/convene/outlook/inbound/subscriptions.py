@@ -25,8 +25,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from convene.events.models import EventStatus
-from convene.outlook import inbound, sync
-from convene.outlook.errors import AuthorizationLost, MicrosoftError, NotFound
+from convene.outlook.inbound import reconcile as inbound
+from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
@@ -37,7 +38,7 @@ from convene.outlook.models import (
     Subscription,
     record,
 )
-from convene.outlook.registration import AppRegistration
+from convene.outlook.outbound import sync
 
 # Below the smallest maximum Microsoft has documented for event subscriptions (4,230 minutes),
 # so a renewal is never refused for asking too much.

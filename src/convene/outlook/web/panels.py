@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from convene import permissions
 from convene.accounts.models import User
-from convene.outlook import inbound
+from convene.outlook.inbound import reconcile
 from convene.outlook.models import AttendeeReply, CalendarLink, OutlookConnection, OutlookSettings
 
 
@@ -32,7 +32,7 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
         "outlook": OutlookSettings.load(),
         "outlook_link": link,
         "outlook_replies": replies_by_answer(event),
-        "outlook_may_publish_again": link is not None and inbound.can_publish_again(link),
+        "outlook_may_publish_again": link is not None and reconcile.can_publish_again(link),
     }
 
 

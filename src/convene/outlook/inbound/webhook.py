@@ -26,7 +26,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from convene.outlook import inbox, subscriptions, tasks
+from convene.outlook import tasks
+from convene.outlook.inbound import noted_changes as inbox
+from convene.outlook.inbound import subscriptions
 from convene.outlook.models import Subscription
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
-from convene.outlook.errors import Transient
+from convene.outlook.microsoft.errors import Transient
 from convene.outlook.models import MailboxPause, MailboxSlot
 
 CONCURRENCY = 4

@@ -32,10 +32,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from convene.events.models import Event
-from convene.outlook import limits, platform, sync
-from convene.outlook.connections import DelegatedTokens, usable_connection
-from convene.outlook.errors import AuthorizationLost, MicrosoftError, NotFound, Transient
-from convene.outlook.graph import GraphClient
+from convene.outlook.mailboxes import limits, platform
+from convene.outlook.mailboxes.connections import DelegatedTokens, usable_connection
+from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound, Transient
+from convene.outlook.microsoft.graph import GraphClient
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     Job,
@@ -46,7 +47,7 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.registration import AppRegistration
+from convene.outlook.outbound import sync
 
 Requeue = Callable[[int, float], None]
 """Runs the job again ``delay`` seconds from now."""
@@ -123,10 +124,10 @@ class MoveRules(Protocol):
 def rules_for(job: Job) -> MoveRules:
     # Imported here: both modules build on this one.
     if job.kind == Job.Kind.HANDOVER:
-        from convene.outlook import handover
+        from convene.outlook.moves import handover
 
         return handover.RULES
-    from convene.outlook import modeswitch
+    from convene.outlook.moves import modeswitch
 
     return modeswitch.RULES
 

@@ -50,7 +50,7 @@ class AuthorizationLost(MicrosoftError):
 
 class OrganizerLeft(AuthorizationLost):
     """The event's organizer no longer has an active Convene account: Convene stops acting as
-    them, and the event waits for an admin to hand it over (``convene.outlook.handover``)."""
+    them, and the event waits for an admin to hand it over (``convene.outlook.moves.handover``)."""
 
 
 class AccessDenied(MicrosoftError):

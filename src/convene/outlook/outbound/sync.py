@@ -49,9 +49,10 @@ from django.utils import timezone
 
 from convene.events.changes import ChangeKind, EventChange
 from convene.events.models import Enrollment, Event
-from convene.outlook import limits, mapping, platform
-from convene.outlook.connections import DelegatedTokens, usable_connection
-from convene.outlook.errors import (
+from convene.outlook.mailboxes import limits, platform
+from convene.outlook.mailboxes.connections import DelegatedTokens, usable_connection
+from convene.outlook.microsoft import mapping
+from convene.outlook.microsoft.errors import (
     AuthorizationLost,
     MicrosoftError,
     NotFound,
@@ -61,7 +62,8 @@ from convene.outlook.errors import (
     Throttled,
     Transient,
 )
-from convene.outlook.graph import MAX_BATCH, Call, GraphClient, event_path
+from convene.outlook.microsoft.graph import MAX_BATCH, Call, GraphClient, event_path
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
@@ -73,7 +75,6 @@ from convene.outlook.models import (
     log_entry,
     record,
 )
-from convene.outlook.registration import AppRegistration
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,9 @@ from convene.core.notices import notify
 from convene.events import services as event_services
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event, EventStatus
-from convene.outlook import mapping, sync
-from convene.outlook.errors import NotFound
+from convene.outlook.microsoft import mapping
+from convene.outlook.microsoft.errors import NotFound
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
@@ -42,7 +43,7 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.registration import AppRegistration
+from convene.outlook.outbound import sync
 
 RetryLater = Callable[[str, str], None]
 """Have ``reconcile`` of (mailbox, Graph event id) run again in a little while."""

@@ -47,8 +47,7 @@ from convene.accounts.models import Role, User, normalize_email
 from convene.core.notices import notify
 from convene.events import services as event_services
 from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus
-from convene.outlook import sync
-from convene.outlook.connections import usable_connection
+from convene.outlook.mailboxes.connections import usable_connection
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
@@ -60,7 +59,7 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.moves import (
+from convene.outlook.moves.engine import (
     Destination,
     MoveRunning,
     PlanChanged,
@@ -68,6 +67,7 @@ from convene.outlook.moves import (
     running_job,
     where,
 )
+from convene.outlook.outbound import sync
 from convene.permissions import can_create_events
 
 COORGANIZER = "coorganizer"

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from convene.outlook.errors import (
+from convene.outlook.microsoft.errors import (
     AccessDenied,
     AuthorizationLost,
     MicrosoftError,

@@ -78,7 +78,7 @@ class WebhookFastPath:
             # Imported on first use: Django's apps are ready by then.
             from django.urls import reverse
 
-            from convene.outlook import webhook
+            from convene.outlook.inbound import webhook
 
             self._views = {
                 reverse("outlook:webhook"): webhook.notifications,
@@ -93,7 +93,7 @@ class WebhookFastPath:
 
 async def _read_body(receive: Receive) -> bytes | None:
     """The body, cut one byte past the view's limit (so it still answers 413 for more)."""
-    from convene.outlook.webhook import MAX_BODY_BYTES
+    from convene.outlook.inbound.webhook import MAX_BODY_BYTES
 
     chunks: list[bytes] = []
     size = 0

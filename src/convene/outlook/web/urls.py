@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from convene.outlook import handover_views, platform_views, views, webhook
+from convene.outlook.inbound import webhook
+from convene.outlook.web import handover_views, platform_views, views
 
 app_name = "outlook"
 

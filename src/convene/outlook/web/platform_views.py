@@ -20,8 +20,10 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
-from convene.outlook import identity, modeswitch, moves, platform, sync, tasks
-from convene.outlook.forms import ModeSwitchForm, OutlookSettingsForm, PlatformMailboxForm
+from convene.outlook import tasks
+from convene.outlook.mailboxes import platform
+from convene.outlook.microsoft import identity
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     Job,
@@ -31,7 +33,9 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.registration import AppRegistration
+from convene.outlook.moves import engine, modeswitch
+from convene.outlook.outbound import sync
+from convene.outlook.web.forms import ModeSwitchForm, OutlookSettingsForm, PlatformMailboxForm
 
 # --- Test connection ----------------------------------------------------------------------
 
@@ -40,7 +44,7 @@ from convene.outlook.registration import AppRegistration
 @requires(permissions.is_site_admin)
 def test_connection(request: HttpRequest) -> HttpResponse:
     """Try the service mailbox typed on the settings page (saved or not) against Microsoft."""
-    from convene.outlook.views import render_settings  # views imports this module
+    from convene.outlook.web.views import render_settings  # views imports this module
 
     form = OutlookSettingsForm(
         request.POST, missing_configuration=AppRegistration.from_settings().missing()
@@ -237,7 +241,7 @@ def mode_switch(request: HttpRequest) -> HttpResponse:
 @requires(permissions.is_site_admin)
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
-    return render(request, "outlook/job.html", moves.job_context(job))
+    return render(request, "outlook/job.html", engine.job_context(job))
 
 
 @require_POST
@@ -245,8 +249,8 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
 def resume_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
     try:
-        count = moves.resume(job, actor_id=_admin_id(request), enqueue_job=tasks.enqueue_move_job)
-    except moves.PlanChanged as exc:
+        count = engine.resume(job, actor_id=_admin_id(request), enqueue_job=tasks.enqueue_move_job)
+    except engine.PlanChanged as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Trying {count} event(s) again.")

@@ -24,17 +24,12 @@ from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
-from convene.outlook import (
-    connections,
-    crypto,
-    handover,
-    identity,
-    inbound,
-    services,
-    sync,
-    tasks,
-)
-from convene.outlook.forms import OutlookSettingsForm
+from convene.outlook import services, tasks
+from convene.outlook.inbound import reconcile as inbound
+from convene.outlook.mailboxes import connections
+from convene.outlook.mailboxes.platform import Diagnosis
+from convene.outlook.microsoft import crypto, identity
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     ConnectionStatus,
@@ -46,15 +41,16 @@ from convene.outlook.models import (
     OutlookSettings,
     SyncLogEntry,
 )
-from convene.outlook.platform import Diagnosis
-from convene.outlook.platform_views import (
+from convene.outlook.moves import handover
+from convene.outlook.outbound import sync
+from convene.outlook.web.forms import OutlookSettingsForm
+from convene.outlook.web.platform_views import (
     is_platform_consent,
     platform_consent_done,
     switch_needing_review,
     typed_before_consent,
     without_destination,
 )
-from convene.outlook.registration import AppRegistration
 
 # --- admin: settings and sync dashboard ---------------------------------------------------
 

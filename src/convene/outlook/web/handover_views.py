@@ -11,9 +11,10 @@ from django.views.decorators.http import require_http_methods
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
-from convene.outlook import handover, moves, tasks
-from convene.outlook.forms import HandoverForm
+from convene.outlook import tasks
 from convene.outlook.models import OutlookSettings
+from convene.outlook.moves import engine, handover
+from convene.outlook.web.forms import HandoverForm
 
 
 @require_http_methods(["GET", "POST"])
@@ -23,7 +24,7 @@ def handover_page(request: HttpRequest, user_id: int) -> HttpResponse:
     leaver = get_object_or_404(User, pk=user_id)
     admin = request.user
     assert isinstance(admin, User)  # the decorator has checked it
-    running = moves.running_job()
+    running = engine.running_job()
     if running is not None:
         messages.info(request, "A mode switch or handover is still running; this is its progress.")
         return redirect("outlook:job", job_id=running.pk)
@@ -48,10 +49,10 @@ def handover_page(request: HttpRequest, user_id: int) -> HttpResponse:
             the_plan = handover.plan(leaver, choice, actor=admin)
         except handover.HandoverRefused as exc:
             problem = str(exc)
-        except moves.PlanChanged as exc:
+        except engine.PlanChanged as exc:
             messages.warning(request, str(exc))
             the_plan = handover.plan(leaver, choice, actor=admin)
-        except moves.MoveRunning as exc:
+        except engine.MoveRunning as exc:
             problem = str(exc)
     elif form.is_bound:
         problem = "Choose who takes the events over."

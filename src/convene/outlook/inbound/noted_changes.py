@@ -24,9 +24,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from convene.outlook import inbound, sync
-from convene.outlook.errors import MicrosoftError, Transient
+from convene.outlook.inbound import reconcile
+from convene.outlook.microsoft.errors import MicrosoftError, Transient
 from convene.outlook.models import ChangeInbox, LogKind, NotedChange, record
+from convene.outlook.outbound import sync
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def reconcile_noted(mailbox: str, enqueue_sync: sync.Enqueue, enqueue: EnqueueMa
 def _reconcile_one(mailbox: str, graph_id: str, enqueue_sync: sync.Enqueue) -> bool:
     """True when done with it (reconciled, or failed in a way retrying does not fix)."""
     try:
-        return inbound.reconcile(mailbox, graph_id, enqueue_sync)
+        return reconcile.reconcile(mailbox, graph_id, enqueue_sync)
     except Transient as exc:
         log.info("Reading %s's event again later: %s", mailbox, exc)
         return False

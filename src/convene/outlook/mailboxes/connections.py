@@ -20,15 +20,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from convene.outlook import crypto, identity
-from convene.outlook.errors import AuthorizationLost, Transient
+from convene.outlook.microsoft import crypto, identity
+from convene.outlook.microsoft.errors import AuthorizationLost, Transient
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     ConnectionStatus,
     LogKind,
     OutlookConnection,
     record,
 )
-from convene.outlook.registration import AppRegistration
 
 log = logging.getLogger(__name__)
 

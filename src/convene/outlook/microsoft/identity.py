@@ -22,8 +22,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import msal
 import requests
 
-from convene.outlook.errors import AuthorizationLost, MicrosoftError, Rejected, Transient
-from convene.outlook.registration import AppRegistration
+from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, Rejected, Transient
+from convene.outlook.microsoft.registration import AppRegistration
 
 # MSAL's debug log holds token request bodies (authorization codes, PKCE verifiers, refresh
 # tokens): whatever level the site logs at, MSAL never logs below INFO.

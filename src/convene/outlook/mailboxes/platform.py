@@ -23,8 +23,9 @@ from typing import Any, TypeVar
 import httpx
 from django.utils import timezone
 
-from convene.outlook import identity, limits
-from convene.outlook.errors import (
+from convene.outlook.mailboxes import limits
+from convene.outlook.microsoft import identity
+from convene.outlook.microsoft.errors import (
     AccessDenied,
     AuthorizationLost,
     MicrosoftError,
@@ -32,9 +33,9 @@ from convene.outlook.errors import (
     Rejected,
     Transient,
 )
-from convene.outlook.graph import Gate, GraphClient, TokenSource
+from convene.outlook.microsoft.graph import Gate, GraphClient, TokenSource
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import LogKind, OutlookSettings, record
-from convene.outlook.registration import AppRegistration
 
 # Codes Exchange answers when the mailbox itself, not an event, is missing.
 MAILBOX_MISSING = frozenset({"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"})
