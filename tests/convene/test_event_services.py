@@ -358,3 +358,32 @@ def test_enrolling_in_an_event_that_is_over_is_refused(regular, make_event):
     with pytest.raises(EventOver):
         services.enroll(over, regular, actor=regular)
     assert over.enrollment_of(regular) is None
+
+
+def test_inviting_someone_without_an_account_creates_it_as_invited_and_puts_them_on(
+    organizer, event, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollment = services.invite_person(
+            event,
+            "New.Person@Example.test",
+            EnrollmentRole.PRESENTER,
+            actor=organizer,
+            site_url="https://convene.example.test/",
+        )
+    invited = enrollment.user
+    assert invited.email == "new.person@example.test"
+    assert invited.is_invited and invited.is_active and not invited.has_usable_password()
+    assert enrollment.role == EnrollmentRole.PRESENTER
+    [mail] = mailoutbox
+    assert mail.to == ["new.person@example.test"]
+    assert "invited you to “Team offsite”" in mail.body
+    assert "https://convene.example.test/accounts/set-password/" in mail.body
+
+
+def test_inviting_an_address_that_has_an_account_is_refused(organizer, event, regular):
+    with pytest.raises(UnknownPerson, match="already has a Convene account"):
+        services.invite_person(
+            event, regular.email, EnrollmentRole.ATTENDEE, actor=organizer, site_url="http://x/"
+        )
+    assert event.enrollment_of(regular) is None

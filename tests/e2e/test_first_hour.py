@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +16,8 @@ from playwright.sync_api import Page, expect
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
 
-from .conftest import ADA, ALAN, EDSGER, GRACE, PHONE, Shot, World, next_weekday
+from .conftest import ADA, ALAN, EDSGER, GRACE, PHONE, Shot, World, next_weekday, wait_until
+from .test_outlook_journey import ada_connected_with_an_event
 
 pytestmark = pytest.mark.e2e
 
@@ -220,11 +222,11 @@ def test_the_zone_list_is_canonical_grouped_searchable_and_starts_in_the_browser
     expect(zone.locator("optgroup[label=Europe] option[value='Europe/Berlin']")).to_have_text(
         re.compile(r"^Berlin \(UTC\+0[12]:00\)$")
     )
-    page.get_by_label("Search time zones").fill("india")
+    page.get_by_label("Search zones by place, country or offset").fill("india")
     expect(zone).to_have_value("Asia/Kolkata")
     expect(zone.locator("option:checked")).to_have_text("Kolkata (UTC+05:30)")
     shot(page, "zone-search", full_page=False)
-    page.get_by_label("Search time zones").fill("+09:00")
+    page.get_by_label("Search zones by place, country or offset").fill("+09:00")
     expect(zone.locator("option:not([hidden])").first).to_contain_text("(UTC+09:00)")
 
     # Her browser's zone is now her own: the profile shows it.
@@ -237,7 +239,7 @@ def test_a_zone_saved_on_the_profile_is_the_one_new_events_start_in(
 ) -> None:
     sign_in(page, ADA)
     page.goto(f"{world.url}/accounts/profile/")
-    page.get_by_label("Search time zones").fill("tokyo")
+    page.get_by_label("Search zones by place, country or offset").fill("tokyo")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Profile saved.")).to_be_visible()
     page.goto(f"{world.url}/events/new/")
@@ -261,3 +263,41 @@ def test_a_notice_and_the_event_it_is_about_show_one_moment_in_labelled_zones(
     )
     page.goto(world.url + event.get_absolute_url())
     expect(page.locator(".event-when")).to_contain_text("(America/New_York)")
+
+
+# --- item 14: inviting someone without an account -----------------------------------------
+
+
+def test_an_organizer_invites_someone_without_an_account_who_is_in_outlook_at_once(
+    page: Page, world: World, worker: None, sign_in: SignIn, shot: Shot, mailoutbox: list[Any]
+) -> None:
+    event = ada_connected_with_an_event(page, world, sign_in)
+    newcomer = "lin@fabrikam.test"
+    page.goto(f"{world.url}/events/{event.pk}/people/")
+    page.get_by_label("Email").fill(newcomer)
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(
+        page.get_by_text(f"Nobody with the email address {newcomer} uses Convene yet.", exact=True)
+    ).to_be_visible()
+    shot(page, "invite-offered", docs=True)
+    page.get_by_role("button", name=f"Invite {newcomer}").click()
+    expect(page.get_by_text(f"{newcomer} added as attendee.")).to_be_visible()
+    expect(page.locator(".people-table").get_by_text("Invited")).to_be_visible()
+
+    def invited_in_outlook() -> bool:
+        [copy] = world.mailbox(ADA)
+        return newcomer in {a["emailAddress"]["address"] for a in copy["attendees"]}
+
+    wait_until(invited_in_outlook)
+
+    [mail] = [m for m in mailoutbox if m.to == [newcomer]]
+    link = re.search(r"http\S+/accounts/set-password/\S+", mail.body)
+    assert link is not None
+    page.context.clear_cookies()
+    page.goto(link.group(0))
+    page.get_by_label("New password", exact=True).fill("A-long-enough-passphrase-2030")
+    page.get_by_label("New password confirmation").fill("A-long-enough-passphrase-2030")
+    page.get_by_role("button", name="Save password and sign in").click()
+    expect(page.get_by_role("heading", name="Upcoming events")).to_be_visible()
+    page.goto(f"{world.url}/my-events/")
+    expect(page.get_by_text("Compilers reading group")).to_be_visible()

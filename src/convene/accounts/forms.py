@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from convene.accounts.models import Role, User
@@ -20,6 +21,10 @@ class SignInForm(BootstrapFormMixin, AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].label = "Email"
         self.fields["username"].widget.attrs["autocomplete"] = "email"
+
+
+class SetPasswordForm(BootstrapFormMixin, auth_forms.SetPasswordForm):  # type: ignore[type-arg]
+    """Choosing a password through an invitation link."""
 
 
 class ProfileForm(BootstrapFormMixin, forms.ModelForm):  # type: ignore[type-arg]

@@ -61,6 +61,9 @@ class User(AbstractBaseUser):
     # own activity are shown in it, and new events start in it. Empty until their browser
     # reports its zone or they pick one on their profile.
     time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    # Set when an organizer invited them (an account made for them, no password yet); they
+    # sign in once they have chosen a password through the emailed link.
+    invited_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -82,6 +85,11 @@ class User(AbstractBaseUser):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = normalize_email(self.email)
         super().save(*args, **kwargs)
+
+    @property
+    def is_invited(self) -> bool:
+        """Invited and not yet signed up (no password chosen)."""
+        return self.invited_at is not None and not self.has_usable_password()
 
     @property
     def name(self) -> str:

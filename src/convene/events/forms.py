@@ -131,6 +131,8 @@ class CancelEventForm(BootstrapFormMixin, forms.Form):
 class AddPersonForm(BootstrapFormMixin, forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=EnrollmentRole.choices, initial=EnrollmentRole.ATTENDEE)
+    # Set by the "Invite them" button offered when nobody uses the address yet.
+    invite = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class ChangeRoleForm(forms.Form):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from convene import permissions
 from convene.accounts.models import User, normalize_email
+from convene.accounts.services import InvitationRefused, invite
 from convene.events.changes import ChangeKind, EventChange, announce
 from convene.events.errors import (
     AlreadyEnrolled,
@@ -247,9 +248,26 @@ def add_person_by_email(
         user = User.objects.get(email=normalize_email(email), is_active=True)
     except User.DoesNotExist:
         raise UnknownPerson(
-            f"Nobody with the email address {email.strip()} uses Convene."
+            f"Nobody with the email address {email.strip()} uses Convene yet."
         ) from None
     return add_person(event, user, role, actor=actor)
+
+
+@transaction.atomic
+def invite_person(
+    event: Event, email: str, role: EnrollmentRole, *, actor: User, site_url: str
+) -> Enrollment:
+    """A manager puts someone who has no Convene account on the event: the account is created
+    as invited (they get an email to choose a password, see ``accounts.services.invite``) and
+    they are on the event at once, so calendar integrations invite them right away."""
+    _require(permissions.can_manage_event(actor, event), "You may not manage this event.")
+    current = _locked(event)
+    _ensure_scheduled(current)
+    try:
+        user = invite(email, invited_by=actor, reason=f"to “{current.title}”", site_url=site_url)
+    except InvitationRefused as refusal:
+        raise UnknownPerson(str(refusal)) from None
+    return _add_person(current, user, role, actor)
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from convene.core.access import deny_unless, requires
 from convene.core.extensions import event_form_gates
 from convene.events import services
 from convene.events.drafts import take_draft
-from convene.events.errors import EventError, InvalidEvent
+from convene.events.errors import EventError, InvalidEvent, UnknownPerson
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
 from convene.events.models import EnrollmentRole, Event
 
@@ -184,20 +184,40 @@ def people(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
     deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     form = AddPersonForm(request.POST or None)
+    # An address nobody uses yet, which the page offers to invite, and the role chosen for it.
+    invitable, invitable_role = "", ""
     if request.method == "POST" and form.is_valid():
+        email, inviting = form.cleaned_data["email"], form.cleaned_data["invite"]
+        role = EnrollmentRole(form.cleaned_data["role"])
         try:
-            enrollment = services.add_person_by_email(
-                event,
-                form.cleaned_data["email"],
-                EnrollmentRole(form.cleaned_data["role"]),
-                actor=_member(request),
-            )
+            if inviting:
+                enrollment = services.invite_person(
+                    event,
+                    email,
+                    role,
+                    actor=_member(request),
+                    site_url=request.build_absolute_uri("/"),
+                )
+            else:
+                enrollment = services.add_person_by_email(
+                    event, email, role, actor=_member(request)
+                )
+        except UnknownPerson as problem:
+            form.add_error("email", str(problem))
+            if not inviting:
+                invitable, invitable_role = email, role
         except EventError as problem:
             form.add_error("email", str(problem))
         else:
+            invited = (
+                " They have been emailed a link to choose a password."
+                if enrollment.user.is_invited
+                else ""
+            )
             messages.success(
                 request,
-                f"{enrollment.user.name} added as {enrollment.get_role_display().lower()}.",
+                f"{enrollment.user.name} added as {enrollment.get_role_display().lower()}."
+                + invited,
             )
             return redirect("events:people", pk=event.pk)
     enrollments = event.enrollments.select_related("user").order_by(
@@ -206,7 +226,14 @@ def people(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "events/people.html",
-        {"event": event, "form": form, "enrollments": enrollments, "roles": EnrollmentRole.choices},
+        {
+            "event": event,
+            "form": form,
+            "enrollments": enrollments,
+            "roles": EnrollmentRole.choices,
+            "invitable": invitable,
+            "invitable_role": invitable_role,
+        },
     )
 
 

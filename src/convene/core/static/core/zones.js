@@ -61,7 +61,7 @@
     search.type = "search";
     search.className = "form-control mb-2 zone-search";
     search.placeholder = "Search by city, country or offset (e.g. Berlin, Japan, +05:30)";
-    search.setAttribute("aria-label", "Search time zones");
+    search.setAttribute("aria-label", "Search zones by place, country or offset");
     search.setAttribute("aria-controls", select.id);
     search.setAttribute("autocomplete", "off");
     select.parentNode.insertBefore(search, select);
