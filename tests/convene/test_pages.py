@@ -285,3 +285,25 @@ def test_my_events_past_tab_lists_events_that_are_over_latest_first(client, regu
     page = html(client.get(reverse("events:mine"), {"when": "past"}))
     assert page.index("Yesterday") < page.index("Three days ago")
     assert "Next week" not in page
+
+
+def test_the_browsers_favicon_request_finds_convenes_mark(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("/static/core/convene-mark.svg")
+
+
+def test_loading_demo_data_leaves_the_sign_ins_to_rundev_which_prints_them_once(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from convene.core.management.commands.rundev import Command as RunDev
+
+    loaded = StringIO()
+    call_command("load_demo_data", stdout=loaded)
+    announced = StringIO()
+    RunDev(stdout=announced)._announce(8000, with_emulator=True, seeded=True)
+    both = loaded.getvalue() + announced.getvalue()
+    assert both.count("Demo sign-ins:") == 1
+    assert both.count("ada@contoso.test") == 1

@@ -26,8 +26,10 @@ from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, 
 from convene.outlook.microsoft.registration import AppRegistration
 
 # MSAL's debug log holds token request bodies (authorization codes, PKCE verifiers, refresh
-# tokens): whatever level the site logs at, MSAL never logs below INFO.
-logging.getLogger("msal").setLevel(logging.INFO)
+# tokens): whatever level the site logs at, MSAL never logs below INFO (settings keep its
+# routine INFO lines out too, at WARNING).
+_msal_log = logging.getLogger("msal")
+_msal_log.setLevel(max(_msal_log.getEffectiveLevel(), logging.INFO))
 
 # Delegated permissions Convene asks for; MSAL adds openid, profile and offline_access itself.
 DELEGATED_SCOPES = ["Calendars.ReadWrite", "User.Read"]

@@ -520,6 +520,9 @@ def _call(
             mailbox=target.mailbox,
             **details,
         )
+        log.warning(
+            "Outlook %s of event %s in %s failed: %s", action, link.event_id, target.mailbox, exc
+        )
         raise
     record(
         LogKind.GRAPH,
@@ -529,6 +532,7 @@ def _call(
         mailbox=target.mailbox,
         **details,
     )
+    log.info("Outlook %s of event %s in %s: done", action, link.event_id, target.mailbox)
     return result
 
 
@@ -649,6 +653,15 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
         if not isinstance(outcome, MicrosoftError):
             synced.append((item.link, {**item.plan.saved(outcome), **_synced(item.version)}))
     SyncLogEntry.objects.bulk_create(entries)
+    failures = sum(1 for outcome in outcomes if isinstance(outcome, MicrosoftError))
+    log.log(
+        logging.WARNING if failures else logging.INFO,
+        "Outlook batch of %s events in %s: %s done, %s not done",
+        len(batch),
+        target.mailbox,
+        len(synced),
+        failures,
+    )
     not_sent = []
     for item, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, NotSent):
