@@ -289,7 +289,7 @@ def test_my_events_past_tab_lists_events_that_are_over_latest_first(client, regu
 
 def test_the_browsers_favicon_request_finds_convenes_mark(client):
     response = client.get("/favicon.ico")
-    assert response.status_code == 301
+    assert response.status_code == 302
     assert response["Location"].endswith("/static/core/convene-mark.svg")
 
 

@@ -16,8 +16,19 @@ from playwright.sync_api import Page, expect
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
 
-from .conftest import ADA, ALAN, EDSGER, GRACE, PHONE, Shot, World, next_weekday, wait_until
-from .test_outlook_journey import ada_connected_with_an_event
+from .conftest import (
+    ADA,
+    ALAN,
+    EDSGER,
+    GRACE,
+    PHONE,
+    Shot,
+    World,
+    microsoft_sign_in,
+    next_weekday,
+    wait_until,
+)
+from .test_outlook_journey import ada_connected_with_an_event, switch_outlook_on
 
 pytestmark = pytest.mark.e2e
 
@@ -301,3 +312,76 @@ def test_an_organizer_invites_someone_without_an_account_who_is_in_outlook_at_on
     expect(page.get_by_role("heading", name="Upcoming events")).to_be_visible()
     page.goto(f"{world.url}/my-events/")
     expect(page.get_by_text("Compilers reading group")).to_be_visible()
+
+
+# --- items 1, 2, 10 and 11: the draft through Microsoft's sign-in -------------------------
+
+
+def fill_new_event(page: Page, world: World, title: str) -> None:
+    start = next_weekday(1, 10, "Europe/Berlin")
+    page.goto(f"{world.url}/events/new/")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Starts").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Ends").fill((start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_the_new_event_form_says_saving_leads_to_microsoft_when_it_will(
+    page: Page, world: World, sign_in: SignIn, shot: Shot
+) -> None:
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/events/new/")
+    expect(page.get_by_text("saving takes you to Microsoft")).to_have_count(0)  # sync is off
+    switch_outlook_on()
+    page.reload()
+    expect(page.get_by_role("button", name="Create event")).to_have_accessible_description(
+        "This event goes into your Outlook calendar: saving takes you to Microsoft to sign in "
+        "once, then back here with everything you typed, ready to save."
+    )
+    shot(page, "event-form-before-microsoft", docs=True)
+
+
+def test_after_cancelling_microsofts_sign_in_try_again_leads_back_to_the_draft(
+    page: Page, world: World, worker: None, sign_in: SignIn, shot: Shot
+) -> None:
+    switch_outlook_on()
+    sign_in(page, ADA)
+    fill_new_event(page, world, "Design review")
+    page.get_by_role("button", name="Create event").click()
+    page.wait_for_url(f"{world.emulator.ui_url}/**")
+    page.get_by_role("button", name="Cancel").click()
+
+    expect(page.get_by_role("heading", name="You cancelled the Microsoft sign-in")).to_be_visible()
+    expect(page.locator(".messages")).to_have_count(0)  # no stale "you will come back" banner
+    shot(page, "sign-in-cancelled", docs=True)
+    page.get_by_role("link", name="Try again").click()
+    microsoft_sign_in(page, ADA)
+
+    page.wait_for_url(re.compile(r"/events/new/\?draft="))
+    expect(page.get_by_label("Title")).to_have_value("Design review")
+    expect(page.locator(".messages .alert")).to_have_text([f"Outlook connected as {ADA}."])
+    expect(page.get_by_text("Your changes were kept. Check them and save.")).to_be_visible()
+
+    page.reload()  # the draft stays until the event is saved or discarded
+    expect(page.get_by_label("Title")).to_have_value("Design review")
+    expect(page.get_by_text("Your changes were kept. Check them and save.")).to_be_visible()
+    draft_url = page.url
+    page.get_by_role("button", name="Create event").click()
+    expect(page.get_by_text("“Design review” is scheduled.")).to_be_visible()
+    page.goto(draft_url)
+    expect(page.get_by_label("Title")).to_have_value("")
+
+
+def test_the_cancelled_sign_in_page_also_leads_back_to_the_form(
+    page: Page, world: World, sign_in: SignIn
+) -> None:
+    switch_outlook_on()
+    sign_in(page, ADA)
+    fill_new_event(page, world, "Design review")
+    page.get_by_role("button", name="Create event").click()
+    page.wait_for_url(f"{world.emulator.ui_url}/**")
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("link", name="Back to the event form").click()
+    expect(page.get_by_label("Title")).to_have_value("Design review")
+    page.get_by_role("button", name="Discard them").click()
+    expect(page.get_by_text("What you had typed was discarded.")).to_be_visible()
+    expect(page.get_by_label("Title")).to_have_value("")

@@ -12,7 +12,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; send them to Convene's mark.
     path(
         "favicon.ico",
-        RedirectView.as_view(url=static("core/convene-mark.svg"), permanent=True),
+        RedirectView.as_view(url=static("core/convene-mark.svg")),
         name="favicon",
     ),
 ]

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import deny_unless, requires
-from convene.core.extensions import event_form_gates
+from convene.core.extensions import event_form_gates, event_form_notes
 from convene.events import services
-from convene.events.drafts import take_draft
+from convene.events.drafts import draft_key, drop_draft, read_draft
 from convene.events.errors import EventError, InvalidEvent, UnknownPerson
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
 from convene.events.models import EnrollmentRole, Event
@@ -67,9 +67,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _bound_event_form(request: HttpRequest, event: Event | None) -> EventForm:
     """The form with what was just posted, or with a kept draft (see ``drafts``), or empty."""
-    data = request.POST if request.method == "POST" else take_draft(request)
-    if data is not None and request.method != "POST":
-        messages.info(request, "Your changes were kept. Check them and save.")
+    data = request.POST if request.method == "POST" else read_draft(request)
     return EventForm(
         data, initial=EventForm.initial_for(event), planner_zone=_member(request).time_zone
     )
@@ -99,9 +97,10 @@ def event_create(request: HttpRequest) -> HttpResponseBase:
         except InvalidEvent as problem:
             form.add_error(problem.field, str(problem))
         else:
+            drop_draft(request, draft_key(request))
             messages.success(request, f"“{event.title}” is scheduled.")
             return redirect(event)
-    return render(request, "events/form.html", {"form": form, "event": None})
+    return _render_form(request, form, None)
 
 
 @login_required
@@ -126,9 +125,39 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
             messages.error(request, str(problem))
             return redirect(event)
         else:
+            drop_draft(request, draft_key(request))
             messages.success(request, "Event saved." if changed else "Nothing to save: no changes.")
             return redirect(event)
-    return render(request, "events/form.html", {"form": form, "event": event})
+    return _render_form(request, form, event)
+
+
+def _render_form(request: HttpRequest, form: EventForm, event: Event | None) -> HttpResponse:
+    """The event form; with the draft it was filled from, if any (which it offers to discard),
+    and what installed apps want said beside the Save button."""
+    return render(
+        request,
+        "events/form.html",
+        {
+            "form": form,
+            "event": event,
+            "draft": draft_key(request),
+            "save_notes": [
+                note for explain in event_form_notes() if (note := explain(request, event))
+            ],
+        },
+    )
+
+
+@require_POST
+@login_required
+def discard_draft(request: HttpRequest) -> HttpResponse:
+    """Forget a kept draft and show the form it came from as it was before."""
+    back = request.POST.get("form", "")
+    drop_draft(request, request.POST.get("draft", ""))
+    messages.info(request, "What you had typed was discarded.")
+    if back == "create" or not back.isdigit():
+        return redirect("events:create")
+    return redirect("events:edit", pk=int(back))
 
 
 @login_required

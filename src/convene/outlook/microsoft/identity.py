@@ -52,9 +52,12 @@ UNAVAILABLE = (requests.RequestException, msal.exceptions.MsalServiceError)
 class SignInError(MicrosoftError):
     """A sign-in that cannot complete; ``reason`` picks the page that explains what to do."""
 
-    def __init__(self, reason: str, message: str, *, code: str = "") -> None:
+    def __init__(self, reason: str, message: str, *, code: str = "", return_to: str = "") -> None:
         super().__init__(message, code=code)
         self.reason = reason
+        # Where the person was going when the sign-in started (e.g. their event form with its
+        # draft), when known: every way out of a failed sign-in leads back there.
+        self.return_to = return_to
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,17 @@ def finish_sign_in(
         )
     if entry["user_id"] != user_id:
         raise SignInError("state", "This sign-in was started by another account.")
+    try:
+        return _redeem(registration, entry, params)
+    except SignInError as exc:
+        exc.return_to = str(entry["return_to"])
+        raise
+
+
+def _redeem(
+    registration: AppRegistration, entry: dict[str, Any], params: dict[str, str]
+) -> SignedIn:
+    """The second half of ``finish_sign_in``: Microsoft's answer for a sign-in started here."""
     if "error" in params:
         raise _callback_error(params)
     cache = msal.SerializableTokenCache()
