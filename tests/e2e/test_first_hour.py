@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
+from tests.huey_worker import running_worker
 
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
@@ -385,3 +387,24 @@ def test_the_cancelled_sign_in_page_also_leads_back_to_the_form(
     page.get_by_role("button", name="Discard them").click()
     expect(page.get_by_text("What you had typed was discarded.")).to_be_visible()
     expect(page.get_by_label("Title")).to_have_value("")
+
+
+# --- item 9: the Outlook panel follows a sync by itself -----------------------------------
+
+
+def test_the_outlook_panel_shows_the_sync_finishing_without_a_reload(
+    page: Page, world: World, sign_in: SignIn, tmp_path: Path
+) -> None:
+    switch_outlook_on()
+    sign_in(page, ADA)
+    page.goto(f"{world.url}/outlook/connect/?next=/")
+    microsoft_sign_in(page, ADA)
+    event = an_event(world)  # queued; no worker runs yet
+    page.goto(world.url + event.get_absolute_url())
+    expect(page.get_by_text("Sync pending", exact=True)).to_be_visible()
+    loads: list[str] = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+    with running_worker(tmp_path / "queue.sqlite3", threads=2):
+        expect(page.get_by_text("Synced to Outlook", exact=True)).to_be_visible(timeout=20_000)
+    assert loads == []  # the panel refreshed itself; the page was not reloaded
+    expect(page.locator("#outlook-panel")).not_to_have_attribute("hx-trigger", re.compile("."))

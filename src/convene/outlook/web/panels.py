@@ -10,7 +10,13 @@ from django.http import HttpRequest
 from convene import permissions
 from convene.accounts.models import User
 from convene.outlook.inbound import reconcile
-from convene.outlook.models import AttendeeReply, CalendarLink, OutlookConnection, OutlookSettings
+from convene.outlook.models import (
+    AttendeeReply,
+    CalendarLink,
+    LinkState,
+    OutlookConnection,
+    OutlookSettings,
+)
 
 
 def profile_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -33,7 +39,14 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
         "outlook_link": link,
         "outlook_replies": replies_by_answer(event),
         "outlook_may_publish_again": link is not None and reconcile.can_publish_again(link),
+        "outlook_settling": link is not None and is_settling(link),
     }
+
+
+def is_settling(link: CalendarLink) -> bool:
+    """Is a sync under way (the badge says "Sync pending")? The panel then refreshes itself
+    until it is not, so nobody has to reload the page to see "Synced"."""
+    return link.state == LinkState.PENDING or (link.state == LinkState.SYNCED and link.is_behind)
 
 
 def replies_by_answer(event: Any) -> list[tuple[str, list[AttendeeReply]]]:
