@@ -20,10 +20,14 @@ from convene.events.models import EnrollmentRole, Event
 
 from .conftest import (
     ADA,
+    ADMIN,
     ALAN,
     EDSGER,
     GRACE,
     PHONE,
+    PLATFORM_ADMIN,
+    PLATFORM_DOMAIN,
+    SERVICE_MAILBOX,
     Shot,
     World,
     microsoft_sign_in,
@@ -408,3 +412,35 @@ def test_the_outlook_panel_shows_the_sync_finishing_without_a_reload(
         expect(page.get_by_text("Synced to Outlook", exact=True)).to_be_visible(timeout=20_000)
     assert loads == []  # the panel refreshed itself; the page was not reloaded
     expect(page.locator("#outlook-panel")).not_to_have_attribute("hx-trigger", re.compile("."))
+
+
+# --- item 7: platform setup keeps what the admin typed and shows the consent --------------
+
+
+def test_platform_setup_keeps_the_service_mailbox_and_shows_the_consent(
+    page: Page, world: World, sign_in: SignIn, shot: Shot
+) -> None:
+    sign_in(page, ADMIN)
+    page.goto(f"{world.url}/outlook/admin/")
+    mailbox = page.get_by_label("Service mailbox")
+    mailbox.fill(SERVICE_MAILBOX)
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-connection-result")).to_contain_text("No admin consent")
+    expect(mailbox).to_have_value(SERVICE_MAILBOX)
+    page.goto(f"{world.url}/outlook/admin/")  # back later, nothing saved yet
+    expect(mailbox).to_have_value(SERVICE_MAILBOX)
+    expect(page.locator("#consent-state")).to_contain_text("No consent recorded")
+
+    page.get_by_role("button", name="Grant admin consent").click()
+    page.wait_for_url(f"{world.emulator.ui_url}/**")
+    microsoft_sign_in(page, PLATFORM_ADMIN)
+    expect(page.get_by_text(f"Admin consent granted in tenant {PLATFORM_DOMAIN}.")).to_be_visible()
+    page.reload()
+    expect(mailbox).to_have_value(SERVICE_MAILBOX)
+    expect(page.locator("#consent-state")).to_contain_text(
+        f"Consent granted Admin consent granted in tenant {PLATFORM_DOMAIN}"
+    )
+    shot(page, "platform-consent-granted", docs=True)
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#test-connection-result")).to_contain_text("Connection works")
+    expect(mailbox).to_have_value(SERVICE_MAILBOX)

@@ -26,7 +26,7 @@ from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile as inbound
-from convene.outlook.mailboxes import connections
+from convene.outlook.mailboxes import connections, platform
 from convene.outlook.mailboxes.platform import Diagnosis
 from convene.outlook.microsoft import crypto, identity
 from convene.outlook.microsoft.registration import AppRegistration
@@ -45,6 +45,8 @@ from convene.outlook.moves import handover
 from convene.outlook.outbound import sync
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
+    consent_granted,
+    forget_typed,
     is_platform_consent,
     platform_consent_done,
     switch_needing_review,
@@ -69,6 +71,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             if review is not None:
                 values = without_destination(values)
             changes = services.change_settings(values, actor_id=_user(request).pk)
+            forget_typed(request)
             for sentence in changes:
                 messages.success(request, sentence)
             if review is not None:
@@ -90,10 +93,19 @@ def render_settings(
     status: int = 200,
 ) -> HttpResponse:
     registration = AppRegistration.from_settings()
+    typed_mailbox = str(form["service_mailbox"].value() or "").strip().lower()
+    typed_tenant = str(form["platform_tenant"].value() or "").strip()
+    consent_tenant = typed_tenant or (
+        platform.tenant_for(typed_mailbox, OutlookSettings(service_mailbox=typed_mailbox))
+        if "@" in typed_mailbox
+        else ""
+    )
     return render(
         request,
         "outlook/settings.html",
         {
+            "consent_tenant": consent_tenant,
+            "consent": consent_granted(consent_tenant) if consent_tenant else None,
             "form": form,
             "outlook": OutlookSettings.load(),
             "registration": registration,
