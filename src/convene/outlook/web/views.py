@@ -39,6 +39,7 @@ from convene.outlook.models import (
     Mode,
     OutlookConnection,
     OutlookSettings,
+    Subscription,
     SyncLogEntry,
 )
 from convene.outlook.moves import handover
@@ -158,6 +159,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "failing": failing,
             "needing_authorization": needing_authorization,
             "leavers": handover.waiting(),
+            "undeleted_subscriptions": Subscription.objects.filter(
+                state=Subscription.State.REMOVING
+            ).order_by("expires_at"),
             "page": page,
             "filters": filters,
             "log_kinds": LogKind.choices,
