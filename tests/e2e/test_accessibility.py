@@ -183,8 +183,7 @@ def finished_switch_with_one_left(world: World, scene: Scene) -> str:
         total=2,
         done=1,
         failed=1,
-        message="1 of 2 event(s) moved. 1 stayed where they were (see below); "
-        "“Resume” tries them again.",
+        message="1 event stayed where it was (see below); “Resume” tries again.",
         finished_at=timezone.now(),
     )
     for link, state, note in (

@@ -444,3 +444,43 @@ def test_platform_setup_keeps_the_service_mailbox_and_shows_the_consent(
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-connection-result")).to_contain_text("Connection works")
     expect(mailbox).to_have_value(SERVICE_MAILBOX)
+
+
+# --- item 16: counts, the finished job page, one trail of breadcrumbs ---------------------
+
+
+def test_a_finished_switch_says_done_once_with_real_plurals_under_the_same_breadcrumbs(
+    page: Page, world: World, sign_in: SignIn
+) -> None:
+    from convene.outlook.models import Job, Mode
+
+    job = Job.objects.create(
+        kind=Job.Kind.MODE_SWITCH,
+        state=Job.State.DONE,
+        params={
+            "from": {"mode": Mode.ORGANIZER, "service_mailbox": "", "platform_tenant": ""},
+            "to": {
+                "mode": Mode.PLATFORM,
+                "service_mailbox": SERVICE_MAILBOX,
+                "platform_tenant": "",
+            },
+        },
+        total=13,
+        done=13,
+        finished_at=timezone.now(),
+    )
+    sign_in(page, ADMIN)
+    trails = {}
+    for path in ("/outlook/admin/", "/outlook/admin/sync/", f"/outlook/admin/jobs/{job.pk}/"):
+        page.goto(world.url + path)
+        trails[path] = page.get_by_role("navigation", name="breadcrumb").inner_text().split("\n")
+    assert trails["/outlook/admin/"] == ["Admin", "Calendar Integration", "Microsoft Outlook"]
+    for path in ("/outlook/admin/sync/", f"/outlook/admin/jobs/{job.pk}/"):
+        assert trails[path][:3] == trails["/outlook/admin/"], trails
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Events moved to the platform calendar {SERVICE_MAILBOX}"
+    )
+    main = page.locator("main").inner_text()
+    assert main.count("13 of 13") == 1, main
+    assert "(s)" not in main
+    expect(page.locator("#job-progress")).to_contain_text("13 of 13 events moved")

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
+from convene.core.text import counted
 from convene.outlook import tasks
 from convene.outlook.mailboxes import platform
 from convene.outlook.microsoft import identity
@@ -282,7 +283,7 @@ def resume_job(request: HttpRequest, job_id: int) -> HttpResponse:
     except engine.PlanChanged as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Trying {count} event(s) again.")
+        messages.success(request, f"Trying {counted(count, 'event')} again.")
     return redirect("outlook:job", job_id=job.pk)
 
 

@@ -23,6 +23,7 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
+from convene.core.text import counted
 from convene.events.drafts import keep_draft
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile as inbound
@@ -260,7 +261,12 @@ def _finish_sign_in(request: HttpRequest) -> HttpResponse:
         return _sign_in_problem(request, exc.reason, str(exc), return_to=return_to)
     connections.save_sign_in(_user(request).pk, signed_in)
     resumed = sync.resume_owner(_user(request).pk, tasks.enqueue_sync)
-    note = f" {resumed} waiting event(s) are on their way to Outlook." if resumed else ""
+    note = (
+        f" {counted(resumed, 'waiting event')} {'is' if resumed == 1 else 'are'} on the way "
+        "to Outlook."
+        if resumed
+        else ""
+    )
     messages.success(request, f"Outlook connected as {signed_in.username}.{note}")
     return redirect(safe_next(request, signed_in.return_to, default=reverse("outlook:mine")))
 
