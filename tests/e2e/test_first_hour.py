@@ -242,7 +242,7 @@ def test_the_zone_list_is_canonical_grouped_searchable_and_starts_in_the_browser
     page.get_by_label("Search zones by place, country or offset").fill("india")
     expect(zone).to_have_value("Asia/Kolkata")
     expect(zone.locator("option:checked")).to_have_text("Kolkata (UTC+05:30)")
-    shot(page, "zone-search", full_page=False)
+    shot(page, "zone-search", docs=True, full_page=False)
     page.get_by_label("Search zones by place, country or offset").fill("+09:00")
     expect(zone.locator("option:not([hidden])").first).to_contain_text("(UTC+09:00)")
 
