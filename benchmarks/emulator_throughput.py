@@ -51,6 +51,9 @@ def start_emulator(data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, s
             "0",
             "--seed",
             str(seed),
+            # The emulator's own speed: no simulated Exchange service time.
+            "--service-ms",
+            "0",
         ],
         stdout=subprocess.DEVNULL,
     )

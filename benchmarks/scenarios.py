@@ -520,6 +520,9 @@ def replies(options: Options) -> list[Scenario]:
             endpoint.notes.append(f"{exc}: {HUEY.pending_count()} tasks still queued")
         finished = time.monotonic()
         stats = stack.stats()
+        under_forgery = _webhook_under_forged_batches(
+            stack, f"{public}/outlook/webhook/", bodies, size
+        )
     accepted = statuses.get(202, 0)
     slow = sum(1 for t in timings if t > 3.0)
     endpoint.add(Figure("notifications sent", sent))
@@ -558,7 +561,7 @@ def replies(options: Options) -> list[Scenario]:
         Figure("Graph reads they caused", stats["requests"]["byOperation"].get("events.get", 0))
     )
     endpoint.details["stats"] = stats
-    return [declines, endpoint]
+    return [declines, endpoint, under_forgery]
 
 
 def _decline_to_unenroll(stack: Stack, result: Scenario, size: Size) -> None:
@@ -689,6 +692,112 @@ async def _post_notifications(
 
 
 CONNECTIONS = 50
+
+
+# Issue 19: ten forged batches of 111 KB at once (1,000 items naming a real subscription with a
+# wrong clientState) delayed a real notification from 10 ms to 6.4 s.
+FORGED_SENDERS = 10
+FORGED_ITEMS = 1000
+REAL_RATE_UNDER_FORGERY = 50
+
+
+def _webhook_under_forged_batches(
+    stack: Stack, url: str, bodies: list[bytes], size: Size
+) -> Scenario:
+    """Real notifications at 50/s while ten senders post forged batches back to back."""
+    result = Scenario("6F", "Webhook while forged batches arrive")
+    forged = _forged_batch(bodies[0])
+    kilobytes = round(len(forged) / 1000)
+    seconds = size.webhook_seconds
+    print(
+        f"  [6F] {REAL_RATE_UNDER_FORGERY}/s real notifications for {seconds:.0f} s while "
+        f"{FORGED_SENDERS} senders post forged {kilobytes} KB batches"
+    )
+    assert stack.web is not None
+    web_cpu_before = cpu_seconds(stack.web.pid)
+    (timings, statuses, _), (forged_timings, forged_statuses) = asyncio.run(
+        _real_and_forged(url, bodies, forged, seconds)
+    )
+    web_cpu = cpu_seconds(stack.web.pid) - web_cpu_before
+    result.add(Figure("real notifications sent", len(timings)))
+    result.add(Figure("forged batches answered", len(forged_timings)))
+    result.add(Figure("forged batch size", kilobytes, "KB"))
+    result.add(
+        Figure(
+            "p50 forged batch response time",
+            round(_percentile(forged_timings, 50) * 1000, 1) if forged_timings else None,
+            "ms",
+        )
+    )
+    result.add(Figure("p50 real response time", round(_percentile(timings, 50) * 1000, 1), "ms"))
+    result.add(
+        Figure.checked(
+            "p99 real response time",
+            round(_percentile(timings, 99) * 1000, 1),
+            "ms",
+            "<= 100 ms",
+            lambda v: v <= 100,
+        )
+    )
+    result.add(
+        Figure(
+            "real answers by status", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+        )
+    )
+    result.add(
+        Figure(
+            "forged answers by status",
+            ", ".join(f"{k}: {v}" for k, v in sorted(forged_statuses.items())),
+        )
+    )
+    result.add(Figure("web CPU, whole run", round(web_cpu, 2), "s"))
+    return result
+
+
+def _forged_batch(genuine: bytes) -> bytes:
+    """A batch as the attacker sent it: many items naming a real subscription (its id is not
+    secret: it travels in every notification) with a wrong clientState."""
+    item = json.loads(genuine)["value"][0]
+    forged = [
+        {
+            "subscriptionId": item["subscriptionId"],
+            "clientState": f"x{number}",
+            "resourceData": {"id": f"E{number}"},
+        }
+        for number in range(FORGED_ITEMS)
+    ]
+    return json.dumps({"value": forged}).encode()
+
+
+async def _real_and_forged(
+    url: str, bodies: list[bytes], forged: bytes, seconds: float
+) -> tuple[tuple[list[float], dict[int, int], float], tuple[list[float], dict[int, int]]]:
+    timings: list[float] = []
+    statuses: Counter[int] = Counter()
+    real_done = asyncio.Event()
+    headers = {"Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=FORGED_SENDERS)
+
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def forge() -> None:
+            while not real_done.is_set():
+                started = time.monotonic()
+                try:
+                    response = await client.post(url, content=forged, headers=headers)
+                    statuses[response.status_code] += 1
+                except httpx.HTTPError:
+                    statuses[0] += 1
+                timings.append(time.monotonic() - started)
+
+        forgers = [asyncio.create_task(forge()) for _ in range(FORGED_SENDERS)]
+        await asyncio.sleep(0.5)  # the forged batches are arriving before the real ones
+        try:
+            real = await _post_notifications(url, bodies, REAL_RATE_UNDER_FORGERY, seconds)
+        finally:
+            real_done.set()
+            await asyncio.gather(*forgers)
+    return real, (timings, dict(statuses))
 
 
 # --- C: crashes (issue 8) -----------------------------------------------------------------
@@ -844,7 +953,7 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "platform": (["2"], lambda o: backfill(o, PLATFORM_BACKFILL)),
     "burst": (["3"], enrollment_burst),
     "latency": (["4"], change_latency),
-    "replies": (["5", "6"], replies),
+    "replies": (["5", "6", "6F"], replies),
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "crash": (["C"], crashes),
     "emulator": (["E"], emulator),

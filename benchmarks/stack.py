@@ -142,6 +142,11 @@ class Stack:
                 str(self.config.latency_ms),
                 "--jitter-ms",
                 str(self.config.jitter_ms),
+                # The latency above is Microsoft's whole answer time; no service time on top.
+                "--service-ms",
+                "0",
+                # Convene's benchmark server is plain HTTP.
+                "--allow-http-webhooks",
             ],
             env=os.environ.copy(),
         )

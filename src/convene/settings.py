@@ -4,6 +4,7 @@ environment (documented in README.md); the defaults are safe and need no set-up.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -15,11 +16,11 @@ from convene.env import (
     huey_config,
     load_or_create_secret_key,
 )
+from convene.private_files import private_file, private_folder
 
 # src/convene/settings.py -> the repository root.
 BASE_DIR = Path(__file__).resolve().parents[2]
-VAR_DIR = Path(os.environ.get("CONVENE_VAR_DIR") or BASE_DIR / "var").resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR = private_folder(Path(os.environ.get("CONVENE_VAR_DIR") or BASE_DIR / "var").resolve())
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or load_or_create_secret_key(VAR_DIR / "secret_key")
@@ -68,10 +69,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "convene.core.headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -80,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "convene.core.middleware.RefusalPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as Axes asks: it turns a sign-in refused for too many failures into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convene.urls"
@@ -103,12 +108,36 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), VAR_DIR)}
+DATABASE_FILE = Path(str(DATABASES["default"]["NAME"]))
+if DATABASE_FILE.parent == VAR_DIR:
+    private_file(DATABASE_FILE)  # the default SQLite file: private before SQLite opens it
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "events:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Password guessing is limited (convene.accounts.throttling): Axes' backend comes first and
+# refuses a sign-in while its account or address is locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("CONVENE_SIGN_IN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(
+    minutes=float(os.environ.get("CONVENE_SIGN_IN_LOCKOUT_MINUTES", "15"))
+)
+# Either one locks: one account from anywhere, or anything from one address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "convene.accounts.throttling.username_of"
+AXES_LOCKOUT_CALLABLE = "convene.accounts.throttling.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Each failure is kept (who, from where, when) for the admin, not only the running count.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Successful sign-ins are not Axes' business here: no table write per sign-in and sign-out.
+AXES_DISABLE_ACCESS_LOG = True
+# The address counted is REMOTE_ADDR: behind a proxy, have the server set it from the proxy's
+# header (uvicorn --proxy-headers, gunicorn --forwarded-allow-ips), or everyone shares one.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -136,6 +165,8 @@ HUEY = huey_config(
     var_dir=VAR_DIR,
     immediate=env_bool("HUEY_IMMEDIATE", default=False),
 )
+if "filename" in HUEY["connection"]:
+    private_file(Path(HUEY["connection"]["filename"]))
 
 # --- Microsoft Outlook -------------------------------------------------------------------
 # The app registration in Microsoft Entra ID (see docs/outlook.md). `make run` points these at
@@ -189,5 +220,7 @@ LOGGING = {
         # Django's default configuration gives "django" a console handler of its own (with
         # DEBUG on); its records also reach the root handler, so each was printed twice.
         "django": {"handlers": [], "propagate": True},
+        # Axes says INFO for every sign-in; lockouts and repeated failures are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -49,6 +49,10 @@ class User:
     password: str
     is_admin: bool = False
     has_mailbox: bool = True
+    # The calendar's online meeting providers (calendar.allowedOnlineMeetingProviders and
+    # defaultOnlineMeetingProvider): a tenant with Teams allows teamsForBusiness.
+    online_meeting_providers: tuple[str, ...] = ("teamsForBusiness",)
+    default_online_meeting_provider: str = "teamsForBusiness"
     # Refresh tokens (and, for revocation with ``accessTokens``, access tokens) issued before
     # this instant are refused, as after a password reset or an admin's "revoke sessions".
     refresh_tokens_valid_from: datetime | None = None
@@ -305,12 +309,36 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
         raise SeedError(f"{where}: must be an object")
     _no_unknown_keys(
         raw,
-        {"id", "userPrincipalName", "displayName", "password", "isAdmin", "hasMailbox"},
+        {
+            "id",
+            "userPrincipalName",
+            "displayName",
+            "password",
+            "isAdmin",
+            "hasMailbox",
+            "allowedOnlineMeetingProviders",
+            "defaultOnlineMeetingProvider",
+        },
         where,
     )
     upn = _required_str(raw, "userPrincipalName", where)
     if "@" not in upn:
         raise SeedError(f"{where}.userPrincipalName: {upn!r} is not of the form name@domain")
+    allowed = (
+        tuple(_list(raw, "allowedOnlineMeetingProviders", where))
+        if "allowedOnlineMeetingProviders" in raw
+        else ("teamsForBusiness",)
+    )
+    default = raw.get("defaultOnlineMeetingProvider", allowed[0] if allowed else "unknown")
+    providers = ("teamsForBusiness", "skypeForBusiness", "skypeForConsumer")
+    if any(p not in providers for p in allowed):
+        raise SeedError(
+            f"{where}.allowedOnlineMeetingProviders: each one of {', '.join(providers)}"
+        )
+    if default != "unknown" and default not in allowed:
+        raise SeedError(
+            f"{where}.defaultOnlineMeetingProvider: 'unknown' or one of the allowed providers"
+        )
     return User(
         id=_guid(raw.get("id") or _derived_id("user", upn.lower()), f"{where}.id"),
         tenant_id=tenant.id,
@@ -319,6 +347,8 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
         password=_required_str(raw, "password", where),
         is_admin=_bool(raw, "isAdmin", False, where),
         has_mailbox=_bool(raw, "hasMailbox", True, where),
+        online_meeting_providers=allowed,
+        default_online_meeting_provider=default,
     )
 
 

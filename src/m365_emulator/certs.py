@@ -8,6 +8,7 @@ trust. The CA is created once per data directory and reused, so a developer who 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,8 +28,9 @@ class TlsFiles:
     server_key: Path
 
 
-def ensure_tls_files(directory: Path, host: str) -> TlsFiles:
-    """Create the CA and a server certificate for ``host`` in ``directory`` unless present."""
+def ensure_tls_files(directory: Path, host: str, extra_names: Sequence[str] = ()) -> TlsFiles:
+    """Create the CA and a server certificate for ``host`` (and ``extra_names``) in
+    ``directory`` unless present."""
     directory.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(
         ca_cert=directory / "ca.pem",
@@ -45,37 +47,41 @@ def ensure_tls_files(directory: Path, host: str) -> TlsFiles:
         files.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{ca_key_path} is not an EC private key")
-    if not _server_cert_covers(files, ca_cert, host):
-        key, cert = _new_server_cert(ca_key, ca_cert, host)
+    names = _subject_names(host, extra_names)
+    if not _server_cert_covers(files, ca_cert, names):
+        key, cert = _new_server_cert(ca_key, ca_cert, host, names)
         _write_key(files.server_key, key)
         files.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return files
 
 
-def _subject_names(host: str) -> list[x509.GeneralName]:
+def _subject_names(host: str, extra_names: Sequence[str] = ()) -> list[x509.GeneralName]:
     names: list[x509.GeneralName] = [
         x509.DNSName("localhost"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
     ]
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        extra: x509.GeneralName = x509.DNSName(host)
-    else:
-        extra = x509.IPAddress(address)
-    if host not in ("0.0.0.0", "::") and extra not in names:  # noqa: S104 - a name, not a bind
-        names.append(extra)
+    for name in (host, *extra_names):
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            extra: x509.GeneralName = x509.DNSName(name)
+        else:
+            extra = x509.IPAddress(address)
+        if name not in ("0.0.0.0", "::") and extra not in names:  # noqa: S104 - a name, not a bind
+            names.append(extra)
     return names
 
 
-def _server_cert_covers(files: TlsFiles, ca_cert: x509.Certificate, host: str) -> bool:
+def _server_cert_covers(
+    files: TlsFiles, ca_cert: x509.Certificate, names: list[x509.GeneralName]
+) -> bool:
     if not (files.server_cert.exists() and files.server_key.exists()):
         return False
     cert = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
     if cert.issuer != ca_cert.subject or cert.not_valid_after_utc < datetime.now(UTC):
         return False
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    return all(name in san for name in _subject_names(host))
+    return all(name in san for name in names)
 
 
 def _new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -112,7 +118,10 @@ def _new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
 
 
 def _new_server_cert(
-    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, host: str
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    host: str,
+    names: list[x509.GeneralName],
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
@@ -124,7 +133,7 @@ def _new_server_cert(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=825))
-        .add_extension(x509.SubjectAlternativeName(_subject_names(host)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(

@@ -35,12 +35,33 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=Path, help="JSON seed file (tenants, users, apps)")
     serve.add_argument("--latency-ms", type=int, default=0, help="added to each Graph request")
     serve.add_argument("--jitter-ms", type=int, default=0, help="random extra latency, 0..N ms")
+    serve.add_argument(
+        "--public-host",
+        help="host name for the pages a browser opens (sign-in, viewer), e.g. one mapped to "
+        "127.0.0.1, so they are another site than the app's; added to the certificate",
+    )
+    serve.add_argument(
+        "--service-ms",
+        type=int,
+        default=EmulatorConfig.mailbox_service_ms,
+        help="Exchange's time on each mailbox request, holding a concurrency slot (+-50%%)",
+    )
+    serve.add_argument(
+        "--allow-http-webhooks",
+        action="store_true",
+        help="accept plain http:// notificationUrls (local development; Graph requires https)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config = EmulatorConfig(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
+    config = EmulatorConfig(
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        mailbox_service_ms=args.service_ms,
+        allow_http_notification_urls=args.allow_http_webhooks,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -56,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             api_port=args.api_port,
             ui_port=args.ui_port,
+            public_host=args.public_host,
         ) as emulator:
             print(json.dumps(emulator.endpoints()), flush=True)
             print(f"endpoints written to {args.data_dir / 'endpoints.json'}", file=sys.stderr)

@@ -26,9 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from m365_emulator.backend import Backend
 
-Action = Literal["respond", "delay", "timeout", "drop"]
+Action = Literal["respond", "delay", "timeout", "drop", "revokeOnUse"]
 EndpointKind = Literal["graph", "token", "discovery", "identity", "any"]
-_ACTIONS: tuple[Action, ...] = ("respond", "delay", "timeout", "drop")
+_ACTIONS: tuple[Action, ...] = ("respond", "delay", "timeout", "drop", "revokeOnUse")
+# ``revokeOnUse`` lets a token request through and spends the refresh token it presents, so
+# only the new one works afterwards (stricter than Entra, which keeps the old one valid).
+REVOKE_ON_USE_KEY = "m365_emulator.revoke_refresh_token_on_use"
 _KINDS: tuple[EndpointKind, ...] = ("graph", "token", "discovery", "identity", "any")
 
 # Default Graph error codes per status, as Graph's documentation lists them.
@@ -362,6 +365,9 @@ class FaultMiddleware:
         if rule.delay_ms:
             await asyncio.sleep(rule.delay_ms / 1000)
         if rule.action == "delay":
+            await self.app(scope, receive, send)
+        elif rule.action == "revokeOnUse":
+            scope[REVOKE_ON_USE_KEY] = True
             await self.app(scope, receive, send)
         elif rule.action == "respond":
             await self._respond(rule, scope, send)

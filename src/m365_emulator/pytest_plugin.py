@@ -3,7 +3,8 @@
     from m365_emulator.pytest_plugin import emulator, emulator_http, emulator_server
 
 ``emulator_server`` (session scope) runs one emulator for the whole session on free ports with a
-temporary CA. ``emulator`` (function scope) resets it, seeds ``testing.STANDARD_SEED`` and returns
+temporary CA; it accepts plain-http webhooks, as test receivers are local HTTP servers.
+``emulator`` (function scope) resets it, seeds ``testing.STANDARD_SEED`` and returns
 a ``testing.EmulatorHandle`` (endpoints, app credentials, ``token_for``, ``app_token``,
 ``graph``, ``control``, ``sign_in``...). See docs/emulator.md.
 """
@@ -15,13 +16,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[RunningEmulator]:
-    with start_emulator() as running:
+    with start_emulator(config=EmulatorConfig(allow_http_notification_urls=True)) as running:
         yield running
 
 

@@ -112,11 +112,12 @@ class RunningEmulator:
         host: str = "127.0.0.1",
         api_port: int = 0,
         ui_port: int = 0,
+        public_host: str | None = None,
     ) -> None:
         self.backend = backend
         self.data_dir = data_dir
         self.host = host
-        tls = ensure_tls_files(data_dir, _url_host(host))
+        tls = ensure_tls_files(data_dir, _url_host(host), [public_host] if public_host else [])
         self.ca_path = tls.ca_cert
         self._api_socket = _bind(host, api_port)
         self._ui_socket = _bind(host, ui_port)
@@ -124,7 +125,10 @@ class RunningEmulator:
         self.ui_port = int(self._ui_socket.getsockname()[1])
         self.authority = f"https://{_url_host(host)}:{self.api_port}"
         self.graph_url = f"{self.authority}/v1.0"
-        self.ui_url = f"http://{_url_host(host)}:{self.ui_port}"
+        # The pages a person opens (sign-in, consent, mailbox viewer) may be named by a host of
+        # another site, as login.microsoftonline.com is for a real app; the API stays on
+        # ``host`` for the clients that call it.
+        self.ui_url = f"http://{public_host or _url_host(host)}:{self.ui_port}"
         backend.authority = self.authority
         backend.ui_url = self.ui_url
         common: dict[str, Any] = {
@@ -246,11 +250,15 @@ def start_emulator(
     host: str = "127.0.0.1",
     api_port: int = 0,
     ui_port: int = 0,
+    public_host: str | None = None,
 ) -> Iterator[RunningEmulator]:
     """Run the emulator until the ``with`` block ends.
 
     ``data_dir`` keeps the CA and ``endpoints.json``; without one a temporary directory is used
     and removed afterwards. ``seed`` is a seed document or the path of a JSON file with one.
+    ``public_host`` names the pages a browser opens (``ui_url``) with a host of its own, e.g. one
+    mapped to the loopback address, so they are another site than the app's; the server
+    certificate covers it too.
     """
     temporary = data_dir is None
     directory = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="m365-"))
@@ -258,7 +266,7 @@ def start_emulator(
         backend = Backend(config=config)
         if seed is not None:
             backend.seed(load_seed(seed))
-        emulator = RunningEmulator(backend, directory, host, api_port, ui_port)
+        emulator = RunningEmulator(backend, directory, host, api_port, ui_port, public_host)
         emulator.start()
         try:
             emulator.write_endpoints()

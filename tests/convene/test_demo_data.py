@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from convene.accounts.models import Role, User
 from convene.events.demo import DEMO_PASSWORD
@@ -36,4 +37,5 @@ def test_demo_data_twice_changes_nothing():
 
 def test_demo_people_sign_in_with_the_demo_password():
     call_command("load_demo_data")
-    assert authenticate(username="ada@contoso.test", password=DEMO_PASSWORD) is not None
+    request = RequestFactory().post("/accounts/sign-in/")
+    assert authenticate(request, username="ada@contoso.test", password=DEMO_PASSWORD) is not None

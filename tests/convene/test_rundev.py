@@ -38,7 +38,7 @@ def test_dev_children_include_the_emulator_with_its_data_dir_and_ports():
     assert names(children) == ["emulator", "web", "worker"]
     assert children[0].argv == [
         "py", "-m", "m365_emulator", "serve", "--data-dir", str(Path("var") / "emulator"),
-        "--api-port", "8443", "--ui-port", "8080",
+        "--api-port", "8443", "--ui-port", "8080", "--allow-http-webhooks",
     ]  # fmt: skip
 
 
@@ -96,3 +96,18 @@ def is_running(pid: int) -> bool:
         return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def test_the_start_message_says_how_to_sign_in_to_the_mailbox_viewer():
+    from io import StringIO
+
+    from convene.core.management.commands.rundev import Command
+
+    out = StringIO()
+    Command(stdout=out)._announce(8000, with_emulator=True, seeded=True)
+
+    viewer = [line for line in out.getvalue().splitlines() if "/mailboxes" in line]
+    assert viewer == [
+        "Outlook mailboxes:   http://127.0.0.1:8080/mailboxes (sign in as the mailbox's owner: "
+        "same email and password as on Convene)"
+    ]

@@ -45,10 +45,12 @@ from tests.huey_worker import running_worker
 from convene.accounts.models import Role, User
 from convene.outlook.mailboxes import connections
 from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
+from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
 CHROMIUM = Path("/usr/bin/chromium")
+MICROSOFT_HOST = "login.microsoftonline.test"
 # Without the background-networking flags Chromium keeps trying to reach Google's services,
 # which a closed network refuses (and which tests have no business calling anyway).
 CHROMIUM_FLAGS = [
@@ -61,6 +63,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-default-apps",
     "--disable-extensions",
+    # Microsoft's pages live on another site than Convene (login.microsoftonline.com); the
+    # emulator's pages get a name of another site too, so cookies follow production's rules.
+    f"--host-resolver-rules=MAP {MICROSOFT_HOST} 127.0.0.1",
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -165,7 +170,10 @@ def browser_context_args() -> dict[str, Any]:
 
 @pytest.fixture(scope="package")
 def m365() -> Iterator[RunningEmulator]:
-    with start_emulator() as emulator:
+    # The live server's webhook is plain HTTP (Graph itself requires https).
+    with start_emulator(
+        config=EmulatorConfig(allow_http_notification_urls=True), public_host=MICROSOFT_HOST
+    ) as emulator:
         yield emulator
 
 
@@ -357,20 +365,52 @@ def sign_in(world: World) -> Callable[[Page, str], None]:
     return sign_in_as
 
 
+def open_mailbox(page: Page, url: str) -> None:
+    """Open a page of the emulator's mailbox viewer, signing in as the mailbox's owner when it
+    asks (as Outlook on the web does; the sign-in page names the owner already)."""
+    page.goto(url)
+    if "/mailboxes/sign-in" in page.url:
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda address: "/mailboxes/sign-in" not in address)
+
+
 SERIOUS = {"serious", "critical"}
 
 
 def axe_violations(page: Page) -> list[str]:
-    """Serious and critical axe-core findings on the page, one readable line each."""
+    """Serious and critical axe-core findings on the page, one readable line each; and anything
+    the page's Content-Security-Policy blocked (an inline script or style left somewhere)."""
     if page.evaluate("typeof window.axe") == "undefined":
-        page.add_script_tag(path=str(AXE))
+        # Evaluated through the DevTools protocol, which the page's CSP does not govern (a
+        # <script> tag with axe's text would be refused as inline script).
+        page.evaluate(AXE.read_text())
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [
+    return csp_violations(page) + [
         f"{v['id']} ({v['impact']}): {v['help']} -> "
         + "; ".join(node["target"][0] if node["target"] else "?" for node in v["nodes"][:5])
         for v in result["violations"]
         if v["impact"] in SERIOUS
     ]
+
+
+# Chromium keeps the page's reports: a buffered observer receives those from before it existed.
+_CSP_REPORTS = """() => new Promise((resolve) => {
+  const seen = [];
+  const observer = new ReportingObserver((reports) => seen.push(...reports),
+                                         {types: ['csp-violation'], buffered: true});
+  observer.observe();
+  setTimeout(() => {
+    seen.push(...observer.takeRecords());
+    observer.disconnect();
+    resolve(seen.map((r) => `${r.body.effectiveDirective} ${r.body.blockedURL || ''}`.trim()));
+  }, 100);
+})"""
+
+
+def csp_violations(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy refused since it loaded, one line each."""
+    return [f"csp: {line}" for line in page.evaluate(_CSP_REPORTS)]
 
 
 def next_weekday(weekday: int, hour: int, zone: str, weeks_ahead: int = 1) -> datetime:

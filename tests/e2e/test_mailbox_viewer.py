@@ -14,7 +14,17 @@ from playwright.sync_api import Locator, Page, expect
 
 from m365_emulator.graph.viewer import HOUR_PX
 
-from .conftest import ADA, ALAN, Shot, World, copy_in, send_meeting
+from .conftest import (
+    ADA,
+    ALAN,
+    PASSWORD,
+    Shot,
+    World,
+    axe_violations,
+    copy_in,
+    open_mailbox,
+    send_meeting,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +77,7 @@ def test_meetings_sit_on_their_day_and_hour_side_by_side_when_they_overlap(
     page: Page, world: World, shot: Shot
 ) -> None:
     week = busy_week(world)
-    page.goto(week.url)
+    open_mailbox(page, week.url)
     shot(page, "mailbox-week", docs=True)
     today = column_of(page, week.today).bounding_box()
     stand_up = meeting(page, "Stand-up").bounding_box()
@@ -87,7 +97,7 @@ def test_meetings_sit_on_their_day_and_hour_side_by_side_when_they_overlap(
 
 def test_today_is_marked(page: Page, world: World) -> None:
     week = busy_week(world)
-    page.goto(week.url)
+    open_mailbox(page, week.url)
     heads = page.locator(".week .dayhead")
     expect(heads.nth(week.today.weekday())).to_contain_text("Today")
     expect(page.locator(".week .dayhead.today")).to_have_count(1)
@@ -96,7 +106,7 @@ def test_today_is_marked(page: Page, world: World) -> None:
 def test_each_meeting_shows_the_answer_and_a_cancelled_one_is_struck_through(
     page: Page, world: World
 ) -> None:
-    page.goto(busy_week(world).url)
+    open_mailbox(page, busy_week(world).url)
     for subject, status in (
         ("Stand-up", "Accepted"),
         ("Design review", "Not responded"),
@@ -112,7 +122,7 @@ def test_each_meeting_shows_the_answer_and_a_cancelled_one_is_struck_through(
 def test_on_a_phone_the_week_is_a_list_of_days(page: Page, world: World, shot: Shot) -> None:
     week = busy_week(world)
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(week.url)
+    open_mailbox(page, week.url)
     expect(page.locator(".week")).to_be_hidden()
     today = page.locator(".daylist > li.today")
     expect(today).to_contain_text("Today")
@@ -123,7 +133,7 @@ def test_on_a_phone_the_week_is_a_list_of_days(page: Page, world: World, shot: S
 def test_answering_an_invitation_updates_the_status_for_both_sides(
     page: Page, world: World, shot: Shot
 ) -> None:
-    page.goto(busy_week(world).url)
+    open_mailbox(page, busy_week(world).url)
     meeting(page, "Design review").click()
     expect(page.get_by_text("You have not answered this invitation yet.")).to_be_visible()
     shot(page, "mailbox-invitation")
@@ -131,3 +141,22 @@ def test_answering_an_invitation_updates_the_status_for_both_sides(
     expect(page.get_by_role("status")).to_have_text("Your answer was recorded: Accepted.")
     organizer_copy = copy_in(world, ADA, "Design review")
     assert organizer_copy["attendees"][0]["status"]["response"] == "accepted"
+
+
+def test_a_mailbox_asks_its_owner_to_sign_in_first(page: Page, world: World) -> None:
+    """Issue 19: any page in the browser could answer for anyone; now a mailbox is its owner's,
+    signed in on the viewer's own sign-in page, as in Outlook on the web."""
+    week = busy_week(world)
+    page.goto(week.url)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_label("Email address")).to_have_value(ALAN)
+    assert axe_violations(page) == []
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Your account or password is incorrect.")
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(meeting(page, "Stand-up")).to_be_visible()
+    assert page.url == week.url

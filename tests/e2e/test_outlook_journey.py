@@ -24,6 +24,7 @@ from .conftest import (
     World,
     microsoft_sign_in,
     next_weekday,
+    open_mailbox,
     reload_until_visible,
     wait_until,
 )
@@ -148,7 +149,7 @@ def test_attendee_who_enrolls_finds_the_invitation_in_their_outlook_calendar(
     alan = new_context().new_page()
     alan_enrolls(alan, world, sign_in, event, shot)
 
-    alan.goto(world.viewer(ALAN))
+    open_mailbox(alan, world.viewer(ALAN))
     invitation = alan.locator(".week .ev", has_text="Compilers reading group")
     expect(invitation).to_contain_text("Not responded")
     shot(alan, "outlook-week-with-invitation")
@@ -173,7 +174,7 @@ def test_attendee_who_declines_in_outlook_is_unenrolled_and_the_organizer_sees_i
     alan = new_context().new_page()
     alan_enrolls(alan, world, sign_in, event, shot)
 
-    alan.goto(world.viewer(ALAN))
+    open_mailbox(alan, world.viewer(ALAN))
     alan.locator(".week .ev", has_text="Compilers reading group").click()
     alan.get_by_role("button", name="Decline").click()
     expect(alan.get_by_role("status")).to_have_text("Your answer was recorded: Declined.")

@@ -26,6 +26,7 @@ from .conftest import (
     World,
     microsoft_sign_in,
     next_weekday,
+    open_mailbox,
     reload_until_visible,
 )
 from .test_outlook_journey import SignIn, ada_connected_with_an_event
@@ -120,7 +121,7 @@ def test_admin_switches_to_the_platform_calendar_and_attendees_are_invited_from_
 
     # Alan's Outlook: the new event and the moved one, both from the service mailbox.
     alan = new_context().new_page()
-    alan.goto(f"{world.viewer(ALAN)}?week={start.date().isoformat()}&tz=Europe/Berlin")
+    open_mailbox(alan, f"{world.viewer(ALAN)}?week={start.date().isoformat()}&tz=Europe/Berlin")
     invitation = alan.locator(".week .ev", has_text="Platform launch")
     expect(invitation).to_contain_text("from Convene Events")
     shot(alan, "platform-week", docs=True)

@@ -22,7 +22,7 @@ def test_reset_restores_the_starting_settings(emulator: EmulatorHandle) -> None:
 
     emulator.control("POST", "/reset")
 
-    assert emulator.control("GET", "/config").json()["access_token_lifetime"] == 3600
+    assert emulator.control("GET", "/config").json()["access_token_lifetime"] == 0
 
 
 def test_seed_reports_the_assigned_ids(emulator: EmulatorHandle) -> None:

@@ -132,3 +132,11 @@ def test_sdk_style_delta_path_with_parentheses(emulator: EmulatorHandle, ada: st
     response = emulator.graph("GET", f"/me/calendarView/delta()?{WINDOW}", ada)
     assert response.status_code == 200
     assert len(response.json()["value"]) == 1
+
+
+def test_delta_items_carry_the_event_odata_type(emulator: EmulatorHandle, ada: str) -> None:
+    create(emulator, ada, "Typed")
+    items, _link, _pages = sync(
+        emulator, ada, f"{emulator.graph_url}/me/calendarView/delta?{WINDOW}"
+    )
+    assert [item["@odata.type"] for item in items] == ["#microsoft.graph.event"]

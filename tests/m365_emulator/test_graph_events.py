@@ -82,9 +82,14 @@ def test_prefer_outlook_timezone_converts_start_and_end(emulator: EmulatorHandle
         end="2030-07-01T10:00:00",
         time_zone="W. Europe Standard Time",
     )
-    assert event["start"]["dateTime"].startswith("2030-07-01T07:00:00")
+    # The create answers in the zone the request named, as Microsoft's create examples do.
+    assert event["start"] == {
+        "dateTime": "2030-07-01T09:00:00.0000000",
+        "timeZone": "W. Europe Standard Time",
+    }
     assert event["originalStartTimeZone"] == "W. Europe Standard Time"
     for zone, expected in (
+        ("UTC", "2030-07-01T07:00:00"),
         ("Pacific Standard Time", "2030-07-01T00:00:00"),
         ("Asia/Tokyo", "2030-07-01T16:00:00"),
     ):
@@ -104,12 +109,111 @@ def test_unknown_time_zone_is_refused(emulator: EmulatorHandle, ada: str) -> Non
     assert response.json()["error"]["code"] == "TimeZoneNotSupportedException"
 
 
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/Toronto", "Asia/Hong_Kong"])
+def test_iana_zone_graph_does_not_document_is_refused(
+    emulator: EmulatorHandle, ada: str, zone: str
+) -> None:
+    response = emulator.graph("POST", "/me/events", ada, json=event_body(time_zone=zone))
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "TimeZoneNotSupportedException",
+        "message": "A valid TimeZone value must be specified. The following TimeZone value is "
+        f"not supported: '{zone}'.",
+        "innerError": response.json()["error"]["innerError"],
+    }
+    assert emulator.graph("GET", "/me/events", ada).json()["value"] == []
+
+
+@pytest.mark.parametrize(
+    "zone", ["W. Europe Standard Time", "romance standard time", "Europe/Paris", "Asia/Kolkata"]
+)
+def test_windows_names_and_documented_iana_names_are_accepted(
+    emulator: EmulatorHandle, ada: str, zone: str
+) -> None:
+    event = create(emulator, ada, time_zone=zone)
+    assert event["originalStartTimeZone"] == zone
+
+
+def test_prefer_header_with_an_undocumented_zone_is_refused(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    event = create(emulator, ada)
+    response = emulator.graph(
+        "GET",
+        f"/me/events/{event['id']}",
+        ada,
+        headers={"Prefer": 'outlook.timezone="Europe/Amsterdam"'},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "TimeZoneNotSupportedException"
+
+
 def test_online_meeting_gets_a_teams_join_url(emulator: EmulatorHandle, ada: str) -> None:
     event = create(emulator, ada, isOnlineMeeting=True, onlineMeetingProvider="teamsForBusiness")
     assert event["isOnlineMeeting"] is True
     assert event["onlineMeeting"]["joinUrl"].startswith(
         "https://teams.microsoft.com/l/meetup-join/"
     )
+
+
+def test_online_meeting_info_has_the_whole_documented_shape(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    meeting = create(emulator, ada, isOnlineMeeting=True)["onlineMeeting"]
+    assert set(meeting) == {
+        "conferenceId",
+        "joinUrl",
+        "phones",
+        "quickDial",
+        "tollFreeNumbers",
+        "tollNumber",
+    }
+    assert meeting["conferenceId"].isdigit()
+    assert meeting["tollNumber"].startswith("+")
+    assert meeting["quickDial"] == f"{meeting['tollNumber']},,{meeting['conferenceId']}#"
+
+
+def test_setting_the_provider_alone_makes_an_online_meeting_that_stays_online(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    event = create(emulator, ada, onlineMeetingProvider="teamsForBusiness")
+    assert event["isOnlineMeeting"] is True
+    assert event["onlineMeeting"]["joinUrl"]
+    patched = emulator.graph(
+        "PATCH",
+        f"/me/events/{event['id']}",
+        ada,
+        json={"isOnlineMeeting": False, "onlineMeetingProvider": "skypeForConsumer"},
+    ).json()
+    assert patched["isOnlineMeeting"] is True
+    assert patched["onlineMeetingProvider"] == "teamsForBusiness"
+    assert patched["onlineMeeting"] == event["onlineMeeting"]
+
+
+def test_a_calendar_without_teams_gives_no_online_meeting(emulator: EmulatorHandle) -> None:
+    seed = {
+        "tenants": [
+            {
+                "domain": "noteams.test",
+                "users": [
+                    {
+                        "userPrincipalName": "ivy@noteams.test",
+                        "password": emulator.password,
+                        "allowedOnlineMeetingProviders": [],
+                        "defaultOnlineMeetingProvider": "unknown",
+                    }
+                ],
+            }
+        ]
+    }
+    emulator.control("POST", "/seed", seed).raise_for_status()
+    token = emulator.token_for("ivy@noteams.test")
+    calendar = emulator.graph("GET", "/me/calendar", token).json()
+    assert calendar["allowedOnlineMeetingProviders"] == []
+    assert calendar["defaultOnlineMeetingProvider"] == "unknown"
+    event = create(emulator, token, isOnlineMeeting=True)
+    assert event["isOnlineMeeting"] is False
+    assert event["onlineMeeting"] is None
 
 
 def test_select_top_and_next_link_paging(emulator: EmulatorHandle, ada: str) -> None:
@@ -250,3 +354,85 @@ def test_text_body_is_returned_as_html_unless_text_is_preferred(
         headers={"Prefer": 'outlook.body-content-type="text"'},
     ).json()
     assert text["body"] == {"contentType": "text", "content": "Bring <snacks>"}
+
+
+def test_enum_members_are_read_in_any_case_and_answered_in_graphs(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    event = create(
+        emulator,
+        ada,
+        body={"contentType": "HTML", "content": "<p>Hi</p>"},
+        attendees=(GRACE,),
+        showAs="Busy",
+        importance="HIGH",
+        location={"displayName": "Room", "locationType": "Default"},
+    )
+    assert event["body"]["contentType"] == "html"
+    assert event["showAs"] == "busy"
+    assert event["importance"] == "high"
+    assert event["location"]["locationType"] == "default"
+    patched = emulator.graph(
+        "PATCH",
+        f"/me/events/{event['id']}",
+        ada,
+        json={"attendees": [{"emailAddress": {"address": GRACE}, "type": "Optional"}]},
+    ).json()
+    assert patched["attendees"][0]["type"] == "optional"
+
+
+def test_an_enum_member_graph_does_not_know_is_still_refused(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    response = emulator.graph("POST", "/me/events", ada, json=event_body(showAs="Sleeping"))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "RequestBodyRead"
+
+
+def test_odata_context_names_the_select_list(emulator: EmulatorHandle, ada: str) -> None:
+    event = create(emulator, ada)
+    me = emulator.backend.user(ADA).id  # type: ignore[union-attr]
+    root = f"https://graph.microsoft.com/v1.0/$metadata#users('{me}')"
+    one = emulator.graph("GET", f"/me/events/{event['id']}?$select=subject,start", ada).json()
+    assert one["@odata.context"] == f"{root}/events(subject,start)/$entity"
+    listed = emulator.graph("GET", "/me/events?$select=subject", ada).json()
+    assert listed["@odata.context"] == f"{root}/events(subject)"
+    view = emulator.graph(
+        "GET",
+        "/me/calendarView?startDateTime=2030-03-01T00:00:00&endDateTime=2030-03-09T00:00:00",
+        ada,
+    ).json()
+    assert view["@odata.context"] == f"{root}/calendarView"
+
+
+def test_odata_context_names_the_calendar_the_path_went_through(
+    emulator: EmulatorHandle, ada: str
+) -> None:
+    calendar = emulator.graph("GET", "/me/calendar", ada).json()["id"]
+    created = emulator.graph(
+        "POST", f"/me/calendars/{calendar}/events", ada, json=event_body()
+    ).json()
+    me = emulator.backend.user(ADA).id  # type: ignore[union-attr]
+    expected = (
+        f"https://graph.microsoft.com/v1.0/$metadata#users('{me}')/calendars('{quote(calendar)}')"
+        "/events/$entity"
+    )
+    assert created["@odata.context"] == expected
+    read = emulator.graph("GET", f"/users/{quote(ADA)}/calendar/events/{created['id']}", ada)
+    assert read.json()["@odata.context"] == (
+        f"https://graph.microsoft.com/v1.0/$metadata#users('{quote(ADA, safe='')}')"
+        "/calendar/events/$entity"
+    )
+
+
+def test_update_answers_in_the_events_own_zones(emulator: EmulatorHandle, ada: str) -> None:
+    event = create(emulator, ada, time_zone="Tokyo Standard Time")
+    patched = emulator.graph(
+        "PATCH", f"/me/events/{event['id']}", ada, json={"subject": "Moved"}
+    ).json()
+    assert patched["start"] == {
+        "dateTime": "2030-03-04T10:00:00.0000000",
+        "timeZone": "Tokyo Standard Time",
+    }
+    read = emulator.graph("GET", f"/me/events/{event['id']}", ada).json()
+    assert read["start"] == {"dateTime": "2030-03-04T01:00:00.0000000", "timeZone": "UTC"}

@@ -57,6 +57,31 @@ def test_concurrency_limit_answers_429_with_retry_after(
     assert stats["throttled"]["total"] == len(throttled)
 
 
+def test_a_burst_of_twelve_meets_the_concurrency_limit_with_the_default_service_time(
+    emulator: EmulatorHandle, app: str
+) -> None:
+    async def bursts() -> list[httpx.Response]:
+        async with httpx.AsyncClient(verify=ca_context(emulator.ca_path)) as client:
+            headers = {"Authorization": f"Bearer {app}"}
+            url = f"{emulator.graph_url}/users/{SERVICE}/events"
+            # The first burst opens the connections; the second arrives all at once, as a
+            # client with a warm connection pool sends it.
+            await asyncio.gather(*(client.get(url, headers=headers) for _ in range(12)))
+            await asyncio.sleep(0.2)
+            return list(
+                await asyncio.gather(*(client.get(url, headers=headers) for _ in range(12)))
+            )
+
+    responses = asyncio.run(bursts())
+    throttled = [r for r in responses if r.status_code == 429]
+    assert throttled, [r.status_code for r in responses]
+    assert throttled[0].json()["error"]["code"] == "ApplicationThrottled"
+    assert throttled[0].json()["error"]["message"] == (
+        "Application is over its MailboxConcurrency limit."
+    )
+    assert emulator.control("GET", "/stats").json()["maxConcurrency"][0]["maxConcurrent"] == 4
+
+
 def test_request_window_limit_until_the_window_passes(
     emulator: EmulatorHandle, app: str, restore_config: None
 ) -> None:

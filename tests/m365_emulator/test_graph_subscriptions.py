@@ -67,6 +67,23 @@ def test_create_runs_the_validation_handshake(
     assert [s["id"] for s in listed] == [subscription["id"]]
 
 
+def test_plain_http_notification_url_is_refused_unless_allowed(
+    emulator: EmulatorHandle, app: str, hook: WebhookReceiver
+) -> None:
+    emulator.control("POST", "/config", {"allow_http_notification_urls": False})
+    body = {
+        "changeType": "updated",
+        "notificationUrl": hook.url,
+        "resource": f"users/{SERVICE}/events",
+        "expirationDateTime": expires_in(emulator, 60),
+    }
+    assert hook.url.startswith("http://")
+    response = emulator.graph("POST", "/subscriptions", app, json=body)
+    assert response.status_code == 400
+    assert "https" in response.json()["error"]["message"]
+    assert hook.validations == []
+
+
 def test_wrong_echo_fails_creation(
     emulator: EmulatorHandle, app: str, hook: WebhookReceiver
 ) -> None:

@@ -69,7 +69,9 @@ def _cached_refresh_token(app: Any) -> str:
     return str(entry["secret"])
 
 
-def test_silent_refresh_rotates_the_refresh_token(emulator: EmulatorHandle) -> None:
+def test_silent_refresh_gets_a_new_refresh_token_and_the_old_one_stays_valid(
+    emulator: EmulatorHandle,
+) -> None:
     # Under five minutes of lifetime makes MSAL refresh on every silent call.
     emulator.control("POST", "/config", {"access_token_lifetime": 120}).raise_for_status()
     app = confidential_app(emulator)
@@ -83,6 +85,23 @@ def test_silent_refresh_rotates_the_refresh_token(emulator: EmulatorHandle) -> N
     assert refreshed is not None and "access_token" in refreshed, refreshed
     assert refreshed["access_token"] != first["access_token"]
     assert _cached_refresh_token(app) != old_refresh_token
+    # Entra does not revoke a refresh token when it is used.
+    replay = app.acquire_token_by_refresh_token(old_refresh_token, GRAPH_CALENDARS)
+    assert "access_token" in replay, replay
+
+
+def test_revoke_on_use_fault_rule_spends_a_used_refresh_token(emulator: EmulatorHandle) -> None:
+    emulator.control("POST", "/config", {"access_token_lifetime": 120}).raise_for_status()
+    emulator.control("POST", "/faults", {"endpoint": "token", "action": "revokeOnUse"})
+    app = confidential_app(emulator)
+    sign_in_with_msal(emulator, app, "ada@contoso.test")
+    old_refresh_token = _cached_refresh_token(app)
+    emulator.advance_clock(200)
+
+    [account] = app.get_accounts()
+    refreshed = app.acquire_token_silent(GRAPH_CALENDARS, account=account)
+
+    assert refreshed is not None and "access_token" in refreshed, refreshed
     replay = app.acquire_token_by_refresh_token(old_refresh_token, GRAPH_CALENDARS)
     assert replay["error"] == "invalid_grant"
     assert replay["error_codes"] == [70000]
@@ -150,3 +169,35 @@ def test_public_client_username_password(emulator: EmulatorHandle) -> None:
     assert "access_token" in result, result
     assert claims(result["access_token"])["upn"] == "grace@contoso.test"
     assert claims(result["access_token"])["appidacr"] == "0"
+
+
+def test_auth_code_flow_uses_pkce_and_a_wrong_verifier_is_refused(
+    emulator: EmulatorHandle,
+) -> None:
+    app = confidential_app(emulator)
+    flow = app.initiate_auth_code_flow(GRAPH_CALENDARS, redirect_uri=emulator.redirect_uri)
+    assert "code_challenge_method=S256" in flow["auth_uri"]
+    redirect = emulator.sign_in(flow["auth_uri"], "ada@contoso.test")
+    auth_response = {k: v[0] for k, v in parse_qs(urlparse(redirect).query).items()}
+    flow["code_verifier"] = "x" * 43  # not the verifier of the challenge sent
+
+    result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+
+    assert result["error"] == "invalid_grant"
+    assert result["error_codes"] == [501481]
+
+
+def test_a_token_from_msal_reads_me(emulator: EmulatorHandle) -> None:
+    app = confidential_app(emulator)
+    flow = app.initiate_auth_code_flow(
+        [*GRAPH_CALENDARS, "https://graph.microsoft.com/User.Read"],
+        redirect_uri=emulator.redirect_uri,
+    )
+    redirect = emulator.sign_in(flow["auth_uri"], "ada@contoso.test")
+    auth_response = {k: v[0] for k, v in parse_qs(urlparse(redirect).query).items()}
+    result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+
+    me = emulator.graph("GET", "/me", result["access_token"])
+
+    assert me.status_code == 200, me.text
+    assert me.json()["userPrincipalName"] == "ada@contoso.test"

@@ -142,6 +142,17 @@ def test_token_lifetime_follows_the_config(emulator: EmulatorHandle) -> None:
     assert password_grant(emulator, "ada@contoso.test").json()["expires_in"] == 600
 
 
+def test_access_tokens_live_a_random_60_to_90_minutes_by_default(
+    emulator: EmulatorHandle,
+) -> None:
+    consent(emulator, "ada@contoso.test")
+    lifetimes = {
+        password_grant(emulator, "ada@contoso.test").json()["expires_in"] for _ in range(8)
+    }
+    assert all(3600 <= seconds <= 5400 for seconds in lifetimes)
+    assert len(lifetimes) > 1
+
+
 def test_refresh_token_expires_after_its_lifetime(emulator: EmulatorHandle) -> None:
     emulator.control("POST", "/config", {"refresh_token_lifetime": 3600}).raise_for_status()
     consent(emulator, "ada@contoso.test")

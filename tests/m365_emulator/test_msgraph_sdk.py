@@ -21,15 +21,26 @@ from msgraph.generated.models.attendee import Attendee
 from msgraph.generated.models.attendee_type import AttendeeType
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+from msgraph.generated.models.day_of_week import DayOfWeek
 from msgraph.generated.models.email_address import EmailAddress
 from msgraph.generated.models.event import Event
+from msgraph.generated.models.event_type import EventType
 from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.patterned_recurrence import PatternedRecurrence
+from msgraph.generated.models.recurrence_pattern import RecurrencePattern
+from msgraph.generated.models.recurrence_pattern_type import RecurrencePatternType
+from msgraph.generated.models.recurrence_range import RecurrenceRange
+from msgraph.generated.models.recurrence_range_type import RecurrenceRangeType
 from msgraph.generated.models.response_type import ResponseType
 from msgraph.generated.models.subscription import Subscription
+from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
+    CalendarViewRequestBuilder,
+)
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import (
     DeltaRequestBuilder,
 )
+from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
 from msgraph.generated.users.item.events.item.accept.accept_post_request_body import (
     AcceptPostRequestBody,
 )
@@ -38,6 +49,12 @@ from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body im
 )
 from msgraph.generated.users.item.events.item.decline.decline_post_request_body import (
     DeclinePostRequestBody,
+)
+from msgraph.generated.users.item.events.item.event_item_request_builder import (
+    EventItemRequestBuilder,
+)
+from msgraph.generated.users.item.events.item.instances.instances_request_builder import (
+    InstancesRequestBuilder,
 )
 from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
 from msgraph_core import GraphClientFactory
@@ -193,6 +210,45 @@ def test_calendar_view_delta(emulator: EmulatorHandle, app: str) -> None:
     assert (seen, changed) == (3, 1)
 
 
+def test_recurring_series_with_an_exception(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> tuple[Any, ...]:
+        events = client.users.by_user_id(SERVICE).events
+        series = new_event("SDK series", ADA)
+        series.recurrence = PatternedRecurrence(
+            pattern=RecurrencePattern(
+                type=RecurrencePatternType.Weekly,
+                interval=1,
+                days_of_week=[DayOfWeek.Monday],
+            ),
+            range=RecurrenceRange(
+                type=RecurrenceRangeType.Numbered,
+                start_date=dt.date(2030, 5, 6),
+                number_of_occurrences=3,
+            ),
+        )
+        master = await events.post(series)
+        assert master is not None and master.id is not None
+        query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
+            start_date_time="2030-05-01T00:00:00Z", end_date_time="2030-06-01T00:00:00Z"
+        )
+        instances = events.by_event_id(master.id).instances
+        listed = await instances.get(RequestConfiguration(query_parameters=query))
+        second = listed.value[1]
+        patched = await events.by_event_id(second.id).patch(Event(subject="Special Monday"))
+        again = await instances.get(RequestConfiguration(query_parameters=query))
+        return master, listed.value, patched, again.value
+
+    master, listed, patched, again = with_sdk(emulator, app, work)
+    assert master.type == EventType.SeriesMaster
+    assert master.recurrence.range.number_of_occurrences == 3
+    assert master.recurrence.range.start_date == dt.date(2030, 5, 6)
+    assert [e.type for e in listed] == [EventType.Occurrence] * 3
+    assert [e.start.date_time[:10] for e in listed] == ["2030-05-06", "2030-05-13", "2030-05-20"]
+    assert (patched.id, patched.type) == (listed[1].id, EventType.Exception)
+    assert patched.series_master_id == master.id
+    assert [e.subject for e in again] == ["SDK series", "Special Monday", "SDK series"]
+
+
 @pytest.fixture
 def hook() -> Iterator[WebhookReceiver]:
     with webhook_receiver() as receiver:
@@ -234,3 +290,68 @@ def test_batch(emulator: EmulatorHandle, app: str) -> None:
         return {item_id: item.status for item_id, item in response.responses.items()}
 
     assert with_sdk(emulator, app, work) == {"1": 201, "2": 200}
+
+
+def test_read_with_select(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> Event:
+        events = client.users.by_user_id(SERVICE).events
+        created = await events.post(new_event("Selected"))
+        query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
+            select=["subject", "start"]
+        )
+        fetched = await events.by_event_id(created.id).get(
+            request_configuration=RequestConfiguration(query_parameters=query)
+        )
+        assert fetched is not None
+        return fetched
+
+    fetched = with_sdk(emulator, app, work)
+    assert fetched.subject == "Selected"
+    assert fetched.start is not None and fetched.start.time_zone == "UTC"
+    assert fetched.body is None and fetched.attendees is None
+
+
+def test_list_with_paging(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> list[int]:
+        events = client.users.by_user_id(SERVICE).events
+        for index in range(5):
+            await events.post(new_event(f"P{index}"))
+        query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(top=2)
+        page = await events.get(request_configuration=RequestConfiguration(query_parameters=query))
+        sizes = [len(page.value)]
+        while page.odata_next_link:
+            page = await events.with_url(page.odata_next_link).get()
+            sizes.append(len(page.value))
+        return sizes
+
+    assert with_sdk(emulator, app, work) == [2, 2, 1]
+
+
+def test_calendar_view(emulator: EmulatorHandle, app: str) -> None:
+    async def work(client: GraphServiceClient) -> list[str]:
+        user = client.users.by_user_id(SERVICE)
+        await user.events.post(new_event("In May"))
+        query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time="2030-05-06T00:00:00Z", end_date_time="2030-05-07T00:00:00Z"
+        )
+        config = RequestConfiguration(query_parameters=query)
+        config.headers.add("Prefer", 'outlook.timezone="W. Europe Standard Time"')
+        view = await user.calendar_view.get(request_configuration=config)
+        return [
+            f"{e.subject} {e.start.date_time} {e.start.time_zone}" for e in view.value if e.start
+        ]
+
+    assert with_sdk(emulator, app, work) == [
+        "In May 2030-05-06T09:00:00.0000000 W. Europe Standard Time"
+    ]
+
+
+def test_me_with_a_delegated_token(emulator: EmulatorHandle) -> None:
+    token = emulator.token_for(ADA, scopes=("User.Read",))
+
+    async def work(client: GraphServiceClient) -> Any:
+        return await client.me.get()
+
+    me = with_sdk(emulator, token, work)
+    assert me.user_principal_name == ADA
+    assert me.mail == ADA

@@ -73,6 +73,7 @@ def _check(type_name: str, value: Any, nullable: bool, where: str) -> list[str]:
         "Edm.Double": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
         "Edm.DateTimeOffset": lambda v: isinstance(v, str) and bool(_DATETIME_OFFSET.match(v)),
         "Edm.Guid": lambda v: isinstance(v, str) and _is_guid(v),
+        "Edm.Date": lambda v: isinstance(v, str) and bool(re.match(r"^\d{4}-\d{2}-\d{2}$", v)),
     }
     if type_name in simple:
         return [] if simple[type_name](value) else [f"{where}: {value!r} is not {type_name}"]
@@ -198,3 +199,41 @@ def test_the_checker_catches_mistakes() -> None:
 def test_subset_notes_its_source() -> None:
     assert "f54f11b6" in schema()["source"]
     assert "MIT" in schema()["source"]
+
+
+def test_series_json_matches_the_csdl(emulator: EmulatorHandle) -> None:
+    """Masters, occurrences, exceptions and their meeting messages, as returned over HTTPS."""
+    app = emulator.app_token()
+    rule = {
+        "pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["monday"]},
+        "range": {"type": "numbered", "startDate": "2030-03-04", "numberOfOccurrences": 3},
+    }
+    events = f"/users/{SERVICE}/events"
+    master = emulator.graph(
+        "POST", events, app, json=event_body(attendees=(ADA,), recurrence=rule)
+    ).json()
+    window = "startDateTime=2030-01-01T00:00:00Z&endDateTime=2031-01-01T00:00:00Z"
+    first, second, _ = emulator.graph(
+        "GET", f"{events}/{master['id']}/instances?{window}", app
+    ).json()["value"]
+    exception = emulator.graph(
+        "PATCH", f"{events}/{first['id']}", app, json={"subject": "Changed"}
+    ).json()
+    emulator.graph("DELETE", f"{events}/{second['id']}", app)
+    selected = emulator.graph(
+        "GET", f"{events}/{master['id']}?$select=cancelledOccurrences,recurrence", app
+    ).json()
+    ada = emulator.token_for(ADA)
+    samples = [
+        master,
+        first,
+        exception,
+        selected,
+        *emulator.graph("GET", f"/me/calendarView?{window}", ada).json()["value"],
+    ]
+    assert {s.get("type") for s in samples} >= {"seriesMaster", "occurrence", "exception"}
+    assert selected["cancelledOccurrences"]
+    errors = [e for sample in samples for e in conformance_errors("event", sample)]
+    messages = emulator.graph("GET", "/me/messages", ada).json()["value"]
+    errors += [e for m in messages for e in conformance_errors("eventMessage", m)]
+    assert errors == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -135,3 +136,16 @@ def test_temporary_data_dir_is_removed(tmp_path: Path) -> None:
         directory = running.data_dir
 
     assert not directory.exists()
+
+
+def test_public_host_names_the_browser_pages_and_is_in_the_certificate(tmp_path: Path) -> None:
+    with start_emulator(data_dir=tmp_path, public_host="login.microsoftonline.test") as running:
+        assert running.ui_url.startswith("http://login.microsoftonline.test:")
+        discovery = httpx.get(
+            f"{running.authority}/organizations/v2.0/.well-known/openid-configuration",
+            verify=ca_context(str(running.ca_path)),
+        ).json()
+    assert discovery["authorization_endpoint"].startswith(running.ui_url)
+    certificate = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "login.microsoftonline.test" in names.get_values_for_type(x509.DNSName)

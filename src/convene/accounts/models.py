@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from convene.core.validators import refuse_control_characters
 from convene.core.zones import canonical as canonical_zone
 
 
@@ -51,7 +52,9 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser):
     email = models.EmailField("email address", unique=True)
-    display_name = models.CharField(max_length=150, blank=True)
+    display_name = models.CharField(
+        max_length=150, blank=True, validators=[refuse_control_characters]
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.REGULAR)
     is_active = models.BooleanField(
         default=True, help_text="Unticking this blocks sign-in without deleting the person."

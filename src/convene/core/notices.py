@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from convene.accounts.models import User
 from convene.core.models import Notice
+from convene.core.validators import one_line
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ def mark_all_read(user: User) -> int:
 def _email(user_id: int, address: str, subject: str, text: str, url: str) -> None:
     body = f"{text}\n\n{url}" if url else text
     try:
-        send_mail(f"Convene: {subject}", body, settings.DEFAULT_FROM_EMAIL, [address])
-    except OSError:
-        # The notice in the app still tells them.
-        log.warning("Could not email notice to user %s", user_id)
+        send_mail(f"Convene: {one_line(subject)}", body, settings.DEFAULT_FROM_EMAIL, [address])
+    except Exception as problem:
+        # Whatever the mail system refuses (a server that is down, a header it will not
+        # send), the caller's work is done and the notice in the app still tells them: a
+        # worker that raised here would fail every other item of its batch.
+        log.warning("Could not email notice to user %s: %s", user_id, type(problem).__name__)

@@ -8,7 +8,12 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from convene.core.forms import BootstrapFormMixin
+from convene.core.validators import (
+    refuse_control_characters,
+    refuse_control_characters_except_line_breaks,
+)
 from convene.core.zones import ZoneChoiceField
+from convene.events import bounds
 from convene.events.models import EnrollmentRole, Event
 from convene.events.services import EventDetails
 from convene.events.timezones import LocalTimeError, localize
@@ -21,6 +26,7 @@ class LocalDateTimeField(forms.DateTimeField):
     so Django's own conversion (into the server's zone) would be wrong here."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT_FORMAT)
+    default_validators = [bounds.validate_supported_year]
 
     def to_python(self, value: Any) -> datetime | None:
         if value in self.empty_values:
@@ -35,14 +41,23 @@ class LocalDateTimeField(forms.DateTimeField):
             raise forms.ValidationError(
                 "Enter a date and time, e.g. 2026-03-29 10:00.", code="invalid"
             )
+        if parsed.tzinfo is not None:
+            # The zone is the form's Time zone field; an offset here would contradict it.
+            raise forms.ValidationError(
+                "Enter the local date and time without an offset; the time zone is chosen below.",
+                code="offset",
+            )
         return parsed.replace(second=0, microsecond=0)
 
 
 class EventForm(BootstrapFormMixin, forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(
+        max_length=bounds.TITLE_MAX_LENGTH, validators=[refuse_control_characters]
+    )
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
         required=False,
+        validators=[refuse_control_characters_except_line_breaks],
         help_text="Plain text; line breaks are kept.",
     )
     timezone = ZoneChoiceField(
@@ -51,11 +66,23 @@ class EventForm(BootstrapFormMixin, forms.Form):
     )
     start = LocalDateTimeField(label="Starts")
     end = LocalDateTimeField(label="Ends")
-    location = forms.CharField(max_length=200, required=False)
+    location = forms.CharField(
+        max_length=bounds.LOCATION_MAX_LENGTH,
+        required=False,
+        validators=[refuse_control_characters],
+    )
     is_online = forms.BooleanField(label="Online event", required=False)
-    online_url = forms.URLField(label="Online meeting link", required=False, assume_scheme="https")
+    online_url = forms.URLField(
+        label="Online meeting link",
+        required=False,
+        assume_scheme="https",
+        max_length=bounds.ONLINE_URL_MAX_LENGTH,
+    )
     capacity = forms.IntegerField(
-        min_value=1, required=False, help_text="Most attendees allowed; leave empty for no limit."
+        min_value=1,
+        max_value=bounds.MAX_CAPACITY,
+        required=False,
+        help_text="Most attendees allowed; leave empty for no limit.",
     )
 
     def __init__(self, *args: Any, planner_zone: str = "", **kwargs: Any) -> None:
@@ -125,6 +152,7 @@ class CancelEventForm(BootstrapFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         max_length=1000,
+        validators=[refuse_control_characters_except_line_breaks],
     )
 
 

@@ -8,15 +8,24 @@ person when it cannot, runs in one transaction, and announces an ``EventChange``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import partial
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from convene import permissions
 from convene.accounts.models import User, normalize_email
 from convene.accounts.services import InvitationRefused, invite
+from convene.core.validators import (
+    refuse_control_characters,
+    refuse_control_characters_except_line_breaks,
+)
+from convene.events import bounds
 from convene.events.changes import ChangeKind, EventChange, announce
 from convene.events.errors import (
     AlreadyEnrolled,
@@ -55,16 +64,41 @@ DETAIL_FIELDS = tuple(f.name for f in fields(EventDetails))
 
 
 def _check_details(details: EventDetails) -> None:
+    """Everything is checked before anything computes with it: a value out of range is a
+    refusal with a message, never an error deeper down (an overflow, a database error)."""
+    _check_text(details)
     if not details.title.strip():
         raise InvalidEvent("Give the event a title.", field="title")
     if details.start.tzinfo is None or details.end.tzinfo is None:
         raise InvalidEvent("Start and end must be aware datetimes.")
+    for name in ("start", "end"):
+        _validated(name, bounds.validate_supported_year, getattr(details, name))
     if details.end <= details.start:
         raise InvalidEvent("The event must end after it starts.", field="end")
     if not is_known_zone(details.timezone):
         raise InvalidEvent(f"Unknown time zone {details.timezone!r}.", field="timezone")
-    if details.capacity is not None and details.capacity < 1:
-        raise InvalidEvent("Capacity must be at least 1, or empty for no limit.", field="capacity")
+    if details.capacity is not None:
+        _validated("capacity", bounds.validate_capacity, details.capacity)
+
+
+def _check_text(details: EventDetails) -> None:
+    one_line = {
+        "title": bounds.TITLE_MAX_LENGTH,
+        "location": bounds.LOCATION_MAX_LENGTH,
+        "online_url": bounds.ONLINE_URL_MAX_LENGTH,
+    }
+    for name, limit in one_line.items():
+        value: str = getattr(details, name)
+        _validated(name, refuse_control_characters, value)
+        _validated(name, partial(bounds.validate_length, limit=limit), value)
+    _validated("description", refuse_control_characters_except_line_breaks, details.description)
+
+
+def _validated(field: str, validator: Callable[[Any], None], value: object) -> None:
+    try:
+        validator(value)
+    except ValidationError as problem:
+        raise InvalidEvent(" ".join(problem.messages), field=field) from None
 
 
 def _refuse_past_start(details: EventDetails) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from convene.env import load_or_create_secret_key
+from convene.private_files import private_file, private_folder
 
 # Fixed, so a browser that remembers the emulator's consent keeps working across restarts.
 DEV_CLIENT_ID = "8b6c2d3e-1f4a-4e5b-9c7d-0a1b2c3d4e5f"
@@ -87,9 +88,9 @@ def prepare(
     public_url: str,
 ) -> tuple[Path, dict[str, str]]:
     """Write the seed file; returns it and the environment that points Convene at the emulator."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     secret = load_or_create_secret_key(data_dir / "client_secret")
-    seed_file = data_dir / "seed.json"
+    seed_file = private_file(data_dir / "seed.json")  # it holds everyone's password
     seed_file.write_text(
         json.dumps(
             seed(people, password=password, client_secret=secret, public_url=public_url),

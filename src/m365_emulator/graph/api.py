@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import delta, odata, serialize
+from m365_emulator.graph import delta, odata, serialize, series, users
 from m365_emulator.graph.model import Event, looks_like_item_id
 from m365_emulator.graph.payload import parse_iso, parse_json_body
 from m365_emulator.graph.subscriptions import parse_resource
@@ -85,6 +85,8 @@ class GraphApi:
         self._random = random.Random()
         self._mailbox_routes = self._build_mailbox_routes()
         self._global_routes: list[tuple[str, re.Pattern[str], str, GlobalHandler]] = [
+            ("GET", re.compile(r"^me$", re.I), "users.get", self.get_user),
+            ("GET", re.compile(r"^users/(?P<user>[^/]+)$", re.I), "users.get", self.get_user),
             (
                 "POST",
                 re.compile(r"^subscriptions$", re.I),
@@ -136,6 +138,7 @@ class GraphApi:
             r("GET", rf"{_CAL}events", "events.list", self.list_events),
             r("POST", rf"{_CAL}events", "events.create", self.create_event, write=True),
             r("GET", event, "events.get", self.get_event),
+            r("GET", rf"{event}/instances", "events.instances", self.list_instances),
             r("PATCH", event, "events.update", self.update_event, write=True),
             r("DELETE", event, "events.delete", self.delete_event, write=True),
             r("POST", rf"{event}/{_ACTION}cancel", "events.cancel", self.cancel_event, write=True),
@@ -263,40 +266,52 @@ class GraphApi:
             return await route.handler(Context(request, owner, prefix, params))
 
     async def _answer_time(self) -> None:
-        """Sleep for the configured latency (+ jitter) and any extra processing time."""
+        """Sleep for the configured latency (+ jitter) and Exchange's service time."""
         config = self.backend.config
         delay_ms = config.latency_ms + self._random.uniform(0, config.jitter_ms)
-        if self.store.processing_ms:
-            delay_ms += self._random.uniform(0.5, 1.5) * self.store.processing_ms
+        if config.mailbox_service_ms:
+            delay_ms += self._random.uniform(0.5, 1.5) * config.mailbox_service_ms
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
 
     # ----- events ------------------------------------------
 
     async def list_events(self, ctx: Context) -> GraphResponse:
-        events = self.store.events(ctx.owner)
-        return self._page(ctx, events, default_order=lambda e: e.created)
+        events = series.list_events(self.store.events(ctx.owner))
+        return self._page(ctx, events, "events", default_order=lambda e: e.created)
 
     async def calendar_view(self, ctx: Context) -> GraphResponse:
         start, end = _window(ctx.request.query)
-        events = [e for e in self.store.events(ctx.owner) if e.start < end and e.end > start]
-        return self._page(ctx, events, default_order=lambda e: e.start)
+        with self.store.lock:
+            events = series.calendar_view(self.store.events(ctx.owner), start, end)
+        return self._page(ctx, events, "calendarView", default_order=lambda e: e.start)
+
+    async def list_instances(self, ctx: Context) -> GraphResponse:
+        master = self._event(ctx)
+        start, end = _window(ctx.request.query)
+        with self.store.lock:
+            events = series.instances(self.store.events(ctx.owner), master, start, end)
+        collection = f"events('{quote(master.id, safe='')}')/instances"
+        return self._page(ctx, events, collection, default_order=lambda e: e.start)
 
     async def get_event(self, ctx: Context) -> GraphResponse:
         event = self._event(ctx)
         query = odata.parse_query(ctx.request.query)
         prefs = odata.preferences(ctx.request.headers)
         body = self._event_json(event, ctx, query, prefs)
-        body = {"@odata.context": self._context_url(ctx, "events/$entity"), **body}
-        return GraphResponse(200, body, _applied(prefs))
+        context = self._collection_context(ctx, "events", query.select) + "/$entity"
+        return GraphResponse(200, {"@odata.context": context, **body}, _applied(prefs))
 
     async def create_event(self, ctx: Context) -> GraphResponse:
         event, _created = self.store.create_event(ctx.owner, parse_json_body(ctx.request.body))
         prefs = odata.preferences(ctx.request.headers)
-        body = self._event_json(event, ctx, odata.Query(), prefs)
-        body = {"@odata.context": self._context_url(ctx, "events/$entity"), **body}
+        # Microsoft's create examples answer start/end in the zones the request named.
+        body = self._event_json(event, ctx, odata.Query(), prefs, own_zones=True)
+        context = self._collection_context(ctx, "events", None) + "/$entity"
         location = f"{ctx.request.base_url}/users('{ctx.owner.id}')/events('{event.id}')"
-        return GraphResponse(201, body, {**_applied(prefs), "Location": location})
+        return GraphResponse(
+            201, {"@odata.context": context, **body}, {**_applied(prefs), "Location": location}
+        )
 
     async def update_event(self, ctx: Context) -> GraphResponse:
         self._event(ctx)
@@ -304,9 +319,9 @@ class GraphApi:
             ctx.owner, ctx.params["event"], parse_json_body(ctx.request.body)
         )
         prefs = odata.preferences(ctx.request.headers)
-        body = self._event_json(event, ctx, odata.Query(), prefs)
-        body = {"@odata.context": self._context_url(ctx, "events/$entity"), **body}
-        return GraphResponse(200, body, _applied(prefs))
+        body = self._event_json(event, ctx, odata.Query(), prefs, own_zones=True)
+        context = self._collection_context(ctx, "events", None) + "/$entity"
+        return GraphResponse(200, {"@odata.context": context, **body}, _applied(prefs))
 
     async def delete_event(self, ctx: Context) -> GraphResponse:
         self._event(ctx)
@@ -355,7 +370,12 @@ class GraphApi:
         with self.store.lock:
             page = delta.next_page(box, state, page_size)
             items: list[dict[str, Any]] = [
-                serialize.event_json(item, zone_name=prefs.timezone, body_type=prefs.body_type)
+                {
+                    "@odata.type": "#microsoft.graph.event",
+                    **serialize.event_json(
+                        item, zone_name=prefs.timezone, body_type=prefs.body_type
+                    ),
+                }
                 if isinstance(item, Event)
                 else {
                     "@odata.type": "#microsoft.graph.event",
@@ -378,16 +398,24 @@ class GraphApi:
 
     # ----- calendars and messages ------------------------------------------
 
+    def _calendar_json(self, ctx: Context) -> dict[str, Any]:
+        owner = ctx.owner
+        return serialize.calendar_json(
+            self.store.mailbox(owner).calendar_id,
+            owner.display_name,
+            owner.upn,
+            owner.online_meeting_providers,
+            owner.default_online_meeting_provider,
+        )
+
     async def get_calendar(self, ctx: Context) -> GraphResponse:
-        box = self.store.mailbox(ctx.owner)
-        body = serialize.calendar_json(box.calendar_id, ctx.owner.display_name, ctx.owner.upn)
+        body = self._calendar_json(ctx)
         return GraphResponse(
             200, {"@odata.context": self._context_url(ctx, "calendars/$entity"), **body}
         )
 
     async def list_calendars(self, ctx: Context) -> GraphResponse:
-        box = self.store.mailbox(ctx.owner)
-        body = serialize.calendar_json(box.calendar_id, ctx.owner.display_name, ctx.owner.upn)
+        body = self._calendar_json(ctx)
         return GraphResponse(
             200, {"@odata.context": self._context_url(ctx, "calendars"), "value": [body]}
         )
@@ -406,6 +434,16 @@ class GraphApi:
         if query.skip + top < len(messages):
             body["@odata.nextLink"] = self._next_link(ctx, query.skip + top, top)
         return GraphResponse(200, body)
+
+    # ----- users ------------------------------------------
+
+    async def get_user(self, request: GraphRequest, params: dict[str, str]) -> GraphResponse:
+        user, basic_only = users.readable_user(self.backend, request.caller, params.get("user"))
+        query = odata.parse_query({k: v for k, v in request.query.items() if k == "$select"})
+        body = users.user_json(user, select=query.select, basic_only=basic_only)
+        selected = f"({','.join(query.select)})" if query.select else ""
+        context = f"{GRAPH_ROOT}/$metadata#users{selected}/$entity"
+        return GraphResponse(200, {"@odata.context": context, **body})
 
     # ----- subscriptions ------------------------------------------
 
@@ -483,7 +521,12 @@ class GraphApi:
         return event
 
     def _event_json(
-        self, event: Event, ctx: Context, query: odata.Query, prefs: odata.Preferences
+        self,
+        event: Event,
+        ctx: Context,
+        query: odata.Query,
+        prefs: odata.Preferences,
+        own_zones: bool = False,
     ) -> dict[str, Any]:
         return serialize.event_json(
             event,
@@ -491,10 +534,15 @@ class GraphApi:
             body_type=prefs.body_type,
             select=query.select,
             extended_ids=query.expand_extended,
+            own_zones=own_zones,
         )
 
     def _page(
-        self, ctx: Context, events: list[Event], default_order: Callable[[Event], Any]
+        self,
+        ctx: Context,
+        events: list[Event],
+        collection: str,
+        default_order: Callable[[Event], Any],
     ) -> GraphResponse:
         query = odata.parse_query(ctx.request.query)
         prefs = odata.preferences(ctx.request.headers)
@@ -506,7 +554,7 @@ class GraphApi:
         )
         chosen = events[query.skip : query.skip + top]
         body: dict[str, Any] = {
-            "@odata.context": self._context_url(ctx, "events"),
+            "@odata.context": self._collection_context(ctx, collection, query.select),
             "value": [self._event_json(e, ctx, query, prefs) for e in chosen],
         }
         if query.skip + top < len(events) and top > 0:
@@ -521,6 +569,22 @@ class GraphApi:
 
     def _context_url(self, ctx: Context, what: str) -> str:
         return f"{GRAPH_ROOT}/$metadata#users('{ctx.owner.id}')/{what}"
+
+    def _collection_context(self, ctx: Context, collection: str, select: list[str] | None) -> str:
+        """``@odata.context`` of an event collection as Graph writes it: the user as the path
+        named them, the calendar segment the path went through, and the ``$select`` list
+        (``users('{id}')/calendars('{calendar}')/events(subject,start)``)."""
+        user = ctx.owner.id if ctx.prefix.lower() == "me" else ctx.prefix.split("/", 1)[1]
+        segment = ""
+        if "calendar" in ctx.params:
+            segment = f"calendars('{quote(ctx.params['calendar'], safe='')}')/"
+        elif ctx.request.path.strip("/")[len(ctx.prefix) :].lower().startswith("/calendar/"):
+            segment = "calendar/"
+        selected = f"({','.join(select)})" if select else ""
+        return (
+            f"{GRAPH_ROOT}/$metadata#users('{quote(user, safe='')}')/"
+            f"{segment}{collection}{selected}"
+        )
 
 
 def _window(query: Mapping[str, str]) -> tuple[datetime, datetime]:

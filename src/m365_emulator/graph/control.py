@@ -134,8 +134,10 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
                 value = body["processingMs"]
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise GraphError(400, "BadRequest", "processingMs must be an integer >= 0")
-                store.processing_ms = value
-        return JSONResponse({"processingMs": store.processing_ms})
+                store.backend.config.mailbox_service_ms = value
+        # The same setting as EmulatorConfig.mailbox_service_ms (kept under this name for the
+        # clients of this call).
+        return JSONResponse({"processingMs": store.backend.config.mailbox_service_ms})
 
     async def stats(request: Request) -> Response:
         return JSONResponse(stats_json(backend))

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from m365_emulator.errors import GraphError
+from m365_emulator.graph import series
 from m365_emulator.graph.model import Event
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ class DeltaState:
     since: int  # changes after this journal number belong to the round
     upto: int  # ... up to this one (the journal's end when the round began)
     after: int  # the last journal number already returned in this round
+    # A series master's change yields each of its occurrences at the master's journal number:
+    # how many of those at ``after`` were returned (ALL: every one).
+    within: int = 10**9
 
 
 @dataclass
@@ -52,6 +56,7 @@ def encode(store: GraphStore, state: DeltaState) -> str:
         "since": state.since,
         "upto": state.upto,
         "after": state.after,
+        "w": state.within,
         "g": store.generation,
         "t": store.now().timestamp(),
     }
@@ -88,6 +93,7 @@ def decode(store: GraphStore, token: str, mailbox_id: str) -> DeltaState:
         since=int(body["since"]),
         upto=int(body["upto"]),
         after=int(body["after"]),
+        within=int(body.get("w", 10**9)),
     )
 
 
@@ -98,28 +104,38 @@ def start_round(box: Mailbox, start: datetime, end: datetime, since: int = 0) ->
 def next_page(box: Mailbox, state: DeltaState, page_size: int) -> DeltaPage:
     """The next page of a round (under the store lock)."""
     initial = state.since == 0
-    changes: list[tuple[int, Event | str]] = []
+    changes: list[tuple[int, int, Event | str]] = []
     for event in box.events.values():
-        if state.after < event.seq <= state.upto:
-            in_window = event.start < state.end and event.end > state.start
-            if in_window:
-                changes.append((event.seq, event))
-            elif not initial:
-                # Graph reports changes outside the window as removals: the client drops them.
-                changes.append((event.seq, event.id))
+        if not state.after - 1 < event.seq <= state.upto:
+            continue
+        if event.type == "seriesMaster":
+            # The series shows as its occurrences in the window, as in calendarView.
+            shown = series.instances(list(box.events.values()), event, state.start, state.end)
+            occurrences = [e for e in shown if e.type == "occurrence"]
+            changes.extend((event.seq, index, item) for index, item in enumerate(occurrences))
+            continue
+        in_window = event.start < state.end and event.end > state.start
+        if in_window:
+            changes.append((event.seq, 0, event))
+        elif not initial:
+            # Graph reports changes outside the window as removals: the client drops them.
+            changes.append((event.seq, 0, event.id))
     if not initial:
         changes.extend(
-            (seq, event_id)
+            (seq, 0, event_id)
             for event_id, seq in box.removed.items()
-            if state.after < seq <= state.upto
+            if state.after <= seq <= state.upto
         )
-    changes.sort(key=lambda change: change[0])
+    changes = [c for c in changes if (c[0], c[1]) > (state.after, state.within - 1)]
+    changes.sort(key=lambda change: (change[0], change[1]))
     page = changes[:page_size]
     done = len(changes) <= page_size
-    last = page[-1][0] if page else state.after
-    next_state = DeltaState(state.mailbox_id, state.start, state.end, state.since, state.upto, last)
+    last, within = (page[-1][0], page[-1][1] + 1) if page else (state.after, state.within)
+    next_state = DeltaState(
+        state.mailbox_id, state.start, state.end, state.since, state.upto, last, within
+    )
     if done:
         next_state = DeltaState(
             state.mailbox_id, state.start, state.end, state.upto, state.upto, state.upto
         )
-    return DeltaPage([item for _, item in page], next_state, done)
+    return DeltaPage([item for _, _, item in page], next_state, done)

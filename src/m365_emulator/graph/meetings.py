@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from m365_emulator.graph import series
 from m365_emulator.graph.model import (
     Attendee,
     Event,
@@ -147,7 +148,24 @@ def cancel_for(store: GraphStore, master: Event, attendees: list[Attendee], comm
             if not subject.startswith("Canceled: "):
                 copy_event.props["subject"] = f"Canceled: {subject}"
             store.touch(copy_event, "updated")
+            series.cancel_exceptions(store, copy_event)
         _send(store, master, user, "meetingCancelled", copy_event, comment=comment)
+
+
+def cancel_occurrence(store: GraphStore, occurrence: Event, comment: str) -> None:
+    """One occurrence leaves its series; an organizer's attendees lose it too and are told."""
+    series.remove_occurrence(store, occurrence)
+    if not occurrence.is_organizer:
+        return
+    for attendee in occurrence.attendees:
+        user = _mailbox_user(store, occurrence, attendee)
+        if user is None:
+            continue
+        box = store.mailbox_by_id(user.id)
+        copy_event = series.counterpart(store, occurrence, box, make_exception=False)
+        if copy_event is not None:
+            series.remove_occurrence(store, copy_event)
+        _send(store, occurrence, user, "meetingCancelled", None, comment=comment)
 
 
 def record_response(
@@ -158,13 +176,17 @@ def record_response(
     if organizer is None:
         return
     box = store.mailbox_by_id(organizer.id)
-    master_id = box.by_ical_uid.get(copy_event.ical_uid)
-    master = box.events.get(master_id) if master_id else None
+    # An answer to one occurrence makes it an exception in the organizer's calendar too.
+    master = series.counterpart(store, copy_event, box)
     if master is not None:
         entry = master.attendee(attendee.upn)
         if entry is not None:
             entry.response, entry.response_time = copy_event.response, copy_event.response_time
             store.touch(master, "updated")
+            if master.type == "seriesMaster":
+                series.answer_series(
+                    store, master, copy_event.response, copy_event.response_time, attendee.upn
+                )
     if send_response:
         kind, prefix = RESPONSE_MESSAGES[copy_event.response]
         store.deliver(
@@ -184,6 +206,7 @@ def record_response(
                 location=str((copy_event.props.get("location") or {}).get("displayName") or ""),
                 response_type=copy_event.response,
                 event_id=master.id if master is not None else None,
+                event_type=copy_event.type,
             )
         )
 
@@ -201,8 +224,7 @@ def _mailbox_user(store: GraphStore, master: Event, attendee: Attendee) -> User 
 def _copy_for(store: GraphStore, master: Event, user: User, reset_response: bool = True) -> Event:
     """Create or refresh ``user``'s copy of the meeting."""
     box = store.mailbox_by_id(user.id)
-    existing_id = box.by_ical_uid.get(master.ical_uid)
-    existing = box.events.get(existing_id) if existing_id else None
+    existing = series.counterpart(store, master, box)
     attendees = [Attendee(a.address, a.name, a.type) for a in master.attendees]
     if existing is None:
         now = store.now()
@@ -229,11 +251,15 @@ def _copy_for(store: GraphStore, master: Event, user: User, reset_response: bool
             join_url=master.join_url,
         )
         event.props["categories"] = []
+        series.follow(store, master, event)
         store.add_event(event)
         return event
+    old_props = copy.deepcopy(existing.props)
     for name in SHARED:
         if name in master.props:
             existing.props[name] = copy.deepcopy(master.props[name])
+    series.follow(store, master, existing)
+    series.carry(store, existing, old_props)
     existing.start, existing.end = master.start, master.end
     existing.start_zone, existing.end_zone = master.start_zone, master.end_zone
     existing.attendees = attendees
@@ -279,5 +305,7 @@ def _send(
             location=str((master.props.get("location") or {}).get("displayName") or ""),
             meeting_request_type=request_type,
             event_id=copy_event.id if copy_event is not None else None,
+            event_type=master.type,
+            recurrence=copy.deepcopy(master.recurrence),
         )
     )

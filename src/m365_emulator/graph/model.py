@@ -84,6 +84,14 @@ class Event:
     extended: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Position in the mailbox's change journal (drives delta queries).
     seq: int = 0
+    # Recurrence (graph/series.py): eventType, the rule of a series master, and for an
+    # occurrence or exception its master's id and original start. A master remembers the
+    # original starts of the occurrences cancelled or deleted from its series.
+    type: str = "singleInstance"
+    recurrence: dict[str, Any] | None = None
+    series_master_id: str | None = None
+    original_start: datetime | None = None
+    cancelled_starts: set[datetime] = field(default_factory=set)
 
     @property
     def subject(self) -> str:
@@ -119,3 +127,6 @@ class MeetingMessage:
     event_id: str | None = None
     change_key: str = field(default_factory=new_change_key)
     is_read: bool = False
+    # The eventType it concerns (a whole series, one occurrence ...) and the series' rule.
+    event_type: str = "singleInstance"
+    recurrence: dict[str, Any] | None = None

@@ -53,7 +53,11 @@ def preferences(headers: Mapping[str, str]) -> Preferences:
     raw = headers.get("prefer", "")
     for match in _PREFER_ITEM.finditer(raw.replace(";", ",")):
         name, value = match.group(1).lower(), (match.group(2) or "").strip('"')
-        if name == "outlook.timezone" and value and timezones.is_known(value):
+        if name == "outlook.timezone" and value:
+            # Graph refuses a zone it does not know here too (a GET answered 400
+            # TimeZoneNotSupportedException: microsoftgraph/msgraph-sample-rubyrailsapp#195).
+            if not timezones.is_supported(value):
+                raise timezones.not_supported(value)
             found.timezone = value
             found.applied.append(f'outlook.timezone="{value}"')
         elif name == "outlook.body-content-type" and value.lower() in ("text", "html"):
@@ -233,6 +237,8 @@ _FIELDS: dict[str, Callable[[Event], Any]] = {
     "lastmodifieddatetime": lambda e: e.modified,
     "organizer/emailaddress/address": lambda e: e.organizer_address.lower(),
     "responsestatus/response": lambda e: e.response,
+    "type": lambda e: e.type,
+    "seriesmasterid": lambda e: e.series_master_id,
 }
 
 

@@ -85,7 +85,12 @@ def _unknown_property(name: str, type_name: str) -> GraphError:
 
 
 def check_against_schema(type_name: str, data: dict[str, Any]) -> None:
-    """400 for unknown properties, wrong JSON types or illegal enum values, like Graph."""
+    """400 for unknown properties, wrong JSON types or illegal enum values, like Graph.
+
+    Enum members are read without regard to case, as Graph reads them (Microsoft's own examples
+    send ``"contentType": "HTML"`` and ``"type": "Required"``), and rewritten in ``data`` to the
+    schema's casing, which is how Graph answers them.
+    """
     props = properties_of(type_name)
     for name, value in data.items():
         if name.startswith("@odata.") or "@odata." in name:
@@ -93,49 +98,54 @@ def check_against_schema(type_name: str, data: dict[str, Any]) -> None:
         prop = props.get(name)
         if prop is None:
             raise _unknown_property(name, type_name[:1].upper() + type_name[1:])
-        _check_value(prop["type"], value, name)
+        data[name] = _check_value(prop["type"], value, name)
 
 
-def _check_value(type_name: str, value: Any, where: str) -> None:
+def _check_value(type_name: str, value: Any, where: str) -> Any:
+    """The value as Graph reads it (enum members in the schema's casing), or a 400."""
     if value is None:
-        return
+        return None
     if type_name.startswith("Collection("):
         if not isinstance(value, list):
             raise _invalid(where, "an array")
         inner = type_name[len("Collection(") : -1]
-        for index, item in enumerate(value):
-            _check_value(inner, item, f"{where}[{index}]")
-        return
-    if type_name in ("Edm.String", "Edm.Guid", "Edm.DateTimeOffset", "Edm.Binary"):
+        return [_check_value(inner, item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if type_name in ("Edm.String", "Edm.Guid", "Edm.DateTimeOffset", "Edm.Binary", "Edm.Date"):
         if not isinstance(value, str):
             raise _invalid(where, "a string")
-        return
+        return value
     if type_name == "Edm.Boolean":
         if not isinstance(value, bool):
             raise _invalid(where, "true or false")
-        return
+        return value
     if type_name in ("Edm.Int32", "Edm.Int64"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _invalid(where, "an integer")
-        return
+        return value
     if type_name == "Edm.Double":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _invalid(where, "a number")
-        return
+        return value
     short = type_name.removeprefix("graph.")
     members = enum_members(short)
     if members is not None:
-        if not isinstance(value, str) or value not in members:
+        found = (
+            next((m for m in members if m.lower() == value.lower()), None)
+            if isinstance(value, str)
+            else None
+        )
+        if found is None:
             raise GraphError(
                 400,
                 "RequestBodyRead",
                 f"Cannot convert the literal '{value}' to the expected type "
                 f"'microsoft.graph.{short}'.",
             )
-        return
+        return found
     if not isinstance(value, dict):
         raise _invalid(where, "an object")
     check_against_schema(short, value)
+    return value
 
 
 def _invalid(where: str, expected: str) -> GraphError:
@@ -149,13 +159,8 @@ def parse_date_time_zone(value: Any, name: str) -> tuple[datetime, str]:
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
         raise GraphError(400, "ErrorInvalidRequest", f"The '{name}' property must have a dateTime.")
     zone_name = value.get("timeZone") or "UTC"
-    if not isinstance(zone_name, str) or not timezones.is_known(zone_name):
-        raise GraphError(
-            400,
-            "TimeZoneNotSupportedException",
-            "A valid TimeZone value must be specified. The following TimeZone value is not "
-            f"supported: '{zone_name}'.",
-        )
+    if not isinstance(zone_name, str) or not timezones.is_supported(zone_name):
+        raise timezones.not_supported(zone_name)
     local = parse_iso(value["dateTime"], name)
     if local.tzinfo is not None:
         return local.astimezone(UTC), zone_name

@@ -6,6 +6,8 @@ against ``schema/graph-calendar-subset.json``).
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import html
 import re
 from collections.abc import Collection
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from m365_emulator.graph import timezones
+from m365_emulator.graph import series, timezones
 from m365_emulator.graph.model import NEVER, Event, MeetingMessage
 
 _TAG = re.compile(r"<[^>]+>")
@@ -78,12 +80,14 @@ def event_json(
     body_type: str = "html",
     select: Collection[str] | None = None,
     extended_ids: Collection[str] | None = None,
+    own_zones: bool = False,
 ) -> dict[str, Any]:
     """One event as Graph returns it.
 
-    ``zone_name`` renders start/end in that zone (``Prefer: outlook.timezone``), ``select``
-    keeps only those properties, ``extended_ids`` adds the matching single-value extended
-    properties (``$expand``).
+    ``zone_name`` renders start/end in that zone (``Prefer: outlook.timezone``); without it
+    they are in UTC, or with ``own_zones`` in the zones the event was written with (how Graph
+    answers a create or an update), ``select`` keeps only those properties, ``extended_ids``
+    adds the matching single-value extended properties (``$expand``).
     """
     props = event.props
     body = props.get("body") or {"contentType": "html", "content": ""}
@@ -116,9 +120,9 @@ def event_json(
         "isCancelled": event.is_cancelled,
         "isOrganizer": event.is_organizer,
         "responseRequested": props.get("responseRequested", True),
-        "seriesMasterId": None,
+        "seriesMasterId": event.series_master_id,
         "showAs": props.get("showAs", "busy"),
-        "type": "singleInstance",
+        "type": event.type,
         "webLink": web_link(event.id),
         "onlineMeetingUrl": None,
         "isOnlineMeeting": event.is_online_meeting,
@@ -131,11 +135,13 @@ def event_json(
             "time": graph_timestamp(event.response_time),
         },
         "body": body_as(body, body_type),
-        "start": date_time_zone(event.start, zone_name),
-        "end": date_time_zone(event.end, zone_name),
+        "start": date_time_zone(
+            event.start, zone_name or (event.start_zone if own_zones else None)
+        ),
+        "end": date_time_zone(event.end, zone_name or (event.end_zone if own_zones else None)),
         "location": location,
         "locations": list(props.get("locations") or []),
-        "recurrence": None,
+        "recurrence": copy.deepcopy(event.recurrence),
         "attendees": [
             {
                 "type": a.type,
@@ -147,13 +153,18 @@ def event_json(
         "organizer": {
             "emailAddress": {"name": event.organizer_name, "address": event.organizer_address}
         },
-        "onlineMeeting": {"joinUrl": event.join_url} if event.join_url else None,
+        "onlineMeeting": online_meeting_info(event.join_url) if event.join_url else None,
     }
     if event.transaction_id is None:
         # Graph returns transactionId only when an app set it.
         del data["transactionId"]
+    if event.original_start is not None:
+        data["originalStart"] = graph_timestamp(event.original_start)
     if select:
         wanted = {name.lower() for name in select} | {"id", "@odata.etag"}
+        if "cancelledoccurrences" in wanted and event.type == "seriesMaster":
+            # Graph returns cancelledOccurrences only when selected, on a series master.
+            data["cancelledOccurrences"] = series.cancelled_occurrences(event)
         data = {k: v for k, v in data.items() if k.lower() in wanted}
     if extended_ids is not None:
         wanted_ids = {i.lower() for i in extended_ids}
@@ -163,6 +174,24 @@ def event_json(
             if key in wanted_ids
         ]
     return data
+
+
+# The dial-in number of the emulator's Teams audio conferencing (a fictional 555 number).
+TOLL_NUMBER = "+1 206-555-0142"
+
+
+def online_meeting_info(join_url: str) -> dict[str, Any]:
+    """onlineMeetingInfo of a Teams meeting (resources/onlinemeetinginfo.md): the join link, a
+    conference id with its dial-in number, and the quick dial that combines them."""
+    conference_id = str(int(hashlib.sha256(join_url.encode()).hexdigest()[:12], 16) % 10**9)
+    return {
+        "conferenceId": conference_id,
+        "joinUrl": join_url,
+        "phones": [{"number": TOLL_NUMBER, "type": "business", "region": None, "language": None}],
+        "quickDial": f"{TOLL_NUMBER},,{conference_id}#",
+        "tollFreeNumbers": [],
+        "tollNumber": TOLL_NUMBER,
+    }
 
 
 def message_json(message: MeetingMessage) -> dict[str, Any]:
@@ -205,7 +234,8 @@ def message_json(message: MeetingMessage) -> dict[str, Any]:
         "startDateTime": date_time_zone(message.start, None),
         "endDateTime": date_time_zone(message.end, None),
         "location": {"displayName": message.location, "locationType": "default"},
-        "type": "singleInstance",
+        "type": message.event_type,
+        "recurrence": copy.deepcopy(message.recurrence),
         "isOutOfDate": False,
         "isAllDay": False,
         "isDelegated": False,
@@ -217,7 +247,13 @@ def message_json(message: MeetingMessage) -> dict[str, Any]:
     return data
 
 
-def calendar_json(calendar_id: str, owner_name: str, owner_address: str) -> dict[str, Any]:
+def calendar_json(
+    calendar_id: str,
+    owner_name: str,
+    owner_address: str,
+    allowed_providers: Collection[str] = ("teamsForBusiness",),
+    default_provider: str = "teamsForBusiness",
+) -> dict[str, Any]:
     return {
         "id": calendar_id,
         "name": "Calendar",
@@ -230,7 +266,7 @@ def calendar_json(calendar_id: str, owner_name: str, owner_address: str) -> dict
         "canEdit": True,
         "isRemovable": False,
         "isTallyingResponses": True,
-        "allowedOnlineMeetingProviders": ["teamsForBusiness"],
-        "defaultOnlineMeetingProvider": "teamsForBusiness",
+        "allowedOnlineMeetingProviders": list(allowed_providers),
+        "defaultOnlineMeetingProvider": default_provider,
         "owner": {"name": owner_name, "address": owner_address},
     }

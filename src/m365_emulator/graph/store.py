@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import meetings, payload
+from m365_emulator.graph import meetings, payload, series
 from m365_emulator.graph.limits import Limits
 from m365_emulator.graph.model import (
     Event,
@@ -74,9 +74,6 @@ class GraphStore:
         self._mailboxes: dict[str, Mailbox] = {}
         self.generation = os.urandom(8).hex()
         self.delta_secret = os.urandom(16)
-        # Time Exchange spends on each mailbox request while holding a concurrency slot
-        # (milliseconds, randomised +-50%); 0 answers at once.
-        self.processing_ms = 0
 
     @property
     def lock(self) -> RLock:
@@ -88,7 +85,6 @@ class GraphStore:
             # Delta tokens handed out before a reset must not match the new world.
             self.generation = os.urandom(8).hex()
             self.delta_secret = os.urandom(16)
-            self.processing_ms = 0
             self.subscriptions.clear()
             self.stats.reset()
             self.limits.reset()
@@ -113,7 +109,8 @@ class GraphStore:
         if not looks_like_item_id(event_id):
             raise GraphError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
         with self.lock:
-            found = self.mailbox(user).events.get(event_id)
+            box = self.mailbox(user)
+            found = box.events.get(event_id) or series.find_occurrence(box, event_id)
         if found is None:
             raise GraphError(
                 404, "ErrorItemNotFound", "The specified object was not found in the store."
@@ -144,7 +141,6 @@ class GraphStore:
         event and creates nothing, as Outlook does for client retries.
         """
         payload.check_against_schema("event", body)
-        self._refuse_unsupported(body)
         with self.lock:
             box = self.mailbox(owner)
             transaction_id = body.get("transactionId")
@@ -179,6 +175,9 @@ class GraphStore:
                 props=copy.deepcopy(payload.DEFAULTS),
             )
             _apply_plain(event, body)
+            rule = series.read_rule(event, body, start, end, start_zone)
+            if rule is not None:
+                rule.apply(event)
             if isinstance(transaction_id, str):
                 event.transaction_id = transaction_id
                 box.by_transaction_id[transaction_id] = event.id
@@ -195,10 +194,8 @@ class GraphStore:
 
     def update_event(self, owner: User, event_id: str, body: dict[str, Any]) -> Event:
         payload.check_against_schema("event", body)
-        self._refuse_unsupported(body)
         with self.lock:
             event = self.event(owner, event_id)
-            before = meetings.Snapshot.of(event)
             start, start_zone = event.start, event.start_zone
             end, end_zone = event.end, event.end_zone
             if "start" in body:
@@ -209,13 +206,26 @@ class GraphStore:
             new_attendees = (
                 self._attendees(body["attendees"] or [], owner) if "attendees" in body else None
             )
+            rule = series.read_rule(event, body, start, end, start_zone)
+            if event.original_start is not None and start != event.start:
+                series.check_boundaries(self, event, start)
+            # Changing one occurrence makes it an exception (it keeps its id).
+            event = series.materialize(self, event)
+            before = meetings.Snapshot.of(event)
+            series_before = series.SeriesState.of(event)
             event.start, event.start_zone, event.end, event.end_zone = (
                 start,
                 start_zone,
                 end,
                 end_zone,
             )
+            old_props = copy.deepcopy(event.props)
             _apply_plain(event, body)
+            if rule is not None:
+                rule.apply(event)
+            if series_before.differs(event):
+                series.reset(self, event, series_before)
+            series.carry(self, event, old_props)
             if "singleValueExtendedProperties" in body:
                 _apply_extended(event, body["singleValueExtendedProperties"])
             self._apply_online_meeting(event, body)
@@ -234,6 +244,9 @@ class GraphStore:
         """Delete an event; the organizer deleting a meeting cancels it for every attendee."""
         with self.lock:
             event = self.event(owner, event_id)
+            if event.original_start is not None:
+                meetings.cancel_occurrence(self, event, comment="")
+                return
             if event.is_organizer and event.attendees:
                 meetings.cancel_for(self, event, event.attendees, comment="")
             self.remove(event)
@@ -248,6 +261,9 @@ class GraphStore:
                     "Your request can't be completed. You need to be an organizer to cancel a "
                     "meeting.",
                 )
+            if event.original_start is not None:
+                meetings.cancel_occurrence(self, event, comment=comment)
+                return
             meetings.cancel_for(self, event, event.attendees, comment=comment)
             # The organizer's copy moves to Deleted Items: it leaves the calendar.
             self.remove(event)
@@ -277,8 +293,12 @@ class GraphStore:
                     "ErrorInvalidRequest",
                     "Your request can't be completed. The meeting has been canceled.",
                 )
+            # Answering one occurrence makes it an exception in the attendee's calendar.
+            event = series.materialize(self, event)
             event.response = RESPONSES[action]
             event.response_time = self.backend.clock.now()
+            if event.type == "seriesMaster":
+                series.answer_series(self, event, event.response, event.response_time)
             self.touch(event, "updated")
             meetings.record_response(self, event, owner, comment, send_response)
             return event
@@ -297,6 +317,8 @@ class GraphStore:
 
     def remove(self, event: Event) -> None:
         box = self._mailboxes[event.owner_id]
+        if event.type == "seriesMaster":
+            series.forget(self, event)
         box.events.pop(event.id, None)
         if box.by_ical_uid.get(event.ical_uid) == event.id:
             del box.by_ical_uid[event.ical_uid]
@@ -339,24 +361,25 @@ class GraphStore:
         return attendees
 
     def _apply_online_meeting(self, event: Event, body: dict[str, Any]) -> None:
-        # The provider cannot change once the meeting has one.
-        if body.get("onlineMeetingProvider") and (
-            event.online_meeting_provider == "unknown" or not event.is_online_meeting
-        ):
-            event.online_meeting_provider = str(body["onlineMeetingProvider"])
-        if body.get("isOnlineMeeting") and not event.is_online_meeting:
-            event.is_online_meeting = True
-            if event.online_meeting_provider == "unknown":
-                event.online_meeting_provider = "teamsForBusiness"
-            if event.online_meeting_provider == "teamsForBusiness":
-                event.join_url = meetings.teams_join_url()
-
-    @staticmethod
-    def _refuse_unsupported(body: dict[str, Any]) -> None:
-        if body.get("recurrence"):
-            raise GraphError(
-                400, "ErrorInvalidRequest", "Recurring events are not supported by the emulator."
-            )
+        """isOnlineMeeting and onlineMeetingProvider as event.md documents them: setting either
+        makes the event an online meeting (with the calendar's default provider when none is
+        named); after that, changes to both are ignored and the meeting stays online. A provider
+        the owner's calendar does not allow gives no online meeting."""
+        if event.is_online_meeting:
+            return
+        provider = str(body.get("onlineMeetingProvider") or "unknown")
+        if provider == "unknown" and not body.get("isOnlineMeeting"):
+            return
+        owner = self.backend.user(event.owner_id)
+        allowed = owner.online_meeting_providers if owner is not None else ("teamsForBusiness",)
+        if provider == "unknown":
+            provider = owner.default_online_meeting_provider if owner else "teamsForBusiness"
+        if provider not in allowed:
+            return
+        event.is_online_meeting = True
+        event.online_meeting_provider = provider
+        if provider == "teamsForBusiness":
+            event.join_url = meetings.teams_join_url()
 
 
 def _check_span(start: datetime, end: datetime) -> None:

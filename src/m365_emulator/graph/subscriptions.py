@@ -84,8 +84,13 @@ class Subscriptions:
     ) -> Subscription:
         config = self.store.backend.config
         change_types = _change_types(body.get("changeType"))
-        notification_url = _url(body.get("notificationUrl"), "notificationUrl", required=True)
-        lifecycle_url = _url(body.get("lifecycleNotificationUrl"), "lifecycleNotificationUrl")
+        schemes = ("http", "https") if config.allow_http_notification_urls else ("https",)
+        notification_url = _url(
+            body.get("notificationUrl"), "notificationUrl", schemes, required=True
+        )
+        lifecycle_url = _url(
+            body.get("lifecycleNotificationUrl"), "lifecycleNotificationUrl", schemes
+        )
         client_state = body.get("clientState")
         if client_state is not None and (
             not isinstance(client_state, str) or len(client_state) > 128
@@ -312,10 +317,11 @@ def _change_types(raw: Any) -> frozenset[str]:
     return kinds
 
 
-def _url(raw: Any, name: str, required: bool = False) -> str:
+def _url(raw: Any, name: str, schemes: tuple[str, ...], required: bool = False) -> str:
+    """Graph requires HTTPS webhooks; plain http only where the emulator was told to allow it."""
     if raw is None and not required:
         return ""
     parts = urlsplit(raw) if isinstance(raw, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts is None or parts.scheme.lower() not in schemes or not parts.netloc:
         raise GraphError(400, "InvalidRequest", f"{name} must be an absolute https URL.")
     return str(raw)

@@ -1,10 +1,14 @@
-"""Time zone names as Outlook accepts them: Windows ids ("W. Europe Standard Time") and IANA ids.
+"""Time zone names as Outlook accepts them: Windows ids ("W. Europe Standard Time") and the IANA
+ids Graph documents.
 
-Outlook stores and reports Windows time zone ids; Graph also accepts IANA ids. The table maps each
-Windows id to the IANA zone that CLDR lists for it at territory "001" (CLDR
-``common/supplemental/windowsZones.xml``, Unicode License v3, Copyright (c) Unicode, Inc.). It
-was typed by hand from that mapping and is checked by a test: every IANA name must exist in the
-``zoneinfo`` database.
+Graph's ``dateTimeTimeZone.timeZone`` takes "any of the time zones supported by Windows, as well
+as" a fixed list of about a hundred IANA names (``api-reference/v1.0/resources/datetimetimezone.md``
+in microsoftgraph/microsoft-graph-docs-contrib, read at commit 0a95e2c1). Any other name, such as
+``Europe/Amsterdam``, is answered 400 ``TimeZoneNotSupportedException``
+(microsoftgraph/microsoft-graph-docs#4758), so the emulator refuses it too.
+
+Windows ids and the IANA zone each stands for come from CLDR's ``windowsZones.xml`` (territory
+"001"), through ``tzlocal.windows_tz``, which generates its tables from that file.
 """
 
 from __future__ import annotations
@@ -13,162 +17,164 @@ from datetime import UTC, datetime, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-WINDOWS_TO_IANA: dict[str, str] = {
-    "Dateline Standard Time": "Etc/GMT+12",
-    "UTC-11": "Etc/GMT+11",
-    "Aleutian Standard Time": "America/Adak",
-    "Hawaiian Standard Time": "Pacific/Honolulu",
-    "Marquesas Standard Time": "Pacific/Marquesas",
-    "Alaskan Standard Time": "America/Anchorage",
-    "UTC-09": "Etc/GMT+9",
-    "Pacific Standard Time (Mexico)": "America/Tijuana",
-    "UTC-08": "Etc/GMT+8",
-    "Pacific Standard Time": "America/Los_Angeles",
-    "US Mountain Standard Time": "America/Phoenix",
-    "Mountain Standard Time (Mexico)": "America/Mazatlan",
-    "Mountain Standard Time": "America/Denver",
-    "Yukon Standard Time": "America/Whitehorse",
-    "Central America Standard Time": "America/Guatemala",
-    "Central Standard Time": "America/Chicago",
-    "Easter Island Standard Time": "Pacific/Easter",
-    "Central Standard Time (Mexico)": "America/Mexico_City",
-    "Canada Central Standard Time": "America/Regina",
-    "SA Pacific Standard Time": "America/Bogota",
-    "Eastern Standard Time (Mexico)": "America/Cancun",
-    "Eastern Standard Time": "America/New_York",
-    "Haiti Standard Time": "America/Port-au-Prince",
-    "Cuba Standard Time": "America/Havana",
-    "US Eastern Standard Time": "America/Indianapolis",
-    "Turks And Caicos Standard Time": "America/Grand_Turk",
-    "Paraguay Standard Time": "America/Asuncion",
-    "Atlantic Standard Time": "America/Halifax",
-    "Venezuela Standard Time": "America/Caracas",
-    "Central Brazilian Standard Time": "America/Cuiaba",
-    "SA Western Standard Time": "America/La_Paz",
-    "Pacific SA Standard Time": "America/Santiago",
-    "Newfoundland Standard Time": "America/St_Johns",
-    "Tocantins Standard Time": "America/Araguaina",
-    "E. South America Standard Time": "America/Sao_Paulo",
-    "SA Eastern Standard Time": "America/Cayenne",
-    "Argentina Standard Time": "America/Buenos_Aires",
-    "Greenland Standard Time": "America/Godthab",
-    "Montevideo Standard Time": "America/Montevideo",
-    "Magallanes Standard Time": "America/Punta_Arenas",
-    "Saint Pierre Standard Time": "America/Miquelon",
-    "Bahia Standard Time": "America/Bahia",
-    "UTC-02": "Etc/GMT+2",
-    "Azores Standard Time": "Atlantic/Azores",
-    "Cape Verde Standard Time": "Atlantic/Cape_Verde",
-    "UTC": "Etc/UTC",
-    "GMT Standard Time": "Europe/London",
-    "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "Sao Tome Standard Time": "Africa/Sao_Tome",
-    "Morocco Standard Time": "Africa/Casablanca",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Romance Standard Time": "Europe/Paris",
-    "Central European Standard Time": "Europe/Warsaw",
-    "W. Central Africa Standard Time": "Africa/Lagos",
-    "Jordan Standard Time": "Asia/Amman",
-    "GTB Standard Time": "Europe/Bucharest",
-    "Middle East Standard Time": "Asia/Beirut",
-    "Egypt Standard Time": "Africa/Cairo",
-    "E. Europe Standard Time": "Europe/Chisinau",
-    "Syria Standard Time": "Asia/Damascus",
-    "West Bank Standard Time": "Asia/Hebron",
-    "South Africa Standard Time": "Africa/Johannesburg",
-    "FLE Standard Time": "Europe/Kiev",
-    "Israel Standard Time": "Asia/Jerusalem",
-    "South Sudan Standard Time": "Africa/Juba",
-    "Kaliningrad Standard Time": "Europe/Kaliningrad",
-    "Sudan Standard Time": "Africa/Khartoum",
-    "Libya Standard Time": "Africa/Tripoli",
-    "Namibia Standard Time": "Africa/Windhoek",
-    "Arabic Standard Time": "Asia/Baghdad",
-    "Turkey Standard Time": "Europe/Istanbul",
-    "Arab Standard Time": "Asia/Riyadh",
-    "Belarus Standard Time": "Europe/Minsk",
-    "Russian Standard Time": "Europe/Moscow",
-    "E. Africa Standard Time": "Africa/Nairobi",
-    "Volgograd Standard Time": "Europe/Volgograd",
-    "Iran Standard Time": "Asia/Tehran",
-    "Arabian Standard Time": "Asia/Dubai",
-    "Astrakhan Standard Time": "Europe/Astrakhan",
-    "Azerbaijan Standard Time": "Asia/Baku",
-    "Russia Time Zone 3": "Europe/Samara",
-    "Mauritius Standard Time": "Indian/Mauritius",
-    "Saratov Standard Time": "Europe/Saratov",
-    "Georgian Standard Time": "Asia/Tbilisi",
-    "Caucasus Standard Time": "Asia/Yerevan",
-    "Afghanistan Standard Time": "Asia/Kabul",
-    "West Asia Standard Time": "Asia/Tashkent",
-    "Qyzylorda Standard Time": "Asia/Qyzylorda",
-    "Ekaterinburg Standard Time": "Asia/Yekaterinburg",
-    "Pakistan Standard Time": "Asia/Karachi",
-    "India Standard Time": "Asia/Calcutta",
-    "Sri Lanka Standard Time": "Asia/Colombo",
-    "Nepal Standard Time": "Asia/Katmandu",
-    "Central Asia Standard Time": "Asia/Bishkek",
-    "Bangladesh Standard Time": "Asia/Dhaka",
-    "Omsk Standard Time": "Asia/Omsk",
-    "Myanmar Standard Time": "Asia/Rangoon",
-    "SE Asia Standard Time": "Asia/Bangkok",
-    "Altai Standard Time": "Asia/Barnaul",
-    "W. Mongolia Standard Time": "Asia/Hovd",
-    "North Asia Standard Time": "Asia/Krasnoyarsk",
-    "N. Central Asia Standard Time": "Asia/Novosibirsk",
-    "Tomsk Standard Time": "Asia/Tomsk",
-    "China Standard Time": "Asia/Shanghai",
-    "North Asia East Standard Time": "Asia/Irkutsk",
-    "Singapore Standard Time": "Asia/Singapore",
-    "W. Australia Standard Time": "Australia/Perth",
-    "Taipei Standard Time": "Asia/Taipei",
-    "Ulaanbaatar Standard Time": "Asia/Ulaanbaatar",
-    "Aus Central W. Standard Time": "Australia/Eucla",
-    "Transbaikal Standard Time": "Asia/Chita",
-    "Tokyo Standard Time": "Asia/Tokyo",
-    "North Korea Standard Time": "Asia/Pyongyang",
-    "Korea Standard Time": "Asia/Seoul",
-    "Yakutsk Standard Time": "Asia/Yakutsk",
-    "Cen. Australia Standard Time": "Australia/Adelaide",
-    "AUS Central Standard Time": "Australia/Darwin",
-    "E. Australia Standard Time": "Australia/Brisbane",
-    "AUS Eastern Standard Time": "Australia/Sydney",
-    "West Pacific Standard Time": "Pacific/Port_Moresby",
-    "Tasmania Standard Time": "Australia/Hobart",
-    "Vladivostok Standard Time": "Asia/Vladivostok",
-    "Lord Howe Standard Time": "Australia/Lord_Howe",
-    "Bougainville Standard Time": "Pacific/Bougainville",
-    "Russia Time Zone 10": "Asia/Srednekolymsk",
-    "Magadan Standard Time": "Asia/Magadan",
-    "Norfolk Standard Time": "Pacific/Norfolk",
-    "Sakhalin Standard Time": "Asia/Sakhalin",
-    "Central Pacific Standard Time": "Pacific/Guadalcanal",
-    "Russia Time Zone 11": "Asia/Kamchatka",
-    "New Zealand Standard Time": "Pacific/Auckland",
-    "UTC+12": "Etc/GMT-12",
-    "Fiji Standard Time": "Pacific/Fiji",
-    "Chatham Islands Standard Time": "Pacific/Chatham",
-    "UTC+13": "Etc/GMT-13",
-    "Tonga Standard Time": "Pacific/Tongatapu",
-    "Samoa Standard Time": "Pacific/Apia",
-    "Line Islands Standard Time": "Pacific/Kiritimati",
-}
+from tzlocal.windows_tz import win_tz
+
+from m365_emulator.errors import GraphError
+
+# Windows id -> the IANA zone CLDR lists for it at territory "001".
+WINDOWS_TO_IANA: dict[str, str] = dict(win_tz)
+
+# The IANA names the dateTimeTimeZone page lists (facts from Microsoft's docs, CC BY 4.0).
+# The page writes four of them with their older name in brackets ("Europe/Kyiv (Kiev)",
+# "Asia/Toshkent (Tashkent)", "Asia/Astana (Almaty)", "Asia/Yangon (Rangoon)"); the names that
+# exist in the IANA database are accepted ("Toshkent" and "Astana" are not IANA names).
+DOCUMENTED_IANA: frozenset[str] = frozenset(
+    [
+        "Etc/GMT+12",
+        "Etc/GMT+11",
+        "Pacific/Honolulu",
+        "America/Anchorage",
+        "America/Santa_Isabel",
+        "America/Los_Angeles",
+        "America/Phoenix",
+        "America/Chihuahua",
+        "America/Denver",
+        "America/Guatemala",
+        "America/Chicago",
+        "America/Mexico_City",
+        "America/Regina",
+        "America/Bogota",
+        "America/New_York",
+        "America/Indiana/Indianapolis",
+        "America/Caracas",
+        "America/Asuncion",
+        "America/Halifax",
+        "America/Cuiaba",
+        "America/La_Paz",
+        "America/Santiago",
+        "America/St_Johns",
+        "America/Sao_Paulo",
+        "America/Argentina/Buenos_Aires",
+        "America/Cayenne",
+        "America/Godthab",
+        "America/Montevideo",
+        "America/Bahia",
+        "Etc/GMT+2",
+        "Atlantic/Azores",
+        "Atlantic/Cape_Verde",
+        "Africa/Casablanca",
+        "Etc/GMT",
+        "Europe/London",
+        "Atlantic/Reykjavik",
+        "Europe/Berlin",
+        "Europe/Budapest",
+        "Europe/Paris",
+        "Europe/Warsaw",
+        "Africa/Lagos",
+        "Africa/Windhoek",
+        "Europe/Bucharest",
+        "Asia/Beirut",
+        "Africa/Cairo",
+        "Asia/Damascus",
+        "Africa/Johannesburg",
+        "Europe/Kyiv",
+        "Europe/Kiev",
+        "Europe/Istanbul",
+        "Asia/Jerusalem",
+        "Asia/Amman",
+        "Asia/Baghdad",
+        "Europe/Kaliningrad",
+        "Asia/Riyadh",
+        "Africa/Nairobi",
+        "Asia/Tehran",
+        "Asia/Dubai",
+        "Asia/Baku",
+        "Europe/Moscow",
+        "Indian/Mauritius",
+        "Asia/Tbilisi",
+        "Asia/Yerevan",
+        "Asia/Kabul",
+        "Asia/Karachi",
+        "Asia/Tashkent",
+        "Asia/Kolkata",
+        "Asia/Colombo",
+        "Asia/Kathmandu",
+        "Asia/Almaty",
+        "Asia/Dhaka",
+        "Asia/Yekaterinburg",
+        "Asia/Yangon",
+        "Asia/Rangoon",
+        "Asia/Bangkok",
+        "Asia/Novosibirsk",
+        "Asia/Shanghai",
+        "Asia/Krasnoyarsk",
+        "Asia/Singapore",
+        "Australia/Perth",
+        "Asia/Taipei",
+        "Asia/Ulaanbaatar",
+        "Asia/Irkutsk",
+        "Asia/Tokyo",
+        "Asia/Seoul",
+        "Australia/Adelaide",
+        "Australia/Darwin",
+        "Australia/Brisbane",
+        "Australia/Sydney",
+        "Pacific/Port_Moresby",
+        "Australia/Hobart",
+        "Asia/Yakutsk",
+        "Pacific/Guadalcanal",
+        "Asia/Vladivostok",
+        "Pacific/Auckland",
+        "Etc/GMT-12",
+        "Pacific/Fiji",
+        "Asia/Magadan",
+        "Pacific/Tongatapu",
+        "Pacific/Apia",
+        "Pacific/Kiritimati",
+    ]
+)
 
 _WINDOWS_BY_LOWER = {name.lower(): iana for name, iana in WINDOWS_TO_IANA.items()}
+_DOCUMENTED_BY_LOWER = {name.lower(): name for name in DOCUMENTED_IANA}
 
 
 class UnknownTimeZone(ValueError):
     """Neither a Windows nor an IANA time zone id."""
 
 
+def not_supported(name: object) -> GraphError:
+    """Graph's answer to a zone it does not take (microsoftgraph/microsoft-graph-docs#4758)."""
+    return GraphError(
+        400,
+        "TimeZoneNotSupportedException",
+        "A valid TimeZone value must be specified. The following TimeZone value is not "
+        f"supported: '{name}'.",
+    )
+
+
+def is_supported(name: str) -> bool:
+    """Whether Graph takes this name in a dateTimeTimeZone or ``Prefer: outlook.timezone``.
+
+    Windows ids and the documented IANA names, compared without regard to case as Exchange
+    compares time zone ids.
+    """
+    cleaned = name.strip().lower()
+    return cleaned in _WINDOWS_BY_LOWER or cleaned in _DOCUMENTED_BY_LOWER
+
+
 @cache
 def zone(name: str) -> tzinfo:
-    """The zone for a Windows or IANA id (Windows ids are matched case-insensitively)."""
+    """The zone for a Windows or any IANA id (Windows ids are matched case-insensitively).
+
+    Lenient on purpose: it reads what the emulator already holds; what a client may send is
+    ``is_supported``'s question.
+    """
     cleaned = name.strip()
     if cleaned.lower() in ("utc", "etc/utc", "gmt", "z"):
         return UTC
-    iana = _WINDOWS_BY_LOWER.get(cleaned.lower(), cleaned)
+    iana = _WINDOWS_BY_LOWER.get(cleaned.lower()) or _DOCUMENTED_BY_LOWER.get(
+        cleaned.lower(), cleaned
+    )
     try:
         return ZoneInfo(iana)
     except (ZoneInfoNotFoundError, ValueError):

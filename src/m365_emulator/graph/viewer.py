@@ -5,13 +5,22 @@ today and the current time marked, cancelled ones struck through, their answer s
 inbox of meeting messages, and open an event to accept, decline or tentatively accept it as them.
 Times are shown in a zone the page names: the one asked for, else the zone the person's next
 meeting was created in (Outlook would use the mailbox's own zone, which the emulator has not).
+
+As in Outlook on the web, a mailbox is the signed-in owner's only: its pages send anyone else
+to the viewer's sign-in page (the emulator's users and passwords; the session is the identity
+platform's single sign-on cookie, so signing in once at either serves both), and an answer must
+carry the form's token for that session. Another page in the same browser cannot answer for
+someone. The control API (``/_emulator/``, for tests) is unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +32,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import serialize, timezones
-from m365_emulator.graph.model import Event
+from m365_emulator.graph import serialize, series, timezones
+from m365_emulator.graph.model import Attendee, Event
+from m365_emulator.identity.pages import SESSION_COOKIE
 
 if TYPE_CHECKING:
     from m365_emulator.backend import Backend, User
@@ -99,10 +109,31 @@ def _render(name: str, **context: Any) -> HTMLResponse:
 def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> list[BaseRoute]:
     store = backend.graph
 
+    # Signs the answer forms' tokens; new per emulator process, as sessions are.
+    form_key = secrets.token_bytes(32)
+
     def person(request: Request) -> User:
         user = backend.user(request.path_params["upn"])
         if user is None:
             raise GraphError(404, "ErrorItemNotFound", "No such person.")
+        return user
+
+    def session_of(request: Request) -> str:
+        return request.cookies.get(SESSION_COOKIE, "")
+
+    def signed_in(request: Request) -> User | None:
+        user_id = backend.identity.sessions.get(session_of(request))
+        return backend.user(user_id) if user_id else None
+
+    def form_token(session: str) -> str:
+        return hmac.new(form_key, session.encode(), hashlib.sha256).hexdigest()
+
+    def owner(request: Request) -> User:
+        """The mailbox's person, who must be the one signed in; else ``SignInFirst``."""
+        user = person(request)
+        current = signed_in(request)
+        if current is None or current.id != user.id:
+            raise SignInFirst(user)
         return user
 
     def zone_of(request: Request, events: list[Event]) -> str:
@@ -131,7 +162,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return _render("mailbox/people.html", groups=groups)
 
     async def week(request: Request) -> Response:
-        user = person(request)
+        user = owner(request)
         events = store.events(user)
         zone_name = zone_of(request, events)
         now = timezones.from_utc(backend.clock.now(), zone_name)
@@ -142,7 +173,11 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
             anchor = _first_event_day(events, zone_name, backend.clock.now()) or today
         monday = anchor - timedelta(days=anchor.weekday())
         days = [monday + timedelta(days=i) for i in range(7)]
-        placed, first_hour, last_hour = _place(events, days, zone_name)
+        # The week shows a series as its occurrences, as Outlook's calendar does.
+        week_start = timezones.to_utc(datetime.combine(days[0], datetime.min.time()), zone_name)
+        with backend.lock:
+            shown = series.calendar_view(events, week_start, week_start + timedelta(days=8))
+        placed, first_hour, last_hour = _place(shown, days, zone_name)
         now_top = None
         if today in placed and first_hour <= now.hour < last_hour:
             now_top = ((now.hour - first_hour) * 60 + now.minute) * HOUR_PX // 60
@@ -167,7 +202,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         )
 
     async def inbox(request: Request) -> Response:
-        user = person(request)
+        user = owner(request)
         zone_name = zone_of(request, store.events(user))
         messages = sorted(store.messages(user), key=lambda m: m.received, reverse=True)
         rows = [
@@ -183,7 +218,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return _render("mailbox/inbox.html", user=user, rows=rows, zone_name=zone_name)
 
     async def event_page(request: Request) -> Response:
-        user = person(request)
+        user = owner(request)
         event = store.event(user, request.path_params["event_id"])
         zone_name = zone_of(request, [event])
         return _render(
@@ -198,6 +233,8 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
             own_end=timezones.from_utc(event.end, event.start_zone),
             labels=RESPONSE_LABELS,
             hints=RESPONSE_HINTS,
+            attendees=_as_seen_by(event, user),
+            csrf_token=form_token(session_of(request)),
             location=(event.props.get("location") or {}).get("displayName") or "",
             error=request.query_params.get("error"),
             answered=request.query_params.get("answered"),
@@ -209,6 +246,19 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         event_id = request.path_params["event_id"]
         # A plain urlencoded form; parsed here so the viewer needs no multipart library.
         form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+        current = signed_in(request)
+        if (
+            current is None
+            or current.id != user.id
+            or not hmac.compare_digest(
+                str(form.get("csrf_token", "")), form_token(session_of(request))
+            )
+        ):
+            return _render_status(
+                "mailbox/not_yours.html",
+                403,
+                message=f"Only {user.display_name}, signed in here, can answer for them.",
+            )
         target = f"/mailboxes/{quote(user.upn)}/events/{quote(event_id)}"
         answer = str(form.get("response", ""))
         try:
@@ -223,6 +273,40 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
             return RedirectResponse(f"{target}?error={quote(exc.message)}", status_code=303)
         return RedirectResponse(f"{target}?answered={quote(answer)}", status_code=303)
 
+    async def sign_in(request: Request) -> Response:
+        next_url = _local(request.query_params.get("next", ""))
+        if request.method == "GET":
+            return _render(
+                "mailbox/sign_in.html",
+                username=request.query_params.get("login_hint", ""),
+                next_url=next_url,
+                problem="",
+            )
+        form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+        username = str(form.get("username", "")).strip()
+        user = backend.user(username) if username else None
+        if user is None or not user.has_mailbox or str(form.get("password", "")) != user.password:
+            page = _render(
+                "mailbox/sign_in.html",
+                username=username,
+                next_url=next_url,
+                problem="Your account or password is incorrect.",
+            )
+            page.status_code = 401
+            return page
+        response = RedirectResponse(next_url or f"/mailboxes/{quote(user.upn)}", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE, backend.identity.new_session(user.id), httponly=True, samesite="lax"
+        )
+        return response
+
+    async def sign_out(request: Request) -> Response:
+        with backend.lock:
+            backend.identity.sessions.pop(session_of(request), None)
+        response = RedirectResponse("/mailboxes", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
     async def not_found(request: Request, exc: GraphError) -> Response:
         return _render("mailbox/missing.html", message=exc.message)
 
@@ -230,6 +314,13 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         async def wrapped(request: Request) -> Response:
             try:
                 result: Response = await endpoint(request)
+            except SignInFirst as exc:
+                wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(
+                    f"/mailboxes/sign-in?next={quote(wanted, safe='')}"
+                    f"&login_hint={quote(exc.user.upn, safe='')}",
+                    status_code=303,
+                )
             except GraphError as exc:
                 response = await not_found(request, exc)
                 response.status_code = exc.status
@@ -239,11 +330,45 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return wrapped
 
     return [
+        # Before "/mailboxes/{upn}", which would take "sign-in" for a person.
+        Route("/mailboxes/sign-in", sign_in, methods=["GET", "POST"]),
+        Route("/mailboxes/sign-out", sign_out, methods=["POST"]),
         Route("/mailboxes", guarded(people), methods=["GET"]),
         Route("/mailboxes/{upn}", guarded(week), methods=["GET"]),
         Route("/mailboxes/{upn}/inbox", guarded(inbox), methods=["GET"]),
         Route("/mailboxes/{upn}/events/{event_id}", guarded(event_page), methods=["GET"]),
         Route("/mailboxes/{upn}/events/{event_id}/respond", guarded(respond), methods=["POST"]),
+    ]
+
+
+class SignInFirst(Exception):
+    """The page is ``user``'s mailbox and they are not the one signed in."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(user.upn)
+        self.user = user
+
+
+def _local(url: str) -> str:
+    """``url`` if it is a page of the viewer, else "" (no redirect off the emulator)."""
+    return url if url.startswith("/mailboxes/") and "\\" not in url else ""
+
+
+def _render_status(name: str, status: int, **context: Any) -> HTMLResponse:
+    response = _render(name, **context)
+    response.status_code = status
+    return response
+
+
+def _as_seen_by(event: Event, user: User) -> list[Attendee]:
+    """The attendee table of the mailbox's own copy: the owner's own row shows the answer they
+    gave (their copy keeps it as its ``responseStatus``; the list came from the organizer)."""
+    if event.is_organizer:
+        return list(event.attendees)
+    own = user.upn.lower()
+    return [
+        replace(attendee, response=event.response) if attendee.key == own else attendee
+        for attendee in event.attendees
     ]
 
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from m365_emulator.backend import App, Backend, Tenant, User
+from m365_emulator.faults import REVOKE_ON_USE_KEY
 from m365_emulator.identity import tokens
 from m365_emulator.identity.errors import (
     IdentityError,
@@ -207,8 +208,10 @@ def _refresh_token(
                 raise consent_missing(app.client_id, app.display_name)
             # The OIDC part (refresh token, id token) carries over from the original grant.
             scopes = frozenset(wanted) | (grant.scopes & OIDC_SCOPES)
-        # Rotation: the presented token is spent; only the new one works from now on.
-        del backend.identity.refresh_tokens[presented]
+        # Entra answers with a new refresh token and leaves the presented one valid until it
+        # expires; a ``revokeOnUse`` fault rule spends it, for clients that must keep the new one.
+        if request.scope.get(REVOKE_ON_USE_KEY):
+            del backend.identity.refresh_tokens[presented]
     return _user_tokens(backend, request, app, user, scopes, None, acr)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,10 @@ from m365_emulator.backend import GRAPH_APP_ID, GRAPH_RESOURCE
 
 if TYPE_CHECKING:
     from m365_emulator.backend import App, Backend, User
+
+
+# Draws access token lifetimes (Entra: a random 60 to 90 minutes).
+_LIFETIMES = random.Random()
 
 
 def _epoch(moment: datetime) -> int:
@@ -48,7 +53,7 @@ def delegated_access_token(
     backend: Backend, issuer_base: str, app: App, user: User, scopes: frozenset[str], acr: str
 ) -> tuple[str, int]:
     now = backend.clock.now()
-    lifetime = backend.config.access_token_lifetime
+    lifetime = backend.config.access_token_seconds(_LIFETIMES)
     claims = {
         "aud": GRAPH_RESOURCE,
         "iss": f"{issuer_base}/{user.tenant_id}/",
@@ -81,7 +86,7 @@ def application_access_token(
     roles: frozenset[str],
 ) -> tuple[str, int]:
     now = backend.clock.now()
-    lifetime = backend.config.access_token_lifetime
+    lifetime = backend.config.access_token_seconds(_LIFETIMES)
     principal = service_principal_id(app.client_id, tenant_id)
     claims = {
         "aud": GRAPH_RESOURCE,

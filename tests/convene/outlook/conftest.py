@@ -31,6 +31,7 @@ from convene.events import services
 from convene.events.models import Event
 from convene.outlook.mailboxes import connections
 from convene.outlook.models import CalendarLink, OutlookSettings
+from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
@@ -95,7 +96,8 @@ def world_seed() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def m365() -> Iterator[RunningEmulator]:
-    with start_emulator() as emulator:
+    # Convene's test webhook is plain HTTP (Graph itself requires https).
+    with start_emulator(config=EmulatorConfig(allow_http_notification_urls=True)) as emulator:
         yield emulator
 
 

@@ -31,8 +31,32 @@ SNAPSHOT = mapping.EventSnapshot(
 
 def test_times_are_local_wall_time_in_the_events_own_zone_across_dst() -> None:
     payload = mapping.event_payload(SNAPSHOT)
-    assert payload["start"] == {"dateTime": "2026-03-29T01:30:00", "timeZone": "Europe/Berlin"}
-    assert payload["end"] == {"dateTime": "2026-03-29T04:00:00", "timeZone": "Europe/Berlin"}
+    assert payload["start"] == {
+        "dateTime": "2026-03-29T01:30:00",
+        "timeZone": "W. Europe Standard Time",
+    }
+    assert payload["end"] == {
+        "dateTime": "2026-03-29T04:00:00",
+        "timeZone": "W. Europe Standard Time",
+    }
+
+
+def test_an_iana_zone_graph_does_not_list_goes_out_as_its_windows_id() -> None:
+    amsterdam = replace(SNAPSHOT, timezone="Europe/Amsterdam")
+    assert mapping.event_payload(amsterdam)["start"]["timeZone"] == "W. Europe Standard Time"
+    toronto = replace(SNAPSHOT, timezone="America/Toronto")
+    assert mapping.event_payload(toronto)["start"] == {
+        "dateTime": "2026-03-28T20:30:00",
+        "timeZone": "Eastern Standard Time",
+    }
+
+
+def test_a_zone_without_a_windows_id_goes_out_in_utc() -> None:
+    troll = replace(SNAPSHOT, timezone="Antarctica/Troll")
+    assert mapping.event_payload(troll)["start"] == {
+        "dateTime": "2026-03-29T00:30:00",
+        "timeZone": "UTC",
+    }
 
 
 def test_attendees_are_everyone_but_the_mailbox_owner_sorted_and_typed_by_role() -> None:

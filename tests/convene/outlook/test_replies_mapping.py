@@ -81,10 +81,24 @@ def test_each_owned_property_changed_in_outlook_is_drift() -> None:
 
 
 def test_what_convene_never_sent_or_cannot_read_is_not_judged() -> None:
-    windows_zone = {
+    custom_zone = {
         **READ,
         "attendees": READ["attendees"][:1],
-        "start": {"dateTime": "2030-07-01T09:00:00", "timeZone": "Pacific Standard Time"},
+        "start": {"dateTime": "2030-07-01T01:00:00", "timeZone": "tzone://Microsoft/Custom"},
     }
-    assert mapping.drifted_properties(SENT, windows_zone) == []
+    assert mapping.drifted_properties(SENT, custom_zone) == []
     assert mapping.drifted_properties({}, {"subject": "Anything"}) == []
+
+
+def test_times_in_windows_zones_are_read_as_instants() -> None:
+    same_instant = {
+        **READ,
+        "attendees": READ["attendees"][:1],
+        "start": {"dateTime": "2030-07-01T09:00:00", "timeZone": "pacific standard time"},
+    }
+    assert mapping.drifted_properties(SENT, same_instant) == []
+    moved = {
+        **same_instant,
+        "start": {"dateTime": "2030-07-01T10:00:00", "timeZone": "Pacific Standard Time"},
+    }
+    assert mapping.drifted_properties(SENT, moved) == ["start"]

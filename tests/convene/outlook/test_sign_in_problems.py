@@ -3,19 +3,22 @@ nothing."""
 
 from __future__ import annotations
 
+import json
 from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import requests
+from django.contrib.sessions.models import Session
 from django.test import Client
 from url_access.hostile_urls import HOSTILE_NEXT, stays_on_convene
 from urllib3.exceptions import ProtocolError
 
-from convene.outlook.microsoft import identity
+from convene.outlook.microsoft import crypto, identity
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import OutlookConnection
+from convene.outlook.web.views import CALLBACK_COOKIE
 
 from .conftest import CLIENT_ID, OutlookWorld
 from .test_connect_and_sync import ADA, GRACE
@@ -116,11 +119,11 @@ def test_a_tampered_state_is_refused(outlook: OutlookWorld) -> None:
     back = outlook.emulator.sign_in(auth_uri, ADA)
     query = parse_qs(urlsplit(back).query)
 
-    posted = client.post("/outlook/callback/", {"code": query["code"][0], "state": "forged"})
-    page = client.get(posted["Location"])
+    page = client.post("/outlook/callback/", {"code": query["code"][0], "state": "forged"})
 
     assert page.status_code == 400
     assert b"That sign-in link cannot be used" in page.content
+    assert CALLBACK_COOKIE not in page.cookies
     assert not OutlookConnection.objects.exists()
 
 
@@ -182,9 +185,48 @@ def test_a_next_url_on_convene_is_where_the_sign_in_returns(
 
 
 def test_a_forged_answer_is_refused(outlook: OutlookWorld) -> None:
-    page = outlook.browser(ADA).get("/outlook/callback/", {"answer": "not-a-sealed-answer"})
+    client = outlook.browser(ADA)
+    client.cookies[CALLBACK_COOKIE] = "not-a-sealed-answer"
+    page = client.get("/outlook/callback/")
     assert page.status_code == 400
     assert b"That sign-in link cannot be used" in page.content
+
+
+def test_the_callback_seals_nothing_for_an_unknown_caller() -> None:
+    """Issue 19: the callback sealed any fields anyone posted, with the key of the tokens."""
+    anybody = Client()
+    page = anybody.post(
+        "/outlook/callback/", {"code": "x", "state": "made-up", "anything": "y" * 5000}
+    )
+    assert page.status_code == 400
+    assert CALLBACK_COOKIE not in page.cookies
+    assert "Location" not in page
+
+
+def test_nothing_sealed_travels_in_a_url(outlook: OutlookWorld) -> None:
+    client, auth_uri = start(outlook, ADA)
+    back = outlook.emulator.sign_in(auth_uri, ADA)
+    parts = urlsplit(back)
+    posted = client.post(parts.path, {**dict(parse_qsl(parts.query)), "extra": "z" * 100})
+    assert posted.status_code == 303
+    assert posted["Location"] == "/outlook/callback/"
+    sealed = posted.cookies[CALLBACK_COOKIE]
+    assert sealed["httponly"] and sealed["path"] == "/outlook/callback/"
+    opened = json.loads(crypto.unseal(sealed.value, max_age_seconds=60))
+    assert set(opened) <= {"code", "state", "error", "error_description"}
+    finished = client.get(posted["Location"])
+    assert finished.status_code == 302
+    assert finished.cookies[CALLBACK_COOKIE].value == ""
+
+
+def test_a_database_read_alone_cannot_finish_a_pending_sign_in(outlook: OutlookWorld) -> None:
+    """The PKCE verifier and nonce are sealed with a key that is not in the database."""
+    client, _ = start(outlook, ADA)
+    decoded = json.dumps(Session.objects.get(session_key=client.session.session_key).get_decoded())
+    (entry,) = client.session[identity.SESSION_KEY].values()
+    flow = json.loads(crypto.unseal(entry["flow"], max_age_seconds=60))
+    assert flow["code_verifier"] not in decoded
+    assert flow["nonce"] not in decoded
 
 
 def test_the_code_never_travels_in_a_url(outlook: OutlookWorld) -> None:

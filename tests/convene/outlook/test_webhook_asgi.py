@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from convene.asgi import application
 from convene.outlook import tasks
-from convene.outlook.inbound import subscriptions, webhook
+from convene.outlook.inbound import subscriptions, webhook, webhook_asgi
 from convene.outlook.models import Mode, NotedChange, Subscription
 
 SECRET = "a-client-state-only-microsoft-and-this-test-know"
@@ -141,3 +141,74 @@ def test_every_other_page_still_goes_through_django(transactional_db: None) -> N
     response = send("GET", "/accounts/sign-in/")
     assert response.status_code == 200
     assert "csrftoken" in response.cookies  # Django's middleware ran
+
+
+def test_large_bodies_wait_behind_each_other_not_in_front_of_genuine_notifications(
+    subscription: Subscription, queued: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: ten forged 111 KB batches at once held every thread; a real notification
+    waited seconds."""
+    release = threading.Event()
+    real = webhook._receive
+
+    def receive(request: Any, accept: Any) -> Any:
+        if len(request.body) > webhook_asgi.LARGE_BODY_BYTES:
+            release.wait(timeout=10)  # a large batch that takes its time
+        return real(request, accept)
+
+    monkeypatch.setattr(webhook, "_receive", receive)
+    forged = json.dumps({"value": [json.loads(notification("guess"))["value"][0]] * 400}).encode()
+    assert len(forged) > webhook_asgi.LARGE_BODY_BYTES
+
+    async def go() -> tuple[list[int], float]:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            headers = {"Content-Type": "application/json"}
+            large = [
+                asyncio.create_task(
+                    client.post("/outlook/webhook/", content=forged, headers=headers)
+                )
+                for _ in range(10)
+            ]
+            await asyncio.sleep(0.2)
+            started = asyncio.get_running_loop().time()
+            genuine = await client.post(
+                "/outlook/webhook/", content=notification(), headers=headers
+            )
+            waited = asyncio.get_running_loop().time() - started
+            release.set()
+            answers = [genuine.status_code] + [(await t).status_code for t in large]
+            return answers, waited
+
+    answers, waited = asyncio.run(go())
+
+    assert answers == [202] + [403] * 10
+    assert waited < 5  # not behind the blocked large batches (each would wait 10 s)
+
+
+def test_each_webhook_thread_keeps_its_database_connection(
+    subscription: Subscription, queued: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a connection per notification (SQLite's CONN_MAX_AGE is 0) cost twice what the
+    notification itself did (issue 19: about 1 ms of CPU per notification wanted)."""
+    from django.db import connection
+
+    seen: dict[str, set[int]] = {}
+    real = webhook._change
+
+    def change(verified: Any) -> int:
+        name = threading.current_thread().name
+        seen.setdefault(name, set()).add(id(connection.connection))
+        return real(verified)
+
+    monkeypatch.setattr(webhook, "_change", change)
+    for number in range(12):
+        response = send(
+            "POST",
+            "/outlook/webhook/",
+            notification(event_id=f"AAMkEvent{number}"),
+            **{"Content-Type": "application/json"},
+        )
+        assert response.status_code == 202
+
+    assert seen and all(len(connections) == 1 for connections in seen.values())

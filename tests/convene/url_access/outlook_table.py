@@ -64,9 +64,10 @@ CASES = (
     Case("connect Outlook", "get", "outlook:connect", MAY_CONNECT),
     Case("disconnect Outlook", "post", "outlook:disconnect", EVERYONE_ACTS),
     Case("disconnect Outlook by GET", "get", "outlook:disconnect", NOT_ALLOWED),
-    # Microsoft posts the sign-in answer here from its own page: anyone may post, and only a
-    # sealed copy comes back (303) to be read in the session that started the sign-in.
-    Case("sign-in answer from Microsoft", "post", "outlook:callback", (303,) * 7),
+    # Microsoft posts the sign-in answer here from its own page: anyone may post, but only an
+    # answer to a state Convene signed is sealed (303) to be read in the session that started
+    # the sign-in; this one names none, so it is refused (400) and nothing is sealed.
+    Case("sign-in answer from Microsoft", "post", "outlook:callback", (400,) * 7),
     # Read in the person's session: without a sign-in of theirs it is refused, nothing stored.
     Case(
         "sign-in answer read back", "get", "outlook:callback", (LOGIN, 400, 400, 400, 400, 400, 400)

@@ -128,6 +128,19 @@ def _reconcile_one(mailbox: str, graph_id: str, enqueue_sync: sync.Enqueue) -> b
             mailbox=mailbox,
         )
         return True
+    except Exception as exc:
+        # A fault of one event (a bug, data Convene cannot handle) must not fail the others
+        # of the batch nor hold their claims until they expire; the delta read looks at this
+        # event again.
+        log.exception("Reconciling an event of %s failed", mailbox)
+        record(
+            LogKind.NOTIFICATION,
+            "read_failed",
+            status=type(exc).__name__,
+            message=f"Reading this change failed ({type(exc).__name__}); see the worker's log.",
+            mailbox=mailbox,
+        )
+        return True
 
 
 def sweep(enqueue: EnqueueMailbox) -> int:

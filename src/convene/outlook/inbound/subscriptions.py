@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -68,20 +68,52 @@ def digest(client_state: str) -> str:
     return hashlib.sha256(client_state.encode()).hexdigest()
 
 
+# A batch may mix in a forged item beside a genuine one (only the genuine one counts); more
+# different secrets than this for one subscription is guessing.
+MAX_SECRETS_PER_SUBSCRIPTION = 2
+
+
 def verify(subscription_id: Any, client_state: Any) -> Subscription | None:
     """The active subscription a notification claims to come from, if its secret matches."""
-    if not isinstance(subscription_id, str) or not isinstance(client_state, str):
-        return None
-    if not subscription_id or len(subscription_id) > 200 or len(client_state) > 255:
-        return None
-    subscription = Subscription.objects.filter(
-        graph_id=subscription_id, state=Subscription.State.ACTIVE
-    ).first()
-    if subscription is None:
-        return None
-    if not hmac.compare_digest(subscription.client_state_hash, digest(client_state)):
-        return None
-    return subscription
+    return verify_all([(subscription_id, client_state)]).get((subscription_id, client_state))
+
+
+def verify_all(claims: Iterable[tuple[Any, Any]]) -> dict[tuple[str, str], Subscription]:
+    """Of these (subscriptionId, clientState) claims, the ones naming an active subscription
+    with that secret, each mapped to it. One query for all of them, however many items a
+    batch repeats them in: a forged batch costs no more than a genuine one."""
+    wanted = {
+        (subscription_id, client_state)
+        for subscription_id, client_state in claims
+        if isinstance(subscription_id, str)
+        and isinstance(client_state, str)
+        and 0 < len(subscription_id) <= 200
+        and len(client_state) <= 255
+    }
+    if not wanted:
+        return {}
+    secrets_named: dict[str, set[str]] = {}
+    for subscription_id, client_state in wanted:
+        secrets_named.setdefault(subscription_id, set()).add(client_state)
+    if any(len(named) > MAX_SECRETS_PER_SUBSCRIPTION for named in secrets_named.values()):
+        # Graph repeats a subscription's one clientState on each of its items; a batch that
+        # tries many against one subscription is guessing, and is refused unread.
+        return {}
+    active = {
+        subscription.graph_id: subscription
+        for subscription in Subscription.objects.filter(
+            graph_id__in={subscription_id for subscription_id, _ in wanted},
+            state=Subscription.State.ACTIVE,
+        )
+    }
+    found = {}
+    for subscription_id, client_state in wanted:
+        subscription = active.get(subscription_id)
+        if subscription is not None and hmac.compare_digest(
+            subscription.client_state_hash, digest(client_state)
+        ):
+            found[(subscription_id, client_state)] = subscription
+    return found
 
 
 # --- keeping them as needed ---------------------------------------------------------------

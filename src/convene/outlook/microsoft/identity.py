@@ -11,6 +11,7 @@ Nothing else in Convene imports ``msal``.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -21,7 +22,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msal
 import requests
+from django.core import signing
 
+from convene.outlook.microsoft import crypto
 from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, Rejected, Transient
 from convene.outlook.microsoft.registration import AppRegistration
 
@@ -41,6 +44,7 @@ _LOST = {"invalid_grant", "interaction_required", "consent_required", "login_req
 # Sign-ins in progress, per Django session: state -> what we need to finish them.
 SESSION_KEY = "outlook_sign_ins"
 SIGN_IN_TTL_SECONDS = 15 * 60
+_STATE_SALT = "convene.outlook.sign-in-state"
 
 
 # What MSAL raises when Microsoft's identity platform cannot be reached (requests' errors), or
@@ -86,10 +90,13 @@ def start_sign_in(
         redirect_uri=redirect_uri,
         login_hint=login_hint,
         response_mode="form_post",
+        state=_new_state(),
     )
     pending = _pending(session)
     pending[flow["state"]] = {
-        "flow": flow,
+        # Sealed with a key that is not in the database (the PKCE verifier and nonce inside
+        # finish a sign-in): someone who reads the sessions table cannot use them.
+        "flow": crypto.seal(json.dumps(flow)),
         "user_id": user_id,
         "return_to": return_to,
         "started": time.time(),
@@ -124,6 +131,10 @@ def _redeem(
     """The second half of ``finish_sign_in``: Microsoft's answer for a sign-in started here."""
     if "error" in params:
         raise _callback_error(params)
+    try:
+        flow = json.loads(crypto.unseal(entry["flow"], max_age_seconds=SIGN_IN_TTL_SECONDS))
+    except (crypto.UndecryptableToken, TypeError, ValueError) as exc:
+        raise SignInError("state", "This sign-in could not be read back; start again.") from exc
     cache = msal.SerializableTokenCache()
     # The code is good for one request, on a connection of its own: a pooled keep-alive one may
     # be closed by Microsoft for being idle just as the code goes out ("Remote end closed
@@ -133,9 +144,7 @@ def _redeem(
     with _new_http_session(registration) as http:
         app = _app(registration, cache, http_client=http, http_cache={})
         try:
-            result = app.acquire_token_by_auth_code_flow(
-                entry["flow"], params, scopes=DELEGATED_SCOPES
-            )
+            result = app.acquire_token_by_auth_code_flow(flow, params, scopes=DELEGATED_SCOPES)
         except ValueError as exc:  # MSAL: state mismatch or missing code
             raise SignInError(
                 "state", f"Microsoft's answer did not match this sign-in ({exc})."
@@ -327,6 +336,21 @@ def _new_http_session(registration: AppRegistration) -> requests.Session:
     session.trust_env = False
     session.verify = registration.ca_bundle or True
     return session
+
+
+def _new_state() -> str:
+    """A state only Convene can make (signed with SECRET_KEY, with its time): an answer posted
+    to the callback is looked at only if its state is one of these, and recent."""
+    return signing.TimestampSigner(salt=_STATE_SALT).sign(secrets.token_urlsafe(24))
+
+
+def is_recent_state(state: str) -> bool:
+    """Did Convene issue this state for a sign-in, within the time a sign-in may take?"""
+    try:
+        signing.TimestampSigner(salt=_STATE_SALT).unsign(state, max_age=SIGN_IN_TTL_SECONDS)
+    except signing.BadSignature:
+        return False
+    return True
 
 
 def _pending(session: Any) -> dict[str, Any]:

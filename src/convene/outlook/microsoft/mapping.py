@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import nh3
+from tzlocal.windows_tz import tz_win, win_tz
 
 JSON = dict[str, Any]
 
@@ -62,12 +63,11 @@ def transaction_id(event_id: int, generation: int) -> str:
 
 def event_payload(snapshot: EventSnapshot) -> JSON:
     """The Outlook event as Convene wants it; deterministic, so equal snapshots compare equal."""
-    zone = ZoneInfo(snapshot.timezone)
     payload: JSON = {
         "subject": snapshot.title,
         "body": {"contentType": "html", "content": _body_html(snapshot)},
-        "start": _local(snapshot.start, zone, snapshot.timezone),
-        "end": _local(snapshot.end, zone, snapshot.timezone),
+        "start": graph_date_time(snapshot.start, snapshot.timezone),
+        "end": graph_date_time(snapshot.end, snapshot.timezone),
         "location": {"displayName": snapshot.location},
         "isOnlineMeeting": snapshot.is_online,
         "attendees": _attendees(snapshot),
@@ -103,12 +103,27 @@ def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _local(moment: datetime, zone: ZoneInfo, zone_name: str) -> JSON:
-    # Local wall time in the event's own zone, so Outlook keeps the time right across DST
-    # changes and shows the zone the organizer chose (never a UTC offset labelled as a zone).
+def windows_zone(iana_name: str) -> str | None:
+    """The Windows time zone id CLDR gives an IANA zone (``Europe/Amsterdam`` -> ``W. Europe
+    Standard Time``); None for the few zones Windows has no id for (``Antarctica/Troll``)."""
+    return tz_win.get(iana_name)
+
+
+def graph_date_time(moment: datetime, iana_name: str) -> JSON:
+    """A dateTimeTimeZone Graph accepts for an instant in the event's IANA zone.
+
+    Graph takes every Windows zone id but only about a hundred IANA names (any other answers
+    400 TimeZoneNotSupportedException), so the zone goes out as its Windows id: local wall time
+    in the event's own zone keeps the time right across DST changes and shows the organizer's
+    zone in Outlook. The wall time is computed with the rules CLDR gives that Windows id, so the
+    instant is exact even where a zone's own rules have drifted from its Windows zone's. A zone
+    without a Windows id goes out in UTC: the instant is still exact.
+    """
+    windows = windows_zone(iana_name)
+    rules = ZoneInfo(win_tz[windows]) if windows is not None else ZoneInfo("UTC")
     return {
-        "dateTime": moment.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds"),
-        "timeZone": zone_name,
+        "dateTime": moment.astimezone(rules).replace(tzinfo=None).isoformat(timespec="seconds"),
+        "timeZone": windows or "UTC",
     }
 
 
@@ -242,19 +257,23 @@ def _body_text(body: Any) -> str:
 
 
 def _date_time_zone(value: Any) -> datetime | None:
-    """The instant a dateTimeTimeZone names; None for a zone this side cannot read (a Windows
-    zone name: Convene sends IANA names and reads without ``Prefer``, i.e. in UTC)."""
+    """The instant a dateTimeTimeZone names, its zone a Windows id or an IANA name; None for a
+    zone this side cannot read (an Exchange custom zone, ``tzone://Microsoft/Custom``)."""
     if not isinstance(value, dict):
         return None
     zone_name = str(value.get("timeZone") or "UTC")
+    if zone_name in ("UTC", "Etc/UTC", "tzone://Microsoft/Utc"):
+        zone_name = "UTC"
     try:
-        zone = ZoneInfo(
-            "UTC" if zone_name in ("UTC", "Etc/UTC", "tzone://Microsoft/Utc") else zone_name
-        )
+        zone = ZoneInfo(_WINDOWS_BY_LOWER.get(zone_name.lower(), zone_name))
         local = _parse_local(str(value.get("dateTime") or ""))
     except (ValueError, KeyError):
         return None
     return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+# Windows ids are case-insensitive in Exchange; "UTC" is one of them.
+_WINDOWS_BY_LOWER = {name.lower(): iana for name, iana in win_tz.items() if name != "UTC"}
 
 
 def _parse_local(text: str) -> datetime:

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -219,8 +220,11 @@ def connect(request: HttpRequest) -> HttpResponse:
 
 
 # What Microsoft posts back after sign-in (response_mode=form_post).
-CALLBACK_FIELDS = ("code", "state", "error", "error_description", "error_codes", "session_state")
+# What finishing a sign-in needs from Microsoft's answer, and how long each may be: the code and
+# state for MSAL, the error fields for the problem page. Nothing else is kept.
+CALLBACK_FIELDS = {"code": 3000, "state": 200, "error": 100, "error_description": 400}
 CALLBACK_MAX_AGE_SECONDS = 600
+CALLBACK_COOKIE = "convene_sign_in_answer"
 
 
 @csrf_exempt  # Microsoft's page posts here; the state bound to the session is the CSRF check
@@ -228,27 +232,55 @@ def callback(request: HttpRequest) -> HttpResponse:
     """Microsoft sends the browser back here after sign-in and consent.
 
     It arrives as a cross-site POST, which carries no SameSite=Lax session cookie; so the
-    answer is sealed (encrypted, time-limited) and handed to a GET of this same page, which
-    does carry the session. The code never appears in a URL in the clear.
+    answer is sealed (encrypted, time-limited) into a cookie for this page only, and the browser
+    is sent to a GET of this same page, which carries the session. Only an answer to a sign-in
+    Convene started (a state it signed, still recent) is sealed, and only the fields it needs;
+    nothing sealed is in a URL (history, access logs).
     """
     if request.method == "POST":
-        answer = {name: request.POST[name] for name in CALLBACK_FIELDS if name in request.POST}
-        sealed = crypto.seal(json.dumps(answer))
-        response = HttpResponseRedirect(
-            f"{reverse('outlook:callback')}?{urlencode({'answer': sealed})}"
-        )
-        response.status_code = 303  # the browser follows with a GET
-        return response
+        return _keep_answer(request)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    return _finish_sign_in(request)
+    response = _finish_sign_in(request)
+    response.delete_cookie(CALLBACK_COOKIE, path=reverse("outlook:callback"))
+    return response
+
+
+def _keep_answer(request: HttpRequest) -> HttpResponse:
+    if not identity.is_recent_state(request.POST.get("state", "")):
+        return _sign_in_problem(
+            request, "state", "This answer is not for a sign-in Convene started."
+        )
+    if len(request.POST.get("code", "")) > CALLBACK_FIELDS["code"]:
+        # A shortened code would not work: refuse rather than seal a cookie too big to keep.
+        return _sign_in_problem(request, "state", "The answer from Microsoft was not readable.")
+    answer = {
+        name: request.POST[name][:limit]
+        for name, limit in CALLBACK_FIELDS.items()
+        if name in request.POST
+    }
+    response = HttpResponseRedirect(reverse("outlook:callback"))
+    response.status_code = 303  # the browser follows with a GET
+    response.set_cookie(
+        CALLBACK_COOKIE,
+        crypto.seal(json.dumps(answer)),
+        max_age=CALLBACK_MAX_AGE_SECONDS,
+        path=reverse("outlook:callback"),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def _finish_sign_in(request: HttpRequest) -> HttpResponse:
     registration = AppRegistration.from_settings()
     try:
         params = json.loads(
-            crypto.unseal(request.GET.get("answer", ""), max_age_seconds=CALLBACK_MAX_AGE_SECONDS)
+            crypto.unseal(
+                request.COOKIES.get(CALLBACK_COOKIE, ""),
+                max_age_seconds=CALLBACK_MAX_AGE_SECONDS,
+            )
         )
     except (crypto.UndecryptableToken, ValueError):
         return _sign_in_problem(request, "state", "The answer from Microsoft was not readable.")

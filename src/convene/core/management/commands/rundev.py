@@ -59,6 +59,8 @@ def dev_children(
                     str(EMULATOR_API_PORT),
                     "--ui-port",
                     str(EMULATOR_UI_PORT),
+                    # Convene's dev server is plain HTTP; Graph itself takes only https webhooks.
+                    "--allow-http-webhooks",
                     *(["--seed", str(emulator_seed)] if emulator_seed else []),
                 ],
             ),
@@ -75,6 +77,9 @@ class Command(BaseCommand):
     help = "Run the web server, the Huey worker and the Microsoft 365 emulator together."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # What the web server, worker and emulator create (databases and their -wal/-shm,
+        # queue, keys, the emulator's CA and seed) is theirs alone, whatever the shell's umask.
+        os.umask(0o077)
         port = int(os.environ.get("CONVENE_PORT", "8000"))
         with_emulator = emulator_installed()
         environ = dict(os.environ)
@@ -117,6 +122,10 @@ class Command(BaseCommand):
         write(f"Convene:             http://127.0.0.1:{port}/")
         if with_emulator:
             write(f"Microsoft 365 (UI):  http://127.0.0.1:{EMULATOR_UI_PORT}/")
+            write(
+                f"Outlook mailboxes:   http://127.0.0.1:{EMULATOR_UI_PORT}/mailboxes (sign in as "
+                "the mailbox's owner: same email and password as on Convene)"
+            )
             write(f"Microsoft 365 (API): https://127.0.0.1:{EMULATOR_API_PORT}/")
         else:
             write("Microsoft 365 emulator: not installed, skipped.")

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_time_zone"),
+        ("accounts", "0003_time_zone"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ import convene.accounts.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0001_initial"),
+        ("accounts", "0002_display_name_plain_text"),
     ]
 
     operations = [
