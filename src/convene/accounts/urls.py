@@ -23,6 +23,8 @@ urlpatterns = [
             template_name="accounts/set_password.html",
             form_class=SetPasswordForm,
             post_reset_login=True,
+            # Choosing the password signs them in; axes' backend only checks, it cannot.
+            post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
             success_url=reverse_lazy("events:list"),
         ),
         name="set_password",
