@@ -409,7 +409,11 @@ def test_the_outlook_panel_shows_the_sync_finishing_without_a_reload(
     loads: list[str] = []
     page.on("load", lambda loaded: loads.append(loaded.url))
     with running_worker(tmp_path / "queue.sqlite3", threads=2):
-        expect(page.get_by_text("Synced to Outlook", exact=True)).to_be_visible(timeout=20_000)
+        try:
+            expect(page.get_by_text("Synced to Outlook", exact=True)).to_be_visible(timeout=20_000)
+        except AssertionError:
+            panel = page.locator("#outlook-panel").inner_text()
+            raise AssertionError(f"panel after 20 s: {panel!r}") from None
     assert loads == []  # the panel refreshed itself; the page was not reloaded
     expect(page.locator("#outlook-panel")).not_to_have_attribute("hx-trigger", re.compile("."))
 

@@ -44,8 +44,11 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
 
 
 def is_settling(link: CalendarLink) -> bool:
-    """Is a sync under way (the badge says "Sync pending")? The panel then refreshes itself
-    until it is not, so nobody has to reload the page to see "Synced"."""
+    """Will the sync state change by itself soon (a sync under way, or a failure that is
+    retried automatically)? The panel then refreshes itself until it will not, so nobody has
+    to reload the page to see "Synced"."""
+    if link.state == LinkState.FAILING:
+        return link.retries_automatically
     return link.state == LinkState.PENDING or (link.state == LinkState.SYNCED and link.is_behind)
 
 
