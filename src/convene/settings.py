@@ -79,7 +79,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "convene.core.middleware.PersonalTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "convene.core.middleware.RefusalPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as Axes asks: it turns a sign-in refused for too many failures into its page.
     "axes.middleware.AxesMiddleware",
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.tz",
                 "convene.core.context_processors.navigation",
             ],
         },
@@ -202,14 +205,25 @@ OUTLOOK_HTTP_TIMEOUT_SECONDS = float(os.environ.get("OUTLOOK_HTTP_TIMEOUT_SECOND
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <convene@localhost>")
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# Routine lines of the libraries (every task run, every HTTP request, every token lookup) only
+# when debugging; their problems always. Convene itself logs one line per sync at INFO.
+ROUTINE_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # run_huey gives the "huey" logger its own handler; propagating would print twice.
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "huey": {"propagate": False},
+        # With a handler of its own configured here, run_huey leaves the "huey" logger as it is
+        # (it would otherwise add one at INFO: two lines per task run).
+        "huey": {"handlers": ["console"], "level": ROUTINE_LEVEL, "propagate": False},
+        "httpx": {"level": ROUTINE_LEVEL},
+        "httpcore": {"level": ROUTINE_LEVEL},
+        "msal": {"level": "WARNING"},  # never DEBUG: it would log token request bodies
+        # Django's default configuration gives "django" a console handler of its own (with
+        # DEBUG on); its records also reach the root handler, so each was printed twice.
+        "django": {"handlers": [], "propagate": True},
         # Axes says INFO for every sign-in; lockouts and repeated failures are WARNINGs.
         "axes": {"level": "WARNING"},
     },

@@ -24,6 +24,9 @@ PanelContext = Callable[[HttpRequest, Mapping[str, Any]], Mapping[str, Any]]
 # when creating). Returning a response (e.g. a redirect to an authorization page) stops the save
 # and sends that response instead; None lets the save go ahead.
 EventFormGate = Callable[[HttpRequest, Any], HttpResponseBase | None]
+# Asked when an event form is shown (same arguments): a sentence to show beside its Save
+# button (e.g. that saving first leads to Microsoft's sign-in), or None.
+EventFormNote = Callable[[HttpRequest, Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Panel:
 _calendar_integrations: dict[str, MenuEntry] = {}
 _panels: dict[str, dict[str, Panel]] = {slot: {} for slot in SLOTS}
 _event_form_gates: dict[str, EventFormGate] = {}
+_event_form_notes: dict[str, EventFormNote] = {}
 
 
 def register_calendar_integration(label: str, url_name: str) -> None:
@@ -76,6 +80,15 @@ def register_event_form_gate(name: str, gate: EventFormGate) -> None:
 
 def event_form_gates() -> list[EventFormGate]:
     return list(_event_form_gates.values())
+
+
+def register_event_form_note(name: str, note: EventFormNote) -> None:
+    """See ``EventFormNote``: a gate should say beforehand what saving will lead to."""
+    _event_form_notes[name] = note
+
+
+def event_form_notes() -> list[EventFormNote]:
+    return list(_event_form_notes.values())
 
 
 @dataclass(frozen=True)

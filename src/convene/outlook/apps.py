@@ -37,6 +37,7 @@ class OutlookConfig(AppConfig):
             extensions.EVENT_DETAIL, "outlook/event_panel.html", panels.event_context
         )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
+        extensions.register_event_form_note("outlook", views.saving_leads_to_microsoft)
 
 
 def _note_change(sender: Any, change: Any, **kwargs: Any) -> None:

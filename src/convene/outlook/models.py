@@ -184,12 +184,17 @@ class Subscription(models.Model):
 
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
+        # Convene stopped using it (its notifications are refused) but Microsoft has not
+        # confirmed deleting it yet: deleting it is retried until it is gone or expires.
+        REMOVING = "removing", "Being deleted at Microsoft"
         REMOVED = "removed", "Removed"
 
     mailbox = models.CharField(max_length=254)
     mode = models.CharField(max_length=16, choices=Mode.choices)
+    # Whose authorization reaches it (organizer mode). Kept (set to NULL) when the connection
+    # goes, so a subscription that could not be deleted stays visible until it expires.
     connection = models.ForeignKey(
-        OutlookConnection, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        OutlookConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     graph_id = models.CharField(max_length=200, blank=True, db_index=True)
     # SHA-256 of the clientState Graph echoes on every notification; the secret itself is

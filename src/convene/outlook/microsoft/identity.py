@@ -29,8 +29,10 @@ from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, 
 from convene.outlook.microsoft.registration import AppRegistration
 
 # MSAL's debug log holds token request bodies (authorization codes, PKCE verifiers, refresh
-# tokens): whatever level the site logs at, MSAL never logs below INFO.
-logging.getLogger("msal").setLevel(logging.INFO)
+# tokens): whatever level the site logs at, MSAL never logs below INFO (settings keep its
+# routine INFO lines out too, at WARNING).
+_msal_log = logging.getLogger("msal")
+_msal_log.setLevel(max(_msal_log.getEffectiveLevel(), logging.INFO))
 
 # Delegated permissions Convene asks for; MSAL adds openid, profile and offline_access itself.
 DELEGATED_SCOPES = ["Calendars.ReadWrite", "User.Read"]
@@ -63,9 +65,12 @@ UNAVAILABLE = (requests.RequestException, msal.exceptions.MsalServiceError)
 class SignInError(MicrosoftError):
     """A sign-in that cannot complete; ``reason`` picks the page that explains what to do."""
 
-    def __init__(self, reason: str, message: str, *, code: str = "") -> None:
+    def __init__(self, reason: str, message: str, *, code: str = "", return_to: str = "") -> None:
         super().__init__(message, code=code)
         self.reason = reason
+        # Where the person was going when the sign-in started (e.g. their event form with its
+        # draft), when known: every way out of a failed sign-in leads back there.
+        self.return_to = return_to
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,17 @@ def finish_sign_in(
         )
     if entry["user_id"] != user_id:
         raise SignInError("state", "This sign-in was started by another account.")
+    try:
+        return _redeem(registration, entry, params)
+    except SignInError as exc:
+        exc.return_to = str(entry["return_to"])
+        raise
+
+
+def _redeem(
+    registration: AppRegistration, entry: dict[str, Any], params: dict[str, str]
+) -> SignedIn:
+    """The second half of ``finish_sign_in``: Microsoft's answer for a sign-in started here."""
     if "error" in params:
         raise _callback_error(params)
     try:

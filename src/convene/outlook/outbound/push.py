@@ -15,6 +15,7 @@ the same requests for many events at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
+
+log = logging.getLogger(__name__)
 
 
 def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None = None) -> None:
@@ -107,8 +110,16 @@ def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
         answer = target.client.call(update.call)
     except MicrosoftError as exc:
         _log(link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc))
+        log.warning(
+            "Outlook %s of event %s in %s failed: %s",
+            update.action,
+            link.event_id,
+            target.mailbox,
+            exc,
+        )
         raise
     _log(link, target, update, status="ok")
+    log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
     return {**adopted, **update.saved(answer)}
 
 

@@ -25,6 +25,7 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
+from convene.core.text import counted
 from convene.events.drafts import keep_draft
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile
@@ -38,12 +39,14 @@ from convene.outlook.models import (
     LogKind,
     OutlookConnection,
     OutlookSettings,
+    Subscription,
     SyncLogEntry,
 )
 from convene.outlook.moves import handover
 from convene.outlook.outbound import queueing
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
+    forget_typed,
     is_platform_consent,
     platform_consent_done,
     switch_needing_review,
@@ -71,6 +74,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             changes = services.change_settings(
                 values, actor_id=_user(request).pk, track_all=tasks.track_all_events_task
             )
+            forget_typed(request)
             for sentence in changes:
                 messages.success(request, sentence)
             if review is not None:
@@ -122,6 +126,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "failing": failing,
             "needing_authorization": needing_authorization,
             "leavers": handover.waiting(),
+            "undeleted_subscriptions": Subscription.objects.filter(
+                state=Subscription.State.REMOVING
+            ).order_by("expires_at"),
             "page": page,
             "filters": filters,
             "log_kinds": LogKind.choices,
@@ -173,7 +180,7 @@ def connect(request: HttpRequest) -> HttpResponse:
             login_hint=_user(request).email,
         )
     except Exception as exc:  # MSAL raises plain exceptions when discovery fails
-        return _sign_in_problem(request, "unreachable", str(exc))
+        return _sign_in_problem(request, "unreachable", str(exc), return_to=return_to)
     return HttpResponseRedirect(auth_uri)
 
 
@@ -247,10 +254,16 @@ def _finish_sign_in(request: HttpRequest) -> HttpResponse:
             registration, request.session, user_id=_user(request).pk, params=params
         )
     except identity.SignInError as exc:
-        return _sign_in_problem(request, exc.reason, str(exc))
+        return_to = safe_next(request, exc.return_to, default="") if exc.return_to else ""
+        return _sign_in_problem(request, exc.reason, str(exc), return_to=return_to)
     connections.save_sign_in(_user(request).pk, signed_in)
     resumed = queueing.resume_owner(_user(request).pk, tasks.enqueue_sync)
-    note = f" {resumed} waiting event(s) are on their way to Outlook." if resumed else ""
+    note = (
+        f" {counted(resumed, 'waiting event')} {'is' if resumed == 1 else 'are'} on the way "
+        "to Outlook."
+        if resumed
+        else ""
+    )
     messages.success(request, f"Outlook connected as {signed_in.username}.{note}")
     return redirect(safe_next(request, signed_in.return_to, default=reverse("outlook:mine")))
 
@@ -309,24 +322,34 @@ def microsoft_error_codes(request: HttpRequest) -> str:
     return ", ".join(codes)
 
 
-def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase | None:
-    """Event form gate: in organizer mode, an event is saved into its creator's Outlook
-    calendar, so a creator without a working connection first signs in with Microsoft and is
-    then brought back to the form with what they typed."""
-    outlook = OutlookSettings.load()
-    if not outlook.syncs_organizer_calendars:
-        return None
+def _must_connect_first(request: HttpRequest, event: Any) -> bool:
+    """In organizer mode, an event is saved into its creator's Outlook calendar: its creator
+    needs a working connection before saving it."""
+    if not OutlookSettings.load().syncs_organizer_calendars:
+        return False
     user = _user(request)
     creator_id = event.created_by_id if event is not None else user.pk
-    if creator_id != user.pk or connections.usable_connection(user.pk) is not None:
+    return creator_id == user.pk and connections.usable_connection(user.pk) is None
+
+
+def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase | None:
+    """Event form gate: a creator without a working connection first signs in with Microsoft
+    and is then brought back to the form with what they typed (the form said so beside its
+    Save button, see ``saving_leads_to_microsoft``)."""
+    if not _must_connect_first(request, event):
         return None
     form_again = keep_draft(request)
-    messages.info(
-        request,
-        "This event goes into your Outlook calendar. Sign in with Microsoft once; "
-        "you will come back here with everything you typed, ready to save.",
-    )
     return HttpResponseRedirect(f"{reverse('outlook:connect')}?{urlencode({'next': form_again})}")
+
+
+def saving_leads_to_microsoft(request: HttpRequest, event: Any) -> str | None:
+    """Event form note: what saving will do, said before it happens."""
+    if not _must_connect_first(request, event):
+        return None
+    return (
+        "This event goes into your Outlook calendar: saving takes you to Microsoft to sign in "
+        "once, then back here with everything you typed, ready to save."
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -367,9 +390,24 @@ SIGN_IN_PROBLEMS = {
 }
 
 
-def _sign_in_problem(request: HttpRequest, reason: str, detail: str) -> HttpResponse:
+def _sign_in_problem(
+    request: HttpRequest, reason: str, detail: str, *, return_to: str = ""
+) -> HttpResponse:
+    """The page of a sign-in that did not complete. Its "Try again" starts a new sign-in that
+    ends where the failed one would have (``return_to``, e.g. the event form with its draft),
+    and its way back leads there too."""
     title, explanation = SIGN_IN_PROBLEMS.get(reason, SIGN_IN_PROBLEMS["failed"])
-    context: dict[str, Any] = {"title": title, "explanation": explanation, "detail": detail}
+    try_again = reverse("outlook:connect")
+    if return_to:
+        try_again += "?" + urlencode({"next": return_to})
+    context: dict[str, Any] = {
+        "title": title,
+        "explanation": explanation,
+        "detail": detail,
+        "try_again_url": try_again,
+        "return_to": return_to,
+        "back_to_form": "draft=" in return_to,
+    }
     if reason in ("consent", "cancelled"):
         registration = AppRegistration.from_settings()
         # The registration's own tenant setting: "organizations" for a multi-tenant one (the
