@@ -128,6 +128,10 @@ def note_change(change: EventChange, enqueue: Enqueue) -> None:
     )
     if not created:
         CalendarLink.objects.filter(pk=link.pk).update(desired_version=F("desired_version") + 1)
+        # Outlook falls behind now if it was in step until this change (the sync lag's start).
+        CalendarLink.objects.filter(
+            pk=link.pk, synced_version__gte=F("desired_version") - 1
+        ).update(behind_since=timezone.now())
         # A permanent failure may be fixed by this very change: try again.
         CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
             next_attempt_at=timezone.now()

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -39,10 +38,11 @@ from convene.outlook.models import (
     Mode,
     OutlookConnection,
     OutlookSettings,
-    SyncLogEntry,
 )
 from convene.outlook.moves import handover
+from convene.outlook.operations import self_repair
 from convene.outlook.outbound import sync
+from convene.outlook.web import audit_log
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
     is_platform_consent,
@@ -122,21 +122,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     needing_authorization = OutlookConnection.objects.filter(
         status=ConnectionStatus.NEEDS_AUTHORIZATION
     ).select_related("user")
-    log = SyncLogEntry.objects.select_related("event", "user")
-    filters = {
-        "kind": request.GET.get("kind", ""),
-        "q": request.GET.get("q", "").strip(),
-        "event": request.GET.get("event", "").strip(),
-    }
-    if filters["kind"] in LogKind.values:
-        log = log.filter(kind=filters["kind"])
-    if filters["event"].isdigit():
-        log = log.filter(event_id=int(filters["event"]))
-    if filters["q"]:
-        log = log.filter(message__icontains=filters["q"]) | log.filter(
-            mailbox__icontains=filters["q"]
-        )
-    page = Paginator(log, 50).get_page(request.GET.get("page"))
+    filters = audit_log.LogFilters(
+        kind=request.GET.get("kind", ""),
+        event=request.GET.get("event", "").strip(),
+        q=request.GET.get("q", "").strip()[:200],
+    )
+    page = audit_log.page(filters, request.GET.get("before", ""))
     return render(
         request,
         "outlook/dashboard.html",
@@ -148,7 +139,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "leavers": handover.waiting(),
             "page": page,
             "filters": filters,
+            "search_days": audit_log.SEARCH_DAYS,
             "log_kinds": LogKind.choices,
+            "self_repairs": self_repair.summary(),
         },
     )
 
