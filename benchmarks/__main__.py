@@ -19,7 +19,17 @@ from benchmarks import report, scenarios
 from benchmarks.procs import REPOSITORY, machine
 from benchmarks.report import Scenario
 
-ORDER = ["backfill", "platform", "burst", "latency", "replies", "scale-out", "crash", "emulator"]
+ORDER = [
+    "backfill",
+    "platform",
+    "burst",
+    "latency",
+    "replies",
+    "scale-out",
+    "crash",
+    "reconcile",
+    "emulator",
+]
 PLATFORM_PENDING = "pending: platform mode not built"
 REPLIES_PENDING = "pending: replies (webhook, decline -> unenroll) not built"
 

@@ -792,6 +792,120 @@ def emulator(options: Options) -> list[Scenario]:
     return [result]
 
 
+# --- R: the daily reconcile (issue 20) -----------------------------------------------------
+
+
+def daily_reconcile(options: Options) -> list[Scenario]:
+    """Every upcoming event compared with its Outlook copy, nothing changed: Graph requests
+    (target: at most one per 50 events), wall time, and no PATCH, no message. Then a few
+    copies edited in Outlook: those alone are read and repaired."""
+    size = options.size
+    result = Scenario("R", "Daily reconcile of upcoming events")
+    cast = world.Cast.of(size.organizers, size.guests)
+    config = StackConfig("reconcile", worker_threads=options.threads)
+    drifted_count = max(1, size.events // 200)
+    with Stack(config) as stack:
+        # Who attends does not matter here; few people keep the set-up (the backfill) short.
+        synced = _one_synced_world(stack, cast, people=min(size.people, 4), events=size.events)
+        from convene.outlook.models import SyncLogEntry
+        from convene.outlook.operations import tasks as operations_tasks
+
+        def messages() -> int:
+            return sum(
+                len(stack.control("GET", f"/mailboxes/{guest}/messages")["value"])
+                for guest in cast.guests
+            )
+
+        def reconcile_all(runs: int) -> float:
+            started = time.monotonic()
+            operations_tasks.daily_reconcile_task.call_local()
+            world.wait_until(
+                lambda: (
+                    SyncLogEntry.objects.filter(action="daily_reconcile").count()
+                    >= runs * len(cast.organizers)
+                ),
+                size.timeout,
+                "daily reconcile",
+            )
+            return time.monotonic() - started
+
+        before = messages()
+        stack.control("POST", "/stats/reset")
+        wall = reconcile_all(1)
+        stats = stack.stats()
+        sent = messages() - before
+        operations = stats["requests"]["byOperation"]
+        requests = stats["requests"]["total"]
+        result.details.update(
+            events=len(synced),
+            mailboxes=len(cast.organizers),
+            stats=stats,
+            database="PostgreSQL" if config.postgres else "SQLite",
+        )
+        # At most one read per 50 events, but each mailbox needs its one read at least (at
+        # small sizes a mailbox holds fewer than 50).
+        per_mailbox = Counter(mailbox for mailbox, _, _ in synced)
+        allowed = sum(-(-count // 50) for count in per_mailbox.values())
+        result.add(
+            Figure("Graph requests per 50 unchanged events", round(requests * 50 / len(synced), 2))
+        )
+        result.add(
+            Figure.checked(
+                "Graph requests, nothing changed (one per 50 events of each mailbox allowed)",
+                requests,
+                "",
+                f"<= {allowed}",
+                lambda v: v <= allowed,
+            )
+        )
+        result.add(Figure("wall time, nothing changed", round(wall, 2), "s"))
+        result.add(
+            Figure.checked(
+                "PATCH requests, nothing changed",
+                operations.get("events.update", 0),
+                "",
+                "0",
+                lambda v: v == 0,
+            )
+        )
+        result.add(Figure.checked("messages sent", sent, "", "0", lambda v: v == 0))
+
+        # Some copies edited in Outlook: only those are read in full, and put back.
+        for mailbox, graph_id, _ in synced[:: len(synced) // drifted_count][:drifted_count]:
+            stack.control("PATCH", f"/mailboxes/{mailbox}/events/{graph_id}", {"subject": "Edited"})
+        stack.control("POST", "/stats/reset")
+        wall = reconcile_all(2)
+        world.wait_until(
+            lambda: (
+                stack.stats()["requests"]["byOperation"].get("events.update", 0) >= drifted_count
+            ),
+            size.timeout,
+            "drift repaired",
+        )
+        operations = stack.stats()["requests"]["byOperation"]
+    result.add(Figure("copies edited in Outlook, then reconciled", drifted_count))
+    result.add(
+        Figure.checked(
+            "full reads of edited copies",
+            operations.get("events.get", 0),
+            "",
+            f"== {drifted_count}",
+            lambda v: v == drifted_count,
+        )
+    )
+    result.add(
+        Figure.checked(
+            "PATCH requests repairing them",
+            operations.get("events.update", 0),
+            "",
+            f"== {drifted_count}",
+            lambda v: v == drifted_count,
+        )
+    )
+    result.add(Figure("wall time, with edits", round(wall, 2), "s"))
+    return [result]
+
+
 # --- shared -------------------------------------------------------------------------------
 
 
@@ -848,6 +962,7 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "crash": (["C"], crashes),
     "emulator": (["E"], emulator),
+    "reconcile": (["R"], daily_reconcile),
 }
 
 

@@ -28,11 +28,11 @@ import psycopg
 import pytest
 import redis
 from cryptography.fernet import Fernet
+from tests.convene.outlook.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.convene.outlook.test_platform import SERVICE, platform_seed
 
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
-from tests.convene.outlook.conftest import CLIENT_ID, CLIENT_SECRET
-from tests.convene.outlook.test_platform import SERVICE, platform_seed
 
 pytestmark = pytest.mark.postgres
 
