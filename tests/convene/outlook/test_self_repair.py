@@ -209,6 +209,21 @@ def test_the_daily_reconcile_repairs_a_drifted_copy_and_only_that_one(
     assert SyncLogEntry.objects.filter(action="drift_overwritten").count() == 1
 
 
+def test_a_copy_read_for_its_replies_is_not_read_again_the_next_day(live: OutlookWorld) -> None:
+    event = create_event(live, ALAN)
+    notifications(live, enabled=False)
+    respond(live, ALAN, event, "accept")
+
+    first = reconcile_ada()
+    live.emulator.control("POST", "/stats/reset")
+    second = reconcile_ada()
+
+    assert first is not None and first.differing == 1
+    assert second is not None and second.differing == 0
+    assert graph_operations(live) == {"calendarView.list": 1}
+    assert is_enrolled(event, ALAN)
+
+
 def test_the_daily_reconcile_lists_a_page_of_events_per_request(
     outlook: OutlookWorld, monkeypatch: Any
 ) -> None:

@@ -116,6 +116,10 @@ def reconcile(mailbox: str, graph_id: str, enqueue: sync.Enqueue) -> bool:
             # Forget what Outlook had accepted for these, so the next sync sends them again.
             kept = {k: v for k, v in link.last_pushed.items() if k not in drifted}
             CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+        elif graph_event.get("changeKey"):
+            # As Convene wrote it, replies aside (taken in below): this version needs no second
+            # look, so the delta read and the daily reconcile compare with it from now on.
+            CalendarLink.objects.filter(pk=link.pk).update(change_key=graph_event["changeKey"])
     finally:
         CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
     apply_replies(link.event, graph_event, mailbox, outlook)
