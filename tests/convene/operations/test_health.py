@@ -82,3 +82,21 @@ def test_workers_gone_for_a_day_are_forgotten() -> None:
 
     assert heartbeat.forget_gone_workers() == 1
     assert list(WorkerHeartbeat.objects.values_list("worker", flat=True)) == ["new:1"]
+
+
+def test_readyz_is_unavailable_when_the_queue_does_not_answer(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huey.contrib.djhuey import HUEY
+
+    heartbeat.beat("host:1")
+
+    def unreachable() -> int:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(HUEY, "pending_count", unreachable)
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["queue"] == "unavailable"
+    assert "Redis" not in response.content.decode(), "no details of the failure leak"
