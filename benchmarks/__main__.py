@@ -28,6 +28,7 @@ ORDER = [
     "scale-out",
     "crash",
     "reconcile",
+    "audit-log",
     "emulator",
 ]
 PLATFORM_PENDING = "pending: platform mode not built"

@@ -48,6 +48,7 @@ class Size:
     crash_events: int  # backfill during which the worker is killed ...
     crash_kills: int  # ... this many times ...
     crash_pause: tuple[float, float]  # ... after a random pause (s) in this range each time
+    audit_rows: int  # audit log entries for the dashboard's queries (PostgreSQL)
 
 
 SIZES = {
@@ -70,11 +71,32 @@ SIZES = {
         1000,
         10,
         (0.5, 2.0),
+        1_000_000,
     ),
     "quick": Size(
-        200, 10, 30, 100, 100, 4.0, 10, 10.0, 100, 6, 6.0, 4, 200, 5.0, 300.0, 200, 10, (0.2, 0.6)
+        200,
+        10,
+        30,
+        100,
+        100,
+        4.0,
+        10,
+        10.0,
+        100,
+        6,
+        6.0,
+        4,
+        200,
+        5.0,
+        300.0,
+        200,
+        10,
+        (0.2, 0.6),
+        100_000,
     ),
-    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 3, 3.0, 2, 50, 2.0, 120.0, 24, 3, (0.2, 0.5)),
+    "ci": Size(
+        48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 3, 3.0, 2, 50, 2.0, 120.0, 24, 3, (0.2, 0.5), 20_000
+    ),
 }
 
 
@@ -906,6 +928,76 @@ def daily_reconcile(options: Options) -> list[Scenario]:
     return [result]
 
 
+# --- A: the dashboard's audit log on a large log (issue 20) --------------------------------
+
+FILL_AUDIT_LOG = """
+INSERT INTO outlook_synclogentry
+    (created_at, kind, action, status, message, details, mailbox, event_id, user_id)
+SELECT now() - make_interval(secs => random() * 90 * 86400),
+       (ARRAY['graph', 'decision', 'settings', 'authorization', 'notification', 'reply'])
+           [1 + (g %% 6)],
+       (ARRAY['create', 'update', 'cancel', 'read', 'drift_overwritten'])[1 + (g %% 5)],
+       CASE WHEN g %% 50 = 0 THEN '429' ELSE 'ok' END,
+       'Entry ' || g || ': ' || md5(g::text),
+       '{}'::jsonb,
+       'person' || (g %% 500) || '@contoso.test',
+       NULL, NULL
+FROM generate_series(1, %s) AS g
+"""
+
+
+def audit_log(options: Options) -> list[Scenario]:
+    """The dashboard's audit log queries on a log of ``audit_rows`` entries (PostgreSQL), next
+    to the OFFSET paging and whole-log search they replaced."""
+    rows = options.size.audit_rows
+    result = Scenario("A", f"Audit log of {rows:,} entries: the dashboard's queries")
+    with Stack(StackConfig("audit-log", postgres=True)) as stack:
+        stack.start_emulator([])
+        world.setup_django(stack)
+        from django.db import connection
+
+        from convene.outlook.models import SyncLogEntry
+        from convene.outlook.web import audit_log as log
+
+        with connection.cursor() as cursor:
+            cursor.execute(FILL_AUDIT_LOG, [rows])
+            cursor.execute("ANALYZE outlook_synclogentry")
+        deep = SyncLogEntry.objects.order_by("-created_at", "-id")[rows - 1000]
+        cursor_value = log.make_cursor(deep)
+
+        def timed(run: Callable[[], object]) -> float:
+            samples = []
+            for _ in range(5):
+                started = time.perf_counter()
+                run()
+                samples.append(time.perf_counter() - started)
+            return round(statistics.median(samples) * 1000, 2)
+
+        def keyset(filters: log.LogFilters, before: str = "") -> Callable[[], object]:
+            return lambda: log.page(filters, before)
+
+        shapes = {
+            "first page": keyset(log.LogFilters()),
+            "deep page (keyset)": keyset(log.LogFilters(), cursor_value),
+            "filter by kind, deep": keyset(log.LogFilters(kind="decision"), cursor_value),
+            "mailbox search": keyset(log.LogFilters(q="person7@contoso.test")),
+            "text search (last 7 days)": keyset(log.LogFilters(q="drift")),
+        }
+        for name, run in shapes.items():
+            result.add(Figure.checked(name, timed(run), "ms", "<= 20 ms", lambda v: v <= 20))
+        everything = SyncLogEntry.objects.order_by("-created_at", "-id")
+        before = {
+            "deep page with OFFSET (before)": lambda: list(everything[rows - 1000 : rows - 950]),
+            "text search over the whole log (before)": lambda: list(
+                everything.filter(message__icontains="drift")[:51]
+            ),
+        }
+        for name, run in before.items():
+            result.add(Figure(name, timed(run), "ms"))
+    result.details.update(rows=rows, database="PostgreSQL")
+    return [result]
+
+
 # --- shared -------------------------------------------------------------------------------
 
 
@@ -963,6 +1055,7 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "crash": (["C"], crashes),
     "emulator": (["E"], emulator),
     "reconcile": (["R"], daily_reconcile),
+    "audit-log": (["A"], audit_log),
 }
 
 
