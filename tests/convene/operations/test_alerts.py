@@ -88,3 +88,15 @@ def test_the_alerts_page_shows_open_alerts_with_their_fix(
     page = client.get("/manage/alerts/").content.decode()
 
     assert "The disk is full" in page and "Delete old backups." in page
+
+
+def test_the_sync_dashboard_points_to_open_alerts(
+    conditions: list[AlertCondition], client: Client, admin_user: Any
+) -> None:
+    conditions.append(DISK)
+    alerts.evaluate()
+    client.force_login(admin_user)
+
+    page = client.get("/outlook/admin/sync/").content.decode()
+
+    assert "1 open alert needs an admin" in page and 'href="/manage/alerts/"' in page

@@ -23,6 +23,7 @@ from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.events.drafts import keep_draft
+from convene.operations.models import AdminAlert
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile as inbound
 from convene.outlook.mailboxes import connections
@@ -142,6 +143,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "search_days": audit_log.SEARCH_DAYS,
             "log_kinds": LogKind.choices,
             "self_repairs": self_repair.summary(),
+            "open_alerts": AdminAlert.objects.filter(cleared_at__isnull=True).count(),
         },
     )
 
