@@ -173,6 +173,8 @@ CONVENE_METRICS_ALLOWED_ADDRESSES = env_list("CONVENE_METRICS_ALLOWED_ADDRESSES"
 # How often each worker process writes its heartbeat; /readyz wants one within the stale time.
 CONVENE_HEARTBEAT_SECONDS = float(os.environ.get("CONVENE_HEARTBEAT_SECONDS", "15"))
 CONVENE_WORKER_STALE_SECONDS = float(os.environ.get("CONVENE_WORKER_STALE_SECONDS", "60"))
+# The scheduler's periodic tasks run every minute; none for this long raises an admin alert.
+CONVENE_PERIODIC_STALE_SECONDS = float(os.environ.get("CONVENE_PERIODIC_STALE_SECONDS", "180"))
 # Audit log and finished jobs older than this are deleted every night, this many rows at a time.
 CONVENE_RETENTION_DAYS = int(os.environ.get("CONVENE_RETENTION_DAYS", "90"))
 CONVENE_RETENTION_BATCH = int(os.environ.get("CONVENE_RETENTION_BATCH", "5000"))

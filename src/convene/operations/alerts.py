@@ -25,6 +25,7 @@ from convene.operations.models import AdminAlert
 log = logging.getLogger(__name__)
 
 NO_WORKER = "operations.no_worker"
+NO_PERIODIC_TASKS = "operations.no_periodic_tasks"
 
 
 def no_worker_condition() -> AlertCondition:
@@ -40,8 +41,34 @@ def no_worker_condition() -> AlertCondition:
     )
 
 
+def no_periodic_tasks_condition() -> AlertCondition:
+    return AlertCondition(
+        key=NO_PERIODIC_TASKS,
+        title="Convene's periodic tasks have stopped",
+        fix=(
+            "Workers run, but nothing queues the periodic tasks (the sweep that re-sends "
+            "changes, subscriptions, delta reads, alerts, retention). Start the scheduler "
+            "(systemctl start convene-scheduler, see docs/deploy.md) and check its log."
+        ),
+    )
+
+
 def worker_conditions() -> list[AlertCondition]:
-    return [] if heartbeat.workers_seen() else [no_worker_condition()]
+    """No worker at all; or workers but no periodic tasks (the scheduler is down)."""
+    if not heartbeat.workers_seen():
+        return [no_worker_condition()]
+    return [] if heartbeat.periodic_tasks_seen() else [no_periodic_tasks_condition()]
+
+
+def check_workers() -> int:
+    """For the web side (/readyz, /metrics): what a dead worker or scheduler cannot raise
+    itself. Returns the workers seen."""
+    seen = heartbeat.workers_seen()
+    if not seen:
+        raise_alert(no_worker_condition())
+    elif not heartbeat.periodic_tasks_seen():
+        raise_alert(no_periodic_tasks_condition())
+    return seen
 
 
 def evaluate() -> list[AdminAlert]:

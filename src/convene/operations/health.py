@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from huey.contrib.djhuey import HUEY
 
-from convene.operations import alerts, heartbeat
+from convene.operations import alerts
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,8 @@ def _queue() -> str:
 
 def _workers() -> str:
     try:
-        if heartbeat.workers_seen():
-            return "ok"
         # The worker cannot say it is dead: the probe that notices tells the admins (once).
-        alerts.raise_alert(alerts.no_worker_condition())
+        seen = alerts.check_workers()
     except DatabaseError:
         return "unknown"
-    return "none seen"
+    return "ok" if seen else "none seen"

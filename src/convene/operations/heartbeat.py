@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Rows of workers gone this long are removed (a restarted worker has a new pid).
 FORGET_AFTER = timedelta(days=1)
+# Not a process: written by a periodic task each minute, so it shows the scheduler is queueing
+# periodic tasks and a worker is running them (``periodic_tasks_seen``).
+PERIODIC_TASKS = "periodic-tasks"
 
 _lock = threading.Lock()
 _stop = threading.Event()
@@ -47,11 +50,26 @@ def workers_seen(within_seconds: float | None = None) -> int:
     ``CONVENE_WORKER_STALE_SECONDS``)."""
     seconds = settings.CONVENE_WORKER_STALE_SECONDS if within_seconds is None else within_seconds
     window = timedelta(seconds=seconds)
-    return WorkerHeartbeat.objects.filter(seen_at__gte=timezone.now() - window).count()
+    return (
+        WorkerHeartbeat.objects.filter(seen_at__gte=timezone.now() - window)
+        .exclude(worker=PERIODIC_TASKS)
+        .count()
+    )
+
+
+def periodic_tasks_seen(within_seconds: float | None = None) -> bool:
+    """Whether a periodic task ran within ``CONVENE_PERIODIC_STALE_SECONDS`` (default 180)."""
+    seconds = settings.CONVENE_PERIODIC_STALE_SECONDS if within_seconds is None else within_seconds
+    since = timezone.now() - timedelta(seconds=seconds)
+    return WorkerHeartbeat.objects.filter(worker=PERIODIC_TASKS, seen_at__gte=since).exists()
 
 
 def forget_gone_workers() -> int:
-    deleted, _ = WorkerHeartbeat.objects.filter(seen_at__lt=timezone.now() - FORGET_AFTER).delete()
+    deleted, _ = (
+        WorkerHeartbeat.objects.filter(seen_at__lt=timezone.now() - FORGET_AFTER)
+        .exclude(worker=PERIODIC_TASKS)
+        .delete()
+    )
     return deleted
 
 

@@ -74,13 +74,16 @@ class ConveneCollector(Collector):
 
 
 def base_metrics() -> Iterator[GaugeMetricFamily]:
-    seen = heartbeat.workers_seen()
-    if not seen:
-        alerts.raise_alert(alerts.no_worker_condition())
+    seen = alerts.check_workers()
     yield GaugeMetricFamily(
         "convene_workers_seen",
         "Worker processes that wrote their heartbeat within CONVENE_WORKER_STALE_SECONDS.",
         value=seen,
+    )
+    yield GaugeMetricFamily(
+        "convene_periodic_tasks_running",
+        "1 when a periodic task ran within CONVENE_PERIODIC_STALE_SECONDS (the scheduler is up).",
+        value=int(heartbeat.periodic_tasks_seen()),
     )
     yield GaugeMetricFamily(
         "convene_queue_depth", "Tasks waiting in the queue.", value=HUEY.pending_count()

@@ -10,6 +10,7 @@ from convene.operations import alerts, heartbeat, retention
 
 @db_periodic_task(crontab(minute="*"))
 def evaluate_alerts_task() -> None:
+    heartbeat.beat(heartbeat.PERIODIC_TASKS)
     alerts.evaluate()
 
 

@@ -31,6 +31,7 @@ def test_readyz_is_ready_with_a_worker_seen_within_the_last_minute(
     client: Client, django_assert_max_num_queries: Any
 ) -> None:
     heartbeat.beat("host:1")
+    heartbeat.beat(heartbeat.PERIODIC_TASKS)
 
     with django_assert_max_num_queries(3):
         response = client.get("/readyz")
@@ -65,6 +66,30 @@ def test_readyz_without_a_worker_alerts_the_admins_once(
     (notice,) = Notice.objects.filter(user=admin_user)
     assert "No Convene worker" in notice.text and "systemctl start" in notice.text
     assert len(mailoutbox) == 1
+
+
+def test_workers_without_periodic_tasks_alert_the_admins_that_the_scheduler_stopped(
+    client: Client, admin_user: Any
+) -> None:
+    heartbeat.beat("host:1")
+    WorkerHeartbeat.objects.create(
+        worker=heartbeat.PERIODIC_TASKS, seen_at=timezone.now() - timedelta(minutes=4)
+    )
+
+    for _ in range(3):
+        assert client.get("/readyz").status_code == 200
+
+    (alert,) = AdminAlert.objects.all()
+    assert alert.key == "operations.no_periodic_tasks"
+    (notice,) = Notice.objects.filter(user=admin_user)
+    assert "convene-scheduler" in notice.text
+
+
+def test_the_periodic_task_marker_is_not_a_worker() -> None:
+    heartbeat.beat(heartbeat.PERIODIC_TASKS)
+
+    assert heartbeat.workers_seen() == 0
+    assert heartbeat.periodic_tasks_seen()
 
 
 def test_a_worker_heartbeat_updates_its_own_row() -> None:
