@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "convene.accounts",
     "convene.events",
     "convene.outlook",
+    "convene.operations",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -201,6 +202,23 @@ OUTLOOK_COALESCE_SECONDS = float(os.environ.get("OUTLOOK_COALESCE_SECONDS", "1.0
 OUTLOOK_LEASE_SECONDS = float(os.environ.get("OUTLOOK_LEASE_SECONDS", "120"))
 # How long Convene waits for one answer from Microsoft Graph before trying again later.
 OUTLOOK_HTTP_TIMEOUT_SECONDS = float(os.environ.get("OUTLOOK_HTTP_TIMEOUT_SECONDS", "30"))
+
+# --- Operations (docs/operations.md) ----------------------------------------------------------
+# /metrics answers a request with "Authorization: Bearer <token>", or from these addresses or
+# networks (e.g. "10.0.0.5,192.168.0.0/24"); with neither set, nobody may read it.
+CONVENE_METRICS_TOKEN = os.environ.get("CONVENE_METRICS_TOKEN", "")
+CONVENE_METRICS_ALLOWED_ADDRESSES = env_list("CONVENE_METRICS_ALLOWED_ADDRESSES", default=[])
+# How often each worker process writes its heartbeat; /readyz wants one within the stale time.
+CONVENE_HEARTBEAT_SECONDS = float(os.environ.get("CONVENE_HEARTBEAT_SECONDS", "15"))
+CONVENE_WORKER_STALE_SECONDS = float(os.environ.get("CONVENE_WORKER_STALE_SECONDS", "60"))
+# The scheduler's periodic tasks run every minute; none for this long raises an admin alert.
+CONVENE_PERIODIC_STALE_SECONDS = float(os.environ.get("CONVENE_PERIODIC_STALE_SECONDS", "180"))
+# Audit log and finished jobs older than this are deleted every night, this many rows at a time.
+CONVENE_RETENTION_DAYS = int(os.environ.get("CONVENE_RETENTION_DAYS", "90"))
+CONVENE_RETENTION_BATCH = int(os.environ.get("CONVENE_RETENTION_BATCH", "5000"))
+# Admin alerts: changes waiting longer than this for Outlook; Microsoft throttling longer than this.
+CONVENE_ALERT_SYNC_LAG_SECONDS = float(os.environ.get("CONVENE_ALERT_SYNC_LAG_SECONDS", "300"))
+CONVENE_ALERT_THROTTLED_SECONDS = float(os.environ.get("CONVENE_ALERT_THROTTLED_SECONDS", "600"))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <convene@localhost>")

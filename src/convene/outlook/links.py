@@ -104,6 +104,10 @@ def note_new_version(event_id: int, mode: str) -> CalendarLink:
     link, created = CalendarLink.objects.get_or_create(event_id=event_id, defaults={"mode": mode})
     if not created:
         CalendarLink.objects.filter(pk=link.pk).update(desired_version=F("desired_version") + 1)
+        # Outlook falls behind now if it was in step until this change (the sync lag's start).
+        CalendarLink.objects.filter(
+            pk=link.pk, synced_version__gte=F("desired_version") - 1
+        ).update(behind_since=timezone.now())
         CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
             next_attempt_at=timezone.now()
         )
@@ -225,6 +229,12 @@ def note_outlook_copy(
     kept = {k: v for k, v in link.last_pushed.items() if k not in drifted}
     kept[mapping.OUTLOOK_ONLY_ATTENDEES] = outlook_only
     CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+
+
+def seen_as_written(link: CalendarLink, change_key: str) -> None:
+    """A read found Outlook's copy as Convene wrote it (replies aside): this version needs no
+    second look, so the delta read and the daily reconcile compare with it from now on."""
+    CalendarLink.objects.filter(pk=link.pk).update(change_key=change_key)
 
 
 def drift_repeating(link: CalendarLink, reason: str, drifted: list[str]) -> None:
@@ -441,6 +451,7 @@ def _without_copy() -> dict[str, Any]:
         "state": LinkState.PENDING,
         "attempts": 0,
         "last_error": "",
+        "behind_since": timezone.now(),
     }
 
 

@@ -127,6 +127,8 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
         )
         if drifted or outlook_only != known_before:
             links.note_outlook_copy(link, drifted, outlook_only)
+        if not drifted and graph_event.get("changeKey"):
+            links.seen_as_written(link, str(graph_event["changeKey"]))
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)

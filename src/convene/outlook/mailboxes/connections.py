@@ -180,7 +180,8 @@ def access_token(
             raise
         if got.rotated_cache is not None:
             OutlookConnection.objects.filter(pk=connection_id).update(
-                encrypted_token_cache=crypto.encrypt(got.rotated_cache)
+                encrypted_token_cache=crypto.encrypt(got.rotated_cache),
+                tokens_refreshed_at=timezone.now(),
             )
         return got
     finally:

@@ -146,6 +146,27 @@ class GraphClient:
                 return
             url, params = next_link, None
 
+    def calendar_view(
+        self, start: str, end: str, select: tuple[str, ...], page_size: int
+    ) -> Iterator[JSON]:
+        """Yield each page of the events shown between ``start`` and ``end`` (only the
+        ``select``ed properties, up to ``page_size`` a page)."""
+        url = f"{self._root}/calendarView"
+        params: dict[str, str] | None = {
+            "startDateTime": start,
+            "endDateTime": end,
+            "$select": ",".join(select),
+        }
+        while True:
+            page = self._json(
+                "GET", url, params=params, headers={"Prefer": f"odata.maxpagesize={page_size}"}
+            )
+            yield page
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            url, params = next_link, None
+
     # --- any call, alone or batched -------------------------------------------------------
 
     def call(self, call: Call) -> JSON:

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +26,7 @@ from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.core.text import counted
 from convene.events.drafts import keep_draft
+from convene.operations.models import AdminAlert
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile
 from convene.outlook.mailboxes import connections
@@ -40,10 +40,11 @@ from convene.outlook.models import (
     OutlookConnection,
     OutlookSettings,
     Subscription,
-    SyncLogEntry,
 )
 from convene.outlook.moves import handover
+from convene.outlook.operations import self_repair
 from convene.outlook.outbound import queueing
+from convene.outlook.web import audit_log
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
     forget_typed,
@@ -102,21 +103,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     needing_authorization = OutlookConnection.objects.filter(
         status=ConnectionStatus.NEEDS_AUTHORIZATION
     ).select_related("user")
-    log = SyncLogEntry.objects.select_related("event", "user")
-    filters = {
-        "kind": request.GET.get("kind", ""),
-        "q": request.GET.get("q", "").strip(),
-        "event": request.GET.get("event", "").strip(),
-    }
-    if filters["kind"] in LogKind.values:
-        log = log.filter(kind=filters["kind"])
-    if filters["event"].isdigit():
-        log = log.filter(event_id=int(filters["event"]))
-    if filters["q"]:
-        log = log.filter(message__icontains=filters["q"]) | log.filter(
-            mailbox__icontains=filters["q"]
-        )
-    page = Paginator(log, 50).get_page(request.GET.get("page"))
+    filters = audit_log.LogFilters(
+        kind=request.GET.get("kind", ""),
+        event=request.GET.get("event", "").strip(),
+        q=request.GET.get("q", "").strip()[:200],
+    )
+    page = audit_log.page(filters, request.GET.get("before", ""))
     return render(
         request,
         "outlook/dashboard.html",
@@ -131,7 +123,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ).order_by("expires_at"),
             "page": page,
             "filters": filters,
+            "search_days": audit_log.SEARCH_DAYS,
             "log_kinds": LogKind.choices,
+            "self_repairs": self_repair.summary(),
+            "open_alerts": AdminAlert.objects.filter(cleared_at__isnull=True).count(),
         },
     )
 
