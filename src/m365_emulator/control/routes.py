@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from m365_emulator.backend import Backend, SeedError, User
+from m365_emulator.backend import Backend
+from m365_emulator.directory import User
 from m365_emulator.faults import FaultRuleError, parse_rule
+from m365_emulator.seed import SeedError
 
 
 class ControlError(Exception):

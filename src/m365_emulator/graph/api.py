@@ -25,7 +25,8 @@ from m365_emulator.graph.subscriptions import to_json as subscription_json
 from m365_emulator.identity.access import Caller, mailbox_for
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
     from m365_emulator.graph.store import GraphStore
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"

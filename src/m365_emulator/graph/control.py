@@ -19,7 +19,8 @@ from m365_emulator.graph import serialize
 from m365_emulator.graph.subscriptions import to_json as subscription_json
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 Endpoint = Callable[[Request], Any]
 

@@ -42,7 +42,8 @@ from m365_emulator.graph.subscriptions import Subscriptions
 if TYPE_CHECKING:
     from threading import RLock
 
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 RESPONSES = {
     "accept": "accepted",

@@ -37,7 +37,8 @@ from m365_emulator.graph.model import Attendee, Event
 from m365_emulator.identity.pages import SESSION_COOKIE
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 HOUR_PX = 60
 ZONES = (

@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from m365_emulator.backend import App, Backend, Tenant, User
+from m365_emulator.backend import Backend
+from m365_emulator.directory import App, Tenant, User
 from m365_emulator.identity.errors import IdentityError, app_not_found, consent_missing
 from m365_emulator.identity.forms import Form, read_form
 from m365_emulator.identity.scopes import parse_scopes

@@ -19,7 +19,8 @@ from cryptography import x509
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from m365_emulator.backend import App, Backend, Tenant, User
+from m365_emulator.backend import Backend
+from m365_emulator.directory import App, Tenant, User
 from m365_emulator.faults import REVOKE_ON_USE_KEY
 from m365_emulator.identity import tokens
 from m365_emulator.identity.errors import (

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from m365_emulator.backend import GRAPH_APP_ID, GRAPH_RESOURCE
+from m365_emulator.directory import GRAPH_APP_ID, GRAPH_RESOURCE
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import App, Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import App, User
 
 
 # Draws access token lifetimes (Entra: a random 60 to 90 minutes).
