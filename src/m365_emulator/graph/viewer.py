@@ -123,7 +123,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return request.cookies.get(SESSION_COOKIE, "")
 
     def signed_in(request: Request) -> User | None:
-        user_id = backend.identity.sessions.get(session_of(request))
+        user_id = backend.identity.session_user_id(session_of(request))
         return backend.user(user_id) if user_id else None
 
     def form_token(session: str) -> str:
@@ -302,8 +302,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return response
 
     async def sign_out(request: Request) -> Response:
-        with backend.lock:
-            backend.identity.sessions.pop(session_of(request), None)
+        backend.identity.end_session(session_of(request))
         response = RedirectResponse("/mailboxes", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response

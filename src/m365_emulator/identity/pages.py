@@ -47,8 +47,7 @@ def ui_routes(backend: Backend) -> list[BaseRoute]:
 
     async def logout(request: Request) -> Response:
         session = request.cookies.get(SESSION_COOKIE)
-        with backend.lock:
-            backend.identity.sessions.pop(session or "", None)
+        backend.identity.end_session(session)
         target = request.query_params.get("post_logout_redirect_uri")
         response: Response = (
             RedirectResponse(target, 302)
@@ -89,7 +88,7 @@ def _authorize(backend: Backend, request: Request, form: Form) -> Response:
     if request.method == "GET":
         return _start_authorize(backend, request, segment)
     transaction = str(form.get("transaction", ""))
-    pending = backend.identity.pending.get(transaction)
+    pending = backend.identity.pending_authorization(transaction)
     if pending is None or pending.kind != "authorize":
         raise _PageError(
             IdentityError("invalid_request", 90015, "The sign-in request expired. Start again.")
@@ -203,7 +202,7 @@ def _continue(
 ) -> Response:
     step = str(form.get("step", ""))
     if form.get("decision") == "cancel":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_error(pending, _declined(), subcode="cancel")
     if step == "select":
         account = str(form.get("account", ""))
@@ -307,7 +306,7 @@ def _grant_consent(
     assert app is not None
     tenant = backend.tenants[user.tenant_id]
     if form.get("decision") != "accept":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_error(pending, _declined())
     requested = parse_scopes(pending.params.get("scope"))
     wanted = app.delegated_scopes if requested.default else requested.graph
@@ -344,8 +343,7 @@ def _issue_code(
         )
     )
     if transaction is not None:
-        with backend.lock:
-            backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
     answer = {"code": code}
     if "state" in params:
         answer["state"] = params["state"]
@@ -382,14 +380,14 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         return _sign_in_page(backend, request, started, backend.identity.begin(started))
 
     transaction = str(form.get("transaction", ""))
-    pending = backend.identity.pending.get(transaction)
+    pending = backend.identity.pending_authorization(transaction)
     if pending is None or pending.kind != "adminconsent":
         raise _PageError(
             IdentityError("invalid_request", 90015, "The sign-in request expired. Start again.")
         )
     step = str(form.get("step", ""))
     if form.get("decision") == "cancel":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_admin(pending, _admin_declined(), None)
     if step == "signin":
         user, problem = _check_credentials(backend, pending, form)
@@ -417,7 +415,7 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
     if step == "consent" and pending.user_id is not None:
         user = backend.user(pending.user_id)
         assert user is not None
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         if form.get("decision") != "accept":
             return _redirect_admin(pending, _admin_declined(), user.tenant_id)
         backend.grant_admin_consent(pending.params["client_id"], user.tenant_id)
@@ -450,7 +448,7 @@ def _redirect_admin(
 
 def _session_user(backend: Backend, request: Request) -> User | None:
     session = request.cookies.get(SESSION_COOKIE)
-    user_id = backend.identity.sessions.get(session or "")
+    user_id = backend.identity.session_user_id(session)
     return backend.user(user_id) if user_id else None
 
 

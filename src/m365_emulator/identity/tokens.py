@@ -147,13 +147,10 @@ def read_access_token(backend: Backend, token: str) -> dict[str, Any]:
     A token's signature never changes validity, so verified claims are cached: checking RS256
     on every Graph request would otherwise cost more than the request itself.
     """
-    verified = backend.identity.verified_tokens
-    claims = verified.get(token)
+    claims = backend.identity.verified_claims(token)
     if claims is None:
         claims = _verify(backend, token)
-        if len(verified) >= _VERIFIED_CACHE_SIZE:
-            verified.clear()
-        verified[token] = claims
+        backend.identity.remember_verified(token, claims, _VERIFIED_CACHE_SIZE)
     now = backend.clock.timestamp()
     if not (int(claims.get("nbf", 0)) - 300 <= now < int(claims.get("exp", 0))):
         raise TokenRejected("Access token has expired or is not yet valid.")
