@@ -1,4 +1,6 @@
-"""Graph v1.0 calendar requests: routing, access, limits and statistics around each handler.
+"""Graph v1.0 calendar requests: the handlers, and access, limits and statistics around each.
+
+Which handler answers which method and path is the route table in ``operations.py``.
 
 Both the HTTP endpoint and ``$batch`` run requests through ``GraphApi.dispatch``, so a batched
 request is authorized, throttled and counted exactly like a direct one.
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from urllib.parse import quote, urlencode
 from m365_emulator.errors import GraphError
 from m365_emulator.graph import delta, odata, serialize, series, users
 from m365_emulator.graph.model import Event, looks_like_item_id
+from m365_emulator.graph.operations import MAILBOX, Route, global_routes, mailbox_routes
 from m365_emulator.graph.payload import parse_iso, parse_json_body
 from m365_emulator.graph.subscriptions import parse_resource
 from m365_emulator.graph.subscriptions import to_json as subscription_json
@@ -65,117 +67,14 @@ class Context:
 Handler = Callable[[Context], Awaitable[GraphResponse]]
 GlobalHandler = Callable[[GraphRequest, dict[str, str]], Awaitable[GraphResponse]]
 
-_MAILBOX = re.compile(r"^(?P<prefix>me|users/(?P<user>[^/]+))(?:/(?P<rest>.*))?$", re.IGNORECASE)
-_CAL = r"(?:calendar/|calendars/(?P<calendar>[^/]+)/)?"
-_ACTION = r"(?:microsoft\.graph\.)?"
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    operation: str
-    write: bool
-    handler: Handler
-
 
 class GraphApi:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.store: GraphStore = backend.graph
         self._random = random.Random()
-        self._mailbox_routes = self._build_mailbox_routes()
-        self._global_routes: list[tuple[str, re.Pattern[str], str, GlobalHandler]] = [
-            ("GET", re.compile(r"^me$", re.I), "users.get", self.get_user),
-            ("GET", re.compile(r"^users/(?P<user>[^/]+)$", re.I), "users.get", self.get_user),
-            (
-                "POST",
-                re.compile(r"^subscriptions$", re.I),
-                "subscriptions.create",
-                self.create_subscription,
-            ),
-            (
-                "GET",
-                re.compile(r"^subscriptions$", re.I),
-                "subscriptions.list",
-                self.list_subscriptions,
-            ),
-            (
-                "GET",
-                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
-                "subscriptions.get",
-                self.get_subscription,
-            ),
-            (
-                "PATCH",
-                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
-                "subscriptions.update",
-                self.renew_subscription,
-            ),
-            (
-                "DELETE",
-                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
-                "subscriptions.delete",
-                self.delete_subscription,
-            ),
-            (
-                "POST",
-                re.compile(rf"^subscriptions/(?P<sid>[^/]+)/{_ACTION}reauthorize$", re.I),
-                "subscriptions.reauthorize",
-                self.reauthorize_subscription,
-            ),
-        ]
-
-    def _build_mailbox_routes(self) -> list[Route]:
-        def r(
-            method: str, pattern: str, operation: str, handler: Handler, write: bool = False
-        ) -> Route:
-            return Route(
-                method, re.compile(f"^{pattern}$", re.IGNORECASE), operation, write, handler
-            )
-
-        event = rf"{_CAL}events/(?P<event>[^/]+)"
-        return [
-            r("GET", rf"{_CAL}events", "events.list", self.list_events),
-            r("POST", rf"{_CAL}events", "events.create", self.create_event, write=True),
-            r("GET", event, "events.get", self.get_event),
-            r("GET", rf"{event}/instances", "events.instances", self.list_instances),
-            r("PATCH", event, "events.update", self.update_event, write=True),
-            r("DELETE", event, "events.delete", self.delete_event, write=True),
-            r("POST", rf"{event}/{_ACTION}cancel", "events.cancel", self.cancel_event, write=True),
-            r(
-                "POST",
-                rf"{event}/{_ACTION}accept",
-                "events.accept",
-                self.respond("accept"),
-                write=True,
-            ),
-            r(
-                "POST",
-                rf"{event}/{_ACTION}decline",
-                "events.decline",
-                self.respond("decline"),
-                write=True,
-            ),
-            r(
-                "POST",
-                rf"{event}/{_ACTION}tentativelyAccept",
-                "events.tentativelyAccept",
-                self.respond("tentativelyAccept"),
-                write=True,
-            ),
-            r(
-                "GET",
-                rf"{_CAL}calendarView/{_ACTION}delta(?:\(\))?",
-                "calendarView.delta",
-                self.delta,
-            ),
-            r("GET", rf"{_CAL}calendarView", "calendarView.list", self.calendar_view),
-            r("GET", "calendar", "calendar.get", self.get_calendar),
-            r("GET", "calendars", "calendars.list", self.list_calendars),
-            r("GET", "calendars/(?P<calendar>[^/]+)", "calendar.get", self.get_calendar),
-            r("GET", "messages", "messages.list", self.list_messages),
-        ]
+        self._mailbox_routes = mailbox_routes(self)
+        self._global_routes = global_routes(self)
 
     # ----- dispatch ------------------------------------------
 
@@ -211,7 +110,7 @@ class GraphApi:
                 return operation, functools.partial(
                     self._run_global, global_handler, request, match.groupdict()
                 )
-        mailbox = _MAILBOX.match(path)
+        mailbox = MAILBOX.match(path)
         if mailbox is None:
             return None
         rest = mailbox.group("rest") or ""
