@@ -1,8 +1,10 @@
 """The in-memory world of one emulator: tenants, users, app registrations, consents, policies.
 
 Like a moto backend, it holds state only; the HTTP areas (``identity``, ``graph``, ``control``)
-read and change it. Handlers run on the server's event loop while tests may read it from another
-thread, so every change happens under ``backend.lock`` (short critical sections, no I/O inside).
+read and change it through its methods. Handlers run on the server's event loop while tests may
+read it from another thread, so every method takes ``backend.lock`` itself (short critical
+sections, no I/O inside); callers never hold the lock or touch the dicts. ``backend.identity``
+and ``backend.graph`` share this one lock.
 """
 
 from __future__ import annotations
@@ -72,6 +74,18 @@ class Backend:
     def app(self, client_id: str) -> App | None:
         with self.lock:
             return self.apps.get(client_id) or self.apps.get(client_id.lower())
+
+    def tenant_of(self, user: User) -> Tenant:
+        with self.lock:
+            return self.tenants[user.tenant_id]
+
+    def all_tenants(self) -> list[Tenant]:
+        with self.lock:
+            return list(self.tenants.values())
+
+    def all_apps(self) -> list[App]:
+        with self.lock:
+            return list(self.apps.values())
 
     def users_in(self, tenant_id: str) -> list[User]:
         with self.lock:

@@ -84,38 +84,37 @@ def routes(backend: Backend) -> list[BaseRoute]:
         return JSONResponse(summary, status_code=201)
 
     async def directory(request: Request) -> Response:
-        with backend.lock:
-            return JSONResponse(
-                {
-                    "tenants": [
-                        {
-                            "id": t.id,
-                            "domain": t.domain,
-                            "displayName": t.display_name,
-                            "userConsent": t.user_consent,
-                            "users": [
-                                {
-                                    "id": u.id,
-                                    "userPrincipalName": u.upn,
-                                    "displayName": u.display_name,
-                                    "isAdmin": u.is_admin,
-                                }
-                                for u in backend.users_in(t.id)
-                            ],
-                        }
-                        for t in backend.tenants.values()
-                    ],
-                    "apps": [
-                        {
-                            "clientId": a.client_id,
-                            "displayName": a.display_name,
-                            "homeTenantId": a.home_tenant_id,
-                            "adminConsentedTenants": sorted(a.admin_consented_tenants),
-                        }
-                        for a in backend.apps.values()
-                    ],
-                }
-            )
+        return JSONResponse(
+            {
+                "tenants": [
+                    {
+                        "id": t.id,
+                        "domain": t.domain,
+                        "displayName": t.display_name,
+                        "userConsent": t.user_consent,
+                        "users": [
+                            {
+                                "id": u.id,
+                                "userPrincipalName": u.upn,
+                                "displayName": u.display_name,
+                                "isAdmin": u.is_admin,
+                            }
+                            for u in backend.users_in(t.id)
+                        ],
+                    }
+                    for t in backend.all_tenants()
+                ],
+                "apps": [
+                    {
+                        "clientId": a.client_id,
+                        "displayName": a.display_name,
+                        "homeTenantId": a.home_tenant_id,
+                        "adminConsentedTenants": sorted(a.admin_consented_tenants),
+                    }
+                    for a in backend.all_apps()
+                ],
+            }
+        )
 
     async def revoke(request: Request) -> Response:
         user = _user(backend, request.path_params["user"])

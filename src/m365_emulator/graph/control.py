@@ -145,7 +145,7 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
 
     async def reset_stats(request: Request) -> Response:
         store.stats.reset()
-        store.limits.max_seen.clear()
+        store.limits.forget_most_in_flight()
         return JSONResponse(stats_json(backend))
 
     mailbox = "/mailboxes/{upn}"
@@ -166,11 +166,10 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
 
 def stats_json(backend: Backend) -> dict[str, Any]:
     store = backend.graph
-    with backend.lock:
-        seen = dict(store.limits.max_seen)
+    seen = store.limits.most_in_flight()
     rows = []
     for (client_id, user_id), most in sorted(seen.items()):
-        user = backend.users.get(user_id)
+        user = backend.user(user_id)
         rows.append(
             {"app": client_id, "mailbox": user.upn if user else user_id, "maxConcurrent": most}
         )

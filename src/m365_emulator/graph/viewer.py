@@ -144,22 +144,11 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return _usual_zone(events, backend.clock.now())
 
     async def people(request: Request) -> Response:
-        with backend.lock:
-            tenants = sorted(backend.tenants.values(), key=lambda t: t.domain)
-            groups = [
-                (
-                    t,
-                    sorted(
-                        (
-                            u
-                            for u in backend.users.values()
-                            if u.tenant_id == t.id and u.has_mailbox
-                        ),
-                        key=lambda u: u.upn,
-                    ),
-                )
-                for t in tenants
-            ]
+        tenants = sorted(backend.all_tenants(), key=lambda t: t.domain)
+        groups = [
+            (t, sorted((u for u in backend.users_in(t.id) if u.has_mailbox), key=lambda u: u.upn))
+            for t in tenants
+        ]
         return _render("mailbox/people.html", groups=groups)
 
     async def week(request: Request) -> Response:

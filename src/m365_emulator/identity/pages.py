@@ -262,7 +262,7 @@ def _after_sign_in(
 ) -> Response:
     app = backend.app(pending.params["client_id"])
     assert app is not None
-    tenant = backend.tenants[user.tenant_id]
+    tenant = backend.tenant_of(user)
     requested = parse_scopes(pending.params.get("scope"))
     wanted = app.delegated_scopes if requested.default else requested.graph
     missing = wanted - backend.consented_scopes(user, app)
@@ -304,7 +304,7 @@ def _grant_consent(
 ) -> Response:
     app = backend.app(pending.params["client_id"])
     assert app is not None
-    tenant = backend.tenants[user.tenant_id]
+    tenant = backend.tenant_of(user)
     if form.get("decision") != "accept":
         backend.identity.forget_pending(transaction)
         return _redirect_error(pending, _declined())
@@ -406,7 +406,7 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         pending.user_id = user.id
         app = backend.app(pending.params["client_id"])
         assert app is not None
-        tenant = backend.tenants[user.tenant_id]
+        tenant = backend.tenant_of(user)
         return templates.TemplateResponse(
             request,
             "admin_consent.html",
