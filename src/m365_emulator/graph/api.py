@@ -182,15 +182,13 @@ class GraphApi:
 
     async def calendar_view(self, ctx: Context) -> GraphResponse:
         start, end = _window(ctx.request.query)
-        with self.store.lock:
-            events = series.calendar_view(self.store.events(ctx.owner), start, end)
+        events = self.store.calendar_view(ctx.owner, start, end)
         return self._page(ctx, events, "calendarView", default_order=lambda e: e.start)
 
     async def list_instances(self, ctx: Context) -> GraphResponse:
         master = self._event(ctx)
         start, end = _window(ctx.request.query)
-        with self.store.lock:
-            events = series.instances(self.store.events(ctx.owner), master, start, end)
+        events = self.store.instances(ctx.owner, master, start, end)
         collection = f"events('{quote(master.id, safe='')}')/instances"
         return self._page(ctx, events, collection, default_order=lambda e: e.start)
 
@@ -259,12 +257,10 @@ class GraphApi:
         if token:
             state = delta.decode(self.store, token, ctx.owner.id)
             if "$deltatoken" in query and "$skiptoken" not in query:
-                with self.store.lock:
-                    state = delta.start_round(box, state.start, state.end, since=state.since)
+                state = self.store.delta_round(ctx.owner, state.start, state.end, since=state.since)
         else:
             start, end = _window(query)
-            with self.store.lock:
-                state = delta.start_round(box, start, end)
+            state = self.store.delta_round(ctx.owner, start, end)
         prefs = odata.preferences(ctx.request.headers)
         page_size = prefs.max_page_size or odata.DEFAULT_PAGE_SIZE
         with self.store.lock:

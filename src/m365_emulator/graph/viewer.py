@@ -32,7 +32,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import serialize, series, timezones
+from m365_emulator.graph import serialize, timezones
 from m365_emulator.graph.model import Attendee, Event
 from m365_emulator.identity.pages import SESSION_COOKIE
 
@@ -165,8 +165,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         days = [monday + timedelta(days=i) for i in range(7)]
         # The week shows a series as its occurrences, as Outlook's calendar does.
         week_start = timezones.to_utc(datetime.combine(days[0], datetime.min.time()), zone_name)
-        with backend.lock:
-            shown = series.calendar_view(events, week_start, week_start + timedelta(days=8))
+        shown = store.calendar_view(user, week_start, week_start + timedelta(days=8))
         placed, first_hour, last_hour = _place(shown, days, zone_name)
         now_top = None
         if today in placed and first_hour <= now.hour < last_hour:
