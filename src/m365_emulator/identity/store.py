@@ -118,11 +118,12 @@ class IdentityStore:
     _verified_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def reset(self) -> None:
-        self._auth_codes.clear()
-        self._refresh_tokens.clear()
-        self._pending.clear()
-        self._sessions.clear()
-        self._verified_tokens.clear()
+        with self.backend.lock:
+            self._auth_codes.clear()
+            self._refresh_tokens.clear()
+            self._pending.clear()
+            self._sessions.clear()
+            self._verified_tokens.clear()
 
     def redeem_code(
         self,
@@ -134,7 +135,6 @@ class IdentityStore:
         code_verifier: str | None,
     ) -> AuthorizationCode:
         """Spend an authorization code, with Entra's checks in Entra's order; once only."""
-
         with self.backend.lock:
             grant = self._auth_codes.get(code)
             if grant is None or grant.client_id != client_id:
@@ -191,7 +191,6 @@ class IdentityStore:
         expires; ``spend`` (a ``revokeOnUse`` fault rule) spends it, for clients that must keep
         the new one.
         """
-
         with self.backend.lock:
             grant = self._refresh_tokens.get(presented)
             if grant is None or grant.client_id != app.client_id:
