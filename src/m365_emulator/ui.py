@@ -27,9 +27,8 @@ FAVICON = (
 
 def home_routes(backend: Backend, links: list[dict[str, str]] | None = None) -> list[BaseRoute]:
     async def home(request: Request) -> Response:
-        with backend.lock:
-            tenants = sorted(backend.tenants.values(), key=lambda t: t.domain)
-            users = {t.id: sorted(backend.users_in(t.id), key=lambda u: u.upn) for t in tenants}
+        tenants = sorted(backend.all_tenants(), key=lambda t: t.domain)
+        users = {t.id: sorted(backend.users_in(t.id), key=lambda u: u.upn) for t in tenants}
         return templates.TemplateResponse(
             request, "home.html", {"tenants": tenants, "users": users, "links": links or []}
         )

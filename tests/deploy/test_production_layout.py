@@ -31,6 +31,7 @@ from cryptography.fernet import Fernet
 from tests.convene.outlook.conftest import CLIENT_ID, CLIENT_SECRET
 from tests.convene.outlook.test_platform import SERVICE, platform_seed
 
+from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
 from m365_emulator.testing import EmulatorHandle, ca_context
 
@@ -92,7 +93,9 @@ def environment_file() -> dict[str, str]:
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[RunningEmulator, EmulatorHandle]]:
-    with start_emulator() as running:
+    # Microsoft requires an https webhook; here the documented web server serves plain HTTP on
+    # the loopback address (TLS is the reverse proxy's, which this test does not start).
+    with start_emulator(config=EmulatorConfig(allow_http_notification_urls=True)) as running:
         http = httpx.Client(verify=ca_context(str(running.ca_path)), timeout=30)
         handle = EmulatorHandle(
             emulator=running, http=http, client_id=CLIENT_ID, client_secret=CLIENT_SECRET

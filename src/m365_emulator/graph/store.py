@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import meetings, payload, series
+from m365_emulator.graph import delta, meetings, payload, series
 from m365_emulator.graph.limits import Limits
 from m365_emulator.graph.model import (
     Event,
@@ -42,7 +42,8 @@ from m365_emulator.graph.subscriptions import Subscriptions
 if TYPE_CHECKING:
     from threading import RLock
 
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 RESPONSES = {
     "accept": "accepted",
@@ -103,6 +104,23 @@ class GraphStore:
     def events(self, user: User) -> list[Event]:
         with self.lock:
             return list(self.mailbox(user).events.values())
+
+    def calendar_view(self, user: User, start: datetime, end: datetime) -> list[Event]:
+        """The events and series occurrences of ``user`` in [start, end), as calendarView."""
+        with self.lock:
+            return series.calendar_view(self.events(user), start, end)
+
+    def instances(self, user: User, master: Event, start: datetime, end: datetime) -> list[Event]:
+        """The occurrences and exceptions of the series ``master`` in [start, end)."""
+        with self.lock:
+            return series.instances(self.events(user), master, start, end)
+
+    def delta_round(
+        self, user: User, start: datetime, end: datetime, since: int = 0
+    ) -> delta.DeltaState:
+        """A new delta round over ``user``'s changes since journal position ``since``."""
+        with self.lock:
+            return delta.start_round(self.mailbox(user), start, end, since=since)
 
     def event(self, user: User, event_id: str) -> Event:
         """The event, or Graph's 400 for an id that cannot be one and 404 for an unknown one."""

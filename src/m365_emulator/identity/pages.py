@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from m365_emulator.backend import App, Backend, Tenant, User
+from m365_emulator.backend import Backend
+from m365_emulator.directory import App, Tenant, User
 from m365_emulator.identity.errors import IdentityError, app_not_found, consent_missing
 from m365_emulator.identity.forms import Form, read_form
 from m365_emulator.identity.scopes import RequestedScopes, parse_scopes
@@ -46,8 +47,7 @@ def ui_routes(backend: Backend) -> list[BaseRoute]:
 
     async def logout(request: Request) -> Response:
         session = request.cookies.get(SESSION_COOKIE)
-        with backend.lock:
-            backend.identity.sessions.pop(session or "", None)
+        backend.identity.end_session(session)
         target = request.query_params.get("post_logout_redirect_uri")
         response: Response = (
             RedirectResponse(target, 302)
@@ -88,7 +88,7 @@ def _authorize(backend: Backend, request: Request, form: Form) -> Response:
     if request.method == "GET":
         return _start_authorize(backend, request, segment)
     transaction = str(form.get("transaction", ""))
-    pending = backend.identity.pending.get(transaction)
+    pending = backend.identity.pending_authorization(transaction)
     if pending is None or pending.kind != "authorize":
         raise _PageError(
             IdentityError("invalid_request", 90015, "The sign-in request expired. Start again.")
@@ -202,7 +202,7 @@ def _continue(
 ) -> Response:
     step = str(form.get("step", ""))
     if form.get("decision") == "cancel":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_error(pending, _declined(), subcode="cancel")
     if step == "select":
         account = str(form.get("account", ""))
@@ -262,7 +262,7 @@ def _after_sign_in(
 ) -> Response:
     app = backend.app(pending.params["client_id"])
     assert app is not None
-    tenant = backend.tenants[user.tenant_id]
+    tenant = backend.tenant_of(user)
     requested = parse_scopes(pending.params.get("scope"))
     wanted = app.delegated_scopes if requested.default else requested.graph
     missing = wanted - backend.consented_scopes(user, app)
@@ -308,9 +308,9 @@ def _grant_consent(
 ) -> Response:
     app = backend.app(pending.params["client_id"])
     assert app is not None
-    tenant = backend.tenants[user.tenant_id]
+    tenant = backend.tenant_of(user)
     if form.get("decision") != "accept":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_error(pending, _declined())
     requested = parse_scopes(pending.params.get("scope"))
     wanted = app.delegated_scopes if requested.default else requested.graph
@@ -351,8 +351,7 @@ def _issue_code(
         )
     )
     if transaction is not None:
-        with backend.lock:
-            backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
     answer = {"code": code}
     if "state" in params:
         answer["state"] = params["state"]
@@ -393,14 +392,14 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         return _sign_in_page(backend, request, started, backend.identity.begin(started))
 
     transaction = str(form.get("transaction", ""))
-    pending = backend.identity.pending.get(transaction)
+    pending = backend.identity.pending_authorization(transaction)
     if pending is None or pending.kind != "adminconsent":
         raise _PageError(
             IdentityError("invalid_request", 90015, "The sign-in request expired. Start again.")
         )
     step = str(form.get("step", ""))
     if form.get("decision") == "cancel":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_admin(pending, _admin_declined(), None)
     if step == "signin":
         user, problem = _check_credentials(backend, pending, form)
@@ -419,7 +418,7 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         pending.user_id = user.id
         app = backend.app(pending.params["client_id"])
         assert app is not None
-        tenant = backend.tenants[user.tenant_id]
+        tenant = backend.tenant_of(user)
         requested = _admin_consent_scopes(pending)
         return templates.TemplateResponse(
             request,
@@ -442,7 +441,7 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
     if step == "consent" and pending.user_id is not None:
         user = backend.user(pending.user_id)
         assert user is not None
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         if form.get("decision") != "accept":
             return _redirect_admin(pending, _admin_declined(), user.tenant_id)
         requested = _admin_consent_scopes(pending)
@@ -485,7 +484,7 @@ def _redirect_admin(
 
 def _session_user(backend: Backend, request: Request) -> User | None:
     session = request.cookies.get(SESSION_COOKIE)
-    user_id = backend.identity.sessions.get(session or "")
+    user_id = backend.identity.session_user_id(session)
     return backend.user(user_id) if user_id else None
 
 
