@@ -27,6 +27,8 @@ ORDER = [
     "scale-out",
     "crash",
     "chaos",
+    "reconcile",
+    "audit-log",
     "emulator",
 ]
 

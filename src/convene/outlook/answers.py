@@ -13,15 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from convene.accounts.models import User
+from convene.accounts.models import User, normalize_email
 from convene.events import services as event_services
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event
 from convene.outlook.links import tell_organizer
 from convene.outlook.microsoft import mapping
-from convene.outlook.models import AttendeeReply, LogKind, OutlookSettings, record
+from convene.outlook.models import (
+    AttendeeReply,
+    LogKind,
+    OutlookConnection,
+    OutlookSettings,
+    record,
+)
 
 DECLINED_REASON = "Declined in Outlook"
 
@@ -37,7 +44,7 @@ def apply_replies(
 ) -> None:
     """Record each attendee's answer; act on new declines."""
     found = mapping.replies(graph_event)
-    users = {u.email: u for u in User.objects.filter(email__in=[r.email for r in found])}
+    users = people_by_address([r.email for r in found])
     for reply in found:
         user = users.get(reply.email)
         if not _is_new(event, reply, user):
@@ -54,6 +61,22 @@ def apply_replies(
                 user_id=user.pk if user else None,
                 mailbox=mailbox,
             )
+
+
+def people_by_address(addresses: list[str]) -> dict[str, User]:
+    """Convene's people by the lower-case addresses Outlook may show for them: their email
+    (Convene keeps it in lower case; Outlook's case varies) and, for people who connected
+    Outlook, the Microsoft account they connected (an alias of theirs when it differs)."""
+    wanted = {normalize_email(a) for a in addresses}
+    people = {u.email: u for u in User.objects.filter(email__in=wanted)}
+    connections = (
+        OutlookConnection.objects.annotate(address=Lower("account_username"))
+        .filter(address__in=wanted)
+        .select_related("user")
+    )
+    for connection in connections:
+        people.setdefault(connection.mailbox, connection.user)
+    return people
 
 
 def _is_new(event: Event, reply: mapping.Reply, user: User | None) -> bool:

@@ -17,6 +17,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from convene.outlook import links
 from convene.outlook.inbound import delta, noted_changes, subscriptions
 from convene.outlook.microsoft.errors import Transient
+from convene.outlook.models import LogKind, record
 from convene.outlook.moves import engine
 from convene.outlook.outbound import batches, push, queueing
 
@@ -91,27 +92,39 @@ RETRIES = 3
 
 
 @contextmanager
-def retry_as_microsoft_asks(task: Task) -> Iterator[None]:
+def retry_as_microsoft_asks(task: Task | None) -> Iterator[None]:
     """A transient failure is retried (Huey's ``retries``) after the server's Retry-After, or
-    after an exponential backoff when it named none: never after a fixed delay."""
+    after an exponential backoff when it named none: never after a fixed delay. (``task`` is
+    None when called in-process, ``call_local``: nothing is retried then.)"""
     try:
         yield
     except Transient as exc:
+        if task is None:
+            raise
         attempt = RETRIES - int(task.retries) + 1
         task.retry_delay = links.backoff(attempt, exc.retry_after)
         raise
 
 
 @db_task(retries=RETRIES, context=True)
-def lifecycle_task(subscription_id: int, lifecycle_event: str, task: Task) -> None:
+def lifecycle_task(subscription_id: int, lifecycle_event: str, task: Task | None = None) -> None:
     with retry_as_microsoft_asks(task):
         subscriptions.on_lifecycle(subscription_id, lifecycle_event, enqueue_delta)
 
 
 @db_task(retries=RETRIES, context=True)
-def delta_task(mailbox: str, task: Task) -> None:
+def delta_task(mailbox: str, task: Task | None = None) -> None:
     with retry_as_microsoft_asks(task):
-        delta.read(mailbox, enqueue_sync, reconcile_later)
+        caught = delta.read(mailbox, enqueue_sync, reconcile_later)
+    if caught:
+        # Changes no notification announced: what the metrics call "caught by delta".
+        record(
+            LogKind.NOTIFICATION,
+            "caught_by_delta",
+            message=f"The delta read found {caught} changed event{'s' * (caught != 1)}.",
+            mailbox=mailbox,
+            events=caught,
+        )
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -18,18 +18,23 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from convene.events.models import EventStatus
 from convene.outlook import links
 from convene.outlook.answers import apply_replies
+from convene.outlook.mailboxes.connections import mark_mailbox_gone
 from convene.outlook.microsoft import mapping
-from convene.outlook.microsoft.errors import NotFound
+from convene.outlook.microsoft.errors import MailboxGone, NotFound
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
     LogKind,
     OutlookSettings,
+    SyncLogEntry,
     record,
 )
 from convene.outlook.outbound import queueing
@@ -92,24 +97,48 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
                 return True
             try:
                 graph_event = target.client.get_event(graph_id)
-            except NotFound:
-                links.deleted_in_outlook(link)
+            except MailboxGone as exc:
+                mark_mailbox_gone(link.event.created_by_id, str(exc))
+                return True
+            except NotFound as exc:
+                if exc.item_not_found:
+                    links.deleted_in_outlook(link)
                 return True
             seen = link.change_key
-            # The version Convene itself last wrote (or read) is no drift, whatever it shows.
-            if graph_event.get("changeKey") and graph_event.get("changeKey") == seen:
-                drifted = []
-            else:
-                drifted = _drifted(link, target, graph_event)
-            if drifted:
-                links.forget_drifted(link, drifted)
+            drifted = _drifted(link, target, graph_event)
+            known_before = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES) or []
+            outlook_only = (
+                mapping.outlook_only_attendees(link.last_pushed, graph_event)
+                if "attendees" in link.last_pushed  # else Convene's own list is being resent
+                else known_before
+            )
+            if drifted or outlook_only != known_before:
+                links.note_outlook_copy(link, drifted, outlook_only)
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
-    if not drifted:
-        # Its answers are read: the next push may go out over this version (If-Match).
-        links.read_after(link, seen, str(graph_event.get("changeKey") or ""))
-    if drifted:
+    if graph_event.get("changeKey"):
+        # Only now that its answers were acted on (and its drift noted, to be sent back) may
+        # a push go out over this version.
+        links.seen_as_written(link, seen, str(graph_event["changeKey"]))
+    if outlook_only != known_before:
+        addresses = [a["emailAddress"]["address"] for a in outlook_only]
+        record(
+            LogKind.DECISION,
+            "outlook_only_attendees",
+            message=(
+                "On the meeting in Outlook but not in Convene (left alone): "
+                f"{', '.join(addresses)}."
+                if addresses
+                else "Nobody is on the meeting in Outlook only any more."
+            ),
+            event_id=link.event_id,
+            mailbox=mailbox,
+            addresses=addresses,
+        )
+    if drifted and _drift_repeats(link):
+        _stop_pushing_back(link, drifted, mailbox)
+    elif drifted:
         record(
             LogKind.DECISION,
             "drift_overwritten",
@@ -132,7 +161,9 @@ def _drifted(link: CalendarLink, target: Target, graph_event: dict[str, Any]) ->
     """Owned properties changed in Outlook: different from what Outlook last accepted from
     Convene *and* from what Convene wants now. A copy showing what Convene wants is Convene's
     own write (one whose answer was lost: it timed out here and ran in Outlook), not an edit
-    to repair."""
+    to repair; so is the very version Convene last wrote or read (its changeKey)."""
+    if graph_event.get("changeKey") and graph_event.get("changeKey") == link.change_key:
+        return []
     drifted = mapping.drifted_properties(link.last_pushed, graph_event)
     if not drifted:
         return []
@@ -141,6 +172,29 @@ def _drifted(link: CalendarLink, target: Target, graph_event: dict[str, Any]) ->
     )
     theirs = set(mapping.drifted_properties(wanted, graph_event))
     return [name for name in drifted if name in theirs]
+
+
+# Outlook changing the same event back this often in a day is something in the mailbox (a rule,
+# an add-in, another sync tool) fighting Convene: pushing back again would only loop.
+DRIFT_REPEATS_PER_DAY = 3
+
+
+def _drift_repeats(link: CalendarLink) -> bool:
+    recent = SyncLogEntry.objects.filter(
+        event_id=link.event_id,
+        action="drift_overwritten",
+        created_at__gte=timezone.now() - timedelta(days=1),
+    )
+    return recent.count() >= DRIFT_REPEATS_PER_DAY
+
+
+def _stop_pushing_back(link: CalendarLink, drifted: list[str], mailbox: str) -> None:
+    reason = (
+        f"Outlook keeps changing {', '.join(drifted)} of this event ({DRIFT_REPEATS_PER_DAY} "
+        "times in a day): Convene stopped sending its version back. Look for a rule, add-in "
+        "or other tool changing the mailbox's events, then press Retry."
+    )
+    links.drift_repeating(link, reason, drifted)
 
 
 def _link(mailbox: str, graph_id: str) -> CalendarLink | None:

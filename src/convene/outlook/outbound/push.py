@@ -20,6 +20,7 @@ the same requests for many events at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
+
+log = logging.getLogger(__name__)
 
 
 def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None = None) -> None:
@@ -115,25 +118,35 @@ ANSWER_ROUNDS = 3
 def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
     """Send Outlook the smallest request that makes its copy match; returns what to save on
     the link about the copy (nothing when nothing was sent)."""
-    update = _update(link, event, target)
+    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    adopted = adopt_lost_create(link, target, snapshot)
+    update = update_for(link, event, target.mailbox, snapshot)
     if update is not None and update.needs_answers_read(link):
         read_answers(link, event, target)
         update = _update(link, event, target)
     for round_ in range(1, ANSWER_ROUNDS + 1):
         if update is None:
-            return {}
+            return adopted
         try:
             answer = target.client.call(update.call)
         except MicrosoftError as exc:
             status = str(exc.status or type(exc).__name__)
             _log(link, target, update, status=status, message=str(exc))
-            if not isinstance(exc, CopyChanged) or round_ == ANSWER_ROUNDS:
-                raise
-            read_answers(link, event, target)
-            update = _update(link, event, target)
-            continue
+            if isinstance(exc, CopyChanged) and round_ < ANSWER_ROUNDS:
+                read_answers(link, event, target)
+                update = _update(link, event, target)
+                continue
+            log.warning(
+                "Outlook %s of event %s in %s failed: %s",
+                update.action,
+                link.event_id,
+                target.mailbox,
+                exc,
+            )
+            raise
         _log(link, target, update, status="ok")
-        return update.saved(answer)
+        log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
+        return {**adopted, **update.saved(answer)}
     raise AssertionError("unreachable: the last round returns or raises")
 
 
@@ -152,6 +165,29 @@ def read_answers(link: CalendarLink, event: Event, target: Target) -> None:
     apply_replies(event, copy, target.mailbox, OutlookSettings.load())
     links.answers_read(link, str(copy.get("changeKey") or ""))
     event.refresh_from_db()
+
+
+def adopt_lost_create(
+    link: CalendarLink, target: Target, snapshot: mapping.EventSnapshot
+) -> dict[str, Any]:
+    """After a create whose outcome is unknown (it failed, maybe after Outlook made the copy:
+    a timeout, a dropped connection, a 5xx), look for the copy before posting again.
+
+    ``transactionId`` is documented only as a way "to avoid redundant POST operations", not for
+    how long Outlook remembers it; Convene's own extended property on the copy is certain. A
+    copy found is adopted onto ``link`` (and its fields returned, to be saved). Nothing found:
+    post as usual.
+    """
+    if link.graph_id or not link.attempts:
+        return {}
+    found = target.client.find_events_by_property(
+        mapping.CONVENE_EVENT_PROPERTY, str(link.event_id)
+    )
+    found = [e for e in found if not e.get("isCancelled")]
+    if not found:
+        return {}
+    accepted = mapping.accepted_from(found[0], mapping.event_payload(snapshot))
+    return links.adopt_copy(link, found[0], target.mailbox, accepted)
 
 
 def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:
@@ -199,12 +235,17 @@ def update_for(
     if not changes:
         return None
     moves = mapping.clears_answers(changes)
+    kept = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES)
+    if "attendees" in changes and kept:
+        # The list replaces Outlook's: people added there (forwarded invitations) stay on it.
+        changes["attendees"] = mapping.with_outlook_only(changes["attendees"], link.last_pushed)
+    accepted = {**desired, mapping.OUTLOOK_ONLY_ATTENDEES: kept} if kept else desired
     return Update(
         "update",
         # Every PATCH names the version it was computed over: a late request (one that timed
         # out here and ran later in Outlook) can then never overwrite a newer one.
         graph.Call.update_event(link.graph_id, changes, if_version=link.change_key),
-        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": desired},
+        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": accepted},
         {"properties": sorted(changes)},
         clears_answers=moves,
     )
