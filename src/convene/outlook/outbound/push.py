@@ -26,6 +26,7 @@ from convene.outlook import links
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
+from convene.outlook.outbound import series
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
@@ -59,7 +60,7 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     try:
         target = resolve(link, event, outlook)
         mailbox = target.mailbox
-        saved = _push(link, event, target)
+        saved = push_link(link, event, target)
     except MicrosoftError as exc:
         settle_failure(link, exc, mailbox, enqueue)
         return link.pk
@@ -95,20 +96,67 @@ class Update:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
+def push_link(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
     """Send Outlook the smallest request that makes its copy match; returns what to save on
-    the link about the copy (nothing when nothing was sent)."""
+    the link about the copy (nothing when nothing was sent). A series then gets its sessions
+    (``outbound.series``)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
     update = update_for(link, event, target.mailbox, snapshot)
-    if update is None:
-        return {}
-    try:
-        answer = target.client.call(update.call)
-    except MicrosoftError as exc:
-        _log(link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc))
-        raise
-    _log(link, target, update, status="ok")
-    return update.saved(answer)
+    saved: dict[str, Any] = {}
+    if update is not None:
+        try:
+            answer = target.client.call(update.call)
+        except MicrosoftError as exc:
+            _log(
+                link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc)
+            )
+            raise
+        _log(link, target, update, status="ok")
+        saved = update.saved(answer)
+    if snapshot.recurrence is None or event.is_cancelled:
+        return saved
+    return _with_sessions(link, event, target, snapshot, update, saved)
+
+
+def _with_sessions(
+    link: CalendarLink,
+    event: Event,
+    target: Target,
+    snapshot: mapping.EventSnapshot,
+    update: Update | None,
+    saved: dict[str, Any],
+) -> dict[str, Any]:
+    sent: frozenset[str] = frozenset()
+    if update is not None:
+        sent = (
+            frozenset(mapping.event_payload(snapshot))
+            if update.action == "create"
+            else frozenset(update.details.get("properties", ()))
+        )
+
+    def log(action: str, call: graph.Call, details: dict[str, Any]) -> None:
+        record(
+            LogKind.GRAPH,
+            action,
+            event_id=link.event_id,
+            mailbox=target.mailbox,
+            status="ok",
+            **details,
+        )
+
+    kept = series.sync_sessions(
+        event,
+        target.client,
+        snapshot,
+        saved.get("graph_id") or link.graph_id,
+        link.last_pushed,
+        sent,
+        log,
+    )
+    last_pushed = saved.get("last_pushed", link.last_pushed)
+    if kept == {key: last_pushed.get(key, {}) for key in kept} and not saved:
+        return saved
+    return {**saved, "last_pushed": {**last_pushed, **kept}}
 
 
 def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:

@@ -67,6 +67,8 @@ def note_change(change: EventChange, enqueue: Enqueue) -> None:
     """
     if change.kind == ChangeKind.UPDATED and not change.changed_fields & SYNCED_FIELDS:
         return
+    if change.kind == ChangeKind.SESSION_ATTENDANCE:
+        return  # who will miss a session is Convene's to show; Outlook's copy is unchanged
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return
