@@ -29,6 +29,7 @@ from convene.events import services as event_services
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event, EventStatus
 from convene.outlook import links
+from convene.outlook.inbound import sessions
 from convene.outlook.links import tell_organizer
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import NotFound
@@ -90,7 +91,9 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     during a push would mistake Convene's own write for drift, so the caller tries again.
     """
     link = _link(mailbox, graph_id)
-    if link is None or not _watched(link):
+    if link is None:
+        return sessions.reconcile_occurrence(mailbox, graph_id, enqueue)
+    if not _watched(link):
         return True
     outlook = OutlookSettings.load()
     if not outlook.enabled:

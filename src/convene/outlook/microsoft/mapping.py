@@ -104,21 +104,23 @@ RESETS_EXCEPTIONS = frozenset({"start", "end", "recurrence"})
 def session_payloads(snapshot: EventSnapshot) -> dict[str, JSON]:
     """Per session that differs (by ISO date), what its occurrence should be: the full set of
     properties a session may change, or ``{"isCancelled": True, "comment": ...}``."""
-    found: dict[str, JSON] = {}
-    for session in snapshot.sessions:
-        if session.is_cancelled:
-            found[session.on.isoformat()] = {"isCancelled": True, "comment": session.message}
-            continue
-        found[session.on.isoformat()] = {
-            "start": graph_date_time(session.start, snapshot.timezone),
-            "end": graph_date_time(session.end, snapshot.timezone),
-            "location": {"displayName": session.location},
-            "body": {
-                "contentType": "html",
-                "content": _body_html(replace(snapshot, description=session.description)),
-            },
-        }
-    return found
+    return {
+        session.on.isoformat(): session_payload(snapshot, session) for session in snapshot.sessions
+    }
+
+
+def session_payload(snapshot: EventSnapshot, session: SessionSnapshot) -> JSON:
+    if session.is_cancelled:
+        return {"isCancelled": True, "comment": session.message}
+    return {
+        "start": graph_date_time(session.start, snapshot.timezone),
+        "end": graph_date_time(session.end, snapshot.timezone),
+        "location": {"displayName": session.location},
+        "body": {
+            "contentType": "html",
+            "content": _body_html(replace(snapshot, description=session.description)),
+        },
+    }
 
 
 def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:

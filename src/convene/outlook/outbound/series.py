@@ -22,6 +22,7 @@ from typing import Any
 from convene.events.models import Event
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.recurrence import occurrence_dates
+from convene.outlook.outbound.snapshots import session_snapshot
 
 JSON = dict[str, Any]
 Log = Callable[[str, graph.Call, dict[str, Any]], None]
@@ -46,6 +47,14 @@ def sync_sessions(
     pushed: dict[str, JSON] = {} if reset else dict(previous.get(SESSIONS) or {})
     occurrences: dict[str, str] = {} if reset else dict(previous.get(OCCURRENCES) or {})
     desired = mapping.session_payloads(snapshot)
+    # A session Outlook shows differently from Convene (drift on an occurrence, noted by
+    # ``inbound.sessions``) goes back to what the series says it is.
+    for on in [on for on in pushed if on not in desired]:
+        plain = session_snapshot(event, on)
+        if plain is not None and not plain.is_cancelled:
+            desired[on] = mapping.session_payload(snapshot, plain)
+        else:
+            del pushed[on]
     due = [on for on, payload in sorted(desired.items()) if pushed.get(on) != payload]
     if any(on not in occurrences for on in due):
         occurrences = _read_occurrences(event, client, graph_id)
@@ -65,6 +74,9 @@ def sync_sessions(
             client.call(call)
             log("update session", call, {"session": on, "properties": sorted(changes)})
         pushed[on] = payload
+    # a session brought back to the series' values is no longer an exception Convene made
+    for on in [on for on in pushed if on not in mapping.session_payloads(snapshot)]:
+        del pushed[on]
     return {SESSIONS: pushed, OCCURRENCES: occurrences}
 
 

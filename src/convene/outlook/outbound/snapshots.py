@@ -90,15 +90,27 @@ def _description(text: str, is_online: bool, online_url: str) -> str:
 def _differing_sessions(event: Event, text: str) -> tuple[mapping.SessionSnapshot, ...]:
     """The series' sessions Outlook shows as exceptions or cancelled occurrences."""
     return tuple(
-        mapping.SessionSnapshot(
-            on=session.on,
-            start=session.start,
-            end=session.end,
-            location=session.location,
-            description=_description(text, session.is_online, session.online_url),
-            is_cancelled=session.is_cancelled,
-            message=session.cancellation_reason or "This session has been cancelled.",
-        )
+        _session_snapshot(session, text)
         for session in series.sessions(event)
         if session.is_changed or session.is_cancelled
+    )
+
+
+def session_snapshot(event: Event, on: str) -> mapping.SessionSnapshot | None:
+    """Any one session (by ISO date) as Outlook should show it; None if there is none."""
+    for session in series.sessions(event):
+        if session.on.isoformat() == on:
+            return _session_snapshot(session, event.description)
+    return None
+
+
+def _session_snapshot(session: series.Session, text: str) -> mapping.SessionSnapshot:
+    return mapping.SessionSnapshot(
+        on=session.on,
+        start=session.start,
+        end=session.end,
+        location=session.location,
+        description=_description(text, session.is_online, session.online_url),
+        is_cancelled=session.is_cancelled,
+        message=session.cancellation_reason or "This session has been cancelled.",
     )
