@@ -31,15 +31,21 @@ class EnrollmentRole(models.TextChoices):
     ATTENDEE = "attendee", "Attendee"
 
 
+def not_over(now: datetime, prefix: str = "") -> models.Q:
+    """Events not over at ``now``: their end, or a series' last session's end, is ahead.
+    ``prefix`` names the event from another model (e.g. ``"event__"``)."""
+    return models.Q(**{f"{prefix}end__gte": now}) | models.Q(
+        **{f"{prefix}series_rule__last_end__gte": now}
+    )
+
+
 class EventQuerySet(models.QuerySet["Event"]):
     def upcoming(self) -> EventQuerySet:
         """Scheduled events that have not ended yet, soonest first."""
-        now = timezone.now()
         # a series is upcoming until its last session ends
-        return self.filter(
-            models.Q(end__gte=now) | models.Q(series_rule__last_end__gte=now),
-            status=EventStatus.SCHEDULED,
-        ).order_by("start", "pk")
+        return self.filter(not_over(timezone.now()), status=EventStatus.SCHEDULED).order_by(
+            "start", "pk"
+        )
 
     def search(self, text: str) -> EventQuerySet:
         text = text.strip()
@@ -95,6 +101,14 @@ class Event(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == EventStatus.CANCELLED
+
+    @property
+    def last_end(self) -> datetime:
+        """When the event is over: its end, or a series' last session's end."""
+        try:
+            return self.series_rule.last_end
+        except SeriesRule.DoesNotExist:
+            return self.end
 
     @property
     def local_start(self) -> datetime:

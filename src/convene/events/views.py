@@ -18,7 +18,7 @@ from convene.events import services
 from convene.events.drafts import take_draft
 from convene.events.errors import EventError, InvalidEvent
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
-from convene.events.models import EnrollmentRole, Event
+from convene.events.models import EnrollmentRole, Event, not_over
 
 EVENTS_PER_PAGE = 10
 
@@ -229,7 +229,7 @@ def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
 def my_events(request: HttpRequest) -> HttpResponse:
     mine = (
         _member(request)
-        .enrollments.filter(event__end__gte=timezone.now())
+        .enrollments.filter(not_over(timezone.now(), "event__"))
         .select_related("event")
         .order_by("event__start")
     )

@@ -89,7 +89,11 @@ def received(outlook: OutlookWorld, email: str) -> Counter[str]:
 
 
 def series_copy(outlook: OutlookWorld, email: str) -> dict[str, Any]:
-    (copy,) = [e for e in outlook.mailbox(email) if e.get("type") == "seriesMaster"]
+    (copy,) = [
+        e
+        for e in outlook.mailbox(email)
+        if e.get("type") == "seriesMaster" and not e["isCancelled"]
+    ]
     return copy
 
 
@@ -258,3 +262,40 @@ def test_a_series_across_daylight_saving_keeps_its_wall_clock_in_outlook(
     assert {(t.hour, t.minute) for t in local} == {(10, 0)}
     assert [t.date() for t in local] == [s.on for s in series.sessions(event)]
     assert len({t.utcoffset() for t in local}) == 2
+
+
+def test_a_mode_switch_moves_a_series_whole_with_its_exceptions(outlook: OutlookWorld) -> None:
+    from .test_mode_switch import confirm, preview, wait_for_job
+
+    outlook.emulator.reset(platform_seed(consented=True))
+    outlook.connect(ADA)
+    event = create_series(outlook)
+    sessions = series.sessions(event)
+    series.change_session(
+        event,
+        sessions[2].on,
+        series.SessionDetails(sessions[2].start, sessions[2].end, "Room 9", False, ""),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    before = {email: received(outlook, email) for email in ATTENDEES}
+
+    response = confirm(outlook, preview(outlook, mode="platform", service_mailbox=SERVICE))
+    wait_for_job(outlook, int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    outlook.wait_synced(event.pk)
+
+    master = series_copy(outlook, SERVICE)
+    assert master["recurrence"]["range"]["numberOfOccurrences"] == 12
+    exceptions = [i for i in instances(outlook, ALAN, event) if i["type"] == "exception"]
+    assert [e["location"]["displayName"] for e in exceptions] == ["Room 9"]
+    for email in ATTENDEES:
+        # one invitation to the new series, its one exception, one cancellation of the old
+        assert received(outlook, email) - before[email] == Counter(
+            {"newMeetingRequest": 1, "fullUpdate": 1, "meetingCancelled": 1}
+        )
+        live_masters = [
+            e
+            for e in outlook.mailbox(email)
+            if e.get("type") == "seriesMaster" and not e["isCancelled"]
+        ]
+        assert len(live_masters) == 1
