@@ -233,30 +233,46 @@ def pattern_effects(
 
 @transaction.atomic
 def set_pattern(event: Event, rule: Rule | None, *, actor: User | None) -> PatternEffects | None:
-    """Make the event repeat by ``rule`` (or stop repeating with ``None``). Changes to sessions
-    the new pattern no longer has are dropped, as ``pattern_effects`` said beforehand."""
+    """Make the event repeat by ``rule`` (or stop repeating with ``None``), keeping its first
+    session; see ``update_series``."""
+    return update_series(event, services.EventDetails.of(event), rule, actor=actor)[1]
+
+
+@transaction.atomic
+def update_series(
+    event: Event, details: services.EventDetails, rule: Rule | None, *, actor: User | None
+) -> tuple[bool, PatternEffects | None]:
+    """Save the event's details and how it repeats, together: (whether anything changed,
+    what the new pattern did to sessions already changed). Changes to sessions the new
+    pattern no longer has are dropped, as ``pattern_effects`` says beforehand; so are the
+    sessions people said they would miss there."""
     if actor is not None:
         _require(permissions.can_edit_event(actor, event), "You may not edit this event.")
     current = _locked(event)
     _ensure_scheduled(current)
+    before = rule_of(current)
+    if rule == before:
+        return bool(services.update_event(event, details, actor=actor)), None
+    effects = None
     if rule is None:
-        if not is_series(current):
-            return None
         SeriesRule.objects.filter(event=current).delete()
         SessionChange.objects.filter(event=current).delete()
         MissedSession.objects.filter(enrollment__event=current).delete()
-        effects = None
     else:
-        if rule_of(current) == rule:
-            return pattern_effects(current, rule)
-        effects = pattern_effects(current, rule)
+        try:
+            check(rule, to_local(details.start, details.timezone))
+        except RecurrenceError as problem:
+            raise InvalidEvent(str(problem), field=problem.field) from None
+        effects = pattern_effects(current, rule, details.start, details.end)
+        planned = _planned(current, rule, details.start, details.end)
         stored = SeriesRule.objects.filter(event=current).first() or SeriesRule(event=current)
         stored.keep(rule)
-        stored.last_end = _planned(current, rule)[-1][2]
+        stored.last_end = planned[-1][2]
         stored.save()
         SessionChange.objects.filter(pk__in=[c.pk for c in effects.dropped]).delete()
-        planned = {on for on, _, _ in _planned(current, rule)}
-        MissedSession.objects.filter(enrollment__event=current).exclude(on__in=planned).delete()
+        dates = {on for on, _, _ in planned}
+        MissedSession.objects.filter(enrollment__event=current).exclude(on__in=dates).delete()
+    services.update_event(event, details, actor=actor)
     announce(
         EventChange(
             event_id=current.pk,
@@ -265,7 +281,32 @@ def set_pattern(event: Event, rule: Rule | None, *, actor: User | None) -> Patte
             actor_id=actor.pk if actor else None,
         )
     )
-    return effects
+    return True, effects
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A rule shown before saving: in words, and as its sessions' local start and end."""
+
+    words: str
+    sessions: list[tuple[datetime, datetime]]
+
+
+def preview(details: services.EventDetails, rule: Rule) -> Preview:
+    """What ``rule`` makes of an event with ``details``; refuses a rule that cannot be kept."""
+    first_local = to_local(details.start, details.timezone)
+    try:
+        check(rule, first_local)
+    except RecurrenceError as problem:
+        raise InvalidEvent(str(problem), field=problem.field) from None
+    times = session_times(rule, details.start, details.end - details.start, details.timezone)
+    return Preview(
+        words=describe(rule, first_local, len(times)),
+        sessions=[
+            (to_local(start, details.timezone), to_local(end, details.timezone))
+            for _, start, end in times
+        ],
+    )
 
 
 # --- one session --------------------------------------------------------------------------
