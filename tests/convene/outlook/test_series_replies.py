@@ -99,3 +99,30 @@ def test_an_occurrence_moved_in_outlook_is_put_back(live: OutlookWorld) -> None:
     assert back["start"]["dateTime"].startswith(second.start.strftime("%Y-%m-%dT%H:%M"))
     assert CalendarLink.objects.get(pk=link.pk).last_pushed.get("sessions", {}) == {}
     assert services.EventDetails.of(event).start == event.start
+
+
+def test_the_delta_read_finds_a_declined_occurrence_and_a_declined_series(
+    live: OutlookWorld,
+) -> None:
+    from convene.outlook import tasks
+    from convene.outlook.inbound import delta
+
+    from .test_replies_world import notifications
+
+    set_unenroll_on_decline(True)
+    event = create_series(live)
+    settle(live, event)
+    notifications(live, enabled=False)
+    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+    fourth = series.sessions(event)[3].on
+
+    decline_occurrence(live, EDSGER, event, 3)
+    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+
+    assert series.missing_by_session(event) == {fourth: [live.people[EDSGER]]}
+    assert is_enrolled(event, EDSGER)
+
+    respond(live, EDSGER, event, "decline")
+    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+
+    live.wait_until(lambda: not is_enrolled(event, EDSGER), timeout=10)
