@@ -110,6 +110,8 @@ class GraphClient:
             "startDateTime": start,
             "endDateTime": end,
             "$select": "id,type,originalStart",
+            # a Convene series has at most 100 sessions: one page
+            "$top": "100",
         }
         found: list[JSON] = []
         while True:
