@@ -299,3 +299,93 @@ def test_a_mode_switch_moves_a_series_whole_with_its_exceptions(outlook: Outlook
             if e.get("type") == "seriesMaster" and not e["isCancelled"]
         ]
         assert len(live_masters) == 1
+
+
+# 26 more attendees and one latecomer: with Ada and the three of ATTENDEES, 30 people
+CROWD = [f"person{n:02}@contoso.test" for n in range(1, 28)]
+
+
+@pytest.mark.parametrize("where", ["organizer", "platform"])
+def test_invitation_economy_of_a_12_session_series_with_30_people(
+    outlook: OutlookWorld, where: str
+) -> None:
+    """Measured with the emulator's messages: 1 invitation each for the series, 1 update each
+    for a whole-series change and for one session changed, 1 cancellation each for one session
+    cancelled, and enrolling one more person invites that person alone."""
+    from convene.accounts.models import User
+
+    from .conftest import PASSWORD, PUBLIC_URL, world_seed
+
+    seed = world_seed(PUBLIC_URL, platform_consented=True)
+    seed["tenants"][0]["users"] += [
+        {"userPrincipalName": email, "displayName": email, "password": PASSWORD} for email in CROWD
+    ]
+    outlook.emulator.reset(seed)
+    if where == "platform":
+        use_platform_calendar()
+    else:
+        outlook.connect(ADA)
+    people = [User.objects.create_user(email, PASSWORD, display_name=email) for email in CROWD]
+    latecomer, crowd = people[-1], people[:-1]
+    local = next_local("Europe/Berlin", 1, 9)
+    start = localize(local, "Europe/Berlin")
+    event = series.create_series(
+        services.EventDetails(
+            title="Onboarding course",
+            start=start,
+            end=start + timedelta(hours=1),
+            timezone="Europe/Berlin",
+        ),
+        Rule(Frequency.WEEKLY, weekdays=(local.weekday(),), count=12),
+        creator=outlook.people[ADA],
+    )
+    for email in ATTENDEES:
+        services.enroll(event, outlook.people[email], actor=None)
+    for person in crowd:
+        services.enroll(event, person, actor=None)
+    everyone = [*ATTENDEES, *(p.email for p in crowd)]
+    assert len(everyone) + 1 == 30  # with Ada, the organizer
+
+    def step(change: Any, expected: str) -> None:
+        before = {email: received(outlook, email) for email in [*everyone, latecomer.email]}
+        change()
+        outlook.wait_synced(event.pk)
+        for email in everyone:
+            assert received(outlook, email) - before[email] == Counter({expected: 1}), email
+        assert received(outlook, latecomer.email) == before[latecomer.email]
+
+    outlook.wait_synced(event.pk)
+    for email in everyone:
+        assert received(outlook, email) == Counter({"newMeetingRequest": 1}), email
+
+    details = services.EventDetails.of(event)
+    step(
+        lambda: services.update_event(
+            event,
+            services.EventDetails(**{**details.__dict__, "title": "Onboarding"}),
+            actor=None,
+        ),
+        "fullUpdate",
+    )
+    third = series.sessions(event)[2]
+    step(
+        lambda: series.change_session(
+            event,
+            third.on,
+            series.SessionDetails(third.start, third.end, "Room 3", False, ""),
+            actor=None,
+        ),
+        "fullUpdate",
+    )
+    step(
+        lambda: series.cancel_session(
+            event, series.sessions(event)[4].on, actor=None, message="Holiday"
+        ),
+        "meetingCancelled",
+    )
+    before = {email: received(outlook, email) for email in everyone}
+    services.enroll(event, latecomer, actor=None)
+    outlook.wait_synced(event.pk)
+    assert received(outlook, latecomer.email) == Counter({"newMeetingRequest": 1})
+    for email in everyone:
+        assert received(outlook, email) == before[email], email
