@@ -16,6 +16,7 @@ from convene.events import series, services
 from convene.events.models import Event
 from convene.events.recurrence import Frequency, Rule
 from convene.events.timezones import localize
+from convene.outlook.models import SyncLogEntry
 
 from .conftest import OutlookWorld
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER
@@ -389,3 +390,33 @@ def test_invitation_economy_of_a_12_session_series_with_30_people(
     assert received(outlook, latecomer.email) == Counter({"newMeetingRequest": 1})
     for email in everyone:
         assert received(outlook, email) == before[email], email
+
+
+def test_status_badge_and_resync_speak_of_series_and_sessions(
+    outlook: OutlookWorld, mode: str
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    event = create_series(outlook)
+    series.cancel_session(event, series.sessions(event)[1].on, actor=None, message="")
+    outlook.wait_synced(event.pk)
+
+    status = StringIO()
+    call_command("outlook", "status", stdout=status)
+    assert (
+        "Series: 1 (one Outlook series each), sessions changed or cancelled as exceptions: 1"
+        in status.getvalue()
+    )
+    page = outlook.browser(ADA).get(event.get_absolute_url()).content.decode()
+    assert "as one Outlook series with 1 session changed or cancelled as its exception" in page
+    resync = StringIO()
+    call_command("outlook", "resync", "--event", str(event.pk), stdout=resync)
+    assert f"Series {event.pk} queued for sync." in resync.getvalue()
+    logged = list(
+        SyncLogEntry.objects.filter(event=event, action="cancel session").values_list(
+            "details", flat=True
+        )
+    )
+    assert logged == [{"session": series.sessions(event)[1].on.isoformat()}]
