@@ -61,7 +61,7 @@ class RepeatForm(BootstrapFormMixin, forms.Form):
         initial=MonthlyBy.DAY_OF_MONTH.value,
     )
     ends = forms.ChoiceField(
-        label="Ends",
+        label="How long",
         required=False,
         choices=[("count", "after a number of sessions"), ("until", "on a date")],
         initial="count",
