@@ -19,7 +19,7 @@ from convene.events.timezones import localize
 from convene.outlook.models import SyncLogEntry
 
 from .conftest import OutlookWorld
-from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER
+from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE
 from .test_platform import SERVICE, platform_seed, use_platform_calendar
 
 ATTENDEES = (ALAN, EDSGER, BARBARA)
@@ -420,3 +420,38 @@ def test_status_badge_and_resync_speak_of_series_and_sessions(
         )
     )
     assert logged == [{"session": series.sessions(event)[1].on.isoformat()}]
+
+
+def test_a_handover_moves_a_running_series_whole_to_the_co_organizer(
+    outlook: OutlookWorld,
+) -> None:
+    """A series whose first session is over still moves: one new series from Grace's calendar
+    (with its cancelled session), one cancellation of Ada's, per person."""
+    from convene.events.models import EnrollmentRole
+
+    from .test_handover import confirm, deactivate_in_django_admin, preview, wait_for_job
+
+    outlook.connect(ADA)
+    outlook.connect(GRACE)
+    zone = "Europe/Berlin"
+    today = timezone.now().astimezone(ZoneInfo(zone))
+    first = datetime(today.year, today.month, today.day, 0, 5) - timedelta(days=7)
+    event = create_series(outlook, zone=zone, count=6, first=first)
+    services.add_person(event, outlook.people[GRACE], EnrollmentRole.ORGANIZER, actor=None)
+    series.cancel_session(event, series.sessions(event)[3].on, actor=None, message="Holiday")
+    outlook.wait_synced(event.pk)
+    assert event.end < timezone.now() < event.series_rule.last_end
+    before = {email: received(outlook, email) for email in ATTENDEES}
+
+    deactivate_in_django_admin(outlook, ADA)
+    page = preview(outlook, ADA, target="coorganizer").content.decode()
+    job = wait_for_job(outlook, confirm(outlook, ADA, page))
+
+    assert (job.done, job.failed) == (1, 0)
+    master = series_copy(outlook, GRACE)
+    assert master["recurrence"]["range"]["numberOfOccurrences"] == 6
+    for email in ATTENDEES:
+        assert received(outlook, email) - before[email] == Counter(
+            {"newMeetingRequest": 1, "meetingCancelled": 2}
+        ), "one invitation, the cancelled session again, one cancellation of the old series"
+        assert len(instances(outlook, email, event)) == 5
