@@ -22,11 +22,10 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.events import services
 from convene.events.changes import ChangeKind, EventChange, announce
-from convene.events.errors import EventCancelled, InvalidEvent, NotAllowed, NotEnrolled
+from convene.events.errors import EventCancelled, InvalidEvent, NotEnrolled
 from convene.events.models import (
     Enrollment,
     Event,
-    EventStatus,
     MissedSession,
     SeriesRule,
     SessionChange,
@@ -141,18 +140,10 @@ def _session(event: Event, on: date) -> Session:
     raise InvalidEvent(f"The series has no session on {on:%d %B %Y}.", field="session")
 
 
-def _locked(event: Event) -> Event:
-    return Event.objects.select_for_update().get(pk=event.pk)
-
-
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise NotAllowed(message)
-
-
-def _ensure_scheduled(event: Event) -> None:
-    if event.status == EventStatus.CANCELLED:
-        raise EventCancelled("This event has been cancelled.")
+# The same row lock and refusals as every other change (services.py).
+_locked = services._locked
+_require = services._require
+_ensure_scheduled = services._ensure_scheduled
 
 
 def _checked(rule: Rule, event: Event, start: datetime | None = None) -> None:
@@ -210,7 +201,7 @@ class PatternEffects:
             done = "cancelled" if change.is_cancelled else "changed"
             return f"the {done} session on {change.on:%a %d %b %Y}"
 
-        return [f"{what(c).capitalize()} stays {c.on:%d %b}." for c in self.kept] + [
+        return [f"{what(c).capitalize()} stays as it is." for c in self.kept] + [
             f"{what(c).capitalize()} is not in the new pattern: its change is dropped."
             for c in self.dropped
         ]

@@ -455,3 +455,34 @@ def test_a_handover_moves_a_running_series_whole_to_the_co_organizer(
             {"newMeetingRequest": 1, "meetingCancelled": 2}
         ), "one invitation, the cancelled session again, one cancellation of the old series"
         assert len(instances(outlook, email, event)) == 5
+
+
+def test_a_failed_session_request_is_retried_alone_without_a_second_update(
+    outlook: OutlookWorld,
+) -> None:
+    from django.db import transaction
+
+    outlook.connect(ADA)
+    event = create_series(outlook)
+    outlook.wait_synced(event.pk)
+    before = {email: received(outlook, email) for email in ATTENDEES}
+    outlook.emulator.control(
+        "POST",
+        "/faults",
+        {"method": "POST", "path": "/cancel$", "status": 503, "count": 1},
+    ).raise_for_status()
+
+    with transaction.atomic():  # one push: the master's PATCH, then the session's cancel
+        details = services.EventDetails.of(event)
+        services.update_event(
+            event, services.EventDetails(**{**details.__dict__, "title": "Renamed"}), actor=None
+        )
+        series.cancel_session(event, series.sessions(event)[1].on, actor=None, message="Off")
+    outlook.wait_synced(event.pk, timeout=30)
+
+    (rule,) = outlook.emulator.control("GET", "/faults").json()["rules"]
+    assert rule["fired"] == 1
+    for email in ATTENDEES:
+        assert received(outlook, email) - before[email] == Counter(
+            {"fullUpdate": 1, "meetingCancelled": 1}
+        ), email

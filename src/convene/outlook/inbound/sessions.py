@@ -14,9 +14,8 @@ through ``seriesMasterId``, and then:
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from convene.accounts.models import User
 from convene.events import series
@@ -26,6 +25,7 @@ from convene.outlook import links
 from convene.outlook.links import tell_organizer
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import NotFound
+from convene.outlook.microsoft.recurrence import original_date
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
 from convene.outlook.outbound import queueing
 from convene.outlook.outbound import series as outbound_series
@@ -66,7 +66,7 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
     )
     if link is None or link.state == LinkState.DELETED_IN_OUTLOOK or link.event.is_cancelled:
         return True
-    on = _session_date(occurrence, link.event.timezone)
+    on = original_date(occurrence, link.event.timezone)
     if on is None:
         return True
     apply_session_replies(link.event, on, occurrence, mailbox)
@@ -94,17 +94,6 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
         )
         queueing.retry_now(link, enqueue, compare_again=True)
     return True
-
-
-def _session_date(occurrence: dict[str, Any], zone: str) -> date | None:
-    original = str(occurrence.get("originalStart") or "")
-    if not original:
-        return None
-    whole, _, rest = original.rstrip("Z").partition(".")
-    moment = datetime.fromisoformat(whole + rest.lstrip("0123456789"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(ZoneInfo(zone)).date()
 
 
 def apply_session_replies(event: Event, on: date, occurrence: dict[str, Any], mailbox: str) -> None:

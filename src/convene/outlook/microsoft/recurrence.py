@@ -54,13 +54,19 @@ def occurrence_dates(instances: list[JSON], zone_name: str) -> dict[str, str]:
     ``GET /events/{master}/instances``."""
     found = {}
     for instance in instances:
-        original = str(instance.get("originalStart") or "")
-        if not original or not instance.get("id"):
-            continue
-        moment = _instant(original)
-        on: date = moment.astimezone(ZoneInfo(zone_name)).date()
-        found[on.isoformat()] = str(instance["id"])
+        on = original_date(instance, zone_name)
+        if on is not None and instance.get("id"):
+            found[on.isoformat()] = str(instance["id"])
     return found
+
+
+def original_date(occurrence: JSON, zone_name: str) -> date | None:
+    """The local date an occurrence or exception has under the series' rule (its
+    ``originalStart``, which stays when the exception is moved); None for any other event."""
+    original = str(occurrence.get("originalStart") or "")
+    if not original:
+        return None
+    return _instant(original).astimezone(ZoneInfo(zone_name)).date()
 
 
 def _instant(text: str) -> datetime:

@@ -144,6 +144,15 @@ def _with_sessions(
             **details,
         )
 
+    last_pushed = saved.get("last_pushed", link.last_pushed)
+
+    def keep(progress: dict[str, Any]) -> None:
+        # What Outlook accepted so far (the master, earlier sessions), without claiming the
+        # version is synced: a failure after this retries only what is missing.
+        CalendarLink.objects.filter(pk=link.pk).update(
+            **{**saved, "last_pushed": {**last_pushed, **progress}}
+        )
+
     kept = series.sync_sessions(
         event,
         target.client,
@@ -152,8 +161,8 @@ def _with_sessions(
         link.last_pushed,
         sent,
         log,
+        keep,
     )
-    last_pushed = saved.get("last_pushed", link.last_pushed)
     if kept == {key: last_pushed.get(key, {}) for key in kept} and not saved:
         return saved
     return {**saved, "last_pushed": {**last_pushed, **kept}}

@@ -26,6 +26,7 @@ from convene.outlook.outbound.snapshots import session_snapshot
 
 JSON = dict[str, Any]
 Log = Callable[[str, graph.Call, dict[str, Any]], None]
+Keep = Callable[[JSON], None]
 
 SESSIONS = "sessions"
 OCCURRENCES = "occurrences"
@@ -39,10 +40,14 @@ def sync_sessions(
     previous: JSON,
     master_changes: frozenset[str],
     log: Log,
+    keep: Keep,
 ) -> JSON:
     """Send what the series' sessions need; returns the ``sessions`` and ``occurrences`` to
     keep in ``last_pushed``. ``previous`` is ``last_pushed`` before this push;
-    ``master_changes`` the master properties just sent (all of them after a create)."""
+    ``master_changes`` the master properties just sent (all of them after a create).
+    ``keep`` saves what Outlook accepted so far, before the first session request and after
+    each: when one fails, the retry sends only what is still missing (no second update of the
+    master or of a session for anyone)."""
     reset = bool(master_changes & mapping.RESETS_EXCEPTIONS)
     pushed: dict[str, JSON] = {} if reset else dict(previous.get(SESSIONS) or {})
     occurrences: dict[str, str] = {} if reset else dict(previous.get(OCCURRENCES) or {})
@@ -56,6 +61,8 @@ def sync_sessions(
         else:
             del pushed[on]
     due = [on for on, payload in sorted(desired.items()) if pushed.get(on) != payload]
+    if due:
+        keep({SESSIONS: pushed, OCCURRENCES: occurrences})
     if any(on not in occurrences for on in due):
         occurrences = _read_occurrences(event, client, graph_id)
     for on in due:
@@ -74,6 +81,7 @@ def sync_sessions(
             client.call(call)
             log("update session", call, {"session": on, "properties": sorted(changes)})
         pushed[on] = payload
+        keep({SESSIONS: pushed, OCCURRENCES: occurrences})
     # a session brought back to the series' values is no longer an exception Convene made
     for on in [on for on in pushed if on not in mapping.session_payloads(snapshot)]:
         del pushed[on]
