@@ -37,6 +37,7 @@ def test_organizer_moves_one_session_and_cancels_another_and_the_attendee_sees_b
     sign_in(page, ADA)
     page.goto(f"{world.url}/outlook/connect/?next=/")
     microsoft_sign_in(page, ADA)
+    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
     start = next_weekday(1, 10, "Europe/Berlin")  # a Tuesday at 10:00
 
     page.goto(f"{world.url}/events/new/")
