@@ -26,6 +26,8 @@ ORDER = [
     "replies",
     "scale-out",
     "crash",
+    "reconcile",
+    "audit-log",
     "series",
     "emulator",
 ]

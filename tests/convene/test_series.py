@@ -34,12 +34,12 @@ def local_clock(event: Event) -> list[tuple[int, int]]:
 @pytest.mark.parametrize(
     ("zone", "first"),
     [
-        # Berlin leaves summer time on 25 Oct 2026
-        ("Europe/Berlin", datetime(2026, 10, 12, 10, 0)),
-        # New York leaves daylight time on 1 Nov 2026
-        ("America/New_York", datetime(2026, 10, 19, 10, 0)),
-        # Sydney enters daylight time on 4 Oct 2026
-        ("Australia/Sydney", datetime(2026, 9, 21, 10, 0)),
+        # Berlin leaves summer time on 31 Oct 2027
+        ("Europe/Berlin", datetime(2027, 10, 18, 10, 0)),
+        # New York leaves daylight time on 7 Nov 2027
+        ("America/New_York", datetime(2027, 10, 25, 10, 0)),
+        # Sydney enters daylight time on 3 Oct 2027
+        ("Australia/Sydney", datetime(2027, 9, 20, 10, 0)),
     ],
 )
 def test_a_weekly_series_keeps_its_wall_clock_across_daylight_saving(organizer, zone, first):

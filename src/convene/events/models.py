@@ -111,6 +111,11 @@ class Event(models.Model):
             return self.end
 
     @property
+    def is_over(self) -> bool:
+        # a series is over when its last session is
+        return self.last_end <= timezone.now()
+
+    @property
     def local_start(self) -> datetime:
         return to_local(self.start, self.timezone)
 

@@ -167,15 +167,18 @@ def keep_series_consistent(sender: object, change: EventChange, **kwargs: object
 
 
 @transaction.atomic
-def create_series(details: services.EventDetails, rule: Rule, *, creator: User) -> Event:
-    """A new event that repeats by ``rule``; ``details`` are its first session's."""
+def create_series(
+    details: services.EventDetails, rule: Rule, *, creator: User, allow_past: bool = False
+) -> Event:
+    """A new event that repeats by ``rule``; ``details`` are its first session's (a start in
+    the past is refused unless ``allow_past``, as for ``services.create_event``)."""
     try:
         check(rule, to_local(details.start, details.timezone))
     except RecurrenceError as problem:
         raise InvalidEvent(str(problem), field=problem.field) from None
     except (TypeError, ValueError):
         raise InvalidEvent("Start and end must be aware datetimes.") from None
-    event = services.create_event(details, creator=creator)
+    event = services.create_event(details, creator=creator, allow_past=allow_past)
     stored = SeriesRule(event=event)
     stored.keep(rule)
     stored.last_end = _planned(event, rule)[-1][2]

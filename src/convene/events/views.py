@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,16 +16,22 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import deny_unless, requires
-from convene.core.extensions import event_form_gates
+from convene.core.extensions import event_form_gates, event_form_notes
 from convene.events import series, services
-from convene.events.drafts import take_draft
-from convene.events.errors import EventError, InvalidEvent
+from convene.events.drafts import draft_key, drop_draft, read_draft
+from convene.events.errors import EventError, InvalidEvent, UnknownPerson
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
 from convene.events.models import EnrollmentRole, Event, not_over
 from convene.events.recurrence import Rule
 from convene.events.series_forms import RepeatForm
 
 EVENTS_PER_PAGE = 10
+MANAGERS_ONLY = "Only the organizers of this event may manage who is on it."
+# Organizers first, then presenters, then attendees (not the roles' alphabetical order).
+ROLE_ORDER = Case(
+    *(When(role=role, then=Value(rank)) for rank, role in enumerate(EnrollmentRole)),
+    output_field=IntegerField(),
+)
 
 
 def _member(request: HttpRequest) -> User:
@@ -73,11 +80,11 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _bound_event_form(request: HttpRequest, event: Event | None) -> tuple[EventForm, RepeatForm]:
     """The form (and how the event repeats) with what was just posted, or with a kept draft
     (see ``drafts``), or empty."""
-    data = request.POST if request.method == "POST" else take_draft(request)
-    if data is not None and request.method != "POST":
-        messages.info(request, "Your changes were kept. Check them and save.")
+    data = request.POST if request.method == "POST" else read_draft(request)
     return (
-        EventForm(data, initial=EventForm.initial_for(event)),
+        EventForm(
+            data, initial=EventForm.initial_for(event), planner_zone=_member(request).time_zone
+        ),
         RepeatForm(data, prefix="repeat", initial=RepeatForm.initial_for(event)),
     )
 
@@ -108,15 +115,6 @@ def rule_fingerprint(rule: Rule) -> str:
     return repr(rule)
 
 
-def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBase | None:
-    """The first response an installed app wants to send instead of saving, if any."""
-    for gate in event_form_gates():
-        response = gate(request, event)
-        if response is not None:
-            return response
-    return None
-
-
 def _form_error(form: EventForm, repeat: RepeatForm, problem: InvalidEvent) -> None:
     """A refusal goes to the field it names, in whichever of the two forms has it."""
     if problem.field in repeat.fields:
@@ -127,7 +125,20 @@ def _form_error(form: EventForm, repeat: RepeatForm, problem: InvalidEvent) -> N
         form.add_error(problem.field if problem.field in form.fields else None, str(problem))
 
 
-@requires(permissions.can_create_events)
+def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBase | None:
+    """The first response an installed app wants to send instead of saving, if any."""
+    for gate in event_form_gates():
+        response = gate(request, event)
+        if response is not None:
+            return response
+    return None
+
+
+@requires(
+    permissions.can_create_events,
+    "Only organizers and admins may create events here; an admin can open event creation "
+    "to everyone in Site settings.",
+)
 def event_create(request: HttpRequest) -> HttpResponseBase:
     form, repeat = _bound_event_form(request, None)
     shown: dict[str, Any] = {}
@@ -146,19 +157,21 @@ def event_create(request: HttpRequest) -> HttpResponseBase:
                     if rule is not None
                     else services.create_event(form.details(), creator=creator)
                 )
+                drop_draft(request, draft_key(request))
                 messages.success(request, f"“{event.title}” is scheduled.")
                 return redirect(event)
         except InvalidEvent as problem:
             _form_error(form, repeat, problem)
-    return render(
-        request, "events/form.html", {"form": form, "repeat": repeat, "event": None, **shown}
-    )
+    return _render_form(request, form, repeat, None, shown)
 
 
 @login_required
 def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_edit_event(request.user, event))
+    deny_unless(
+        permissions.can_edit_event(request.user, event),
+        "Only the organizers of this event may edit it.",
+    )
     if event.is_cancelled:
         messages.error(request, "This event has been cancelled and can no longer be edited.")
         return redirect(event)
@@ -175,6 +188,7 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
                 changed, _ = series.update_series(
                     event, form.details(), repeat.rule(), actor=_member(request)
                 )
+                drop_draft(request, draft_key(request))
                 messages.success(
                     request, "Event saved." if changed else "Nothing to save: no changes."
                 )
@@ -184,15 +198,54 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
         except EventError as problem:
             messages.error(request, str(problem))
             return redirect(event)
+    return _render_form(request, form, repeat, event, shown)
+
+
+def _render_form(
+    request: HttpRequest,
+    form: EventForm,
+    repeat: RepeatForm,
+    event: Event | None,
+    shown: dict[str, Any],
+) -> HttpResponse:
+    """The event form, with how the event repeats and its preview (``shown``); with the draft
+    it was filled from, if any (which it offers to discard), and what installed apps want said
+    beside the Save button."""
     return render(
-        request, "events/form.html", {"form": form, "repeat": repeat, "event": event, **shown}
+        request,
+        "events/form.html",
+        {
+            "form": form,
+            "repeat": repeat,
+            "event": event,
+            **shown,
+            "draft": draft_key(request),
+            "save_notes": [
+                note for explain in event_form_notes() if (note := explain(request, event))
+            ],
+        },
     )
+
+
+@require_POST
+@login_required
+def discard_draft(request: HttpRequest) -> HttpResponse:
+    """Forget a kept draft and show the form it came from as it was before."""
+    back = request.POST.get("form", "")
+    drop_draft(request, request.POST.get("draft", ""))
+    messages.info(request, "What you had typed was discarded.")
+    if back == "create" or not back.isdigit():
+        return redirect("events:create")
+    return redirect("events:edit", pk=int(back))
 
 
 @login_required
 def event_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_cancel_event(request.user, event))
+    deny_unless(
+        permissions.can_cancel_event(request.user, event),
+        "Only the organizers of this event may cancel it.",
+    )
     if event.is_cancelled:
         messages.info(request, "This event is already cancelled.")
         return redirect(event)
@@ -237,29 +290,58 @@ def unenroll(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def people(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     form = AddPersonForm(request.POST or None)
+    # An address nobody uses yet, which the page offers to invite, and the role chosen for it.
+    invitable, invitable_role = "", ""
     if request.method == "POST" and form.is_valid():
+        email, inviting = form.cleaned_data["email"], form.cleaned_data["invite"]
+        role = EnrollmentRole(form.cleaned_data["role"])
         try:
-            enrollment = services.add_person_by_email(
-                event,
-                form.cleaned_data["email"],
-                EnrollmentRole(form.cleaned_data["role"]),
-                actor=_member(request),
-            )
+            if inviting:
+                enrollment = services.invite_person(
+                    event,
+                    email,
+                    role,
+                    actor=_member(request),
+                    site_url=request.build_absolute_uri("/"),
+                )
+            else:
+                enrollment = services.add_person_by_email(
+                    event, email, role, actor=_member(request)
+                )
+        except UnknownPerson as problem:
+            form.add_error("email", str(problem))
+            if not inviting:
+                invitable, invitable_role = email, role
         except EventError as problem:
             form.add_error("email", str(problem))
         else:
+            invited = (
+                " They have been emailed a link to choose a password."
+                if enrollment.user.is_invited
+                else ""
+            )
             messages.success(
                 request,
-                f"{enrollment.user.name} added as {enrollment.get_role_display().lower()}.",
+                f"{enrollment.user.name} added as {enrollment.get_role_display().lower()}."
+                + invited,
             )
             return redirect("events:people", pk=event.pk)
-    enrollments = event.enrollments.select_related("user").order_by("role", "user__email")
+    enrollments = event.enrollments.select_related("user").order_by(
+        ROLE_ORDER, "user__display_name", "user__email"
+    )
     return render(
         request,
         "events/people.html",
-        {"event": event, "form": form, "enrollments": enrollments, "roles": EnrollmentRole.choices},
+        {
+            "event": event,
+            "form": form,
+            "enrollments": enrollments,
+            "roles": EnrollmentRole.choices,
+            "invitable": invitable,
+            "invitable_role": invitable_role,
+        },
     )
 
 
@@ -267,7 +349,7 @@ def people(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
     try:
         services.unenroll(event, person, actor=_member(request), reason="Removed by an organizer")
@@ -282,7 +364,7 @@ def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
 @login_required
 def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
@@ -299,14 +381,23 @@ def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     return redirect("events:people", pk=event.pk)
 
 
+MY_EVENTS_TABS = {"upcoming": "Upcoming", "past": "Past"}
+
+
 @login_required
 def my_events(request: HttpRequest) -> HttpResponse:
-    mine = (
-        _member(request)
-        .enrollments.filter(not_over(timezone.now(), "event__"))
-        .select_related("event")
-        .order_by("event__start")
-    )
+    """The person's events by role: upcoming ones soonest first, or (the Past tab) the ones
+    that have ended, latest first."""
+    tab = request.GET.get("when", "upcoming")
+    if tab not in MY_EVENTS_TABS:
+        tab = "upcoming"
+    now = timezone.now()
+    mine = _member(request).enrollments.select_related("event")
+    # a series is past once its last session has ended
+    if tab == "past":
+        mine = mine.exclude(not_over(now, "event__")).order_by("-event__start")
+    else:
+        mine = mine.filter(not_over(now, "event__")).order_by("event__start")
     groups = [
         (role.label, [e.event for e in mine if e.role == role])
         for role in (EnrollmentRole.ORGANIZER, EnrollmentRole.PRESENTER, EnrollmentRole.ATTENDEE)
@@ -314,5 +405,5 @@ def my_events(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "events/mine.html",
-        {"groups": groups},
+        {"groups": groups, "tab": tab, "tabs": MY_EVENTS_TABS},
     )

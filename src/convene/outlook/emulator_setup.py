@@ -71,7 +71,10 @@ def seed(
                     ],
                     "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
                     "applicationPermissions": ["Calendars.ReadWrite"],
-                    "adminConsented": True,
+                    # Registered, not yet consented: as in Entra, an application permission is
+                    # granted only when an admin consents (Platform calendar > Grant admin
+                    # consent), so Test connection fails until then, as it would at Microsoft.
+                    "adminConsented": False,
                 }
             ]
         tenants.append(tenant)

@@ -15,6 +15,7 @@ the same requests for many events at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
+
+log = logging.getLogger(__name__)
 
 
 def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None = None) -> None:
@@ -101,8 +104,9 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> dict[str, Any
     the link about the copy (nothing when nothing was sent). A series then gets its sessions
     (``outbound.series``)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    adopted = adopt_lost_create(link, target, snapshot)
     update = update_for(link, event, target.mailbox, snapshot)
-    saved: dict[str, Any] = {}
+    saved: dict[str, Any] = adopted
     if update is not None:
         try:
             answer = target.client.call(update.call)
@@ -110,9 +114,17 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> dict[str, Any
             _log(
                 link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc)
             )
+            log.warning(
+                "Outlook %s of event %s in %s failed: %s",
+                update.action,
+                link.event_id,
+                target.mailbox,
+                exc,
+            )
             raise
         _log(link, target, update, status="ok")
-        saved = update.saved(answer)
+        log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
+        saved = {**adopted, **update.saved(answer)}
     if snapshot.recurrence is None or event.is_cancelled:
         return saved
     return _with_sessions(link, event, target, snapshot, update, saved)
@@ -134,7 +146,7 @@ def _with_sessions(
             else frozenset(update.details.get("properties", ()))
         )
 
-    def log(action: str, call: graph.Call, details: dict[str, Any]) -> None:
+    def audit(action: str, call: graph.Call, details: dict[str, Any]) -> None:
         record(
             LogKind.GRAPH,
             action,
@@ -160,12 +172,35 @@ def _with_sessions(
         saved.get("graph_id") or link.graph_id,
         link.last_pushed,
         sent,
-        log,
+        audit,
         keep,
     )
     if kept == {key: last_pushed.get(key, {}) for key in kept} and not saved:
         return saved
     return {**saved, "last_pushed": {**last_pushed, **kept}}
+
+
+def adopt_lost_create(
+    link: CalendarLink, target: Target, snapshot: mapping.EventSnapshot
+) -> dict[str, Any]:
+    """After a create whose outcome is unknown (it failed, maybe after Outlook made the copy:
+    a timeout, a dropped connection, a 5xx), look for the copy before posting again.
+
+    ``transactionId`` is documented only as a way "to avoid redundant POST operations", not for
+    how long Outlook remembers it; Convene's own extended property on the copy is certain. A
+    copy found is adopted onto ``link`` (and its fields returned, to be saved). Nothing found:
+    post as usual.
+    """
+    if link.graph_id or not link.attempts:
+        return {}
+    found = target.client.find_events_by_property(
+        mapping.CONVENE_EVENT_PROPERTY, str(link.event_id)
+    )
+    found = [e for e in found if not e.get("isCancelled")]
+    if not found:
+        return {}
+    accepted = mapping.accepted_from(found[0], mapping.event_payload(snapshot))
+    return links.adopt_copy(link, found[0], target.mailbox, accepted)
 
 
 def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:
@@ -212,9 +247,14 @@ def update_for(
     changes = mapping.changed_properties(link.last_pushed, desired)
     if not changes:
         return None
+    kept = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES)
+    if "attendees" in changes and kept:
+        # The list replaces Outlook's: people added there (forwarded invitations) stay on it.
+        changes["attendees"] = mapping.with_outlook_only(changes["attendees"], link.last_pushed)
+    accepted = {**desired, mapping.OUTLOOK_ONLY_ATTENDEES: kept} if kept else desired
     return Update(
         "update",
         graph.Call.update_event(link.graph_id, changes),
-        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": desired},
+        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": accepted},
         {"properties": sorted(changes)},
     )

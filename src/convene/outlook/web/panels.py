@@ -10,7 +10,14 @@ from django.http import HttpRequest
 from convene import permissions
 from convene.accounts.models import User
 from convene.outlook import links
-from convene.outlook.models import AttendeeReply, CalendarLink, OutlookConnection, OutlookSettings
+from convene.outlook.microsoft import mapping
+from convene.outlook.models import (
+    AttendeeReply,
+    CalendarLink,
+    LinkState,
+    OutlookConnection,
+    OutlookSettings,
+)
 
 
 def profile_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -32,8 +39,21 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
         "outlook": OutlookSettings.load(),
         "outlook_link": link,
         "outlook_replies": replies_by_answer(event),
+        "outlook_only_attendees": (
+            link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES, []) if link else []
+        ),
         "outlook_may_publish_again": link is not None and links.can_publish_again(link),
+        "outlook_settling": link is not None and is_settling(link),
     }
+
+
+def is_settling(link: CalendarLink) -> bool:
+    """Will the sync state change by itself soon (a sync under way, or a failure that is
+    retried automatically)? The panel then refreshes itself until it will not, so nobody has
+    to reload the page to see "Synced"."""
+    if link.state == LinkState.FAILING:
+        return link.retries_automatically
+    return link.state == LinkState.PENDING or (link.state == LinkState.SYNCED and link.is_behind)
 
 
 def replies_by_answer(event: Any) -> list[tuple[str, list[AttendeeReply]]]:
