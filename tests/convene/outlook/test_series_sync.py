@@ -53,6 +53,7 @@ def create_series(
     zone: str = "Europe/Berlin",
     count: int = 12,
     first: datetime | None = None,
+    allow_past: bool = False,
 ) -> Event:
     local = first or next_local(zone, 0, 10)
     start = localize(local, zone)
