@@ -29,6 +29,7 @@ ORDER = [
     "chaos",
     "reconcile",
     "audit-log",
+    "series",
     "emulator",
 ]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.db import transaction
 from django.dispatch import Signal
@@ -39,6 +40,12 @@ class ChangeKind(enum.StrEnum):
     ROLE_CHANGED = "role_changed"
     # The event's creator (its main organizer) is someone else now, e.g. after a handover.
     CREATOR_CHANGED = "creator_changed"
+    # Series (``convene.events.series``): ``session`` names the session by its local date.
+    SERIES_PATTERN_CHANGED = "series_pattern_changed"
+    SESSION_CHANGED = "session_changed"
+    SESSION_CANCELLED = "session_cancelled"
+    # someone enrolled in the series will miss (or will attend again) one session
+    SESSION_ATTENDANCE = "session_attendance"
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class EventChange:
     actor_id: int | None = None
     # Why, in words a person can read (e.g. "Declined in Outlook"); may be empty.
     reason: str = ""
+    # The one session of a series this change is about, by its local date under the rule.
+    session: date | None = None
 
 
 def announce(change: EventChange) -> None:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from convene.accounts.models import User
+from convene.events.recurrence import Frequency, MonthlyBy, Rule
 from convene.events.timezones import is_known_zone, to_local
 
 
@@ -30,10 +31,19 @@ class EnrollmentRole(models.TextChoices):
     ATTENDEE = "attendee", "Attendee"
 
 
+def not_over(now: datetime, prefix: str = "") -> models.Q:
+    """Events not over at ``now``: their end, or a series' last session's end, is ahead.
+    ``prefix`` names the event from another model (e.g. ``"event__"``)."""
+    return models.Q(**{f"{prefix}end__gte": now}) | models.Q(
+        **{f"{prefix}series_rule__last_end__gte": now}
+    )
+
+
 class EventQuerySet(models.QuerySet["Event"]):
     def upcoming(self) -> EventQuerySet:
         """Scheduled events that have not ended yet, soonest first."""
-        return self.filter(status=EventStatus.SCHEDULED, end__gte=timezone.now()).order_by(
+        # a series is upcoming until its last session ends
+        return self.filter(not_over(timezone.now()), status=EventStatus.SCHEDULED).order_by(
             "start", "pk"
         )
 
@@ -93,8 +103,17 @@ class Event(models.Model):
         return self.status == EventStatus.CANCELLED
 
     @property
+    def last_end(self) -> datetime:
+        """When the event is over: its end, or a series' last session's end."""
+        try:
+            return self.series_rule.last_end
+        except SeriesRule.DoesNotExist:
+            return self.end
+
+    @property
     def is_over(self) -> bool:
-        return self.end <= timezone.now()
+        # a series is over when its last session is
+        return self.last_end <= timezone.now()
 
     @property
     def local_start(self) -> datetime:
@@ -138,3 +157,99 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} - {self.get_role_display()} of {self.event}"
+
+
+# --- series: the rule, the sessions that differ, who will miss which ------------------------
+# Only the rule is stored; sessions are computed from it (``convene.events.series``). A session
+# is named by its local date under the rule (``on``): a series meets at most once a day, and
+# the date survives a change of the series' time of day.
+
+
+class SeriesRule(models.Model):
+    """The event repeats: its start and end are its first session's."""
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="series_rule")
+    frequency = models.CharField(
+        max_length=16, choices=[(f.value, f.value.title()) for f in Frequency]
+    )
+    interval = models.PositiveSmallIntegerField(default=1)
+    # weekly: "0,3" for Monday and Thursday
+    weekdays = models.CharField(max_length=20, blank=True)
+    monthly_by = models.CharField(
+        max_length=16,
+        choices=[(m.value, m.value.replace("_", " ")) for m in MonthlyBy],
+        default=MonthlyBy.DAY_OF_MONTH,
+    )
+    until = models.DateField(null=True, blank=True)
+    count = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When the last session ends (kept by ``convene.events.series``), so lists find a series
+    # whose first session is past but whose last is not.
+    last_end = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.frequency} rule of {self.event}"
+
+    def rule(self) -> Rule:
+        return Rule(
+            frequency=Frequency(self.frequency),
+            interval=self.interval,
+            weekdays=tuple(int(day) for day in self.weekdays.split(",") if day),
+            monthly_by=MonthlyBy(self.monthly_by),
+            until=self.until,
+            count=self.count,
+        )
+
+    def keep(self, rule: Rule) -> None:
+        self.frequency = rule.frequency
+        self.interval = rule.interval
+        self.weekdays = ",".join(str(day) for day in sorted(rule.weekdays))
+        self.monthly_by = rule.monthly_by
+        self.until = rule.until
+        self.count = rule.count
+
+
+class SessionChange(models.Model):
+    """One session that differs from the series: moved, elsewhere, another link, or cancelled.
+    Empty (null) fields are as the series has them."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="session_changes")
+    on = models.DateField(help_text="The session's local date under the rule.")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    # null, not "": "as the series" differs from "no location for this session"
+    location = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    is_online = models.BooleanField(null=True, blank=True)
+    online_url = models.URLField(null=True, blank=True)  # noqa: DJ001
+    is_cancelled = models.BooleanField(default=False)
+    cancellation_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["event", "on"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "on"], name="one_change_per_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} on {self.on}"
+
+
+class MissedSession(models.Model):
+    """Someone enrolled in the series said they will miss one session (e.g. declined that
+    occurrence in Outlook). Goes with the enrollment."""
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="missed_sessions"
+    )
+    on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["on", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "on"], name="one_miss_per_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment} misses {self.on}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from convene.events import views
+from convene.events import series_views, views
 
 app_name = "events"
 
@@ -17,4 +17,15 @@ urlpatterns = [
     path("events/<int:pk>/people/", views.people, name="people"),
     path("events/<int:pk>/people/<int:user_pk>/remove/", views.remove_person, name="remove_person"),
     path("events/<int:pk>/people/<int:user_pk>/role/", views.change_role, name="change_role"),
+    path("events/<int:pk>/sessions/<str:on>/", series_views.session_edit, name="session"),
+    path(
+        "events/<int:pk>/sessions/<str:on>/cancel/",
+        series_views.session_cancel,
+        name="session_cancel",
+    ),
+    path(
+        "events/<int:pk>/sessions/<str:on>/attendance/",
+        series_views.session_attendance,
+        name="session_attendance",
+    ),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,11 +17,13 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import deny_unless, requires
 from convene.core.extensions import event_form_gates, event_form_notes
-from convene.events import services
+from convene.events import series, services
 from convene.events.drafts import draft_key, drop_draft, read_draft
 from convene.events.errors import EventError, InvalidEvent, UnknownPerson
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
-from convene.events.models import EnrollmentRole, Event
+from convene.events.models import EnrollmentRole, Event, not_over
+from convene.events.recurrence import Rule
+from convene.events.series_forms import RepeatForm
 
 EVENTS_PER_PAGE = 10
 MANAGERS_ONLY = "Only the organizers of this event may manage who is on it."
@@ -52,11 +56,19 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         role.label: [e.user for e in enrollments if e.role == role] for role in EnrollmentRole
     }
     mine = next((e for e in enrollments if e.user_id == request.user.pk), None)
+    missing = series.missing_by_session(event)
+    my_misses = {on for on, who in missing.items() if any(u.pk == request.user.pk for u in who)}
     return render(
         request,
         "events/detail.html",
         {
             "event": event,
+            "sessions": [
+                (s, missing.get(s.on, []), s.on in my_misses) for s in series.sessions(event)
+            ]
+            if series.is_series(event)
+            else [],
+            "series_words": series.describe_series(event),
             "people": people,
             "my_enrollment": mine,
             "attendee_count": len(people[EnrollmentRole.ATTENDEE.label]),
@@ -65,12 +77,52 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _bound_event_form(request: HttpRequest, event: Event | None) -> EventForm:
-    """The form with what was just posted, or with a kept draft (see ``drafts``), or empty."""
+def _bound_event_form(request: HttpRequest, event: Event | None) -> tuple[EventForm, RepeatForm]:
+    """The form (and how the event repeats) with what was just posted, or with a kept draft
+    (see ``drafts``), or empty."""
     data = request.POST if request.method == "POST" else read_draft(request)
-    return EventForm(
-        data, initial=EventForm.initial_for(event), planner_zone=_member(request).time_zone
+    return (
+        EventForm(
+            data, initial=EventForm.initial_for(event), planner_zone=_member(request).time_zone
+        ),
+        RepeatForm(data, prefix="repeat", initial=RepeatForm.initial_for(event)),
     )
+
+
+def _previewed(
+    request: HttpRequest, form: EventForm, repeat: RepeatForm, event: Event | None
+) -> dict[str, Any] | None:
+    """What the form shows before saving: the sessions of the rule, in words and as a list,
+    and (editing a series) what a new pattern does to sessions already changed. None when the
+    form should be saved now: no preview asked for and nothing to confirm."""
+    rule = repeat.rule()
+    asked = "preview" in request.POST
+    shown: dict[str, Any] = {}
+    if rule is not None:
+        shown["preview"] = series.preview(form.details(), rule)
+    if event is not None and rule != series.rule_of(event) and rule is not None:
+        effects = series.pattern_effects(event, rule, form.details().start, form.details().end)
+        if effects.kept or effects.dropped:
+            shown["effects"] = effects.in_words()
+            # Said beforehand: saving again (with this shown) confirms it.
+            asked = asked or request.POST.get("confirm_pattern") != rule_fingerprint(rule)
+            shown["confirm_pattern"] = rule_fingerprint(rule)
+    return shown if asked else None
+
+
+def rule_fingerprint(rule: Rule) -> str:
+    """The pattern a confirmation was given for (a changed pattern asks again)."""
+    return repr(rule)
+
+
+def _form_error(form: EventForm, repeat: RepeatForm, problem: InvalidEvent) -> None:
+    """A refusal goes to the field it names, in whichever of the two forms has it."""
+    if problem.field in repeat.fields:
+        repeat.add_error(problem.field, str(problem))
+    elif problem.field == "ends":
+        repeat.add_error("count", str(problem))
+    else:
+        form.add_error(problem.field if problem.field in form.fields else None, str(problem))
 
 
 def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBase | None:
@@ -88,19 +140,29 @@ def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBas
     "to everyone in Site settings.",
 )
 def event_create(request: HttpRequest) -> HttpResponseBase:
-    form = _bound_event_form(request, None)
-    if request.method == "POST" and form.is_valid():
-        if (gated := _gate_response(request, None)) is not None:
-            return gated
+    form, repeat = _bound_event_form(request, None)
+    shown: dict[str, Any] = {}
+    if request.method == "POST" and form.is_valid() and repeat.is_valid():
         try:
-            event = services.create_event(form.details(), creator=_member(request))
+            previewed = _previewed(request, form, repeat, None)
+            if previewed is not None:
+                shown = previewed
+            else:
+                if (gated := _gate_response(request, None)) is not None:
+                    return gated
+                rule = repeat.rule()
+                creator = _member(request)
+                event = (
+                    series.create_series(form.details(), rule, creator=creator)
+                    if rule is not None
+                    else services.create_event(form.details(), creator=creator)
+                )
+                drop_draft(request, draft_key(request))
+                messages.success(request, f"“{event.title}” is scheduled.")
+                return redirect(event)
         except InvalidEvent as problem:
-            form.add_error(problem.field, str(problem))
-        else:
-            drop_draft(request, draft_key(request))
-            messages.success(request, f"“{event.title}” is scheduled.")
-            return redirect(event)
-    return _render_form(request, form, None)
+            _form_error(form, repeat, problem)
+    return _render_form(request, form, repeat, None, shown)
 
 
 @login_required
@@ -113,33 +175,50 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     if event.is_cancelled:
         messages.error(request, "This event has been cancelled and can no longer be edited.")
         return redirect(event)
-    form = _bound_event_form(request, event)
-    if request.method == "POST" and form.is_valid():
-        if (gated := _gate_response(request, event)) is not None:
-            return gated
+    form, repeat = _bound_event_form(request, event)
+    shown: dict[str, Any] = {}
+    if request.method == "POST" and form.is_valid() and repeat.is_valid():
         try:
-            changed = services.update_event(event, form.details(), actor=_member(request))
+            previewed = _previewed(request, form, repeat, event)
+            if previewed is not None:
+                shown = previewed
+            else:
+                if (gated := _gate_response(request, event)) is not None:
+                    return gated
+                changed, _ = series.update_series(
+                    event, form.details(), repeat.rule(), actor=_member(request)
+                )
+                drop_draft(request, draft_key(request))
+                messages.success(
+                    request, "Event saved." if changed else "Nothing to save: no changes."
+                )
+                return redirect(event)
         except InvalidEvent as problem:
-            form.add_error(problem.field, str(problem))
+            _form_error(form, repeat, problem)
         except EventError as problem:
             messages.error(request, str(problem))
             return redirect(event)
-        else:
-            drop_draft(request, draft_key(request))
-            messages.success(request, "Event saved." if changed else "Nothing to save: no changes.")
-            return redirect(event)
-    return _render_form(request, form, event)
+    return _render_form(request, form, repeat, event, shown)
 
 
-def _render_form(request: HttpRequest, form: EventForm, event: Event | None) -> HttpResponse:
-    """The event form; with the draft it was filled from, if any (which it offers to discard),
-    and what installed apps want said beside the Save button."""
+def _render_form(
+    request: HttpRequest,
+    form: EventForm,
+    repeat: RepeatForm,
+    event: Event | None,
+    shown: dict[str, Any],
+) -> HttpResponse:
+    """The event form, with how the event repeats and its preview (``shown``); with the draft
+    it was filled from, if any (which it offers to discard), and what installed apps want said
+    beside the Save button."""
     return render(
         request,
         "events/form.html",
         {
             "form": form,
+            "repeat": repeat,
             "event": event,
+            **shown,
             "draft": draft_key(request),
             "save_notes": [
                 note for explain in event_form_notes() if (note := explain(request, event))
@@ -314,10 +393,11 @@ def my_events(request: HttpRequest) -> HttpResponse:
         tab = "upcoming"
     now = timezone.now()
     mine = _member(request).enrollments.select_related("event")
+    # a series is past once its last session has ended
     if tab == "past":
-        mine = mine.filter(event__end__lt=now).order_by("-event__start")
+        mine = mine.exclude(not_over(now, "event__")).order_by("-event__start")
     else:
-        mine = mine.filter(event__end__gte=now).order_by("event__start")
+        mine = mine.filter(not_over(now, "event__")).order_by("event__start")
     groups = [
         (role.label, [e.event for e in mine if e.role == role])
         for role in (EnrollmentRole.ORGANIZER, EnrollmentRole.PRESENTER, EnrollmentRole.ATTENDEE)

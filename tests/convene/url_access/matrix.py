@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from convene.accounts.models import Role, User
 from convene.core.models import SiteSettings
-from convene.events import services
+from convene.events import series, services
 from convene.events.models import EnrollmentRole, Event
+from convene.events.recurrence import Frequency, Rule
 from convene.operations.heartbeat import PERIODIC_TASKS
 from convene.operations.models import WorkerHeartbeat
 from convene.outlook.models import CalendarLink, Job, LinkState, Mode, OutlookSettings
@@ -99,6 +100,14 @@ def this_event(world: World) -> list[object]:
     return [world.event.pk]
 
 
+def first_session(world: World) -> list[object]:
+    return [world.event.pk, series.sessions(world.event)[0].on.isoformat()]
+
+
+def session_of_missing_event(world: World) -> list[object]:
+    return [MISSING, "2031-05-04"]
+
+
 def missing_event(world: World) -> list[object]:
     return [MISSING]
 
@@ -120,7 +129,10 @@ def build_world(make_user: Callable[..., User]) -> World:
     co_organizer = make_user(Role.REGULAR, email="co-organizer@example.test")
     attendee = make_user(Role.REGULAR, email="attendee@example.test")
     make_user(Role.REGULAR, email="newcomer@example.test")
-    event = services.create_event(_details("This event"), creator=owner)
+    # a series, so the URLs of its sessions are asked too
+    event = series.create_series(
+        _details("This event"), Rule(Frequency.DAILY, count=3), creator=owner
+    )
     services.create_event(_details("Another event"), creator=other)
     services.enroll(event, attendee, actor=attendee)
     services.add_person_by_email(event, co_organizer.email, EnrollmentRole.ORGANIZER, actor=owner)

@@ -6,6 +6,7 @@ from django import template
 from django.utils.dateformat import format as format_date
 
 from convene import permissions
+from convene.events import series
 from convene.events.models import Event
 from convene.permissions import AnyUser
 
@@ -13,7 +14,21 @@ register = template.Library()
 
 
 @register.filter
-def event_when(event: Event) -> str:
+def next_session(event: Event) -> Event | series.Session:
+    """What a list shows for an event: itself, or a series' next session (its last one once
+    all are over or cancelled)."""
+    if not series.is_series(event):
+        return event
+    return series.next_session(event) or series.sessions(event)[-1]
+
+
+@register.filter
+def series_words(event: Event) -> str:
+    return series.describe_series(event)
+
+
+@register.filter
+def event_when(event: Event | series.Session) -> str:
     """E.g. "Sun 29 Mar 2026, 10:00 - 12:00 CEST (Europe/Berlin)"; both dates when the event
     spans midnight; each end labelled when the abbreviation changes (across a DST switch)."""
     start, end = event.local_start, event.local_end

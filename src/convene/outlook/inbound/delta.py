@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from convene.outlook.inbound import reconcile
+from convene.outlook.inbound import reconcile, sessions
 from convene.outlook.inbound.subscriptions import needed_mailboxes
 from convene.outlook.mailboxes.connections import mark_mailbox_gone
 from convene.outlook.microsoft.errors import MailboxGone, SyncStateExpired
@@ -122,14 +122,23 @@ def _apply(
     retry_later: reconcile.RetryLater,
 ) -> int:
     ids = [str(item.get("id")) for item in items if item.get("id")]
+    # calendarView shows a series as its occurrences and exceptions, never its master
+    masters = {str(item["seriesMasterId"]) for item in items if item.get("seriesMasterId")}
     links = {
         link.graph_id: link
-        for link in CalendarLink.objects.filter(owner_mailbox=mailbox, graph_id__in=ids).exclude(
-            state=LinkState.DELETED_IN_OUTLOOK
-        )
+        for link in CalendarLink.objects.filter(
+            owner_mailbox=mailbox, graph_id__in=[*ids, *masters]
+        ).exclude(state=LinkState.DELETED_IN_OUTLOOK)
     }
     count = 0
+    seen_masters: set[str] = set()
     for graph_id, item in _latest(items):
+        master_id = str(item.get("seriesMasterId") or "")
+        if master_id:
+            count += _apply_occurrence(
+                mailbox, graph_id, item, links, seen_masters, enqueue, retry_later
+            )
+            continue
         link = links.get(graph_id)
         if link is None:
             continue  # not Convene's (someone's own appointment, an invitation they received)
@@ -140,6 +149,32 @@ def _apply(
             retry_later(mailbox, graph_id)
         count += 1
     return count
+
+
+def _apply_occurrence(
+    mailbox: str,
+    graph_id: str,
+    item: dict[str, Any],
+    links: dict[str, CalendarLink],
+    seen_masters: set[str],
+    enqueue: queueing.Enqueue,
+    retry_later: reconcile.RetryLater,
+) -> int:
+    """An occurrence or exception of a series: an exception is read on its own (answers to
+    that session, drift); an occurrence stands for a change of its master, read once."""
+    master_id = str(item["seriesMasterId"])
+    if master_id not in links:
+        return 0
+    if item.get("type") == "exception":
+        if not sessions.reconcile_occurrence(mailbox, graph_id, enqueue):
+            retry_later(mailbox, graph_id)
+        return 1
+    if master_id in seen_masters:
+        return 0
+    seen_masters.add(master_id)
+    if not reconcile.reconcile(mailbox, master_id, enqueue):
+        retry_later(mailbox, master_id)
+    return 1
 
 
 def _latest(items: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from convene.events.models import EventStatus
 from convene.outlook import links
 from convene.outlook.answers import apply_replies
+from convene.outlook.inbound import sessions
 from convene.outlook.mailboxes.connections import mark_mailbox_gone
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import MailboxGone, NotFound
@@ -79,7 +80,9 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     during a push would mistake Convene's own write for drift, so the caller tries again.
     """
     link = _link(mailbox, graph_id)
-    if link is None or not _watched(link):
+    if link is None:
+        return sessions.reconcile_occurrence(mailbox, graph_id, enqueue)
+    if not _watched(link):
         return True
     outlook = OutlookSettings.load()
     if not outlook.enabled:

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from convene.events.models import EventStatus
+from convene.events.models import EventStatus, not_over
 from convene.outlook.inbound import reconcile
 from convene.outlook.mailboxes import connections, platform
 from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound
@@ -129,7 +129,7 @@ def needed_mailboxes(outlook: OutlookSettings, now: datetime) -> set[str]:
     if not outlook.enabled:
         return set()
     links = CalendarLink.objects.filter(
-        mode=outlook.mode, event__end__gte=now, event__status=EventStatus.SCHEDULED
+        not_over(now, "event__"), mode=outlook.mode, event__status=EventStatus.SCHEDULED
     )
     if outlook.mode == Mode.ORGANIZER:
         # Convene does not act as someone who left (their events wait for a handover).

@@ -129,6 +129,25 @@ class GraphClient:
     def cancel_event(self, event_id: str, comment: str) -> None:
         self.call(Call.cancel_event(event_id, comment))
 
+    def instances(self, master_id: str, start: str, end: str) -> list[JSON]:
+        """A series master's occurrences and exceptions between two instants (ISO 8601)."""
+        url = f"{self._root}{event_path(master_id)}/instances"
+        params: dict[str, str] | None = {
+            "startDateTime": start,
+            "endDateTime": end,
+            "$select": "id,type,originalStart",
+            # a Convene series has at most 100 sessions: one page
+            "$top": "100",
+        }
+        found: list[JSON] = []
+        while True:
+            page = self._json("GET", url, params=params)
+            found += page.get("value") or []
+            url = str(page.get("@odata.nextLink") or "")
+            if not url:
+                return found
+            params = None
+
     def delete_event(self, event_id: str) -> None:
         self._send("DELETE", f"{self._root}{event_path(event_id)}")
 

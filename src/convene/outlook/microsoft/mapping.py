@@ -13,8 +13,8 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,20 @@ class Person:
 
 
 @dataclass(frozen=True)
+class SessionSnapshot:
+    """One session of a series that differs from the series in Outlook: an exception, or a
+    cancelled occurrence (with the organizer's message)."""
+
+    on: date  # the session's local date under the rule: which occurrence it is
+    start: datetime
+    end: datetime
+    location: str
+    description: str
+    is_cancelled: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class EventSnapshot:
     event_id: int
     title: str
@@ -55,6 +69,9 @@ class EventSnapshot:
     owner_email: str  # the mailbox the event lives in; never listed as its own attendee
     people: tuple[Person, ...]
     show_organizer_in_body: bool = False  # platform calendar: the mailbox is not the organizer
+    # A series: Graph's patternedRecurrence (the master's), and the sessions that differ.
+    recurrence: JSON | None = None
+    sessions: tuple[SessionSnapshot, ...] = ()
 
 
 def transaction_id(event_id: int, generation: int) -> str:
@@ -74,7 +91,36 @@ def event_payload(snapshot: EventSnapshot) -> JSON:
     }
     if snapshot.is_online:
         payload["onlineMeetingProvider"] = "teamsForBusiness"
+    if snapshot.recurrence is not None:
+        payload["recurrence"] = snapshot.recurrence
     return payload
+
+
+# Master properties whose change makes Outlook drop every exception and cancelled occurrence
+# of the series (it warns that exceptions are lost when a series' pattern or time changes).
+RESETS_EXCEPTIONS = frozenset({"start", "end", "recurrence"})
+
+
+def session_payloads(snapshot: EventSnapshot) -> dict[str, JSON]:
+    """Per session that differs (by ISO date), what its occurrence should be: the full set of
+    properties a session may change, or ``{"isCancelled": True, "comment": ...}``."""
+    return {
+        session.on.isoformat(): session_payload(snapshot, session) for session in snapshot.sessions
+    }
+
+
+def session_payload(snapshot: EventSnapshot, session: SessionSnapshot) -> JSON:
+    if session.is_cancelled:
+        return {"isCancelled": True, "comment": session.message}
+    return {
+        "start": graph_date_time(session.start, snapshot.timezone),
+        "end": graph_date_time(session.end, snapshot.timezone),
+        "location": {"displayName": session.location},
+        "body": {
+            "contentType": "html",
+            "content": _body_html(replace(snapshot, description=session.description)),
+        },
+    }
 
 
 def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:

@@ -301,7 +301,7 @@ def _move(
     if step.state == MoveStep.State.PLANNED:
         if link.graph_id != step.from_graph_id:
             return _settle(step, MoveStep.State.LEFT, "Its Outlook copy changed since the plan.")
-        if event.end < timezone.now() or event.is_cancelled:
+        if event.last_end < timezone.now() or event.is_cancelled:
             return _settle(step, MoveStep.State.LEFT, "It ended or was cancelled meanwhile.")
         if reason := rules.blocker(link, step, destination):
             return _settle(step, MoveStep.State.LEFT, reason)

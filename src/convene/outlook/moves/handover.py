@@ -47,7 +47,7 @@ from convene.accounts.models import Role, User, normalize_email
 from convene.core.notices import notify
 from convene.core.text import counted
 from convene.events import services as event_services
-from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus
+from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus, not_over
 from convene.outlook import links
 from convene.outlook.mailboxes.connections import usable_connection
 from convene.outlook.models import (
@@ -87,10 +87,10 @@ def _parkable(leaver_id: int) -> QuerySet[CalendarLink]:
     """The leaver's events whose copy is (or would be) in their own calendar and still
     matters: upcoming, scheduled, not deleted in Outlook."""
     return CalendarLink.objects.filter(
+        not_over(timezone.now(), "event__"),
         event__created_by_id=leaver_id,
         mode=Mode.ORGANIZER,
         event__status=EventStatus.SCHEDULED,
-        event__end__gte=timezone.now(),
     ).exclude(state=LinkState.DELETED_IN_OUTLOOK)
 
 
@@ -133,10 +133,10 @@ def waiting() -> list[tuple[User, int]]:
     """Deactivated people with upcoming events in their Outlook calendar, and how many."""
     rows = (
         CalendarLink.objects.filter(
+            not_over(timezone.now(), "event__"),
             mode=Mode.ORGANIZER,
             event__created_by__is_active=False,
             event__status=EventStatus.SCHEDULED,
-            event__end__gte=timezone.now(),
         )
         .exclude(state=LinkState.DELETED_IN_OUTLOOK)
         .values("event__created_by")
@@ -256,7 +256,7 @@ def plan(leaver: User, choice: Choice, *, actor: User) -> HandoverPlan:
     for link in links:
         if link.state == LinkState.DELETED_IN_OUTLOOK:
             deleted += 1
-        elif link.event.end < now:
+        elif link.event.last_end < now:
             past += 1
         elif link.event.status == EventStatus.CANCELLED:
             cancelled += 1

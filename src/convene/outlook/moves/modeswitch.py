@@ -76,7 +76,7 @@ def plan(destination: Destination) -> SwitchPlan:
     held_back: list[tuple[CalendarLink, str]] = []
     past = 0
     for link in elsewhere:
-        if link.event.end < now:
+        if link.event.last_end < now:
             past += 1
         elif link.event.status == EventStatus.CANCELLED:
             continue

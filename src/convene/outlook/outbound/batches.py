@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
+from convene.events import series
 from convene.outlook import links
 from convene.outlook.microsoft.errors import MicrosoftError, NotSent
 from convene.outlook.microsoft.graph import MAX_BATCH
@@ -31,7 +32,13 @@ from convene.outlook.models import (
     log_entry,
 )
 from convene.outlook.outbound.outcomes import settle_failure
-from convene.outlook.outbound.push import Update, adopt_lost_create, update_for, wants_push
+from convene.outlook.outbound.push import (
+    Update,
+    adopt_lost_create,
+    push_link,
+    update_for,
+    wants_push,
+)
 from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
 from convene.outlook.outbound.snapshots import event_snapshot, people
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
@@ -93,6 +100,15 @@ def _push_many(
     by_mailbox: dict[tuple[str, bool], list[_Planned]] = defaultdict(list)
     for link in due:
         version = link.desired_version
+        if series.is_series(link.event):
+            # A series' sessions are requests that follow its master's: pushed in order, alone.
+            try:
+                saved = push_link(link, link.event, targets.of(link))
+            except MicrosoftError as exc:
+                settle_failure(link, exc, link.owner_mailbox, enqueue)
+                continue
+            synced.append((link, {**saved, **links.synced(version)}))
+            continue
         try:
             target = targets.of(link)
             snapshot = event_snapshot(

@@ -33,6 +33,7 @@ from convene.outlook.answers import apply_replies
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
+from convene.outlook.outbound import series
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
@@ -68,7 +69,7 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     try:
         target = resolve(link, event, outlook)
         mailbox = target.mailbox
-        saved = _push(link, event, target)
+        saved = push_link(link, event, target)
     except MicrosoftError as exc:
         settle_failure(link, exc, mailbox, enqueue)
         return link.pk
@@ -115,18 +116,20 @@ class Update:
 ANSWER_ROUNDS = 3
 
 
-def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
+def push_link(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
     """Send Outlook the smallest request that makes its copy match; returns what to save on
-    the link about the copy (nothing when nothing was sent)."""
+    the link about the copy (nothing when nothing was sent). A series then gets its sessions
+    (``outbound.series``)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
     adopted = adopt_lost_create(link, target, snapshot)
     update = update_for(link, event, target.mailbox, snapshot)
     if update is not None and update.needs_answers_read(link):
         read_answers(link, event, target)
-        update = _update(link, event, target)
+        snapshot, update = _again(link, event, target)
+    saved: dict[str, Any] = adopted
     for round_ in range(1, ANSWER_ROUNDS + 1):
         if update is None:
-            return adopted
+            break
         try:
             answer = target.client.call(update.call)
         except MicrosoftError as exc:
@@ -134,7 +137,7 @@ def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
             _log(link, target, update, status=status, message=str(exc))
             if isinstance(exc, CopyChanged) and round_ < ANSWER_ROUNDS:
                 read_answers(link, event, target)
-                update = _update(link, event, target)
+                snapshot, update = _again(link, event, target)
                 continue
             log.warning(
                 "Outlook %s of event %s in %s failed: %s",
@@ -146,13 +149,19 @@ def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
             raise
         _log(link, target, update, status="ok")
         log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
-        return {**adopted, **update.saved(answer)}
-    raise AssertionError("unreachable: the last round returns or raises")
+        saved = {**adopted, **update.saved(answer)}
+        break
+    if snapshot.recurrence is None or event.is_cancelled:
+        return saved
+    return _with_sessions(link, event, target, snapshot, update, saved)
 
 
-def _update(link: CalendarLink, event: Event, target: Target) -> Update | None:
+def _again(
+    link: CalendarLink, event: Event, target: Target
+) -> tuple[mapping.EventSnapshot, Update | None]:
+    """The snapshot and the request once the answers read changed the event (or did not)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
-    return update_for(link, event, target.mailbox, snapshot)
+    return snapshot, update_for(link, event, target.mailbox, snapshot)
 
 
 def read_answers(link: CalendarLink, event: Event, target: Target) -> None:
@@ -165,6 +174,56 @@ def read_answers(link: CalendarLink, event: Event, target: Target) -> None:
     apply_replies(event, copy, target.mailbox, OutlookSettings.load())
     links.answers_read(link, str(copy.get("changeKey") or ""))
     event.refresh_from_db()
+
+
+def _with_sessions(
+    link: CalendarLink,
+    event: Event,
+    target: Target,
+    snapshot: mapping.EventSnapshot,
+    update: Update | None,
+    saved: dict[str, Any],
+) -> dict[str, Any]:
+    sent: frozenset[str] = frozenset()
+    if update is not None:
+        sent = (
+            frozenset(mapping.event_payload(snapshot))
+            if update.action == "create"
+            else frozenset(update.details.get("properties", ()))
+        )
+
+    def audit(action: str, call: graph.Call, details: dict[str, Any]) -> None:
+        record(
+            LogKind.GRAPH,
+            action,
+            event_id=link.event_id,
+            mailbox=target.mailbox,
+            status="ok",
+            **details,
+        )
+
+    last_pushed = saved.get("last_pushed", link.last_pushed)
+
+    def keep(progress: dict[str, Any]) -> None:
+        # What Outlook accepted so far (the master, earlier sessions), without claiming the
+        # version is synced: a failure after this retries only what is missing.
+        CalendarLink.objects.filter(pk=link.pk).update(
+            **{**saved, "last_pushed": {**last_pushed, **progress}}
+        )
+
+    kept = series.sync_sessions(
+        event,
+        target.client,
+        snapshot,
+        saved.get("graph_id") or link.graph_id,
+        link.last_pushed,
+        sent,
+        audit,
+        keep,
+    )
+    if kept == {key: last_pushed.get(key, {}) for key in kept} and not saved:
+        return saved
+    return {**saved, "last_pushed": {**last_pushed, **kept}}
 
 
 def adopt_lost_create(

@@ -30,7 +30,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from convene.events.changes import ChangeKind, EventChange
-from convene.events.models import Event
+from convene.events.models import Event, not_over
 from convene.outlook import links
 from convene.outlook.mailboxes import limits
 from convene.outlook.microsoft.graph import MAX_BATCH
@@ -67,6 +67,8 @@ def note_change(change: EventChange, enqueue: Enqueue) -> None:
     """
     if change.kind == ChangeKind.UPDATED and not change.changed_fields & SYNCED_FIELDS:
         return
+    if change.kind == ChangeKind.SESSION_ATTENDANCE:
+        return  # who will miss a session is Convene's to show; Outlook's copy is unchanged
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return
@@ -121,7 +123,7 @@ def track_all_events(enqueue: Enqueue) -> int:
     decides whether anything is actually sent, so switching off and on again re-sends nothing.
     """
     outlook = OutlookSettings.load()
-    upcoming = Event.objects.filter(end__gte=timezone.now())
+    upcoming = Event.objects.filter(not_over(timezone.now()))
     links.track(
         upcoming.filter(calendar_link__isnull=True).values_list("pk", flat=True), outlook.mode
     )

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from convene.events import series
 from convene.events.models import Enrollment, Event
+from convene.events.timezones import to_local
 from convene.outlook.microsoft import mapping
+from convene.outlook.microsoft.recurrence import patterned_recurrence
 from convene.outlook.microsoft.registration import AppRegistration
 
 # The fields of an Event that ``event_snapshot`` reads: a change to any other (capacity) does
@@ -47,9 +50,17 @@ def event_snapshot(
         # In their own calendar the creator is the organizer, whatever their Convene address.
         if platform or user_id != event.created_by_id
     )
-    description = event.description
-    if event.is_online and event.online_url:
-        description = f"{description}\n\nJoin online: {event.online_url}".strip()
+    description = _description(event.description, event.is_online, event.online_url)
+    rule = series.rule_of(event)
+    recurrence = (
+        patterned_recurrence(
+            rule,
+            to_local(event.start, event.timezone),
+            mapping.graph_date_time(event.start, event.timezone)["timeZone"],
+        )
+        if rule is not None
+        else None
+    )
     return mapping.EventSnapshot(
         event_id=event.pk,
         title=event.title,
@@ -65,4 +76,41 @@ def event_snapshot(
         owner_email=owner_email,
         people=attendees,
         show_organizer_in_body=platform,
+        recurrence=recurrence,
+        sessions=_differing_sessions(event, event.description) if rule is not None else (),
+    )
+
+
+def _description(text: str, is_online: bool, online_url: str) -> str:
+    if is_online and online_url:
+        return f"{text}\n\nJoin online: {online_url}".strip()
+    return text
+
+
+def _differing_sessions(event: Event, text: str) -> tuple[mapping.SessionSnapshot, ...]:
+    """The series' sessions Outlook shows as exceptions or cancelled occurrences."""
+    return tuple(
+        _session_snapshot(session, text)
+        for session in series.sessions(event)
+        if session.is_changed or session.is_cancelled
+    )
+
+
+def session_snapshot(event: Event, on: str) -> mapping.SessionSnapshot | None:
+    """Any one session (by ISO date) as Outlook should show it; None if there is none."""
+    for session in series.sessions(event):
+        if session.on.isoformat() == on:
+            return _session_snapshot(session, event.description)
+    return None
+
+
+def _session_snapshot(session: series.Session, text: str) -> mapping.SessionSnapshot:
+    return mapping.SessionSnapshot(
+        on=session.on,
+        start=session.start,
+        end=session.end,
+        location=session.location,
+        description=_description(text, session.is_online, session.online_url),
+        is_cancelled=session.is_cancelled,
+        message=session.cancellation_reason or "This session has been cancelled.",
     )

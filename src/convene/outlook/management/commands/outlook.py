@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count, F
 
+from convene.events import series
 from convene.outlook import tasks
 from convene.outlook.microsoft import crypto
 from convene.outlook.models import (
@@ -48,6 +49,15 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label:<28} {counts.get(value, 0):>6}")
         behind = CalendarLink.objects.filter(synced_version__lt=F("desired_version")).count()
         self.stdout.write(f"  {'Behind (changes not sent)':<28} {behind:>6}")
+        series_links = CalendarLink.objects.filter(event__series_rule__isnull=False)
+        differing = sum(
+            len(pushed.get("sessions") or {})
+            for pushed in series_links.values_list("last_pushed", flat=True)
+        )
+        self.stdout.write(
+            f"Series: {series_links.count()} (one Outlook series each), sessions changed or "
+            f"cancelled as exceptions: {differing}"
+        )
         lost = OutlookConnection.objects.filter(status=ConnectionStatus.NEEDS_AUTHORIZATION)
         self.stdout.write(
             f"Connections: {OutlookConnection.objects.count()}, needing authorization: "
@@ -64,7 +74,8 @@ class Command(BaseCommand):
             if link is None:
                 raise CommandError(f"Event {event} is not tracked in Outlook.")
             queueing.retry_now(link, tasks.enqueue_sync, compare_again=True)
-            self.stdout.write(f"Event {event} queued for sync.")
+            what = "Series" if series.is_series(link.event) else "Event"
+            self.stdout.write(f"{what} {event} queued for sync.")
             return
         links = list(CalendarLink.objects.all())
         for done, link in enumerate(links, start=1):

@@ -1,0 +1,154 @@
+"""Outlook's changes to one occurrence of a series: answers to one session, and drift.
+
+Notifications and delta name an occurrence or exception by its own id, which no link holds
+(links hold the master's). ``reconcile_occurrence`` reads it once, finds its master's link
+through ``seriesMasterId``, and then:
+
+- an attendee who declined this occurrence only stays enrolled in the series and is recorded
+  as missing that session (``convene.events.series.will_miss``); the organizer is told. An
+  accept or tentative answer on it undoes that. Declining the whole series is an answer on the
+  master and is handled like a decline of a single event (``reconcile.apply_replies``);
+- an occurrence whose time or place differs from what Convene says the session is (edited in
+  Outlook) is drift: it is noted on the link and the next push puts the session back.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from convene.accounts.models import User
+from convene.events import series
+from convene.events.errors import EventError
+from convene.events.models import Event
+from convene.outlook import links
+from convene.outlook.links import tell_organizer
+from convene.outlook.microsoft import mapping
+from convene.outlook.microsoft.errors import NotFound
+from convene.outlook.microsoft.recurrence import original_date
+from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
+from convene.outlook.outbound import queueing
+from convene.outlook.outbound import series as outbound_series
+from convene.outlook.outbound.snapshots import event_snapshot, session_snapshot
+from convene.outlook.outbound.targets import resolve_target
+
+MISSED_REASON = "Declined this session in Outlook"
+
+# Compared on an occurrence: what a session may differ in (the rest is the master's).
+SESSION_PROPERTIES = ("start", "end", "location")
+
+
+def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
+    """Handle a change to an Outlook event no link names: an occurrence of a Convene series,
+    or someone else's event (then nothing happens). Costs one read, and only in a mailbox that
+    holds a Convene series."""
+    any_series = (
+        CalendarLink.objects.select_related("event__created_by")
+        .filter(owner_mailbox=mailbox, event__series_rule__isnull=False)
+        .exclude(graph_id="")
+        .first()
+    )
+    outlook = OutlookSettings.load()
+    if any_series is None or not outlook.enabled:
+        return True
+    target = resolve_target(any_series, any_series.event, outlook)
+    try:
+        occurrence = target.client.get_event(graph_id)
+    except NotFound:
+        return True  # a removed occurrence: its master's own change says so
+    master_id = str(occurrence.get("seriesMasterId") or "")
+    link = (
+        CalendarLink.objects.select_related("event__created_by")
+        .filter(owner_mailbox=mailbox, graph_id=master_id)
+        .first()
+        if master_id
+        else None
+    )
+    if link is None or link.state == LinkState.DELETED_IN_OUTLOOK or link.event.is_cancelled:
+        return True
+    on = original_date(occurrence, link.event.timezone)
+    if on is None:
+        return True
+    apply_session_replies(link.event, on, occurrence, mailbox)
+    if not links.take_lease(link.pk):
+        return False  # being pushed now: our own write is not drift; look again shortly
+    try:
+        link.refresh_from_db()
+        drifted = _drifted(link, on, occurrence)
+        if drifted:
+            _forget_session(link, on)
+    finally:
+        links.give_back_lease([link.pk])
+    if drifted:
+        record(
+            LogKind.DECISION,
+            "drift_overwritten",
+            message=(
+                f"Session of {on:%d %b %Y} changed in Outlook: {', '.join(drifted)}. "
+                "Convene's version will be sent back to Outlook."
+            ),
+            event_id=link.event_id,
+            mailbox=mailbox,
+            properties=drifted,
+            session=on.isoformat(),
+        )
+        queueing.retry_now(link, enqueue, compare_again=True)
+    return True
+
+
+def apply_session_replies(event: Event, on: date, occurrence: dict[str, Any], mailbox: str) -> None:
+    """A decline of this occurrence alone: the person will miss the session; an accept or
+    tentative answer on it: they will attend it after all."""
+    found = mapping.replies(occurrence)
+    users = {u.email: u for u in User.objects.filter(email__in=[r.email for r in found])}
+    for reply in found:
+        user = users.get(reply.email)
+        if user is None or event.enrollment_of(user) is None:
+            continue
+        try:
+            if reply.response == "declined":
+                news = series.will_miss(event, on, user, actor=None, reason=MISSED_REASON)
+                words = (
+                    f"{user.name} will miss the session of {on:%a %d %b %Y} "
+                    "(declined it in Outlook)."
+                )
+            elif reply.response in mapping.ANSWERS:
+                news = series.will_attend(event, on, user, actor=None)
+                words = f"{user.name} will attend the session of {on:%a %d %b %Y} after all."
+            else:
+                continue
+        except EventError:
+            continue
+        if not news:
+            continue
+        record(
+            LogKind.REPLY,
+            reply.response,
+            status="session",
+            message=words,
+            event_id=event.pk,
+            user_id=user.pk,
+            mailbox=mailbox,
+            session=on.isoformat(),
+        )
+        tell_organizer(event, f"“{event.title}”: {words}", "Session answer")
+
+
+def _drifted(link: CalendarLink, on: date, occurrence: dict[str, Any]) -> list[str]:
+    event = link.event
+    plain = session_snapshot(event, on.isoformat())
+    if plain is None or plain.is_cancelled:
+        return []
+    snapshot = event_snapshot(event, link.owner_mailbox, platform=link.mode == "platform")
+    expected = mapping.session_payload(snapshot, plain)
+    shown = {name: expected[name] for name in SESSION_PROPERTIES}
+    return mapping.drifted_properties(shown, occurrence)
+
+
+def _forget_session(link: CalendarLink, on: date) -> None:
+    """The next push sends this session again, whatever Convene last sent for it."""
+    kept = dict(link.last_pushed)
+    sessions = dict(kept.get(outbound_series.SESSIONS) or {})
+    sessions[on.isoformat()] = {"drifted": True}
+    kept[outbound_series.SESSIONS] = sessions
+    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
