@@ -7,6 +7,7 @@ thread, so every change happens under ``backend.lock`` (short critical sections,
 
 from __future__ import annotations
 
+import secrets
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from typing import Any
 from m365_emulator.clock import Clock
 from m365_emulator.config import EmulatorConfig
 from m365_emulator.faults import FaultBook
+from m365_emulator.graph.places import BOOKING_MODES, RoomInfo, RoomList
 from m365_emulator.graph.store import GraphStore
 from m365_emulator.identity.store import IdentityStore
 
@@ -53,6 +55,10 @@ class User:
     # defaultOnlineMeetingProvider): a tenant with Teams allows teamsForBusiness.
     online_meeting_providers: tuple[str, ...] = ("teamsForBusiness",)
     default_online_meeting_provider: str = "teamsForBusiness"
+    # False: the mailbox shares no free/busy with others (getSchedule answers an error for it).
+    shares_free_busy: bool = True
+    # Set for a room mailbox (places API, booking mode).
+    room: RoomInfo | None = None
     # Refresh tokens (and, for revocation with ``accessTokens``, access tokens) issued before
     # this instant are refused, as after a password reset or an admin's "revoke sessions".
     refresh_tokens_valid_from: datetime | None = None
@@ -106,6 +112,8 @@ class Backend:
         # (user id, client id) -> delegated scopes the user consented to.
         self.user_consents: dict[tuple[str, str], set[str]] = {}
         self.access_policies: dict[tuple[str, str], AccessPolicy] = {}
+        # Lower-cased emailAddress -> room list (the places API).
+        self.room_lists: dict[str, RoomList] = {}
         self.faults = FaultBook()
         self.identity = IdentityStore(self)
         self.graph = GraphStore(self)
@@ -205,6 +213,7 @@ class Backend:
             self.apps.clear()
             self.user_consents.clear()
             self.access_policies.clear()
+            self.room_lists.clear()
             self.clock.reset()
             self.identity.reset()
             self.graph.reset()
@@ -215,7 +224,7 @@ class Backend:
         Validates everything first, so a bad document changes nothing. Returns a summary with the
         ids that were assigned.
         """
-        tenants, users, apps, consents = _parse_seed(data)
+        tenants, users, apps, consents, lists = _parse_seed(data)
         with self.lock:
             for tenant in tenants:
                 existing = self.tenants.get(tenant.id)
@@ -236,6 +245,8 @@ class Backend:
                 self._user_ids_by_upn[user.upn.lower()] = user.id
             for app in apps:
                 self.apps[app.client_id] = app
+            for found in lists:
+                self.room_lists[found.email.lower()] = found
             for client_id, tenant_id in consents:
                 self.apps[client_id].admin_consented_tenants.add(tenant_id)
         return {
@@ -260,7 +271,7 @@ class Backend:
 
 def _parse_seed(
     data: Mapping[str, Any],
-) -> tuple[list[Tenant], list[User], list[App], list[tuple[str, str]]]:
+) -> tuple[list[Tenant], list[User], list[App], list[tuple[str, str]], list[RoomList]]:
     if not isinstance(data, Mapping):
         raise SeedError("the seed must be a JSON object with a 'tenants' list")
     _no_unknown_keys(data, {"tenants"}, "seed")
@@ -271,13 +282,24 @@ def _parse_seed(
     users: list[User] = []
     apps: list[App] = []
     consents: list[tuple[str, str]] = []
+    lists: list[RoomList] = []
     for t_index, raw in enumerate(raw_tenants):
         where = f"tenants[{t_index}]"
         if not isinstance(raw, Mapping):
             raise SeedError(f"{where}: must be an object")
         _no_unknown_keys(
             raw,
-            {"id", "domain", "displayName", "userConsent", "users", "apps", "consentedApps"},
+            {
+                "id",
+                "domain",
+                "displayName",
+                "userConsent",
+                "users",
+                "apps",
+                "consentedApps",
+                "rooms",
+                "roomLists",
+            },
             where,
         )
         domain = _required_str(raw, "domain", where).lower()
@@ -291,6 +313,10 @@ def _parse_seed(
         tenants.append(tenant)
         for u_index, raw_user in enumerate(_list(raw, "users", where)):
             users.append(_parse_user(raw_user, tenant, f"{where}.users[{u_index}]"))
+        for l_index, raw_list in enumerate(_list(raw, "roomLists", where)):
+            lists.append(_parse_room_list(raw_list, tenant, f"{where}.roomLists[{l_index}]"))
+        for r_index, raw_room in enumerate(_list(raw, "rooms", where)):
+            users.append(_parse_room(raw_room, tenant, f"{where}.rooms[{r_index}]"))
         for a_index, raw_app in enumerate(_list(raw, "apps", where)):
             app = _parse_app(raw_app, tenant, f"{where}.apps[{a_index}]")
             apps.append(app)
@@ -301,7 +327,13 @@ def _parse_seed(
     _unique([u.id for u in users], "user id")
     _unique([u.upn.lower() for u in users], "userPrincipalName")
     _unique([a.client_id for a in apps], "app clientId")
-    return tenants, users, apps, consents
+    _unique([r.email.lower() for r in lists], "room list emailAddress")
+    known_lists = {r.email.lower() for r in lists}
+    for user in users:
+        listed = user.room.room_list if user.room is not None else None
+        if listed is not None and listed.lower() not in known_lists:
+            raise SeedError(f"room {user.upn}: unknown roomList {user.room.room_list!r}")
+    return tenants, users, apps, consents, lists
 
 
 def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
@@ -318,6 +350,7 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
             "hasMailbox",
             "allowedOnlineMeetingProviders",
             "defaultOnlineMeetingProvider",
+            "sharesFreeBusy",
         },
         where,
     )
@@ -349,6 +382,71 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
         has_mailbox=_bool(raw, "hasMailbox", True, where),
         online_meeting_providers=allowed,
         default_online_meeting_provider=default,
+        shares_free_busy=_bool(raw, "sharesFreeBusy", True, where),
+    )
+
+
+def _parse_room_list(raw: Any, tenant: Tenant, where: str) -> RoomList:
+    if not isinstance(raw, Mapping):
+        raise SeedError(f"{where}: must be an object")
+    _no_unknown_keys(raw, {"id", "emailAddress", "displayName"}, where)
+    email = _required_str(raw, "emailAddress", where)
+    if "@" not in email:
+        raise SeedError(f"{where}.emailAddress: {email!r} is not of the form name@domain")
+    return RoomList(
+        id=_guid(raw.get("id") or _derived_id("roomlist", email.lower()), f"{where}.id"),
+        tenant_id=tenant.id,
+        email=email,
+        display_name=_optional_str(raw, "displayName", where) or email.split("@")[0],
+    )
+
+
+def _parse_room(raw: Any, tenant: Tenant, where: str) -> User:
+    """A room: a mailbox nobody signs in to, with what the places API shows of it."""
+    if not isinstance(raw, Mapping):
+        raise SeedError(f"{where}: must be an object")
+    _no_unknown_keys(
+        raw,
+        {
+            "id",
+            "emailAddress",
+            "displayName",
+            "capacity",
+            "building",
+            "floorNumber",
+            "roomList",
+            "booking",
+        },
+        where,
+    )
+    email = _required_str(raw, "emailAddress", where)
+    if "@" not in email:
+        raise SeedError(f"{where}.emailAddress: {email!r} is not of the form name@domain")
+    capacity, floor = raw.get("capacity"), raw.get("floorNumber")
+    for name, value in (("capacity", capacity), ("floorNumber", floor)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SeedError(f"{where}.{name}: must be a whole number")
+    if capacity is not None and capacity < 1:
+        raise SeedError(f"{where}.capacity: must be at least 1")
+    booking = raw.get("booking", "autoAccept")
+    if booking not in BOOKING_MODES:
+        raise SeedError(f"{where}.booking: one of {', '.join(BOOKING_MODES)}")
+    user_id = _guid(raw.get("id") or _derived_id("user", email.lower()), f"{where}.id")
+    return User(
+        id=user_id,
+        tenant_id=tenant.id,
+        upn=email,
+        display_name=_optional_str(raw, "displayName", where) or email.split("@")[0],
+        # Nobody signs in to a room mailbox: a password no one knows.
+        password=secrets.token_urlsafe(24),
+        room=RoomInfo(
+            id=user_id,
+            capacity=capacity,
+            building=_optional_str(raw, "building", where),
+            floor_number=floor,
+            room_list=_optional_str(raw, "roomList", where),
+            booking=booking,
+        ),
     )
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import delta, odata, serialize, series, users
+from m365_emulator.graph import delta, freebusy, odata, places, serialize, series, users
 from m365_emulator.graph.model import Event, looks_like_item_id
 from m365_emulator.graph.payload import parse_iso, parse_json_body
 from m365_emulator.graph.subscriptions import parse_resource
@@ -87,6 +87,24 @@ class GraphApi:
         self._global_routes: list[tuple[str, re.Pattern[str], str, GlobalHandler]] = [
             ("GET", re.compile(r"^me$", re.I), "users.get", self.get_user),
             ("GET", re.compile(r"^users/(?P<user>[^/]+)$", re.I), "users.get", self.get_user),
+            (
+                "GET",
+                re.compile(r"^places/microsoft\.graph\.room$", re.I),
+                "places.rooms",
+                self.list_rooms,
+            ),
+            (
+                "GET",
+                re.compile(r"^places/microsoft\.graph\.roomlist$", re.I),
+                "places.roomLists",
+                self.list_room_lists,
+            ),
+            (
+                "GET",
+                re.compile(r"^places/(?P<roomlist>[^/]+)/microsoft\.graph\.roomlist/rooms$", re.I),
+                "places.roomListRooms",
+                self.list_rooms,
+            ),
             (
                 "POST",
                 re.compile(r"^subscriptions$", re.I),
@@ -170,6 +188,12 @@ class GraphApi:
                 self.delta,
             ),
             r("GET", rf"{_CAL}calendarView", "calendarView.list", self.calendar_view),
+            r(
+                "POST",
+                rf"{_CAL}{_ACTION}getSchedule",
+                "calendar.getSchedule",
+                self.get_schedule,
+            ),
             r("GET", "calendar", "calendar.get", self.get_calendar),
             r("GET", "calendars", "calendars.list", self.list_calendars),
             r("GET", "calendars/(?P<calendar>[^/]+)", "calendar.get", self.get_calendar),
@@ -433,6 +457,76 @@ class GraphApi:
         }
         if query.skip + top < len(messages):
             body["@odata.nextLink"] = self._next_link(ctx, query.skip + top, top)
+        return GraphResponse(200, body)
+
+    # ----- free/busy and places ------------------------------------------
+
+    async def get_schedule(self, ctx: Context) -> GraphResponse:
+        schedules, start, end, interval = freebusy.parse_request(parse_json_body(ctx.request.body))
+        prefs = odata.preferences(ctx.request.headers)
+        asker = (
+            self.backend.user(ctx.request.caller.user_id) if ctx.request.caller.user_id else None
+        )
+        value = [
+            freebusy.schedule_information(
+                self.store,
+                asker,
+                ctx.owner.tenant_id,
+                address,
+                start,
+                end,
+                interval,
+                prefs.timezone,
+            )
+            for address in schedules
+        ]
+        body = {
+            "@odata.context": (
+                f"{GRAPH_ROOT}/$metadata#Collection(microsoft.graph.scheduleInformation)"
+            ),
+            "value": value,
+        }
+        return GraphResponse(200, body, _applied(prefs))
+
+    async def list_rooms(self, request: GraphRequest, params: dict[str, str]) -> GraphResponse:
+        places.check_access(self.backend, request.caller)
+        tenant = request.caller.tenant_id
+        listed = params.get("roomlist")
+        if listed is not None:
+            found = places.room_list(self.backend, tenant, listed)
+            context = (
+                f"{GRAPH_ROOT}/$metadata#places('{quote(found.email, safe='')}')"
+                "/microsoft.graph.roomList/rooms"
+            )
+            rooms = places.rooms(self.backend, tenant, found.email)
+        else:
+            context = f"{GRAPH_ROOT}/$metadata#places/microsoft.graph.room"
+            rooms = places.rooms(self.backend, tenant)
+        return self._places_page(request, context, [places.room_json(r) for r in rooms])
+
+    async def list_room_lists(self, request: GraphRequest, _: dict[str, str]) -> GraphResponse:
+        places.check_access(self.backend, request.caller)
+        found = places.room_lists(self.backend, request.caller.tenant_id)
+        context = f"{GRAPH_ROOT}/$metadata#places/microsoft.graph.roomList"
+        return self._places_page(request, context, [places.room_list_json(r) for r in found])
+
+    def _places_page(
+        self, request: GraphRequest, context: str, items: list[dict[str, Any]]
+    ) -> GraphResponse:
+        query = odata.parse_query(
+            {k: v for k, v in request.query.items() if k in ("$top", "$skip")}
+        )
+        top = query.top if query.top is not None else places.DEFAULT_PAGE_SIZE
+        body: dict[str, Any] = {
+            "@odata.context": context,
+            "value": items[query.skip : query.skip + top],
+        }
+        if top > 0 and query.skip + top < len(items):
+            params = {k: v for k, v in request.query.items() if k not in ("$skip", "$top")}
+            params.update({"$top": str(top), "$skip": str(query.skip + top)})
+            body["@odata.nextLink"] = (
+                f"{request.base_url}/{request.path}?{urlencode(params, safe='$/:')}"
+            )
         return GraphResponse(200, body)
 
     # ----- users ------------------------------------------
