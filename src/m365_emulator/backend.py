@@ -57,6 +57,9 @@ class User:
     default_online_meeting_provider: str = "teamsForBusiness"
     # False: the mailbox shares no free/busy with others (getSchedule answers an error for it).
     shares_free_busy: bool = True
+    # > 0: Teams meetings of this mailbox's events appear that many seconds after the event
+    # asked for one (the create answers without ``onlineMeeting``).
+    teams_meeting_delay_seconds: int = 0
     # Set for a room mailbox (places API, booking mode).
     room: RoomInfo | None = None
     # Refresh tokens (and, for revocation with ``accessTokens``, access tokens) issued before
@@ -332,7 +335,7 @@ def _parse_seed(
     for user in users:
         listed = user.room.room_list if user.room is not None else None
         if listed is not None and listed.lower() not in known_lists:
-            raise SeedError(f"room {user.upn}: unknown roomList {user.room.room_list!r}")
+            raise SeedError(f"room {user.upn}: unknown roomList {listed!r}")
     return tenants, users, apps, consents, lists
 
 
@@ -351,6 +354,7 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
             "allowedOnlineMeetingProviders",
             "defaultOnlineMeetingProvider",
             "sharesFreeBusy",
+            "teamsMeetingDelaySeconds",
         },
         where,
     )
@@ -383,7 +387,15 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
         online_meeting_providers=allowed,
         default_online_meeting_provider=default,
         shares_free_busy=_bool(raw, "sharesFreeBusy", True, where),
+        teams_meeting_delay_seconds=_seconds(raw, "teamsMeetingDelaySeconds", where),
     )
+
+
+def _seconds(raw: Mapping[str, Any], key: str, where: str) -> int:
+    value = raw.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SeedError(f"{where}.{key}: must be a whole number of seconds >= 0")
+    return value
 
 
 def _parse_room_list(raw: Any, tenant: Tenant, where: str) -> RoomList:

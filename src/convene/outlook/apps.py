@@ -36,6 +36,11 @@ class OutlookConfig(AppConfig):
         extensions.register_panel(
             extensions.EVENT_DETAIL, "outlook/event_panel.html", panels.event_context
         )
+        extensions.register_panel(
+            extensions.EVENT_DETAIL,
+            "outlook/online_meeting_panel.html",
+            panels.online_meeting_context,
+        )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
 
 

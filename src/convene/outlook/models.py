@@ -448,3 +448,33 @@ def log_entry(
         created_at=when or timezone.now(),
         details=details,
     )
+
+
+class OnlineMeeting(models.Model):
+    """The Teams meeting Outlook made for an event: what people need to join, read back from
+    Outlook's copy, and what went wrong when Outlook did not make one."""
+
+    class State(models.TextChoices):
+        READY = "ready", "Teams meeting ready"
+        MISSING = "missing", "Outlook has not made the Teams meeting yet"
+        NOT_ALLOWED = "not_allowed", "Teams is not allowed on this calendar"
+
+    event = models.OneToOneField(
+        "events.Event", on_delete=models.CASCADE, related_name="online_meeting"
+    )
+    state = models.CharField(max_length=16, choices=State.choices)
+    join_url = models.URLField(max_length=2000, blank=True)
+    conference_id = models.CharField(max_length=64, blank=True)
+    toll_number = models.CharField(max_length=64, blank=True)
+    toll_free_number = models.CharField(max_length=64, blank=True)
+    quick_dial = models.CharField(max_length=128, blank=True)
+    # Words for the organizer when there is no meeting (which providers the calendar allows).
+    problem = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.state}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == self.State.READY and bool(self.join_url)

@@ -48,7 +48,7 @@ class EventSnapshot:
     end: datetime  # aware
     timezone: str  # IANA name, the event's own zone
     location: str
-    is_online: bool
+    teams_meeting: bool  # Outlook makes a Teams meeting for it (an own link goes in the body)
     is_cancelled: bool
     url: str  # absolute link to the event's page in Convene
     organizer_name: str
@@ -69,10 +69,10 @@ def event_payload(snapshot: EventSnapshot) -> JSON:
         "start": graph_date_time(snapshot.start, snapshot.timezone),
         "end": graph_date_time(snapshot.end, snapshot.timezone),
         "location": {"displayName": snapshot.location},
-        "isOnlineMeeting": snapshot.is_online,
+        "isOnlineMeeting": snapshot.teams_meeting,
         "attendees": _attendees(snapshot),
     }
-    if snapshot.is_online:
+    if snapshot.teams_meeting:
         payload["onlineMeetingProvider"] = "teamsForBusiness"
     return payload
 
@@ -94,8 +94,8 @@ def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:
 def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
     """Properties whose desired value differs from what Outlook last accepted.
 
-    A property Convene stopped sending (``onlineMeetingProvider`` when an event goes offline)
-    is not unset: Graph ignores changes to it once an online meeting exists.
+    A property Convene stopped sending (``onlineMeetingProvider`` when an event stops being a
+    Teams meeting) is not unset: Graph ignores changes to it once an online meeting exists.
     """
     return {name: value for name, value in desired.items() if last_accepted.get(name) != value}
 

@@ -29,6 +29,7 @@ from convene.outlook.models import (
     SyncLogEntry,
     log_entry,
 )
+from convene.outlook.outbound import online_meetings
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.push import Update, update_for, wants_push
 from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
@@ -74,6 +75,7 @@ class _Planned:
     version: int
     target: Target
     update: Update
+    teams_meeting: bool
 
 
 def _push_many(
@@ -105,15 +107,19 @@ def _push_many(
             synced.append((link, links.synced(version)))
         else:
             by_mailbox[(target.mailbox, target.is_platform)].append(
-                _Planned(link, version, target, update)
+                _Planned(link, version, target, update, snapshot.teams_meeting)
             )
     not_sent: list[int] = []
+    meeting_missing: list[CalendarLink] = []
     for planned in by_mailbox.values():
         for start in range(0, len(planned), MAX_BATCH):
             outcome = _send_batch(planned[start : start + MAX_BATCH], enqueue, ordered)
             synced += outcome.synced
             not_sent += outcome.not_sent
+            meeting_missing += outcome.meeting_missing
     links.save_synced(synced)
+    for link in meeting_missing:
+        online_meetings.ask_again(link, enqueue)
     return not_sent
 
 
@@ -121,6 +127,7 @@ def _push_many(
 class _BatchOutcome:
     synced: list[tuple[CalendarLink, dict[str, Any]]]  # each link now in sync, what to save
     not_sent: list[int]  # links whose request the batch did not run (``NotSent``)
+    meeting_missing: list[CalendarLink]  # Outlook answered without the wanted Teams meeting
 
 
 def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _BatchOutcome:
@@ -134,6 +141,7 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
         outcomes = [exc] * len(batch)  # the batch itself failed: so did each request in it
     entries: list[SyncLogEntry] = []
     synced = []
+    meeting_missing: list[CalendarLink] = []
     for item, outcome in zip(batch, outcomes, strict=True):
         failed = outcome if isinstance(outcome, MicrosoftError) else None
         entries.append(
@@ -150,6 +158,10 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
         )
         if not isinstance(outcome, MicrosoftError):
             synced.append((item.link, {**item.update.saved(outcome), **links.synced(item.version)}))
+            if item.update.action != "cancel" and online_meetings.read_answer(
+                item.link, item.link.event, item.teams_meeting, outcome
+            ):
+                meeting_missing.append(item.link)
     SyncLogEntry.objects.bulk_create(entries)
     not_sent = []
     for item, outcome in zip(batch, outcomes, strict=True):
@@ -157,7 +169,7 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
             not_sent.append(item.link.pk)  # not a failure of its own: no attempt, no backoff
         elif isinstance(outcome, MicrosoftError):
             settle_failure(item.link, outcome, target.mailbox, enqueue)
-    return _BatchOutcome(synced, not_sent)
+    return _BatchOutcome(synced, not_sent, meeting_missing)
 
 
 class _TargetMemo:

@@ -26,6 +26,7 @@ from convene.outlook import links
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
+from convene.outlook.outbound import online_meetings
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
@@ -59,12 +60,14 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     try:
         target = resolve(link, event, outlook)
         mailbox = target.mailbox
-        saved = _push(link, event, target)
+        saved, meeting_missing = _push(link, event, target)
     except MicrosoftError as exc:
         settle_failure(link, exc, mailbox, enqueue)
         return link.pk
     # What Outlook now has and the version it reflects, in one statement.
     links.save_synced([(link, {**saved, **links.synced(version)})])
+    if meeting_missing:
+        online_meetings.ask_again(link, enqueue)
     return link.pk
 
 
@@ -95,20 +98,26 @@ class Update:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _push(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
+def _push(link: CalendarLink, event: Event, target: Target) -> tuple[dict[str, Any], bool]:
     """Send Outlook the smallest request that makes its copy match; returns what to save on
-    the link about the copy (nothing when nothing was sent)."""
+    the link about the copy (nothing when nothing was sent) and whether the Teams meeting the
+    event wants is missing from Outlook's answer."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    if not event.is_cancelled:
+        snapshot = online_meetings.checked(snapshot, event, target)
     update = update_for(link, event, target.mailbox, snapshot)
     if update is None:
-        return {}
+        return {}, False
     try:
         answer = target.client.call(update.call)
     except MicrosoftError as exc:
         _log(link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc))
         raise
     _log(link, target, update, status="ok")
-    return update.saved(answer)
+    missing = update.action != "cancel" and online_meetings.read_answer(
+        link, event, snapshot.teams_meeting, answer
+    )
+    return update.saved(answer), missing
 
 
 def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:

@@ -6,20 +6,35 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from convene.events.models import Enrollment, Event
+from convene.events.models import Enrollment, Event, OnlineKind
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.registration import AppRegistration
 
 # The fields of an Event that ``event_snapshot`` reads: a change to any other (capacity) does
 # not sync. A new synced field is read below and listed here, side by side.
 SYNCED_FIELDS = frozenset(
-    {"title", "description", "start", "end", "timezone", "location", "is_online", "online_url"}
+    {
+        "title",
+        "description",
+        "start",
+        "end",
+        "timezone",
+        "location",
+        "is_online",
+        "online_url",
+        "online_kind",
+    }
 )
 
 _ENROLLMENT_ROW = ("event_id", "user_id", "user__email", "user__display_name", "role")
 EnrollmentRow = tuple[int, int, str, str, str]
 """An enrollment as a snapshot needs it: (event id, user id, email, name, role). Read as plain
 rows: making model instances of 30 enrollments cost more than the query."""
+
+
+def wants_teams(event: Event) -> bool:
+    """Whether Outlook should make a Teams meeting for the event."""
+    return event.is_online and event.online_kind == OnlineKind.TEAMS
 
 
 def people(events: list[Event]) -> dict[int, list[EnrollmentRow]]:
@@ -58,7 +73,7 @@ def event_snapshot(
         end=event.end,
         timezone=event.timezone,
         location=event.location,
-        is_online=event.is_online,
+        teams_meeting=wants_teams(event),
         is_cancelled=event.is_cancelled,
         url=AppRegistration.from_settings().absolute(event.get_absolute_url()),
         organizer_name=event.created_by.name,

@@ -9,8 +9,15 @@ from django.http import HttpRequest
 
 from convene import permissions
 from convene.accounts.models import User
+from convene.events.models import OnlineKind
 from convene.outlook import links
-from convene.outlook.models import AttendeeReply, CalendarLink, OutlookConnection, OutlookSettings
+from convene.outlook.models import (
+    AttendeeReply,
+    CalendarLink,
+    OnlineMeeting,
+    OutlookConnection,
+    OutlookSettings,
+)
 
 
 def profile_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -33,6 +40,27 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
         "outlook_link": link,
         "outlook_replies": replies_by_answer(event),
         "outlook_may_publish_again": link is not None and links.can_publish_again(link),
+    }
+
+
+def online_meeting_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Teams meeting's join details for people on the event; why there is none for the
+    people who manage it."""
+    event = page.get("event")
+    if event is None or not event.is_online or event.online_kind != OnlineKind.TEAMS:
+        return {"online_meeting": None}
+    manages = permissions.can_manage_event(request.user, event)
+    enrolled = (
+        isinstance(request.user, User) and event.enrollments.filter(user=request.user).exists()
+    )
+    if not (manages or enrolled):
+        return {"online_meeting": None}
+    meeting = OnlineMeeting.objects.filter(event=event).first()
+    if meeting is None and not manages:
+        return {"online_meeting": None}
+    return {
+        "online_meeting": meeting or OnlineMeeting(event=event, state=OnlineMeeting.State.MISSING),
+        "online_meeting_problem": meeting.problem if meeting is not None and manages else "",
     }
 
 
