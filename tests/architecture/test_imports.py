@@ -136,7 +136,7 @@ LAYERS = [
     "models",
     "links|mailboxes",
     "outbound",
-    "services",
+    "services|rooms",
     "inbound",
     "moves",
     "tasks",

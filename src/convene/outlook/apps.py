@@ -41,6 +41,15 @@ class OutlookConfig(AppConfig):
             "outlook/online_meeting_panel.html",
             panels.online_meeting_context,
         )
+        extensions.register_panel(
+            extensions.EVENT_DETAIL, "outlook/room_panel.html", panels.room_context
+        )
+        extensions.register_panel(
+            extensions.EVENT_DETAIL, "outlook/my_free_busy.html", panels.my_free_busy_context
+        )
+        extensions.register_panel(
+            extensions.EVENT_FORM, "outlook/form_free_busy.html", panels.form_free_busy_context
+        )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
 
 

@@ -478,3 +478,47 @@ class OnlineMeeting(models.Model):
     @property
     def is_ready(self) -> bool:
         return self.state == self.State.READY and bool(self.join_url)
+
+
+class Room(models.Model):
+    """A room of the tenant, as the places API lists it; ``offered``: organizers may book it."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    building = models.CharField(max_length=100, blank=True)
+    floor_number = models.IntegerField(null=True, blank=True)
+    room_list = models.EmailField(blank=True)
+    offered = models.BooleanField(default=False)
+    # False: the last read of the tenant's rooms no longer listed it.
+    listed = models.BooleanField(default=True)
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["building", "floor_number", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoomBooking(models.Model):
+    """The room an event is held in: invited as a resource attendee; its answer as Outlook
+    reports it."""
+
+    class Answer(models.TextChoices):
+        WAITING = "none", "Waiting for the room's answer"
+        ACCEPTED = "accepted", "Accepted"
+        TENTATIVE = "tentativelyAccepted", "Tentatively accepted"
+        DECLINED = "declined", "Declined"
+
+    event = models.OneToOneField(
+        "events.Event", on_delete=models.CASCADE, related_name="room_booking"
+    )
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="bookings")
+    answer = models.CharField(max_length=24, choices=Answer.choices, default=Answer.WAITING)
+    # Why a room declined, in words for the organizer.
+    reason = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} in {self.room_id}: {self.answer}"

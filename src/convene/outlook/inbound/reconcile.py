@@ -40,7 +40,7 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.outbound import queueing
+from convene.outlook.outbound import queueing, room_answers
 from convene.outlook.outbound.targets import Target, resolve_target
 
 RetryLater = Callable[[str, str], None]
@@ -115,6 +115,7 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
+    room_answers.read_answer(link.event, graph_event, target.client)
     if drifted:
         record(
             LogKind.DECISION,
@@ -159,7 +160,13 @@ def apply_replies(
     event: Event, graph_event: dict[str, Any], mailbox: str, outlook: OutlookSettings
 ) -> None:
     """Record each attendee's answer; act on new declines."""
-    found = mapping.replies(graph_event)
+    room = room_answers.booking_of(event)
+    found = [
+        reply
+        for reply in mapping.replies(graph_event)
+        # The room's answer is the booking's (``room_answers``), not a person's.
+        if room is None or reply.email != room.room.email.lower()
+    ]
     users = {u.email: u for u in User.objects.filter(email__in=[r.email for r in found])}
     for reply in found:
         user = users.get(reply.email)

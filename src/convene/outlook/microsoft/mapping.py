@@ -36,7 +36,7 @@ _TRANSACTION_NAMESPACE = uuid.UUID("a4f1f0a2-3c55-4b3e-8b0e-2f3f6f1d9c41")
 class Person:
     email: str
     name: str
-    role: str  # "organizer", "presenter" or "attendee", as in Convene
+    role: str  # "organizer", "presenter" or "attendee", as in Convene; "room" for a room
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,17 @@ def _attendees(snapshot: EventSnapshot) -> list[JSON]:
         attendees.append(
             {
                 "emailAddress": {"address": person.email, "name": person.name},
-                # Presenters and co-organizers must be there; attendees chose to come.
-                "type": "required" if person.role in ("organizer", "presenter") else "optional",
+                "type": _attendee_type(person.role),
             }
         )
     return attendees
+
+
+def _attendee_type(role: str) -> str:
+    if role == "room":
+        return "resource"  # a room mailbox, answering for itself or through its delegate
+    # Presenters and co-organizers must be there; attendees chose to come.
+    return "required" if role in ("organizer", "presenter") else "optional"
 
 
 def _body_html(snapshot: EventSnapshot) -> str:

@@ -29,7 +29,7 @@ from convene.outlook.models import (
     SyncLogEntry,
     log_entry,
 )
-from convene.outlook.outbound import online_meetings
+from convene.outlook.outbound import online_meetings, room_answers
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.push import Update, update_for, wants_push
 from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
@@ -158,10 +158,11 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
         )
         if not isinstance(outcome, MicrosoftError):
             synced.append((item.link, {**item.update.saved(outcome), **links.synced(item.version)}))
-            if item.update.action != "cancel" and online_meetings.read_answer(
-                item.link, item.link.event, item.teams_meeting, outcome
-            ):
+            if item.update.action == "cancel":
+                continue
+            if online_meetings.read_answer(item.link, item.link.event, item.teams_meeting, outcome):
                 meeting_missing.append(item.link)
+            room_answers.read_answer(item.link.event, outcome, target.client)
     SyncLogEntry.objects.bulk_create(entries)
     not_sent = []
     for item, outcome in zip(batch, outcomes, strict=True):

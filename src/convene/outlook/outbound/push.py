@@ -26,7 +26,7 @@ from convene.outlook import links
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
-from convene.outlook.outbound import online_meetings
+from convene.outlook.outbound import online_meetings, room_answers
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
@@ -117,6 +117,8 @@ def _push(link: CalendarLink, event: Event, target: Target) -> tuple[dict[str, A
     missing = update.action != "cancel" and online_meetings.read_answer(
         link, event, snapshot.teams_meeting, answer
     )
+    if update.action != "cancel":
+        room_answers.read_answer(event, answer, target.client)
     return update.saved(answer), missing
 
 

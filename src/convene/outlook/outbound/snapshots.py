@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from convene.events.models import Enrollment, Event, OnlineKind
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.registration import AppRegistration
+from convene.outlook.models import RoomBooking
 
 # The fields of an Event that ``event_snapshot`` reads: a change to any other (capacity) does
 # not sync. A new synced field is read below and listed here, side by side.
@@ -62,6 +63,12 @@ def event_snapshot(
         # In their own calendar the creator is the organizer, whatever their Convene address.
         if platform or user_id != event.created_by_id
     )
+    booking = RoomBooking.objects.filter(event=event).select_related("room").first()
+    if booking is not None:
+        # The room is invited as a resource: its mailbox answers for it.
+        attendees += (
+            mapping.Person(email=booking.room.email, name=booking.room.name, role="room"),
+        )
     description = event.description
     if event.is_online and event.online_url:
         description = f"{description}\n\nJoin online: {event.online_url}".strip()

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from convene import permissions
 from convene.accounts.models import User
@@ -17,6 +18,8 @@ from convene.outlook.models import (
     OnlineMeeting,
     OutlookConnection,
     OutlookSettings,
+    Room,
+    RoomBooking,
 )
 
 
@@ -62,6 +65,45 @@ def online_meeting_context(request: HttpRequest, page: Mapping[str, Any]) -> Map
         "online_meeting": meeting or OnlineMeeting(event=event, state=OnlineMeeting.State.MISSING),
         "online_meeting_problem": meeting.problem if meeting is not None and manages else "",
     }
+
+
+def room_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event's room and its answer; the room picker for its organizers."""
+    event = page.get("event")
+    if event is None:
+        return {"room_panel": False}
+    booking = RoomBooking.objects.filter(event=event).select_related("room").first()
+    may_choose = permissions.can_edit_event(request.user, event) and not event.is_cancelled
+    choices = list(Room.objects.filter(offered=True, listed=True)) if may_choose else []
+    return {
+        "room_panel": booking is not None or bool(choices),
+        "room_booking": booking,
+        "room_may_choose": may_choose,
+        "room_choices": choices,
+    }
+
+
+def form_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The double-booking warning under the time fields, when Outlook can be asked."""
+    outlook = OutlookSettings.load()
+    if not outlook.enabled or not permissions.can_create_events(request.user):
+        return {"free_busy_url": ""}
+    return {"free_busy_url": reverse("outlook:free_busy")}
+
+
+def my_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """For a signed-in person not yet on the event: a note when their calendar is busy."""
+    event = page.get("event")
+    user = request.user
+    if (
+        event is None
+        or not isinstance(user, User)
+        or event.is_cancelled
+        or event.enrollments.filter(user=user).exists()
+        or not OutlookSettings.load().enabled
+    ):
+        return {"my_free_busy_url": ""}
+    return {"my_free_busy_url": reverse("outlook:my_free_busy", args=[event.pk])}
 
 
 def replies_by_answer(event: Any) -> list[tuple[str, list[AttendeeReply]]]:
