@@ -18,7 +18,17 @@ from benchmarks import report, scenarios
 from benchmarks.procs import REPOSITORY, machine
 from benchmarks.report import Scenario
 
-ORDER = ["backfill", "platform", "burst", "latency", "replies", "scale-out", "crash", "emulator"]
+ORDER = [
+    "backfill",
+    "platform",
+    "burst",
+    "latency",
+    "replies",
+    "scale-out",
+    "crash",
+    "emulator",
+    "free-busy",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import sdk_baseline, world
+from benchmarks import free_busy, sdk_baseline, world
 from benchmarks.ceiling import FORMULA, ceiling, mean_latency
 from benchmarks.procs import cpu_seconds
 from benchmarks.profiling import Sampler, summarize
@@ -945,6 +945,8 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "crash": (["C"], crashes),
     "emulator": (["E"], emulator),
+    # Repeated as often as the size's single edits (at least 10): quick sizes stay cheap.
+    "free-busy": (["FB"], lambda o: free_busy.run(max(10, o.size.edits))),
 }
 
 

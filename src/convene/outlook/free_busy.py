@@ -92,11 +92,22 @@ def client_for(asker: User, outlook: OutlookSettings) -> GraphClient | None:
     return connections.client(registration, found) if found is not None else None
 
 
+@dataclass(frozen=True)
+class Itself:
+    """The event being edited as Outlook already has it: its own invitation (or room booking)
+    is not a clash. Known by subject and times, the only things free/busy tells."""
+
+    subject: str
+    start: datetime
+    end: datetime
+
+
 def check(
     client: GraphClient,
     attendees: Sequence[Attendee],
     sessions: Sequence[tuple[datetime, datetime]],
     *,
+    itself: Itself | None = None,
     limit: float = FREE_BUSY_SECONDS,
 ) -> Check:
     """Ask Outlook, within ``limit`` seconds, who is busy during any of the sessions."""
@@ -106,7 +117,7 @@ def check(
 
     def run() -> None:
         try:
-            result.append(_check(client, attendees, sessions))
+            result.append(_check(client, attendees, sessions, itself))
         except (MicrosoftError, ValueError):
             result.append(Check(failed=True, sessions=len(sessions)))
         finally:
@@ -125,6 +136,7 @@ def _check(
     client: GraphClient,
     attendees: Sequence[Attendee],
     sessions: Sequence[tuple[datetime, datetime]],
+    itself: Itself | None,
 ) -> Check:
     first = min(s for s, _ in sessions)
     last = max(e for _, e in sessions)
@@ -160,6 +172,12 @@ def _check(
                 state = WARN_STATES.get(str(item.get("status")))
                 busy_from, busy_to = _instant(item.get("start")), _instant(item.get("end"))
                 if state is None or busy_from is None or busy_to is None:
+                    continue
+                if itself is not None and (item.get("subject"), busy_from, busy_to) == (
+                    itself.subject,
+                    itself.start,
+                    itself.end,
+                ):
                     continue
                 for number, (s_start, s_end) in enumerate(sessions):
                     key = (attendee.label, state, number)

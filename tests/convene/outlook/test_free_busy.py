@@ -24,13 +24,13 @@ from .test_rooms import ROOM, book, rooms_seed
 PRIVATE_SUBJECT = "Dentist appointment"
 
 
-def ada_event(outlook: OutlookWorld, start: Any = None) -> Event:
+def ada_event(outlook: OutlookWorld, start: Any = None, title: str = "Compilers night") -> Event:
     start = start or (timezone.now() + timedelta(days=7)).replace(
         hour=10, minute=0, second=0, microsecond=0
     )
     event = services.create_event(
         services.EventDetails(
-            title="Compilers night", start=start, end=start + timedelta(hours=1), timezone="UTC"
+            title=title, start=start, end=start + timedelta(hours=1), timezone="UTC"
         ),
         creator=outlook.people[ADA],
     )
@@ -85,6 +85,16 @@ def test_a_presenter_free_at_the_typed_time_is_not_flagged(outlook: OutlookWorld
     )
 
     assert "Grace Hopper" not in warning
+
+
+def test_the_events_own_invitation_is_not_a_clash(outlook: OutlookWorld) -> None:
+    outlook.connect(ADA)
+    event = ada_event(outlook)
+    services.add_person(event, outlook.people[GRACE], EnrollmentRole.PRESENTER, actor=None)
+    outlook.wait_synced(event.pk)
+    assert outlook.mailbox(GRACE), "Grace has the invitation"
+
+    assert "Grace Hopper" not in ask(outlook.browser(ADA), event)
 
 
 def test_out_of_office_is_named_as_such(outlook: OutlookWorld) -> None:
@@ -179,7 +189,7 @@ def test_a_busy_room_is_warned_about(outlook: OutlookWorld) -> None:
     )
     first = book(outlook, ROOM)
     outlook.wait_synced(first.pk)
-    second = ada_event(outlook, start=first.start)
+    second = ada_event(outlook, start=first.start, title="Another talk")
     second_end = first.end
 
     warning = ask(

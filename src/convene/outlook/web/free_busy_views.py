@@ -45,7 +45,8 @@ def free_busy_warning(request: HttpRequest) -> HttpResponse:
     room = _room(request.POST.get("room", ""), event)
     if room is not None:
         attendees.append(free_busy.Attendee(room.email, room.name))
-    return _answer(request, asker, attendees, [session], own=False)
+    itself = free_busy.Itself(event.title, event.start, event.end) if event is not None else None
+    return _answer(request, asker, attendees, [session], own=False, itself=itself)
 
 
 @require_GET
@@ -56,7 +57,8 @@ def my_free_busy(request: HttpRequest, event_id: int) -> HttpResponse:
     assert isinstance(asker, User)
     event = get_object_or_404(Event, pk=event_id)
     mine = [free_busy.Attendee(asker.email, "You")]
-    return _answer(request, asker, mine, [(event.start, event.end)], own=True)
+    itself = free_busy.Itself(event.title, event.start, event.end)
+    return _answer(request, asker, mine, [(event.start, event.end)], own=True, itself=itself)
 
 
 def _answer(
@@ -66,11 +68,12 @@ def _answer(
     sessions: list[tuple[datetime, datetime]],
     *,
     own: bool,
+    itself: free_busy.Itself | None,
 ) -> HttpResponse:
     client = free_busy.client_for(asker, OutlookSettings.load())
     if client is None or not attendees:
         return HttpResponse("")
-    found = free_busy.check(client, attendees, sessions)
+    found = free_busy.check(client, attendees, sessions, itself=itself)
     context: dict[str, Any] = {"check": found, "own": own, "by_person": _by_person(found)}
     return render(request, "outlook/_free_busy.html", context)
 
