@@ -97,6 +97,15 @@ def test_the_events_own_invitation_is_not_a_clash(outlook: OutlookWorld) -> None
     assert "Grace Hopper" not in ask(outlook.browser(ADA), event)
 
 
+def test_only_the_events_editors_may_ask_about_its_people(outlook: OutlookWorld) -> None:
+    outlook.connect(GRACE)
+    event = ada_event(outlook)
+
+    answer = outlook.browser(GRACE).post("/outlook/free-busy/", {"event": str(event.pk)})
+
+    assert answer.status_code == 403
+
+
 def test_out_of_office_is_named_as_such(outlook: OutlookWorld) -> None:
     outlook.connect(ADA)
     event = ada_event(outlook)

@@ -15,6 +15,7 @@ from convene.events.models import Event, OnlineKind
 from convene.outlook.models import CalendarLink, LinkState, OnlineMeeting
 
 from .conftest import PUBLIC_URL, OutlookWorld
+from .test_connect_and_sync import event_form
 
 
 def teams_event(outlook: OutlookWorld, **extra: Any) -> Event:
@@ -175,3 +176,25 @@ def test_my_own_link_makes_no_teams_meeting(outlook: OutlookWorld) -> None:
     assert copy["isOnlineMeeting"] is False
     assert "https://meet.example.org/room" in copy["body"]["content"]
     assert meeting_of(event) is None
+
+
+def test_the_form_offers_a_teams_meeting_and_drops_a_typed_link_for_it(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    ada = outlook.browser(ADA)
+    assert b"Teams meeting" in ada.get("/events/new/").content
+    typed = event_form(
+        title="Teams from the form",
+        is_online="on",
+        online_kind="teams",
+        online_url="https://meet.example.org/ignored",
+    )
+
+    assert ada.post("/events/new/", typed).status_code == 302
+
+    event = Event.objects.get(title="Teams from the form")
+    assert (event.online_kind, event.online_url) == (OnlineKind.TEAMS, "")
+    outlook.wait_synced(event.pk)
+    (copy,) = outlook.mailbox(ADA)
+    assert copy["onlineMeeting"]["joinUrl"]
