@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.m365_emulator.test_schema_conformance import conformance_errors
 
 from m365_emulator.graph.testkit import event_body
 from m365_emulator.testing import PLATFORM_DOMAIN, PLATFORM_TENANT_ID, EmulatorHandle
@@ -293,3 +294,21 @@ def test_room_free_busy_shows_its_bookings(world: EmulatorHandle, service: str) 
     book(world, service, ROOM)
     (info,) = schedule(world, service, ROOM)["value"]
     assert info["availabilityView"] == "020"
+
+
+# ----- shapes against Microsoft's CSDL -----------------------------------------------------
+
+
+def test_places_and_schedules_match_the_csdl(world: EmulatorHandle, service: str) -> None:
+    token = places_token(world)
+    book(world, service, ROOM)
+    rooms = world.graph("GET", "/places/microsoft.graph.room", token).json()["value"]
+    lists = world.graph("GET", "/places/microsoft.graph.roomlist", token).json()["value"]
+    infos = schedule(world, service, ROOM, PRIVATE, "nobody@elsewhere.test")["value"]
+    errors = [
+        *(e for r in rooms for e in conformance_errors("room", r)),
+        *(e for r in lists for e in conformance_errors("roomList", r)),
+        *(e for i in infos for e in conformance_errors("scheduleInformation", i)),
+    ]
+    assert errors == []
+    assert infos[0]["scheduleItems"], "the sample has schedule items"

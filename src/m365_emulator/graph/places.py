@@ -122,6 +122,7 @@ def room_json(user: User) -> dict[str, Any]:
         "isWheelChairAccessible": False,
         "bookingType": "standard",
         "tags": [],
+        "teamsEnabledState": "unknown",
         "audioDeviceName": None,
         "videoDeviceName": None,
         "displayDeviceName": None,
