@@ -7,12 +7,18 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
-from tests.world import ADA, ALAN, CUSTOMER, PASSWORD, world_seed
+from tests.world import ADA, ALAN, CUSTOMER, PASSWORD, SERVICE_MAILBOX, world_seed
 
 from convene.core.models import Notice
 from convene.events import services
 from convene.events.models import Event, OnlineKind
-from convene.outlook.models import CalendarLink, LinkState, OnlineMeeting
+from convene.outlook.models import (
+    CalendarLink,
+    LinkState,
+    Mode,
+    OnlineMeeting,
+    OutlookSettings,
+)
 
 from .conftest import PUBLIC_URL, OutlookWorld
 from .test_connect_and_sync import event_form
@@ -198,3 +204,17 @@ def test_the_form_offers_a_teams_meeting_and_drops_a_typed_link_for_it(
     outlook.wait_synced(event.pk)
     (copy,) = outlook.mailbox(ADA)
     assert copy["onlineMeeting"]["joinUrl"]
+
+
+def test_in_platform_mode_the_service_mailbox_makes_the_teams_meeting(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.emulator.reset(world_seed(PUBLIC_URL, platform_consented=True))
+    OutlookSettings.objects.filter(pk=1).update(mode=Mode.PLATFORM, service_mailbox=SERVICE_MAILBOX)
+    event = teams_event(outlook)
+
+    outlook.wait_synced(event.pk)
+
+    (copy,) = outlook.mailbox(SERVICE_MAILBOX)
+    meeting = meeting_of(event)
+    assert meeting is not None and meeting.join_url == copy["onlineMeeting"]["joinUrl"]
