@@ -135,15 +135,17 @@ def test_a_create_answered_without_a_meeting_is_retried_until_it_has_one(
     outlook.connect(ADA)
     event = teams_event(outlook)
 
-    def missing() -> OnlineMeeting | None:
+    def asking_again() -> OnlineMeeting | None:
+        # The push saves what Outlook answered, then queues the next ask.
         found = meeting_of(event)
-        return found if found is not None and found.state == OnlineMeeting.State.MISSING else None
+        behind = CalendarLink.objects.get(event=event).is_behind
+        missing = found is not None and found.state == OnlineMeeting.State.MISSING
+        return found if missing and behind else None
 
-    meeting = outlook.wait_until(missing)
+    meeting = outlook.wait_until(asking_again)
     assert "has not made its Teams meeting" in meeting.problem
     assert Notice.objects.filter(user=outlook.people[ADA], text__contains="Teams meeting")
     link = CalendarLink.objects.get(event=event)
-    assert link.is_behind, "the sync asks again"
 
     outlook.emulator.advance_clock(61)
     CalendarLink.objects.filter(pk=link.pk).update(next_attempt_at=timezone.now())
@@ -218,3 +220,20 @@ def test_in_platform_mode_the_service_mailbox_makes_the_teams_meeting(
     (copy,) = outlook.mailbox(SERVICE_MAILBOX)
     meeting = meeting_of(event)
     assert meeting is not None and meeting.join_url == copy["onlineMeeting"]["joinUrl"]
+
+
+def test_a_meeting_outlook_makes_late_arrives_with_the_next_read(outlook: OutlookWorld) -> None:
+    reseed_ada(outlook, teamsMeetingDelaySeconds=60)
+    outlook.connect(ADA)
+    event = teams_event(outlook)
+    outlook.wait_until(lambda: meeting_of(event))
+    outlook.emulator.advance_clock(61)
+    link = CalendarLink.objects.get(event=event)
+    from convene.outlook import tasks
+    from convene.outlook.inbound import reconcile
+
+    # What the worker does when Outlook's notification of the change arrives.
+    assert reconcile.reconcile(ADA, link.graph_id, tasks.enqueue_sync)
+
+    meeting = meeting_of(event)
+    assert meeting is not None and meeting.is_ready

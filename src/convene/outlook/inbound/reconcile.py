@@ -40,7 +40,7 @@ from convene.outlook.models import (
     OutlookSettings,
     record,
 )
-from convene.outlook.outbound import queueing, room_answers
+from convene.outlook.outbound import online_meetings, queueing, room_answers
 from convene.outlook.outbound.targets import Target, resolve_target
 
 RetryLater = Callable[[str, str], None]
@@ -116,6 +116,7 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
     room_answers.read_answer(link.event, graph_event, target.client)
+    online_meetings.note_if_present(link.event, graph_event)
     if drifted:
         record(
             LogKind.DECISION,

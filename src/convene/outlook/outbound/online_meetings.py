@@ -35,6 +35,7 @@ from convene.outlook.microsoft.online_meetings import (
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import CalendarLink, LinkState, OnlineMeeting
 from convene.outlook.outbound.queueing import Enqueue, queue_once
+from convene.outlook.outbound.snapshots import wants_teams
 from convene.outlook.outbound.targets import Target
 
 MISSING_TEXT = (
@@ -84,6 +85,16 @@ def read_answer(
         return False
     _record(event, OnlineMeeting.State.MISSING, None, MISSING_TEXT)
     return True
+
+
+def note_if_present(event: Event, graph_event: dict[str, Any]) -> None:
+    """A read of Outlook's copy (a notification, delta) that carries the meeting: keep it, so
+    a meeting Outlook made late reaches Convene without waiting for the next retry."""
+    if not wants_teams(event):
+        return
+    details = join_details(graph_event)
+    if details is not None:
+        _record(event, OnlineMeeting.State.READY, details, "")
 
 
 def ask_again(link: CalendarLink, enqueue: Enqueue) -> None:
