@@ -26,6 +26,8 @@ ORDER = [
     "replies",
     "scale-out",
     "crash",
+    "reconcile",
+    "audit-log",
     "emulator",
     "free-busy",
 ]

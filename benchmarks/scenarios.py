@@ -47,6 +47,7 @@ class Size:
     crash_events: int  # backfill during which the worker is killed ...
     crash_kills: int  # ... this many times ...
     crash_pause: tuple[float, float]  # ... after a random pause (s) in this range each time
+    audit_rows: int  # audit log entries for the dashboard's queries (PostgreSQL)
 
 
 SIZES = {
@@ -69,11 +70,32 @@ SIZES = {
         1000,
         10,
         (0.5, 2.0),
+        1_000_000,
     ),
     "quick": Size(
-        200, 10, 30, 100, 100, 4.0, 10, 10.0, 100, 6, 6.0, 4, 200, 5.0, 300.0, 200, 10, (0.2, 0.6)
+        200,
+        10,
+        30,
+        100,
+        100,
+        4.0,
+        10,
+        10.0,
+        100,
+        6,
+        6.0,
+        4,
+        200,
+        5.0,
+        300.0,
+        200,
+        10,
+        (0.2, 0.6),
+        100_000,
     ),
-    "ci": Size(48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 3, 3.0, 2, 50, 2.0, 120.0, 24, 3, (0.2, 0.5)),
+    "ci": Size(
+        48, 6, 10, 30, 40, 2.0, 4, 4.0, 24, 3, 3.0, 2, 50, 2.0, 120.0, 24, 3, (0.2, 0.5), 20_000
+    ),
 }
 
 
@@ -900,6 +922,190 @@ def emulator(options: Options) -> list[Scenario]:
     return [result]
 
 
+# --- R: the daily reconcile (issue 20) -----------------------------------------------------
+
+
+def daily_reconcile(options: Options) -> list[Scenario]:
+    """Every upcoming event compared with its Outlook copy, nothing changed: Graph requests
+    (target: at most one per 50 events), wall time, and no PATCH, no message. Then a few
+    copies edited in Outlook: those alone are read and repaired."""
+    size = options.size
+    result = Scenario("R", "Daily reconcile of upcoming events")
+    cast = world.Cast.of(size.organizers, size.guests)
+    config = StackConfig("reconcile", worker_threads=options.threads)
+    drifted_count = max(1, size.events // 200)
+    with Stack(config) as stack:
+        # Who attends does not matter here; few people keep the set-up (the backfill) short.
+        synced = _one_synced_world(stack, cast, people=min(size.people, 4), events=size.events)
+        from convene.outlook.models import SyncLogEntry
+        from convene.outlook.operations import tasks as operations_tasks
+
+        def messages() -> int:
+            return sum(
+                len(stack.control("GET", f"/mailboxes/{guest}/messages")["value"])
+                for guest in cast.guests
+            )
+
+        def reconcile_all(runs: int) -> float:
+            started = time.monotonic()
+            operations_tasks.daily_reconcile_task.call_local()
+            world.wait_until(
+                lambda: (
+                    SyncLogEntry.objects.filter(action="daily_reconcile").count()
+                    >= runs * len(cast.organizers)
+                ),
+                size.timeout,
+                "daily reconcile",
+            )
+            return time.monotonic() - started
+
+        before = messages()
+        stack.control("POST", "/stats/reset")
+        wall = reconcile_all(1)
+        stats = stack.stats()
+        sent = messages() - before
+        operations = stats["requests"]["byOperation"]
+        requests = stats["requests"]["total"]
+        result.details.update(
+            events=len(synced),
+            mailboxes=len(cast.organizers),
+            stats=stats,
+            database="PostgreSQL" if config.postgres else "SQLite",
+        )
+        # At most one read per 50 events, but each mailbox needs its one read at least (at
+        # small sizes a mailbox holds fewer than 50).
+        per_mailbox = Counter(mailbox for mailbox, _, _ in synced)
+        allowed = sum(-(-count // 50) for count in per_mailbox.values())
+        result.add(
+            Figure("Graph requests per 50 unchanged events", round(requests * 50 / len(synced), 2))
+        )
+        result.add(
+            Figure.checked(
+                "Graph requests, nothing changed (one per 50 events of each mailbox allowed)",
+                requests,
+                "",
+                f"<= {allowed}",
+                lambda v: v <= allowed,
+            )
+        )
+        result.add(Figure("wall time, nothing changed", round(wall, 2), "s"))
+        result.add(
+            Figure.checked(
+                "PATCH requests, nothing changed",
+                operations.get("events.update", 0),
+                "",
+                "0",
+                lambda v: v == 0,
+            )
+        )
+        result.add(Figure.checked("messages sent", sent, "", "0", lambda v: v == 0))
+
+        # Some copies edited in Outlook: only those are read in full, and put back.
+        for mailbox, graph_id, _ in synced[:: len(synced) // drifted_count][:drifted_count]:
+            stack.control("PATCH", f"/mailboxes/{mailbox}/events/{graph_id}", {"subject": "Edited"})
+        stack.control("POST", "/stats/reset")
+        wall = reconcile_all(2)
+        world.wait_until(
+            lambda: (
+                stack.stats()["requests"]["byOperation"].get("events.update", 0) >= drifted_count
+            ),
+            size.timeout,
+            "drift repaired",
+        )
+        operations = stack.stats()["requests"]["byOperation"]
+    result.add(Figure("copies edited in Outlook, then reconciled", drifted_count))
+    result.add(
+        Figure.checked(
+            "full reads of edited copies",
+            operations.get("events.get", 0),
+            "",
+            f"== {drifted_count}",
+            lambda v: v == drifted_count,
+        )
+    )
+    result.add(
+        Figure.checked(
+            "PATCH requests repairing them",
+            operations.get("events.update", 0),
+            "",
+            f"== {drifted_count}",
+            lambda v: v == drifted_count,
+        )
+    )
+    result.add(Figure("wall time, with edits", round(wall, 2), "s"))
+    return [result]
+
+
+# --- A: the dashboard's audit log on a large log (issue 20) --------------------------------
+
+FILL_AUDIT_LOG = """
+INSERT INTO outlook_synclogentry
+    (created_at, kind, action, status, message, details, mailbox, event_id, user_id)
+SELECT now() - make_interval(secs => random() * 90 * 86400),
+       (ARRAY['graph', 'decision', 'settings', 'authorization', 'notification', 'reply'])
+           [1 + (g %% 6)],
+       (ARRAY['create', 'update', 'cancel', 'read', 'drift_overwritten'])[1 + (g %% 5)],
+       CASE WHEN g %% 50 = 0 THEN '429' ELSE 'ok' END,
+       'Entry ' || g || ': ' || md5(g::text),
+       '{}'::jsonb,
+       'person' || (g %% 500) || '@contoso.test',
+       NULL, NULL
+FROM generate_series(1, %s) AS g
+"""
+
+
+def audit_log(options: Options) -> list[Scenario]:
+    """The dashboard's audit log queries on a log of ``audit_rows`` entries (PostgreSQL), next
+    to the OFFSET paging and whole-log search they replaced."""
+    rows = options.size.audit_rows
+    result = Scenario("A", f"Audit log of {rows:,} entries: the dashboard's queries")
+    with Stack(StackConfig("audit-log", postgres=True)) as stack:
+        stack.start_emulator([])
+        world.setup_django(stack)
+        from django.db import connection
+
+        from convene.outlook.models import SyncLogEntry
+        from convene.outlook.web import audit_log as log
+
+        with connection.cursor() as cursor:
+            cursor.execute(FILL_AUDIT_LOG, [rows])
+            cursor.execute("ANALYZE outlook_synclogentry")
+        deep = SyncLogEntry.objects.order_by("-created_at", "-id")[rows - 1000]
+        cursor_value = log.make_cursor(deep)
+
+        def timed(run: Callable[[], object]) -> float:
+            samples = []
+            for _ in range(5):
+                started = time.perf_counter()
+                run()
+                samples.append(time.perf_counter() - started)
+            return round(statistics.median(samples) * 1000, 2)
+
+        def keyset(filters: log.LogFilters, before: str = "") -> Callable[[], object]:
+            return lambda: log.page(filters, before)
+
+        shapes = {
+            "first page": keyset(log.LogFilters()),
+            "deep page (keyset)": keyset(log.LogFilters(), cursor_value),
+            "filter by kind, deep": keyset(log.LogFilters(kind="decision"), cursor_value),
+            "mailbox search": keyset(log.LogFilters(q="person7@contoso.test")),
+            "text search (last 7 days)": keyset(log.LogFilters(q="drift")),
+        }
+        for name, run in shapes.items():
+            result.add(Figure.checked(name, timed(run), "ms", "<= 20 ms", lambda v: v <= 20))
+        everything = SyncLogEntry.objects.order_by("-created_at", "-id")
+        before = {
+            "deep page with OFFSET (before)": lambda: list(everything[rows - 1000 : rows - 950]),
+            "text search over the whole log (before)": lambda: list(
+                everything.filter(message__icontains="drift")[:51]
+            ),
+        }
+        for name, run in before.items():
+            result.add(Figure(name, timed(run), "ms"))
+    result.details.update(rows=rows, database="PostgreSQL")
+    return [result]
+
+
 # --- shared -------------------------------------------------------------------------------
 
 
@@ -945,6 +1151,8 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "crash": (["C"], crashes),
     "emulator": (["E"], emulator),
+    "reconcile": (["R"], daily_reconcile),
+    "audit-log": (["A"], audit_log),
     # Repeated as often as the size's single edits (at least 10): quick sizes stay cheap.
     "free-busy": (["FB"], lambda o: free_busy.run(max(10, o.size.edits))),
 }

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from tests.world import CUSTOMER, PARTNER
+from tests.world import wait_until as tests_wait_until
 
 from benchmarks.stack import PASSWORD, Stack
 from convene.outlook.emulator_setup import SERVICE_MAILBOX, Mailbox
@@ -212,12 +213,13 @@ def synced_count(event_ids: list[int] | None = None) -> int:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds it took; raises TimeoutError with ``what`` when it never came true."""
+    """Seconds it took (the tests' polling loop, timed); raises TimeoutError with ``what`` when
+    it never came true."""
     started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"{what}: not reached within {timeout:.0f} s")
-        time.sleep(0.05)
+    try:
+        tests_wait_until(condition, timeout)
+    except AssertionError:
+        raise TimeoutError(f"{what}: not reached within {timeout:.0f} s") from None
     return time.monotonic() - started
 
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "convene.accounts",
     "convene.events",
     "convene.outlook",
+    "convene.operations",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -79,7 +80,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "convene.core.middleware.PersonalTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "convene.core.middleware.RefusalPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as Axes asks: it turns a sign-in refused for too many failures into its page.
     "axes.middleware.AxesMiddleware",
@@ -98,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.tz",
                 "convene.core.context_processors.navigation",
             ],
         },
@@ -181,6 +185,10 @@ OUTLOOK = {
     ),
     "ca_bundle": os.environ.get("OUTLOOK_CA_BUNDLE") or None,
     "public_url": os.environ.get("CONVENE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+    # The platform calendar's own registration (application permission); see docs/outlook.md.
+    "platform_client_id": os.environ.get("OUTLOOK_PLATFORM_CLIENT_ID", ""),
+    "platform_client_secret": os.environ.get("OUTLOOK_PLATFORM_CLIENT_SECRET", ""),
+    "platform_client_certificate_path": os.environ.get("OUTLOOK_PLATFORM_CLIENT_CERTIFICATE", ""),
 }
 # Fernet keys for authorizations at rest, newest first; generated into var/ when unset.
 OUTLOOK_TOKEN_KEYS = env_list("OUTLOOK_TOKEN_KEYS", default=[]) or [
@@ -195,17 +203,45 @@ OUTLOOK_LEASE_SECONDS = float(os.environ.get("OUTLOOK_LEASE_SECONDS", "120"))
 # How long Convene waits for one answer from Microsoft Graph before trying again later.
 OUTLOOK_HTTP_TIMEOUT_SECONDS = float(os.environ.get("OUTLOOK_HTTP_TIMEOUT_SECONDS", "30"))
 
+# --- Operations (docs/operations.md) ----------------------------------------------------------
+# /metrics answers a request with "Authorization: Bearer <token>", or from these addresses or
+# networks (e.g. "10.0.0.5,192.168.0.0/24"); with neither set, nobody may read it.
+CONVENE_METRICS_TOKEN = os.environ.get("CONVENE_METRICS_TOKEN", "")
+CONVENE_METRICS_ALLOWED_ADDRESSES = env_list("CONVENE_METRICS_ALLOWED_ADDRESSES", default=[])
+# How often each worker process writes its heartbeat; /readyz wants one within the stale time.
+CONVENE_HEARTBEAT_SECONDS = float(os.environ.get("CONVENE_HEARTBEAT_SECONDS", "15"))
+CONVENE_WORKER_STALE_SECONDS = float(os.environ.get("CONVENE_WORKER_STALE_SECONDS", "60"))
+# The scheduler's periodic tasks run every minute; none for this long raises an admin alert.
+CONVENE_PERIODIC_STALE_SECONDS = float(os.environ.get("CONVENE_PERIODIC_STALE_SECONDS", "180"))
+# Audit log and finished jobs older than this are deleted every night, this many rows at a time.
+CONVENE_RETENTION_DAYS = int(os.environ.get("CONVENE_RETENTION_DAYS", "90"))
+CONVENE_RETENTION_BATCH = int(os.environ.get("CONVENE_RETENTION_BATCH", "5000"))
+# Admin alerts: changes waiting longer than this for Outlook; Microsoft throttling longer than this.
+CONVENE_ALERT_SYNC_LAG_SECONDS = float(os.environ.get("CONVENE_ALERT_SYNC_LAG_SECONDS", "300"))
+CONVENE_ALERT_THROTTLED_SECONDS = float(os.environ.get("CONVENE_ALERT_THROTTLED_SECONDS", "600"))
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <convene@localhost>")
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# Routine lines of the libraries (every task run, every HTTP request, every token lookup) only
+# when debugging; their problems always. Convene itself logs one line per sync at INFO.
+ROUTINE_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # run_huey gives the "huey" logger its own handler; propagating would print twice.
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "huey": {"propagate": False},
+        # With a handler of its own configured here, run_huey leaves the "huey" logger as it is
+        # (it would otherwise add one at INFO: two lines per task run).
+        "huey": {"handlers": ["console"], "level": ROUTINE_LEVEL, "propagate": False},
+        "httpx": {"level": ROUTINE_LEVEL},
+        "httpcore": {"level": ROUTINE_LEVEL},
+        "msal": {"level": "WARNING"},  # never DEBUG: it would log token request bodies
+        # Django's default configuration gives "django" a console handler of its own (with
+        # DEBUG on); its records also reach the root handler, so each was printed twice.
+        "django": {"handlers": [], "propagate": True},
         # Axes says INFO for every sign-in; lockouts and repeated failures are WARNINGs.
         "axes": {"level": "WARNING"},
     },

@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("convene.accounts.urls")),
     path("", include("convene.core.urls")),
+    path("", include("convene.operations.urls")),
     path("", include("convene.events.urls")),
     path("outlook/", include("convene.outlook.web.urls")),
 ]

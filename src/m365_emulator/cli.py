@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from m365_emulator.backend import SeedError
 from m365_emulator.config import EmulatorConfig
+from m365_emulator.seed import SeedError
 from m365_emulator.server import start_emulator
 
 

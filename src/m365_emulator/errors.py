@@ -26,10 +26,6 @@ def not_found(what: str = "The specified object was not found in the store.") ->
     return GraphError(404, "ErrorItemNotFound", what)
 
 
-def bad_request(message: str, code: str = "ErrorInvalidRequest") -> GraphError:
-    return GraphError(400, code, message)
-
-
 def access_denied(
     message: str = "Access is denied. Check credentials and try again.",
 ) -> GraphError:

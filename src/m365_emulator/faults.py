@@ -26,9 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from m365_emulator.backend import Backend
 
-Action = Literal["respond", "delay", "timeout", "drop", "revokeOnUse"]
+Action = Literal["respond", "delay", "timeout", "drop", "revokeOnUse", "loseAnswer"]
 EndpointKind = Literal["graph", "token", "discovery", "identity", "any"]
-_ACTIONS: tuple[Action, ...] = ("respond", "delay", "timeout", "drop", "revokeOnUse")
+_ACTIONS: tuple[Action, ...] = ("respond", "delay", "timeout", "drop", "revokeOnUse", "loseAnswer")
 # ``revokeOnUse`` lets a token request through and spends the refresh token it presents, so
 # only the new one works afterwards (stricter than Entra, which keeps the old one valid).
 REVOKE_ON_USE_KEY = "m365_emulator.revoke_refresh_token_on_use"
@@ -73,6 +73,8 @@ class FaultRule:
     aadsts: int | None = None
     delay_ms: int = 0
     timeout_seconds: float = 300.0
+    # loseAnswer: also forget the transactionId of the events the lost answer created.
+    forget_transaction_id: bool = False
     remaining: int | None = None  # None: unlimited
     ratio: float | None = None
     seed: int | None = None
@@ -93,6 +95,7 @@ class FaultRule:
             "body": self.body,
             "delayMs": self.delay_ms,
             "timeoutSeconds": self.timeout_seconds,
+            "forgetTransactionId": self.forget_transaction_id,
             "remaining": self.remaining,
             "ratio": self.ratio,
             "seed": self.seed,
@@ -120,6 +123,7 @@ def parse_rule(raw: Any) -> FaultRule:
         "aadsts",
         "delayMs",
         "timeoutSeconds",
+        "forgetTransactionId",
         "count",
         "ratio",
         "seed",
@@ -167,6 +171,11 @@ def parse_rule(raw: Any) -> FaultRule:
     mailbox = raw.get("mailbox")
     if mailbox is not None and not isinstance(mailbox, str):
         raise FaultRuleError("mailbox must be a userPrincipalName or user id")
+    forget = raw.get("forgetTransactionId", False)
+    if not isinstance(forget, bool):
+        raise FaultRuleError("forgetTransactionId must be true or false")
+    if forget and action != "loseAnswer":
+        raise FaultRuleError("forgetTransactionId goes with the loseAnswer action")
     aadsts = raw.get("aadsts")
     if aadsts is not None and not isinstance(aadsts, int):
         raise FaultRuleError("aadsts must be an integer such as 50173")
@@ -186,6 +195,7 @@ def parse_rule(raw: Any) -> FaultRule:
         aadsts=aadsts,
         delay_ms=int(delay_ms),
         timeout_seconds=float(timeout_seconds),
+        forget_transaction_id=forget,
         remaining=count,
         ratio=float(ratio) if ratio is not None else None,
         seed=seed,
@@ -371,6 +381,8 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif rule.action == "respond":
             await self._respond(rule, scope, send)
+        elif rule.action == "loseAnswer":
+            await self._lose_answer(rule, scope, receive)
         elif rule.action == "timeout":
             await _wait_for_disconnect(receive, rule.timeout_seconds)
             await drop_connection(scope)
@@ -384,6 +396,20 @@ class FaultMiddleware:
         mailbox = request_mailbox(self.backend, scope) if kind == "graph" else frozenset()
         return self.backend.faults.match(scope["method"], scope["path"], mailbox, kind)
 
+    async def _lose_answer(self, rule: FaultRule, scope: Scope, receive: Receive) -> None:
+        """Carry the request out, then drop the connection instead of answering: the client
+        cannot know whether it happened (a create whose answer a broken network lost)."""
+        body = bytearray()
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+
+        await self.app(scope, receive, keep)
+        if rule.forget_transaction_id:
+            self.backend.graph.forget_transaction_ids(_created_event_ids(bytes(body)))
+        await drop_connection(scope)
+
     async def _respond(self, rule: FaultRule, scope: Scope, send: Send) -> None:
         state = scope.get("state", {})
         request_id = str(state.get("request_id", uuid.uuid4()))
@@ -396,6 +422,18 @@ class FaultMiddleware:
         headers += [(k.lower().encode(), v.encode()) for k, v in rule.headers.items()]
         await send({"type": "http.response.start", "status": rule.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _created_event_ids(answer: bytes) -> set[str]:
+    """Ids of the events an answer reports (an event, or a ``$batch``'s inner events)."""
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return set()
+    bodies = [data]
+    if isinstance(data, dict) and isinstance(data.get("responses"), list):
+        bodies = [r.get("body") for r in data["responses"] if isinstance(r, dict)]
+    return {str(b["id"]) for b in bodies if isinstance(b, dict) and isinstance(b.get("id"), str)}
 
 
 class KeepRawSend:

@@ -16,10 +16,10 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -43,8 +43,6 @@ from m365_emulator.middleware import (
     not_found_response,
 )
 from m365_emulator.ui import home_routes
-
-T = TypeVar("T")
 
 
 def build_api_app(backend: Backend) -> Starlette:
@@ -229,17 +227,6 @@ class RunningEmulator:
         path = self.data_dir / "endpoints.json"
         path.write_text(json.dumps(self.endpoints(), indent=2) + "\n")
         return path
-
-    def call_soon(self, function: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
-        """Run a coroutine function on the server's event loop and return its result."""
-        if self._loop is None:
-            raise RuntimeError("the emulator is not running")
-        future = asyncio.run_coroutine_threadsafe(_call(function), self._loop)
-        return future.result(timeout)
-
-
-async def _call(function: Callable[[], Awaitable[T]]) -> T:
-    return await function()
 
 
 @contextmanager

@@ -165,6 +165,8 @@ def browser_sign_in(
             fields.update(username=upn, password=password, decision="signin")
         elif step == "select":
             fields["account"] = "other"
+        elif step == "admin":  # "Need admin approval": the only way on is back to the app
+            fields["decision"] = "cancel"
         elif step == "consent":
             fields["decision"] = "accept" if consent else "decline"
             if for_organization:

@@ -93,9 +93,7 @@ def test_the_import_graph_is_read() -> None:
     assert "convene.outlook.microsoft.errors" in GRAPH["convene.outlook.microsoft.graph"]
 
 
-# m365_emulator joins once its own layout work (issue 13, item 7) has removed its last cycle
-# (faults -> identity.access -> identity.tokens -> backend -> faults, a deferred import).
-CYCLE_FREE = ("convene",)
+CYCLE_FREE = PACKAGES
 
 
 @pytest.mark.parametrize("package", CYCLE_FREE)

@@ -6,24 +6,14 @@ from __future__ import annotations
 import os
 
 import pytest
+from tests.postgres_only import deselect_unless_on_postgres, header
 
 HERE = os.path.dirname(__file__)
 
 
-def on_postgres() -> bool:
-    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if on_postgres():
-        return
-    mine = [item for item in items if str(item.path).startswith(HERE)]
-    if mine:
-        config.hook.pytest_deselected(items=mine)
-        items[:] = [item for item in items if item not in mine]
+    deselect_unless_on_postgres(HERE, config, items)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if on_postgres():
-        return None
-    return "tests/benchmarks: deselected (they run against PostgreSQL: make test-postgres)"
+    return header("tests/benchmarks", "they run against PostgreSQL")

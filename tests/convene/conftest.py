@@ -101,7 +101,10 @@ MakeEvent = Callable[..., Event]
 @pytest.fixture
 def make_event(organizer: User) -> MakeEvent:
     def make(creator: User | None = None, **overrides: Any) -> Event:
-        return services.create_event(event_details(**overrides), creator=creator or organizer)
+        """An event as a scene needs it; scenes may put one in the past (a person may not)."""
+        return services.create_event(
+            event_details(**overrides), creator=creator or organizer, allow_past=True
+        )
 
     return make
 

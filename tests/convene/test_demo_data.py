@@ -25,7 +25,7 @@ def test_demo_data_loads_people_of_every_role_and_a_dozen_upcoming_events(capsys
     assert Event.objects.upcoming().count() == 12
     assert len({e.timezone for e in Event.objects.all()}) >= 5
     assert Enrollment.objects.filter(role="attendee").exists()
-    assert "admin@convene.test" in capsys.readouterr().out
+    assert "(password for everyone: convene-demo)" in capsys.readouterr().out
 
 
 def test_demo_data_twice_changes_nothing():

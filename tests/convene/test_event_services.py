@@ -3,9 +3,11 @@ announces."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from convene.accounts.models import Role
 from convene.events import services
@@ -14,6 +16,7 @@ from convene.events.errors import (
     AlreadyEnrolled,
     EventCancelled,
     EventFull,
+    EventOver,
     InvalidEvent,
     NotAllowed,
     NotEnrolled,
@@ -316,11 +319,71 @@ def test_change_role_refuses_someone_who_does_not_manage_the_event(event, regula
 
 
 def test_upcoming_hides_ended_and_cancelled_events(make_event, organizer):
-    from django.utils import timezone
-
     past_start = timezone.now() - timedelta(days=2)
     make_event(title="Past", start=past_start, end=past_start + timedelta(hours=1))
     cancelled = make_event(title="Cancelled")
     services.cancel_event(cancelled, actor=organizer)
     make_event(title="Upcoming")
     assert [e.title for e in Event.objects.upcoming()] == ["Upcoming"]
+
+
+def test_a_person_may_not_create_an_event_in_the_past(organizer, details):
+    start = timezone.now() - timedelta(hours=1)
+    with pytest.raises(InvalidEvent, match="in the past") as refusal:
+        services.create_event(details(start=start), creator=organizer)
+    assert refusal.value.field == "start"
+    assert not Event.objects.exists()
+
+
+def test_a_person_may_not_move_an_event_into_the_past(organizer, event, details):
+    start = timezone.now() - timedelta(days=1)
+    with pytest.raises(InvalidEvent, match="in the past"):
+        services.update_event(event, details(start=start), actor=organizer)
+    event.refresh_from_db()
+    assert event.start > timezone.now()
+
+
+def test_an_event_under_way_can_still_be_corrected_without_moving_it(organizer, make_event):
+    start = timezone.now() - timedelta(minutes=30)
+    under_way = make_event(start=start, end=start + timedelta(hours=2))
+    changed = services.update_event(
+        under_way, replace(services.EventDetails.of(under_way), title="Fixed"), actor=organizer
+    )
+    assert changed == {"title"}
+
+
+def test_enrolling_in_an_event_that_is_over_is_refused(regular, make_event):
+    start = timezone.now() - timedelta(days=1)
+    over = make_event(start=start, end=start + timedelta(hours=1))
+    with pytest.raises(EventOver):
+        services.enroll(over, regular, actor=regular)
+    assert over.enrollment_of(regular) is None
+
+
+def test_inviting_someone_without_an_account_creates_it_as_invited_and_puts_them_on(
+    organizer, event, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollment = services.invite_person(
+            event,
+            "New.Person@Example.test",
+            EnrollmentRole.PRESENTER,
+            actor=organizer,
+            site_url="https://convene.example.test/",
+        )
+    invited = enrollment.user
+    assert invited.email == "new.person@example.test"
+    assert invited.is_invited and invited.is_active and not invited.has_usable_password()
+    assert enrollment.role == EnrollmentRole.PRESENTER
+    [mail] = mailoutbox
+    assert mail.to == ["new.person@example.test"]
+    assert "invited you to “Team offsite”" in mail.body
+    assert "https://convene.example.test/accounts/set-password/" in mail.body
+
+
+def test_inviting_an_address_that_has_an_account_is_refused(organizer, event, regular):
+    with pytest.raises(UnknownPerson, match="already has a Convene account"):
+        services.invite_person(
+            event, regular.email, EnrollmentRole.ATTENDEE, actor=organizer, site_url="http://x/"
+        )
+    assert event.enrollment_of(regular) is None

@@ -249,3 +249,63 @@ def test_without_gates_the_event_is_saved(client, organizer, monkeypatch):
         {"title": "T", "timezone": "UTC", "start": "2030-01-02T10:00", "end": "2030-01-02T11:00"},
     )
     assert Event.objects.count() == 1
+
+
+def test_a_refusal_is_logged_as_one_line_without_a_traceback(client, regular, caplog):
+    client.force_login(regular)
+    with caplog.at_level("WARNING"):
+        response = client.get(reverse("events:create"))
+    assert response.status_code == 403
+    assert "Only organizers and admins may create events" in html(response)
+    refusals = [r for r in caplog.records if "/events/new/" in r.getMessage()]
+    assert len(refusals) == 1
+    assert refusals[0].exc_info is None
+
+
+@pytest.mark.parametrize("status", ["400", "404", "500"])
+def test_every_error_page_is_a_page_of_convene(status):
+    from django.template.loader import render_to_string
+
+    page = render_to_string(f"{status}.html", {})
+    assert f"Error {status}" in page
+    assert 'aria-label="Main"' in page  # the layout's navigation
+    assert reverse("events:list") in page
+
+
+def test_my_events_past_tab_lists_events_that_are_over_latest_first(client, regular, make_event):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for days, title in ((3, "Three days ago"), (1, "Yesterday"), (-5, "Next week")):
+        start = timezone.now() - timedelta(days=days)
+        event = make_event(title=title, start=start, end=start + timedelta(hours=1))
+        services.enroll(event, regular, actor=None)
+    client.force_login(regular)
+    page = html(client.get(reverse("events:mine"), {"when": "past"}))
+    assert page.index("Yesterday") < page.index("Three days ago")
+    assert "Next week" not in page
+
+
+def test_the_browsers_favicon_request_finds_convenes_mark(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("/static/core/convene-mark.svg")
+
+
+def test_loading_demo_data_leaves_the_sign_ins_to_rundev_which_prints_them_once(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from convene.core.management.commands.rundev import Command as RunDev
+    from convene.events import demo
+
+    loaded = StringIO()
+    call_command("load_demo_data", stdout=loaded)
+    announced = StringIO()
+    lines = demo.dev_setup(None).lines  # type: ignore[arg-type]  # the start is not read
+    RunDev(stdout=announced)._announce(8000, with_emulator=True, lines=lines)
+    both = loaded.getvalue() + announced.getvalue()
+    assert both.count("Demo sign-ins:") == 1
+    assert both.count("ada@contoso.test") == 1

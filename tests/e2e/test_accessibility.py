@@ -184,8 +184,7 @@ def finished_switch_with_one_left(world: World, scene: Scene) -> str:
         total=2,
         done=1,
         failed=1,
-        message="1 of 2 event(s) moved. 1 stayed where they were (see below); "
-        "“Resume” tries them again.",
+        message="1 event stayed where it was (see below); “Resume” tries again.",
         finished_at=timezone.now(),
     )
     for link, state, note in (
@@ -221,6 +220,10 @@ PAGES: dict[str, Callable[[World, Scene], tuple[str | None, str]]] = {
     "cancelled-event": lambda world, scene: (ALAN, scene.planning.get_absolute_url()),
     "create-form-errors": lambda world, scene: (ADA, "/events/new/"),
     "my-events": lambda world, scene: (ALAN, "/my-events/"),
+    "my-events-past": lambda world, scene: (ALAN, "/my-events/?when=past"),
+    "forbidden": lambda world, scene: (ALAN, "/events/new/"),
+    "not-found": lambda world, scene: (ALAN, "/events/999999/"),
+    "invitation-link-used": lambda world, scene: (None, "/accounts/set-password/MQ/used-link/"),
     "manage-people": lambda world, scene: (ADA, f"/events/{scene.review.pk}/people/"),
     "profile": lambda world, scene: (ADA, "/accounts/profile/"),
     "admin-users": lambda world, scene: (ADMIN, "/manage/users/"),

@@ -75,7 +75,7 @@ def admin_switches_to_the_platform_calendar(admin: Page, world: World, shot: Sho
     expect(admin.locator("#job-state")).to_have_text(re.compile("Queued|Running"))
     admin.evaluate("window.stillTheSamePage = true")
     expect(admin.locator("#job-state")).to_have_text("Done", timeout=30_000)
-    expect(admin.locator("#job-progress")).to_contain_text("1 of 1 event(s) moved")
+    expect(admin.locator("#job-progress")).to_contain_text("1 of 1 event moved")
     assert admin.evaluate("window.stillTheSamePage === true"), "the page was reloaded"
     expect(admin.get_by_text("Updates itself every 2 seconds")).to_have_count(0)
     shot(admin, "platform-switch-done")

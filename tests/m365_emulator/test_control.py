@@ -165,3 +165,39 @@ def test_directory_lists_tenants_users_and_apps(emulator: EmulatorHandle) -> Non
     assert domains == {"convene-platform.test", "contoso.test"}
     [app] = directory["apps"]
     assert app["adminConsentedTenants"] == [emulator.platform_tenant_id]
+
+
+def test_disabling_a_mailbox_answers_mailbox_not_enabled(emulator: EmulatorHandle) -> None:
+    token = emulator.token_for("ada@contoso.test")
+    emulator.control("POST", "/users/ada@contoso.test/mailbox", {"enabled": False})
+
+    response = emulator.graph("GET", "/me/events", token)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "MailboxNotEnabledForRESTAPI"
+
+
+def test_enabling_the_mailbox_again_brings_its_events_back(emulator: EmulatorHandle) -> None:
+    token = emulator.token_for("ada@contoso.test")
+    emulator.graph(
+        "POST",
+        "/me/events",
+        token,
+        json={
+            "subject": "Kept",
+            "start": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-01-01T11:00:00", "timeZone": "UTC"},
+        },
+    ).raise_for_status()
+    emulator.control("POST", "/users/ada@contoso.test/mailbox", {"enabled": False})
+    emulator.control("POST", "/users/ada@contoso.test/mailbox", {"enabled": True})
+
+    events = emulator.graph("GET", "/me/events", token).json()["value"]
+
+    assert [e["subject"] for e in events] == ["Kept"]
+
+
+def test_mailbox_switch_needs_a_boolean(emulator: EmulatorHandle) -> None:
+    response = emulator.control("POST", "/users/ada@contoso.test/mailbox", {"enabled": "no"})
+
+    assert response.status_code == 400

@@ -178,3 +178,53 @@ def test_malformed_rules_are_refused_with_a_reason(
 
     assert response.status_code == 400
     assert complaint in response.json()["error"]["message"]
+
+
+NEW_EVENT = {
+    "subject": "Lost answer",
+    "transactionId": "6f0d2b34-0c55-4b35-b4a7-5f3a2ef6d0a1",
+    "start": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"},
+    "end": {"dateTime": "2030-01-01T11:00:00", "timeZone": "UTC"},
+}
+
+
+def test_lose_answer_creates_the_event_but_drops_the_connection(
+    emulator: EmulatorHandle,
+) -> None:
+    add_fault(emulator, {"method": "POST", "path": "/events$", "action": "loseAnswer", "count": 1})
+    token = emulator.token_for("ada@contoso.test")
+
+    with pytest.raises(httpx.TransportError):
+        emulator.graph("POST", "/me/events", token, json=NEW_EVENT)
+    retried = emulator.graph("POST", "/me/events", token, json=NEW_EVENT)
+
+    assert retried.status_code == 201
+    subjects = [e["subject"] for e in emulator.graph("GET", "/me/events", token).json()["value"]]
+    assert subjects == ["Lost answer"]  # the transactionId made the retry safe
+
+
+def test_lose_answer_can_forget_the_transaction_id(emulator: EmulatorHandle) -> None:
+    add_fault(
+        emulator,
+        {
+            "method": "POST",
+            "path": "/events$",
+            "action": "loseAnswer",
+            "forgetTransactionId": True,
+            "count": 1,
+        },
+    )
+    token = emulator.token_for("ada@contoso.test")
+
+    with pytest.raises(httpx.TransportError):
+        emulator.graph("POST", "/me/events", token, json=NEW_EVENT)
+    emulator.graph("POST", "/me/events", token, json=NEW_EVENT).raise_for_status()
+
+    subjects = [e["subject"] for e in emulator.graph("GET", "/me/events", token).json()["value"]]
+    assert subjects == ["Lost answer", "Lost answer"]
+
+
+def test_forget_transaction_id_needs_lose_answer(emulator: EmulatorHandle) -> None:
+    response = emulator.control("POST", "/faults", {"action": "drop", "forgetTransactionId": True})
+
+    assert response.status_code == 400

@@ -108,11 +108,21 @@ def test_expired_delta_token_is_gone(emulator: EmulatorHandle, ada: str) -> None
     assert response.json()["error"]["code"] == "syncStateNotFound"
 
 
-def test_tampered_delta_token_needs_a_resync(emulator: EmulatorHandle, ada: str) -> None:
+def test_unreadable_delta_token_is_invalid(emulator: EmulatorHandle, ada: str) -> None:
     url = f"{emulator.graph_url}/me/calendarView/delta?$deltatoken=bm90LWEtdG9rZW4"
     response = emulator.http.get(url, headers={"Authorization": f"Bearer {ada}"})
-    assert response.status_code == 410
-    assert response.json()["error"]["code"] == "resyncRequired"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "InvalidDeltaToken"
+
+
+def test_delta_token_of_another_mailbox_is_invalid(emulator: EmulatorHandle, ada: str) -> None:
+    _, delta_link, _ = sync(emulator, ada, f"{emulator.graph_url}/me/calendarView/delta?{WINDOW}")
+    token = delta_link.split("$deltatoken=")[1]
+    grace = emulator.token_for("grace@contoso.test")
+    url = f"{emulator.graph_url}/me/calendarView/delta?$deltatoken={token}"
+    response = emulator.http.get(url, headers={"Authorization": f"Bearer {grace}"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "InvalidDeltaToken"
 
 
 def test_delta_token_dies_with_a_reset(emulator: EmulatorHandle, ada: str) -> None:
@@ -121,6 +131,7 @@ def test_delta_token_dies_with_a_reset(emulator: EmulatorHandle, ada: str) -> No
     fresh = emulator.token_for("ada@contoso.test")
     response = emulator.http.get(delta_link, headers={"Authorization": f"Bearer {fresh}"})
     assert response.status_code == 410
+    assert response.json()["error"]["code"] == "SyncStateNotFound"
 
 
 def test_delta_needs_a_window(emulator: EmulatorHandle, ada: str) -> None:

@@ -193,6 +193,16 @@ def test_changes_are_delivered_with_client_state(
     assert first["resourceData"]["@odata.type"] == "#Microsoft.Graph.Event"
 
 
+def test_a_watched_change_is_not_counted_as_unmatched(
+    emulator: EmulatorHandle, app: str, hook: WebhookReceiver
+) -> None:
+    subscribe(emulator, app, hook)
+    unmatched = emulator.control("GET", "/stats").json()["notifications"]["unmatched"]
+    emulator.graph("POST", f"/users/{SERVICE}/events", app, json=event_body())
+    hook.wait_for(1)
+    assert emulator.control("GET", "/stats").json()["notifications"]["unmatched"] == unmatched
+
+
 def test_attendee_response_notifies_the_organizer_subscription(
     emulator: EmulatorHandle, app: str, hook: WebhookReceiver
 ) -> None:
@@ -303,8 +313,10 @@ def test_expired_subscription_disappears_and_stops_delivering(
     emulator.advance_clock(61 * 60)
     app = emulator.app_token()
     assert emulator.graph("GET", f"/subscriptions/{subscription['id']}", app).status_code == 404
+    unmatched = emulator.control("GET", "/stats").json()["notifications"]["unmatched"]
     emulator.graph("POST", f"/users/{SERVICE}/events", app, json=event_body())
-    time.sleep(0.2)
+    # Counted before the create was answered: no delivery was started, none can arrive later.
+    assert emulator.control("GET", "/stats").json()["notifications"]["unmatched"] == unmatched + 1
     assert hook.notifications() == []
 
 

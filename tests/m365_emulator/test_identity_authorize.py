@@ -159,13 +159,45 @@ def test_declining_consent_redirects_with_an_error(emulator: EmulatorHandle) -> 
     assert query(redirect)["error_description"].startswith("AADSTS65004")
 
 
-def test_tenant_without_user_consent_answers_consent_required(emulator: EmulatorHandle) -> None:
+def test_tenant_without_user_consent_shows_need_admin_approval(emulator: EmulatorHandle) -> None:
+    seed_consent_off_tenant(emulator)
+    browser = emulator.browser()
+    page = browser.get(authorize_url(emulator))
+    action, fields = page_form(page.text)
+
+    answer = browser.post(
+        emulator.ui_url + action,
+        data={**fields, "username": "ben@fabrikam.test", "password": PASSWORD},
+    )
+
+    assert answer.status_code == 200
+    assert "Need admin approval" in answer.text
+    assert "Return to the application without granting consent" in answer.text
+
+
+def test_returning_without_consent_answers_access_denied_65004(emulator: EmulatorHandle) -> None:
     seed_consent_off_tenant(emulator)
 
     redirect = emulator.sign_in(authorize_url(emulator), "ben@fabrikam.test")
 
-    assert query(redirect)["error"] == "consent_required"
-    assert query(redirect)["error_description"].startswith("AADSTS65001")
+    assert query(redirect)["error"] == "access_denied"
+    assert query(redirect)["error_description"].startswith("AADSTS65004")
+    assert query(redirect)["state"] == "xyz"
+
+
+def test_need_admin_approval_lets_an_admin_sign_in_instead(emulator: EmulatorHandle) -> None:
+    seed_consent_off_tenant(emulator)
+    browser = emulator.browser()
+    action, fields = page_form(browser.get(authorize_url(emulator)).text)
+    page = browser.post(
+        emulator.ui_url + action,
+        data={**fields, "username": "ben@fabrikam.test", "password": PASSWORD},
+    )
+    action, fields = page_form(page.text)
+
+    answer = browser.post(emulator.ui_url + action, data={**fields, "decision": "admin"})
+
+    assert page_form(answer.text)[1]["step"] == "signin"
 
 
 def test_admin_consent_flow_grants_the_app_in_that_tenant(emulator: EmulatorHandle) -> None:
@@ -192,6 +224,45 @@ def test_admin_consent_flow_grants_the_app_in_that_tenant(emulator: EmulatorHand
     after = emulator.sign_in(authorize_url(emulator), "ben@fabrikam.test")
     assert "code" in query(after)
     assert emulator.app_token(fabrikam.id)
+
+
+DELEGATED_ONLY = (
+    "https://graph.microsoft.com/Calendars.ReadWrite https://graph.microsoft.com/User.Read "
+    "offline_access openid profile"
+)
+
+
+def test_admin_consent_to_named_scopes_grants_no_application_permission(
+    emulator: EmulatorHandle,
+) -> None:
+    seed_consent_off_tenant(emulator)
+    url = f"{emulator.ui_url}/organizations/v2.0/adminconsent?" + urlencode(
+        {"client_id": CLIENT_ID, "scope": DELEGATED_ONLY, "redirect_uri": emulator.redirect_uri}
+    )
+
+    redirect = emulator.sign_in(url, "boss@fabrikam.test")
+
+    fabrikam = emulator.backend.tenant("fabrikam.test")
+    assert fabrikam is not None
+    assert query(redirect)["admin_consent"] == "True"
+    assert "code" in query(emulator.sign_in(authorize_url(emulator), "ben@fabrikam.test"))
+    assert not emulator.backend.is_admin_consented(CLIENT_ID, fabrikam.id)
+    token = emulator.app_token(fabrikam.id)
+    assert emulator.graph("GET", "/users/ben@fabrikam.test/events", token).status_code == 403
+
+
+def test_admin_consent_page_lists_only_the_named_scopes(emulator: EmulatorHandle) -> None:
+    seed_consent_off_tenant(emulator)
+    url = f"{emulator.ui_url}/fabrikam.test/v2.0/adminconsent?" + urlencode(
+        {"client_id": CLIENT_ID, "scope": DELEGATED_ONLY, "redirect_uri": emulator.redirect_uri}
+    )
+    with emulator.browser() as browser:
+        action, fields = page_form(browser.get(url).text)
+        fields.update(username="boss@fabrikam.test", password=PASSWORD, decision="signin")
+        page = browser.post(emulator.ui_url + action, data=fields)
+
+    assert "Calendars.ReadWrite</code> (on behalf of signed-in users)" in page.text
+    assert "(application, all mailboxes)" not in page.text
 
 
 def test_admin_consent_refuses_a_non_administrator(emulator: EmulatorHandle) -> None:

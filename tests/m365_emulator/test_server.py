@@ -86,6 +86,12 @@ def _refuses_connections(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def test_the_ui_answers_the_browsers_favicon_request(emulator: EmulatorHandle) -> None:
+    response = httpx.get(emulator.ui_url + "/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+
+
 def test_threaded_server_stops_cleanly_even_with_a_request_hanging(tmp_path: Path) -> None:
     with start_emulator(data_dir=tmp_path, seed=STANDARD_SEED) as running:
         client = httpx.Client(verify=ca_context(str(running.ca_path)))

@@ -6,11 +6,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from convene.core.validators import refuse_control_characters
+from convene.core.zones import canonical as canonical_zone
+
+
+def validate_time_zone(name: str) -> None:
+    if name and canonical_zone(name) != name:
+        raise ValidationError(f"{name!r} is not a time zone Convene offers, such as Europe/Berlin.")
 
 
 class Role(models.TextChoices):
@@ -53,6 +60,13 @@ class User(AbstractBaseUser):
         default=True, help_text="Unticking this blocks sign-in without deleting the person."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # The person's own zone (canonical IANA name, see ``convene.core.zones``): times about their
+    # own activity are shown in it, and new events start in it. Empty until their browser
+    # reports its zone or they pick one on their profile.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    # Set when an organizer invited them (an account made for them, no password yet); they
+    # sign in once they have chosen a password through the emailed link.
+    invited_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -74,6 +88,11 @@ class User(AbstractBaseUser):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = normalize_email(self.email)
         super().save(*args, **kwargs)
+
+    @property
+    def is_invited(self) -> bool:
+        """Invited and not yet signed up (no password chosen)."""
+        return self.invited_at is not None and not self.has_usable_password()
 
     @property
     def name(self) -> str:

@@ -13,6 +13,8 @@ from convene.accounts.models import Role, User
 from convene.accounts.services import (
     ActivationRefused,
     RoleChangeRefused,
+    UnknownTimeZone,
+    adopt_browser_time_zone,
     set_active,
     set_role,
 )
@@ -29,6 +31,18 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Profile saved.")
         return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {"form": form})
+
+
+@require_POST
+@login_required
+def adopt_time_zone(request: HttpRequest) -> HttpResponse:
+    """The browser reports its zone (``core/zones.js``) for someone who has none saved yet."""
+    assert isinstance(request.user, User)
+    try:
+        adopt_browser_time_zone(request.user, request.POST.get("time_zone", ""))
+    except UnknownTimeZone as problem:
+        return HttpResponse(str(problem), status=400, content_type="text/plain")
+    return HttpResponse(status=204)
 
 
 @requires(can_manage_users)

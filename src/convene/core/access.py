@@ -17,18 +17,20 @@ P = ParamSpec("P")
 View = Callable[..., HttpResponseBase]
 
 
-def deny_unless(allowed: bool) -> None:
+def deny_unless(allowed: bool, reason: str = "") -> None:
+    """403 unless ``allowed``; ``reason`` is what the 403 page tells the person (see
+    ``convene.core.middleware``)."""
     if not allowed:
-        raise PermissionDenied
+        raise PermissionDenied(reason)
 
 
-def requires(check: Callable[[AnyUser], bool]) -> Callable[[View], View]:
-    """Decorate a view: sign-in first, then ``check(request.user)`` or 403."""
+def requires(check: Callable[[AnyUser], bool], reason: str = "") -> Callable[[View], View]:
+    """Decorate a view: sign-in first, then ``check(request.user)`` or 403 saying ``reason``."""
 
     def decorate(view: View) -> View:
         @wraps(view)
         def guarded(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
-            deny_unless(check(request.user))
+            deny_unless(check(request.user), reason)
             return view(request, *args, **kwargs)
 
         return login_required(guarded)

@@ -26,6 +26,9 @@ PanelContext = Callable[[HttpRequest, Mapping[str, Any]], Mapping[str, Any]]
 # when creating). Returning a response (e.g. a redirect to an authorization page) stops the save
 # and sends that response instead; None lets the save go ahead.
 EventFormGate = Callable[[HttpRequest, Any], HttpResponseBase | None]
+# Asked when an event form is shown (same arguments): a sentence to show beside its Save
+# button (e.g. that saving first leads to Microsoft's sign-in), or None.
+EventFormNote = Callable[[HttpRequest, Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Panel:
 _calendar_integrations: dict[str, MenuEntry] = {}
 _panels: dict[str, dict[str, Panel]] = {slot: {} for slot in SLOTS}
 _event_form_gates: dict[str, EventFormGate] = {}
+_event_form_notes: dict[str, EventFormNote] = {}
 
 
 def register_calendar_integration(label: str, url_name: str) -> None:
@@ -78,6 +82,15 @@ def register_event_form_gate(name: str, gate: EventFormGate) -> None:
 
 def event_form_gates() -> list[EventFormGate]:
     return list(_event_form_gates.values())
+
+
+def register_event_form_note(name: str, note: EventFormNote) -> None:
+    """See ``EventFormNote``: a gate should say beforehand what saving will lead to."""
+    _event_form_notes[name] = note
+
+
+def event_form_notes() -> list[EventFormNote]:
+    return list(_event_form_notes.values())
 
 
 @dataclass(frozen=True)
@@ -112,3 +125,60 @@ def register_dev_setup(name: str, hook: DevHook) -> None:
 
 def dev_setups() -> list[DevHook]:
     return list(_dev_hooks.values())
+
+
+# --- operations: what an integration reports to the operator ---------------------------------
+#
+# ``convene.operations`` serves /metrics, raises admin alerts and prunes old rows; it knows no
+# integration. Each integration registers what it can tell and what it keeps.
+
+# Yields prometheus_client metric families (read from the database at scrape time, so every
+# web process answers the same figures whichever process did the work).
+MetricsCollector = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class AlertCondition:
+    """Something an admin must act on, as long as it lasts. ``key`` identifies one occurrence
+    (e.g. ``"outlook.subscription:ada@contoso.test"``): an alert is sent once per key until
+    the condition clears. ``fix`` says what to do about it."""
+
+    key: str
+    title: str
+    fix: str
+    url: str = ""
+
+
+# Returns the conditions that hold now; conditions it no longer returns are cleared.
+AlertSource = Callable[[], list[AlertCondition]]
+# Deletes up to ``batch`` rows older than the cutoff it is given; returns how many it deleted.
+Pruner = Callable[[Any, int], int]
+
+_metrics_collectors: dict[str, MetricsCollector] = {}
+_alert_sources: dict[str, AlertSource] = {}
+_pruners: dict[str, Pruner] = {}
+
+
+def register_metrics(name: str, collector: MetricsCollector) -> None:
+    _metrics_collectors[name] = collector
+
+
+def metrics_collectors() -> list[MetricsCollector]:
+    return list(_metrics_collectors.values())
+
+
+def register_alert_source(name: str, source: AlertSource) -> None:
+    """``name`` prefixes the keys of the conditions it returns (``name.``...)."""
+    _alert_sources[name] = source
+
+
+def alert_sources() -> dict[str, AlertSource]:
+    return dict(_alert_sources)
+
+
+def register_pruner(name: str, pruner: Pruner) -> None:
+    _pruners[name] = pruner
+
+
+def pruners() -> dict[str, Pruner]:
+    return dict(_pruners)

@@ -246,6 +246,7 @@ def load() -> tuple[int, int]:
                 capacity=spec.capacity,
             ),
             creator=organizer,
+            allow_past=True,  # an event of today may have started by the time demo data loads
         )
         for role, emails in (
             (EnrollmentRole.ORGANIZER, spec.co_organizers),

@@ -37,3 +37,7 @@ class NotEnrolled(EventError):
 
 class UnknownPerson(EventError):
     pass
+
+
+class EventOver(EventError):
+    """The event has ended: nobody can join it any more."""

@@ -12,10 +12,11 @@ from convene.core.validators import (
     refuse_control_characters,
     refuse_control_characters_except_line_breaks,
 )
+from convene.core.zones import ZoneChoiceField
 from convene.events import bounds
 from convene.events.models import EnrollmentRole, Event, OnlineKind
 from convene.events.services import EventDetails
-from convene.events.timezones import LocalTimeError, localize, zone_names
+from convene.events.timezones import LocalTimeError, localize
 
 LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -49,10 +50,6 @@ class LocalDateTimeField(forms.DateTimeField):
         return parsed.replace(second=0, microsecond=0)
 
 
-def zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in zone_names()]
-
-
 class EventForm(BootstrapFormMixin, forms.Form):
     title = forms.CharField(
         max_length=bounds.TITLE_MAX_LENGTH, validators=[refuse_control_characters]
@@ -63,8 +60,9 @@ class EventForm(BootstrapFormMixin, forms.Form):
         validators=[refuse_control_characters_except_line_breaks],
         help_text="Plain text; line breaks are kept.",
     )
-    timezone = forms.ChoiceField(
-        label="Time zone", choices=zone_choices, help_text="Start and end are in this zone."
+    timezone = ZoneChoiceField(
+        label="Time zone",
+        help_text="Start and end are in this zone; everyone sees the event's times in it.",
     )
     start = LocalDateTimeField(label="Starts")
     end = LocalDateTimeField(label="Ends")
@@ -96,10 +94,24 @@ class EventForm(BootstrapFormMixin, forms.Form):
         help_text="Most attendees allowed; leave empty for no limit.",
     )
 
+    def __init__(self, *args: Any, planner_zone: str = "", **kwargs: Any) -> None:
+        """``planner_zone``: the zone of the person planning (their profile's); a new event
+        starts in it, or in the browser's zone when they have none saved yet."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["timezone"]
+        assert isinstance(field, ZoneChoiceField)
+        current = str(self.initial.get("timezone", ""))
+        if current:
+            field.offer(current)  # an event saved in a zone no longer offered keeps it
+        else:
+            self.initial["timezone"] = planner_zone or settings.TIME_ZONE
+            if not planner_zone:
+                field.prefer_browser()
+
     @classmethod
     def initial_for(cls, event: Event | None) -> dict[str, Any]:
         if event is None:
-            return {"timezone": settings.TIME_ZONE}
+            return {}
         initial = {name: getattr(event, name) for name in cls.base_fields}
         initial["start"] = event.local_start.replace(tzinfo=None)
         initial["end"] = event.local_end.replace(tzinfo=None)
@@ -159,6 +171,8 @@ class CancelEventForm(BootstrapFormMixin, forms.Form):
 class AddPersonForm(BootstrapFormMixin, forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=EnrollmentRole.choices, initial=EnrollmentRole.ATTENDEE)
+    # Set by the "Invite them" button offered when nobody uses the address yet.
+    invite = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class ChangeRoleForm(forms.Form):

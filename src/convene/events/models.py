@@ -104,6 +104,10 @@ class Event(models.Model):
         return self.status == EventStatus.CANCELLED
 
     @property
+    def is_over(self) -> bool:
+        return self.end <= timezone.now()
+
+    @property
     def local_start(self) -> datetime:
         return to_local(self.start, self.timezone)
 

@@ -16,9 +16,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from convene import permissions
 from convene.accounts.models import User, normalize_email
+from convene.accounts.services import InvitationRefused, invite
 from convene.core.validators import (
     refuse_control_characters,
     refuse_control_characters_except_line_breaks,
@@ -29,13 +31,14 @@ from convene.events.errors import (
     AlreadyEnrolled,
     EventCancelled,
     EventFull,
+    EventOver,
     InvalidEvent,
     NotAllowed,
     NotEnrolled,
     UnknownPerson,
 )
 from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus, OnlineKind
-from convene.events.timezones import is_known_zone
+from convene.events.timezones import is_known_zone, to_local
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,18 @@ def _validated(field: str, validator: Callable[[Any], None], value: object) -> N
         raise InvalidEvent(" ".join(problem.messages), field=field) from None
 
 
+def _refuse_past_start(details: EventDetails) -> None:
+    """Refused rather than confirmed: nobody can attend a past event, and Outlook would send
+    invitations to a meeting that is already over (see docs/architecture.md, "Time")."""
+    if details.start < timezone.now():
+        local = to_local(details.start, details.timezone)
+        raise InvalidEvent(
+            f"The start ({local:%Y-%m-%d %H:%M} {local.tzname()}) is in the past. Choose a time "
+            "from now on: Convene does not schedule events in the past.",
+            field="start",
+        )
+
+
 def _locked(event: Event) -> Event:
     """The event re-read under a row lock, so capacity and status checks see the latest state
     (PostgreSQL; SQLite serialises writers anyway)."""
@@ -127,15 +142,23 @@ def _ensure_room_for_attendee(event: Event) -> None:
         raise EventFull(f"This event is full: all places ({event.capacity}) are taken.")
 
 
+def _ensure_not_over(event: Event) -> None:
+    if event.end <= timezone.now():
+        raise EventOver("This event is over: nobody can join it any more.")
+
+
 def _who(user: User, actor: User | None) -> str:
     return "You are" if actor is not None and actor.pk == user.pk else f"{user.name} is"
 
 
 @transaction.atomic
-def create_event(details: EventDetails, *, creator: User) -> Event:
-    """A new scheduled event, with its creator as its first organizer."""
+def create_event(details: EventDetails, *, creator: User, allow_past: bool = False) -> Event:
+    """A new scheduled event, with its creator as its first organizer. A start in the past is
+    refused unless ``allow_past`` (Convene itself: demo data, imports, tests of old events)."""
     _require(permissions.can_create_events(creator), "You may not create events.")
     _check_details(details)
+    if not allow_past:
+        _refuse_past_start(details)
     event = Event.objects.create(
         **{name: getattr(details, name) for name in DETAIL_FIELDS}, created_by=creator
     )
@@ -155,7 +178,8 @@ def create_event(details: EventDetails, *, creator: User) -> Event:
 @transaction.atomic
 def update_event(event: Event, details: EventDetails, *, actor: User | None) -> frozenset[str]:
     """Save new details; returns the names of the fields that changed (nothing announced when
-    none did)."""
+    none did). A person may not move the start into the past (an event already under way or
+    over keeps its start and may still be corrected otherwise)."""
     if actor is not None:
         _require(permissions.can_edit_event(actor, event), "You may not edit this event.")
     current = _locked(event)
@@ -170,6 +194,8 @@ def update_event(event: Event, details: EventDetails, *, actor: User | None) -> 
     changed = frozenset(
         name for name in DETAIL_FIELDS if getattr(current, name) != getattr(details, name)
     )
+    if actor is not None and "start" in changed:
+        _refuse_past_start(details)
     if changed:
         for name in changed:
             setattr(current, name, getattr(details, name))
@@ -217,6 +243,8 @@ def _add_person(event: Event, user: User, role: EnrollmentRole, actor: User | No
         raise AlreadyEnrolled(
             f"{_who(user, actor)} already on this event as {existing.get_role_display().lower()}."
         )
+    if actor is not None:
+        _ensure_not_over(current)
     if role == EnrollmentRole.ATTENDEE:
         _ensure_room_for_attendee(current)
     enrollment = Enrollment.objects.create(event=current, user=user, role=role)
@@ -257,9 +285,26 @@ def add_person_by_email(
         user = User.objects.get(email=normalize_email(email), is_active=True)
     except User.DoesNotExist:
         raise UnknownPerson(
-            f"Nobody with the email address {email.strip()} uses Convene."
+            f"Nobody with the email address {email.strip()} uses Convene yet."
         ) from None
     return add_person(event, user, role, actor=actor)
+
+
+@transaction.atomic
+def invite_person(
+    event: Event, email: str, role: EnrollmentRole, *, actor: User, site_url: str
+) -> Enrollment:
+    """A manager puts someone who has no Convene account on the event: the account is created
+    as invited (they get an email to choose a password, see ``accounts.services.invite``) and
+    they are on the event at once, so calendar integrations invite them right away."""
+    _require(permissions.can_manage_event(actor, event), "You may not manage this event.")
+    current = _locked(event)
+    _ensure_scheduled(current)
+    try:
+        user = invite(email, invited_by=actor, reason=f"to “{current.title}”", site_url=site_url)
+    except InvitationRefused as refusal:
+        raise UnknownPerson(str(refusal)) from None
+    return _add_person(current, user, role, actor)
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.event_list, name="list"),
     path("my-events/", views.my_events, name="mine"),
     path("events/new/", views.event_create, name="create"),
+    path("events/drafts/discard/", views.discard_draft, name="discard_draft"),
     path("events/<int:pk>/", views.event_detail, name="detail"),
     path("events/<int:pk>/edit/", views.event_edit, name="edit"),
     path("events/<int:pk>/cancel/", views.event_cancel, name="cancel"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,14 +14,20 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import deny_unless, requires
-from convene.core.extensions import event_form_gates
+from convene.core.extensions import event_form_gates, event_form_notes
 from convene.events import services
-from convene.events.drafts import take_draft
-from convene.events.errors import EventError, InvalidEvent
+from convene.events.drafts import draft_key, drop_draft, read_draft
+from convene.events.errors import EventError, InvalidEvent, UnknownPerson
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
 from convene.events.models import EnrollmentRole, Event
 
 EVENTS_PER_PAGE = 10
+MANAGERS_ONLY = "Only the organizers of this event may manage who is on it."
+# Organizers first, then presenters, then attendees (not the roles' alphabetical order).
+ROLE_ORDER = Case(
+    *(When(role=role, then=Value(rank)) for rank, role in enumerate(EnrollmentRole)),
+    output_field=IntegerField(),
+)
 
 
 def _member(request: HttpRequest) -> User:
@@ -60,10 +67,10 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _bound_event_form(request: HttpRequest, event: Event | None) -> EventForm:
     """The form with what was just posted, or with a kept draft (see ``drafts``), or empty."""
-    data = request.POST if request.method == "POST" else take_draft(request)
-    if data is not None and request.method != "POST":
-        messages.info(request, "Your changes were kept. Check them and save.")
-    return EventForm(data, initial=EventForm.initial_for(event))
+    data = request.POST if request.method == "POST" else read_draft(request)
+    return EventForm(
+        data, initial=EventForm.initial_for(event), planner_zone=_member(request).time_zone
+    )
 
 
 def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBase | None:
@@ -75,7 +82,11 @@ def _gate_response(request: HttpRequest, event: Event | None) -> HttpResponseBas
     return None
 
 
-@requires(permissions.can_create_events)
+@requires(
+    permissions.can_create_events,
+    "Only organizers and admins may create events here; an admin can open event creation "
+    "to everyone in Site settings.",
+)
 def event_create(request: HttpRequest) -> HttpResponseBase:
     form = _bound_event_form(request, None)
     if request.method == "POST" and form.is_valid():
@@ -86,15 +97,19 @@ def event_create(request: HttpRequest) -> HttpResponseBase:
         except InvalidEvent as problem:
             form.add_error(problem.field, str(problem))
         else:
+            drop_draft(request, draft_key(request))
             messages.success(request, f"“{event.title}” is scheduled.")
             return redirect(event)
-    return render(request, "events/form.html", {"form": form, "event": None})
+    return _render_form(request, form, None)
 
 
 @login_required
 def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_edit_event(request.user, event))
+    deny_unless(
+        permissions.can_edit_event(request.user, event),
+        "Only the organizers of this event may edit it.",
+    )
     if event.is_cancelled:
         messages.error(request, "This event has been cancelled and can no longer be edited.")
         return redirect(event)
@@ -110,15 +125,48 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
             messages.error(request, str(problem))
             return redirect(event)
         else:
+            drop_draft(request, draft_key(request))
             messages.success(request, "Event saved." if changed else "Nothing to save: no changes.")
             return redirect(event)
-    return render(request, "events/form.html", {"form": form, "event": event})
+    return _render_form(request, form, event)
+
+
+def _render_form(request: HttpRequest, form: EventForm, event: Event | None) -> HttpResponse:
+    """The event form; with the draft it was filled from, if any (which it offers to discard),
+    and what installed apps want said beside the Save button."""
+    return render(
+        request,
+        "events/form.html",
+        {
+            "form": form,
+            "event": event,
+            "draft": draft_key(request),
+            "save_notes": [
+                note for explain in event_form_notes() if (note := explain(request, event))
+            ],
+        },
+    )
+
+
+@require_POST
+@login_required
+def discard_draft(request: HttpRequest) -> HttpResponse:
+    """Forget a kept draft and show the form it came from as it was before."""
+    back = request.POST.get("form", "")
+    drop_draft(request, request.POST.get("draft", ""))
+    messages.info(request, "What you had typed was discarded.")
+    if back == "create" or not back.isdigit():
+        return redirect("events:create")
+    return redirect("events:edit", pk=int(back))
 
 
 @login_required
 def event_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_cancel_event(request.user, event))
+    deny_unless(
+        permissions.can_cancel_event(request.user, event),
+        "Only the organizers of this event may cancel it.",
+    )
     if event.is_cancelled:
         messages.info(request, "This event is already cancelled.")
         return redirect(event)
@@ -163,29 +211,58 @@ def unenroll(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def people(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     form = AddPersonForm(request.POST or None)
+    # An address nobody uses yet, which the page offers to invite, and the role chosen for it.
+    invitable, invitable_role = "", ""
     if request.method == "POST" and form.is_valid():
+        email, inviting = form.cleaned_data["email"], form.cleaned_data["invite"]
+        role = EnrollmentRole(form.cleaned_data["role"])
         try:
-            enrollment = services.add_person_by_email(
-                event,
-                form.cleaned_data["email"],
-                EnrollmentRole(form.cleaned_data["role"]),
-                actor=_member(request),
-            )
+            if inviting:
+                enrollment = services.invite_person(
+                    event,
+                    email,
+                    role,
+                    actor=_member(request),
+                    site_url=request.build_absolute_uri("/"),
+                )
+            else:
+                enrollment = services.add_person_by_email(
+                    event, email, role, actor=_member(request)
+                )
+        except UnknownPerson as problem:
+            form.add_error("email", str(problem))
+            if not inviting:
+                invitable, invitable_role = email, role
         except EventError as problem:
             form.add_error("email", str(problem))
         else:
+            invited = (
+                " They have been emailed a link to choose a password."
+                if enrollment.user.is_invited
+                else ""
+            )
             messages.success(
                 request,
-                f"{enrollment.user.name} added as {enrollment.get_role_display().lower()}.",
+                f"{enrollment.user.name} added as {enrollment.get_role_display().lower()}."
+                + invited,
             )
             return redirect("events:people", pk=event.pk)
-    enrollments = event.enrollments.select_related("user").order_by("role", "user__email")
+    enrollments = event.enrollments.select_related("user").order_by(
+        ROLE_ORDER, "user__display_name", "user__email"
+    )
     return render(
         request,
         "events/people.html",
-        {"event": event, "form": form, "enrollments": enrollments, "roles": EnrollmentRole.choices},
+        {
+            "event": event,
+            "form": form,
+            "enrollments": enrollments,
+            "roles": EnrollmentRole.choices,
+            "invitable": invitable,
+            "invitable_role": invitable_role,
+        },
     )
 
 
@@ -193,7 +270,7 @@ def people(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
     try:
         services.unenroll(event, person, actor=_member(request), reason="Removed by an organizer")
@@ -208,7 +285,7 @@ def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
 @login_required
 def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event))
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
@@ -225,14 +302,22 @@ def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     return redirect("events:people", pk=event.pk)
 
 
+MY_EVENTS_TABS = {"upcoming": "Upcoming", "past": "Past"}
+
+
 @login_required
 def my_events(request: HttpRequest) -> HttpResponse:
-    mine = (
-        _member(request)
-        .enrollments.filter(event__end__gte=timezone.now())
-        .select_related("event")
-        .order_by("event__start")
-    )
+    """The person's events by role: upcoming ones soonest first, or (the Past tab) the ones
+    that have ended, latest first."""
+    tab = request.GET.get("when", "upcoming")
+    if tab not in MY_EVENTS_TABS:
+        tab = "upcoming"
+    now = timezone.now()
+    mine = _member(request).enrollments.select_related("event")
+    if tab == "past":
+        mine = mine.filter(event__end__lt=now).order_by("-event__start")
+    else:
+        mine = mine.filter(event__end__gte=now).order_by("event__start")
     groups = [
         (role.label, [e.event for e in mine if e.role == role])
         for role in (EnrollmentRole.ORGANIZER, EnrollmentRole.PRESENTER, EnrollmentRole.ATTENDEE)
@@ -240,5 +325,5 @@ def my_events(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "events/mine.html",
-        {"groups": groups},
+        {"groups": groups, "tab": tab, "tabs": MY_EVENTS_TABS},
     )

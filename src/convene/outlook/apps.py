@@ -51,6 +51,21 @@ class OutlookConfig(AppConfig):
             extensions.EVENT_FORM, "outlook/form_free_busy.html", panels.form_free_busy_context
         )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
+        extensions.register_event_form_note("outlook", views.saving_leads_to_microsoft)
+        _register_operations()
+
+
+def _register_operations() -> None:
+    """Metrics, admin alerts, retention and the self-repair tasks (``outlook.operations``)."""
+    from convene.core import extensions
+    from convene.outlook.operations import alerts, metrics, retention
+    from convene.outlook.operations import tasks as _periodic  # registers the periodic tasks
+
+    del _periodic
+    extensions.register_metrics("outlook", metrics.collect)
+    extensions.register_alert_source("outlook", alerts.conditions)
+    extensions.register_pruner("outlook.audit_log", retention.prune_audit_log)
+    extensions.register_pruner("outlook.finished_jobs", retention.prune_finished_jobs)
 
 
 def _note_change(sender: Any, change: Any, **kwargs: Any) -> None:

@@ -77,7 +77,10 @@ def seed(
                     "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
                     # Place.Read.All: the admin's Rooms page lists the tenant's rooms.
                     "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All"],
-                    "adminConsented": True,
+                    # Registered, not yet consented: as in Entra, an application permission is
+                    # granted only when an admin consents (Platform calendar > Grant admin
+                    # consent), so Test connection fails until then, as it would at Microsoft.
+                    "adminConsented": False,
                 }
             ]
             tenant["roomLists"] = [

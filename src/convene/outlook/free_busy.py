@@ -86,7 +86,10 @@ def client_for(asker: User, outlook: OutlookSettings) -> GraphClient | None:
             return None
         mailbox = outlook.service_mailbox.lower()
         return platform.client(
-            registration, mailbox, platform.tenant_for(mailbox, outlook), max_wait=1.0
+            registration.for_platform(),
+            mailbox,
+            platform.tenant_for(mailbox, outlook),
+            max_wait=1.0,
         )
     found = connections.usable_connection(asker.pk)
     return connections.client(registration, found) if found is not None else None

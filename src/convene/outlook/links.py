@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from convene.core.notices import notify
 from convene.events.models import Event
+from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import MicrosoftError
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
@@ -103,6 +104,10 @@ def note_new_version(event_id: int, mode: str) -> CalendarLink:
     link, created = CalendarLink.objects.get_or_create(event_id=event_id, defaults={"mode": mode})
     if not created:
         CalendarLink.objects.filter(pk=link.pk).update(desired_version=F("desired_version") + 1)
+        # Outlook falls behind now if it was in step until this change (the sync lag's start).
+        CalendarLink.objects.filter(
+            pk=link.pk, synced_version__gte=F("desired_version") - 1
+        ).update(behind_since=timezone.now())
         CalendarLink.objects.filter(pk=link.pk, state=LinkState.FAILING).update(
             next_attempt_at=timezone.now()
         )
@@ -215,11 +220,30 @@ def save_synced(saved: list[tuple[CalendarLink, dict[str, Any]]]) -> None:
             CalendarLink.objects.filter(pk=link.pk).update(**values)
 
 
-def forget_drifted(link: CalendarLink, drifted: list[str]) -> None:
-    """Outlook's copy was edited there: forget what it had accepted for those properties, so
-    the next sync sends them again."""
+def note_outlook_copy(
+    link: CalendarLink, drifted: list[str], outlook_only: list[dict[str, Any]]
+) -> None:
+    """What a read of Outlook's copy found: forget what it had accepted for the ``drifted``
+    properties, so the next sync sends them again; remember who is on the meeting in Outlook
+    only (``mapping.OUTLOOK_ONLY_ATTENDEES``), so Convene's next attendee list keeps them."""
     kept = {k: v for k, v in link.last_pushed.items() if k not in drifted}
+    kept[mapping.OUTLOOK_ONLY_ATTENDEES] = outlook_only
     CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+
+
+def seen_as_written(link: CalendarLink, change_key: str) -> None:
+    """A read found Outlook's copy as Convene wrote it (replies aside): this version needs no
+    second look, so the delta read and the daily reconcile compare with it from now on."""
+    CalendarLink.objects.filter(pk=link.pk).update(change_key=change_key)
+
+
+def drift_repeating(link: CalendarLink, reason: str, drifted: list[str]) -> None:
+    """Outlook keeps changing the copy back: stop pushing Convene's version (it would only
+    loop) until someone presses Retry."""
+    CalendarLink.objects.filter(pk=link.pk).update(
+        state=LinkState.FAILING, last_error=reason, next_attempt_at=None
+    )
+    decide(link, "drift_repeating", reason, properties=drifted)
 
 
 def follow_mode(link: CalendarLink, mode: str) -> None:
@@ -356,6 +380,32 @@ def publish_again(link: CalendarLink, *, actor_id: int | None) -> bool:
 # --- moved -----------------------------------------------------------------------------
 
 
+def adopt_copy(
+    link: CalendarLink, copy: dict[str, Any], mailbox: str, accepted: dict[str, Any]
+) -> dict[str, Any]:
+    """Take an Outlook copy found by Convene's own property (a create whose answer was lost had
+    made it) as the link's copy; returns the fields saved, ``accepted`` being what the copy
+    already holds, so the next request sends only what differs."""
+    adopted = {
+        "owner_mailbox": mailbox,
+        "graph_id": str(copy["id"]),
+        "ical_uid": str(copy.get("iCalUId", "")),
+        "change_key": str(copy.get("changeKey", "")),
+        "last_pushed": accepted,
+    }
+    for name, value in adopted.items():
+        setattr(link, name, value)
+    CalendarLink.objects.filter(pk=link.pk).update(**adopted)
+    decide(
+        link,
+        "adopt_lost_create",
+        "A create whose answer was lost had made the Outlook copy; Convene adopted it "
+        "instead of creating a second one.",
+        graph_id=adopted["graph_id"],
+    )
+    return adopted
+
+
 def detach(link: CalendarLink, from_graph_id: str, mode: str) -> bool:
     """Point the link at another calendar (``mode``) with no copy yet, unless a sync holds
     it or its copy changed; the caller keeps the old copy's coordinates (``MoveStep``) in the
@@ -401,6 +451,7 @@ def _without_copy() -> dict[str, Any]:
         "state": LinkState.PENDING,
         "attempts": 0,
         "last_error": "",
+        "behind_since": timezone.now(),
     }
 
 

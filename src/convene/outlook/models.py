@@ -80,6 +80,9 @@ class OutlookConnection(models.Model):
     # While set in the future, one worker is refreshing the tokens and the others wait: a
     # refresh token rotates on use, so two refreshes at once would burn one of them.
     refresh_lease_until = models.DateTimeField(null=True, blank=True)
+    # When Convene last redeemed the refresh token (Microsoft rotated it): Entra expires one
+    # left unused for 90 days, so the keep-alive refreshes idle ones well before that.
+    tokens_refreshed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.account_username} ({self.status})"
@@ -135,6 +138,9 @@ class CalendarLink(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     # Set while a worker is pushing this link, so two workers never push the same event.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Since when Outlook has been behind Convene (set by the change that put it behind; only
+    # meaningful while ``is_behind``): the sync lag operators watch.
+    behind_since = models.DateTimeField(null=True, blank=True, default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
@@ -174,6 +180,11 @@ class MailboxPause(models.Model):
 
     mailbox = models.CharField(max_length=254, unique=True)
     until = models.DateTimeField()
+    # The current run of 429s began then (a pause renewed before it ran out continues the run).
+    throttled_since = models.DateTimeField(default=timezone.now)
+    # Since the row was made: 429 answers, and the seconds Microsoft asked every worker to wait.
+    throttled_answers = models.PositiveBigIntegerField(default=0)
+    throttled_seconds = models.FloatField(default=0)
 
     def __str__(self) -> str:
         return f"{self.mailbox} paused until {self.until:%H:%M:%S}"
@@ -184,12 +195,17 @@ class Subscription(models.Model):
 
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
+        # Convene stopped using it (its notifications are refused) but Microsoft has not
+        # confirmed deleting it yet: deleting it is retried until it is gone or expires.
+        REMOVING = "removing", "Being deleted at Microsoft"
         REMOVED = "removed", "Removed"
 
     mailbox = models.CharField(max_length=254)
     mode = models.CharField(max_length=16, choices=Mode.choices)
+    # Whose authorization reaches it (organizer mode). Kept (set to NULL) when the connection
+    # goes, so a subscription that could not be deleted stays visible until it expires.
     connection = models.ForeignKey(
-        OutlookConnection, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        OutlookConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     graph_id = models.CharField(max_length=200, blank=True, db_index=True)
     # SHA-256 of the clientState Graph echoes on every notification; the secret itself is
@@ -383,10 +399,15 @@ class LogKind(models.TextChoices):
 
 
 class SyncLogEntry(models.Model):
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=LogKind.choices)
     event = models.ForeignKey(
-        "events.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "events.Event",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # synclog_event_when serves lookups by event
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -403,6 +424,15 @@ class SyncLogEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # What the dashboard asks (docs/operations.md): newest first (keyset on created_at,
+        # id), by kind, by event, by mailbox, by action (self-repair), each already in order.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="synclog_when"),
+            models.Index(fields=["kind", "created_at", "id"], name="synclog_kind_when"),
+            models.Index(fields=["event", "created_at", "id"], name="synclog_event_when"),
+            models.Index(fields=["mailbox", "created_at", "id"], name="synclog_mailbox_when"),
+            models.Index(fields=["action", "created_at", "id"], name="synclog_action_when"),
+        ]
         verbose_name = "sync log entry"
         verbose_name_plural = "sync log"
 

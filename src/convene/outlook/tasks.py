@@ -10,6 +10,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from convene.outlook.inbound import delta, noted_changes, subscriptions
+from convene.outlook.models import LogKind, record
 from convene.outlook.moves import engine
 from convene.outlook.outbound import batches, push, queueing
 
@@ -80,7 +81,16 @@ def lifecycle_task(subscription_id: int, lifecycle_event: str) -> None:
 
 @db_task(retries=3, retry_delay=30)
 def delta_task(mailbox: str) -> None:
-    delta.read(mailbox, enqueue_sync, reconcile_later)
+    caught = delta.read(mailbox, enqueue_sync, reconcile_later)
+    if caught:
+        # Changes no notification announced: what the metrics call "caught by delta".
+        record(
+            LogKind.NOTIFICATION,
+            "caught_by_delta",
+            message=f"The delta read found {caught} changed event{'s' * (caught != 1)}.",
+            mailbox=mailbox,
+            events=caught,
+        )
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from m365_emulator.backend import Backend, SeedError, User
+from m365_emulator.backend import Backend
+from m365_emulator.directory import User
 from m365_emulator.faults import FaultRuleError, parse_rule
+from m365_emulator.seed import SeedError
 
 
 class ControlError(Exception):
@@ -82,38 +84,37 @@ def routes(backend: Backend) -> list[BaseRoute]:
         return JSONResponse(summary, status_code=201)
 
     async def directory(request: Request) -> Response:
-        with backend.lock:
-            return JSONResponse(
-                {
-                    "tenants": [
-                        {
-                            "id": t.id,
-                            "domain": t.domain,
-                            "displayName": t.display_name,
-                            "userConsent": t.user_consent,
-                            "users": [
-                                {
-                                    "id": u.id,
-                                    "userPrincipalName": u.upn,
-                                    "displayName": u.display_name,
-                                    "isAdmin": u.is_admin,
-                                }
-                                for u in backend.users_in(t.id)
-                            ],
-                        }
-                        for t in backend.tenants.values()
-                    ],
-                    "apps": [
-                        {
-                            "clientId": a.client_id,
-                            "displayName": a.display_name,
-                            "homeTenantId": a.home_tenant_id,
-                            "adminConsentedTenants": sorted(a.admin_consented_tenants),
-                        }
-                        for a in backend.apps.values()
-                    ],
-                }
-            )
+        return JSONResponse(
+            {
+                "tenants": [
+                    {
+                        "id": t.id,
+                        "domain": t.domain,
+                        "displayName": t.display_name,
+                        "userConsent": t.user_consent,
+                        "users": [
+                            {
+                                "id": u.id,
+                                "userPrincipalName": u.upn,
+                                "displayName": u.display_name,
+                                "isAdmin": u.is_admin,
+                            }
+                            for u in backend.users_in(t.id)
+                        ],
+                    }
+                    for t in backend.all_tenants()
+                ],
+                "apps": [
+                    {
+                        "clientId": a.client_id,
+                        "displayName": a.display_name,
+                        "homeTenantId": a.home_tenant_id,
+                        "adminConsentedTenants": sorted(a.admin_consented_tenants),
+                    }
+                    for a in backend.all_apps()
+                ],
+            }
+        )
 
     async def revoke(request: Request) -> Response:
         user = _user(backend, request.path_params["user"])
@@ -129,6 +130,18 @@ def routes(backend: Backend) -> list[BaseRoute]:
                 "accessTokensValidFrom": _iso(user.access_tokens_valid_from),
             }
         )
+
+    async def mailbox(request: Request) -> Response:
+        user = _user(backend, request.path_params["user"])
+        body = await _object_body(request)
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise _bad("enabled must be true or false")
+        # A removed Exchange Online licence or a disabled mailbox: sign-in still works, and
+        # Graph answers every mailbox call 404 MailboxNotEnabledForRESTAPI until it is back.
+        # The mailbox's contents stay, as Exchange keeps them for 30 days.
+        backend.set_mailbox_enabled(user, enabled)
+        return JSONResponse({"userPrincipalName": user.upn, "enabled": user.has_mailbox})
 
     async def add_faults(request: Request) -> Response:
         body = await _json_body(request)
@@ -237,6 +250,7 @@ def routes(backend: Backend) -> list[BaseRoute]:
         Route("/seed", handler(seed), methods=["POST"]),
         Route("/directory", handler(directory), methods=["GET"]),
         Route("/users/{user}/revoke", handler(revoke), methods=["POST"]),
+        Route("/users/{user}/mailbox", handler(mailbox), methods=["POST"]),
         Route("/faults", handler(add_faults), methods=["POST"]),
         Route("/faults", handler(list_faults), methods=["GET"]),
         Route("/faults", handler(clear_faults), methods=["DELETE"]),

@@ -1,4 +1,6 @@
-"""Graph v1.0 calendar requests: routing, access, limits and statistics around each handler.
+"""Graph v1.0 calendar requests: the handlers, and access, limits and statistics around each.
+
+Which handler answers which method and path is the route table in ``operations.py``.
 
 Both the HTTP endpoint and ``$batch`` run requests through ``GraphApi.dispatch``, so a batched
 request is authorized, throttled and counted exactly like a direct one.
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,13 +20,15 @@ from urllib.parse import quote, urlencode
 from m365_emulator.errors import GraphError
 from m365_emulator.graph import delta, freebusy, odata, places, serialize, series, users
 from m365_emulator.graph.model import Event, looks_like_item_id
+from m365_emulator.graph.operations import MAILBOX, Route, global_routes, mailbox_routes
 from m365_emulator.graph.payload import parse_iso, parse_json_body
 from m365_emulator.graph.subscriptions import parse_resource
 from m365_emulator.graph.subscriptions import to_json as subscription_json
 from m365_emulator.identity.access import Caller, mailbox_for
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
     from m365_emulator.graph.store import GraphStore
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
@@ -64,141 +67,14 @@ class Context:
 Handler = Callable[[Context], Awaitable[GraphResponse]]
 GlobalHandler = Callable[[GraphRequest, dict[str, str]], Awaitable[GraphResponse]]
 
-_MAILBOX = re.compile(r"^(?P<prefix>me|users/(?P<user>[^/]+))(?:/(?P<rest>.*))?$", re.IGNORECASE)
-_CAL = r"(?:calendar/|calendars/(?P<calendar>[^/]+)/)?"
-_ACTION = r"(?:microsoft\.graph\.)?"
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    operation: str
-    write: bool
-    handler: Handler
-
 
 class GraphApi:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.store: GraphStore = backend.graph
         self._random = random.Random()
-        self._mailbox_routes = self._build_mailbox_routes()
-        self._global_routes: list[tuple[str, re.Pattern[str], str, GlobalHandler]] = [
-            ("GET", re.compile(r"^me$", re.I), "users.get", self.get_user),
-            ("GET", re.compile(r"^users/(?P<user>[^/]+)$", re.I), "users.get", self.get_user),
-            (
-                "GET",
-                re.compile(r"^places/microsoft\.graph\.room$", re.I),
-                "places.rooms",
-                self.list_rooms,
-            ),
-            (
-                "GET",
-                re.compile(r"^places/microsoft\.graph\.roomlist$", re.I),
-                "places.roomLists",
-                self.list_room_lists,
-            ),
-            (
-                "GET",
-                re.compile(r"^places/(?P<roomlist>[^/]+)/microsoft\.graph\.roomlist/rooms$", re.I),
-                "places.roomListRooms",
-                self.list_rooms,
-            ),
-            (
-                "POST",
-                re.compile(r"^subscriptions$", re.I),
-                "subscriptions.create",
-                self.create_subscription,
-            ),
-            (
-                "GET",
-                re.compile(r"^subscriptions$", re.I),
-                "subscriptions.list",
-                self.list_subscriptions,
-            ),
-            (
-                "GET",
-                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
-                "subscriptions.get",
-                self.get_subscription,
-            ),
-            (
-                "PATCH",
-                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
-                "subscriptions.update",
-                self.renew_subscription,
-            ),
-            (
-                "DELETE",
-                re.compile(r"^subscriptions/(?P<sid>[^/]+)$", re.I),
-                "subscriptions.delete",
-                self.delete_subscription,
-            ),
-            (
-                "POST",
-                re.compile(rf"^subscriptions/(?P<sid>[^/]+)/{_ACTION}reauthorize$", re.I),
-                "subscriptions.reauthorize",
-                self.reauthorize_subscription,
-            ),
-        ]
-
-    def _build_mailbox_routes(self) -> list[Route]:
-        def r(
-            method: str, pattern: str, operation: str, handler: Handler, write: bool = False
-        ) -> Route:
-            return Route(
-                method, re.compile(f"^{pattern}$", re.IGNORECASE), operation, write, handler
-            )
-
-        event = rf"{_CAL}events/(?P<event>[^/]+)"
-        return [
-            r("GET", rf"{_CAL}events", "events.list", self.list_events),
-            r("POST", rf"{_CAL}events", "events.create", self.create_event, write=True),
-            r("GET", event, "events.get", self.get_event),
-            r("GET", rf"{event}/instances", "events.instances", self.list_instances),
-            r("PATCH", event, "events.update", self.update_event, write=True),
-            r("DELETE", event, "events.delete", self.delete_event, write=True),
-            r("POST", rf"{event}/{_ACTION}cancel", "events.cancel", self.cancel_event, write=True),
-            r(
-                "POST",
-                rf"{event}/{_ACTION}accept",
-                "events.accept",
-                self.respond("accept"),
-                write=True,
-            ),
-            r(
-                "POST",
-                rf"{event}/{_ACTION}decline",
-                "events.decline",
-                self.respond("decline"),
-                write=True,
-            ),
-            r(
-                "POST",
-                rf"{event}/{_ACTION}tentativelyAccept",
-                "events.tentativelyAccept",
-                self.respond("tentativelyAccept"),
-                write=True,
-            ),
-            r(
-                "GET",
-                rf"{_CAL}calendarView/{_ACTION}delta(?:\(\))?",
-                "calendarView.delta",
-                self.delta,
-            ),
-            r("GET", rf"{_CAL}calendarView", "calendarView.list", self.calendar_view),
-            r(
-                "POST",
-                rf"{_CAL}{_ACTION}getSchedule",
-                "calendar.getSchedule",
-                self.get_schedule,
-            ),
-            r("GET", "calendar", "calendar.get", self.get_calendar),
-            r("GET", "calendars", "calendars.list", self.list_calendars),
-            r("GET", "calendars/(?P<calendar>[^/]+)", "calendar.get", self.get_calendar),
-            r("GET", "messages", "messages.list", self.list_messages),
-        ]
+        self._mailbox_routes = mailbox_routes(self)
+        self._global_routes = global_routes(self)
 
     # ----- dispatch ------------------------------------------
 
@@ -234,7 +110,7 @@ class GraphApi:
                 return operation, functools.partial(
                     self._run_global, global_handler, request, match.groupdict()
                 )
-        mailbox = _MAILBOX.match(path)
+        mailbox = MAILBOX.match(path)
         if mailbox is None:
             return None
         rest = mailbox.group("rest") or ""
@@ -306,15 +182,13 @@ class GraphApi:
 
     async def calendar_view(self, ctx: Context) -> GraphResponse:
         start, end = _window(ctx.request.query)
-        with self.store.lock:
-            events = series.calendar_view(self.store.events(ctx.owner), start, end)
+        events = self.store.calendar_view(ctx.owner, start, end)
         return self._page(ctx, events, "calendarView", default_order=lambda e: e.start)
 
     async def list_instances(self, ctx: Context) -> GraphResponse:
         master = self._event(ctx)
         start, end = _window(ctx.request.query)
-        with self.store.lock:
-            events = series.instances(self.store.events(ctx.owner), master, start, end)
+        events = self.store.instances(ctx.owner, master, start, end)
         collection = f"events('{quote(master.id, safe='')}')/instances"
         return self._page(ctx, events, collection, default_order=lambda e: e.start)
 
@@ -383,12 +257,10 @@ class GraphApi:
         if token:
             state = delta.decode(self.store, token, ctx.owner.id)
             if "$deltatoken" in query and "$skiptoken" not in query:
-                with self.store.lock:
-                    state = delta.start_round(box, state.start, state.end, since=state.since)
+                state = self.store.delta_round(ctx.owner, state.start, state.end, since=state.since)
         else:
             start, end = _window(query)
-            with self.store.lock:
-                state = delta.start_round(box, start, end)
+            state = self.store.delta_round(ctx.owner, start, end)
         prefs = odata.preferences(ctx.request.headers)
         page_size = prefs.max_page_size or odata.DEFAULT_PAGE_SIZE
         with self.store.lock:

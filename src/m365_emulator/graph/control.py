@@ -19,7 +19,8 @@ from m365_emulator.graph import serialize
 from m365_emulator.graph.subscriptions import to_json as subscription_json
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 Endpoint = Callable[[Request], Any]
 
@@ -144,7 +145,7 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
 
     async def reset_stats(request: Request) -> Response:
         store.stats.reset()
-        store.limits.max_seen.clear()
+        store.limits.forget_most_in_flight()
         return JSONResponse(stats_json(backend))
 
     mailbox = "/mailboxes/{upn}"
@@ -165,11 +166,10 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
 
 def stats_json(backend: Backend) -> dict[str, Any]:
     store = backend.graph
-    with backend.lock:
-        seen = dict(store.limits.max_seen)
+    seen = store.limits.most_in_flight()
     rows = []
     for (client_id, user_id), most in sorted(seen.items()):
-        user = backend.users.get(user_id)
+        user = backend.user(user_id)
         rows.append(
             {"app": client_id, "mailbox": user.upn if user else user_id, "maxConcurrent": most}
         )

@@ -66,6 +66,14 @@ def encode(store: GraphStore, state: DeltaState) -> str:
 
 
 def decode(store: GraphStore, token: str, mailbox_id: str) -> DeltaState:
+    """The round a token names, or the error Graph answers for a token it cannot use.
+
+    Graph answers a token it cannot read with 400 ``InvalidDeltaToken`` (seen from real tenants,
+    microsoftgraph/microsoft-graph-docs#6599) and a token whose sync state is gone (server side
+    state lost, or expired) with 410 ``SyncStateNotFound`` / ``syncStateNotFound``
+    (microsoftgraph/microsoft-graph-docs#2350; concepts/errors.md). Clients must restart on
+    either, whatever the status.
+    """
     try:
         packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         raw, signature = packed[:-12], packed[-12:]
@@ -73,12 +81,13 @@ def decode(store: GraphStore, token: str, mailbox_id: str) -> DeltaState:
         body: dict[str, Any] = json.loads(raw) if hmac.compare_digest(signature, expected) else {}
     except ValueError:
         body = {}
-    if not body or body.get("g") != store.generation or body.get("m") != mailbox_id:
+    if not body or body.get("m", mailbox_id) != mailbox_id:
         raise GraphError(
-            410,
-            "resyncRequired",
-            "The delta token is no longer valid, and the app must reset the sync state.",
+            400, "InvalidDeltaToken", f"The value '{token}' of parameter '$deltaToken' is invalid."
         )
+    if body.get("g") != store.generation:
+        # Issued before a reset: the emulator's own "server restart" lost the sync state.
+        raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found.")
     issued = datetime.fromtimestamp(float(body["t"]), tz=store.now().tzinfo)
     if store.now() - issued > TOKEN_LIFETIME:
         raise GraphError(

@@ -27,7 +27,7 @@ from m365_emulator.graph import serialize, series
 from m365_emulator.graph.payload import parse_date_time_zone
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import User
+    from m365_emulator.directory import User
     from m365_emulator.graph.model import Event
     from m365_emulator.graph.store import GraphStore
 

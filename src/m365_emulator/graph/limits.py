@@ -25,13 +25,22 @@ class Limits:
         self._in_flight: dict[Key, int] = {}
         # Fixed windows: key -> (window start timestamp, requests counted in it).
         self._windows: dict[Key, tuple[float, int]] = {}
-        self.max_seen: dict[Key, int] = {}
+        self._max_seen: dict[Key, int] = {}
 
     def reset(self) -> None:
         with self.backend.lock:
             self._in_flight.clear()
             self._windows.clear()
-            self.max_seen.clear()
+            self._max_seen.clear()
+
+    def forget_most_in_flight(self) -> None:
+        with self.backend.lock:
+            self._max_seen.clear()
+
+    def most_in_flight(self) -> dict[Key, int]:
+        """The most requests each app had in flight on each mailbox at once."""
+        with self.backend.lock:
+            return dict(self._max_seen)
 
     @contextmanager
     def slot(self, client_id: str, mailbox_id: str) -> Iterator[None]:
@@ -70,5 +79,5 @@ class Limits:
                     )
                 self._windows[key] = (started, count + 1)
             self._in_flight[key] = in_flight + 1
-            if in_flight + 1 > self.max_seen.get(key, 0):
-                self.max_seen[key] = in_flight + 1
+            if in_flight + 1 > self._max_seen.get(key, 0):
+                self._max_seen[key] = in_flight + 1

@@ -23,7 +23,7 @@ from m365_emulator.graph.model import (
 )
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import User
+    from m365_emulator.directory import User
     from m365_emulator.graph.store import GraphStore
 
 # Properties that concern only the owner's own copy: changing them sends nobody an update.

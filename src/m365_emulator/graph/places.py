@@ -19,20 +19,20 @@ invitation unanswered until a delegate answers through the control API
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from m365_emulator.directory import RoomList
 from m365_emulator.errors import GraphError
 from m365_emulator.graph import freebusy, series
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
     from m365_emulator.graph.model import Event
     from m365_emulator.graph.store import GraphStore
     from m365_emulator.identity.access import Caller
 
-BOOKING_MODES = ("autoAccept", "delegate")
 DEFAULT_PAGE_SIZE = 100
 # How far ahead an auto-accepting room looks at a series' instances (Exchange's booking
 # window defaults to 180 days).
@@ -40,26 +40,6 @@ BOOKING_WINDOW = timedelta(days=180)
 CONFLICT_REASON = "The room is already booked at that time."
 
 _PERMISSIONS = frozenset({"Place.Read.All", "Place.ReadWrite.All"})
-
-
-@dataclass(frozen=True)
-class RoomInfo:
-    """What the directory knows of a room mailbox."""
-
-    id: str
-    capacity: int | None
-    building: str | None
-    floor_number: int | None
-    room_list: str | None  # the emailAddress of its room list
-    booking: str = "autoAccept"
-
-
-@dataclass(frozen=True)
-class RoomList:
-    id: str
-    tenant_id: str
-    email: str
-    display_name: str
 
 
 def check_access(backend: Backend, caller: Caller) -> None:

@@ -71,5 +71,6 @@ class Stats:
                     "suppressed": self.notifications["suppressed"],
                     "lifecycleDelivered": self.notifications["lifecycleDelivered"],
                     "lifecycleFailed": self.notifications["lifecycleFailed"],
+                    "unmatched": self.notifications["unmatched"],
                 },
             }

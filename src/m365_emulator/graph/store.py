@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import meetings, payload, series
+from m365_emulator.graph import delta, meetings, payload, series
 from m365_emulator.graph.limits import Limits
 from m365_emulator.graph.model import (
     Event,
@@ -42,7 +42,8 @@ from m365_emulator.graph.subscriptions import Subscriptions
 if TYPE_CHECKING:
     from threading import RLock
 
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 RESPONSES = {
     "accept": "accepted",
@@ -86,9 +87,9 @@ class GraphStore:
         with self.lock:
             self._mailboxes.clear()
             self._late_meetings.clear()
-            # Delta tokens handed out before a reset must not match the new world.
+            # Delta tokens handed out before a reset must not match the new world; the signing
+            # secret stays, so such a token still reads as one of ours whose state is gone.
             self.generation = os.urandom(8).hex()
-            self.delta_secret = os.urandom(16)
             self.subscriptions.clear()
             self.stats.reset()
             self.limits.reset()
@@ -107,6 +108,23 @@ class GraphStore:
     def events(self, user: User) -> list[Event]:
         with self.lock:
             return list(self.mailbox(user).events.values())
+
+    def calendar_view(self, user: User, start: datetime, end: datetime) -> list[Event]:
+        """The events and series occurrences of ``user`` in [start, end), as calendarView."""
+        with self.lock:
+            return series.calendar_view(self.events(user), start, end)
+
+    def instances(self, user: User, master: Event, start: datetime, end: datetime) -> list[Event]:
+        """The occurrences and exceptions of the series ``master`` in [start, end)."""
+        with self.lock:
+            return series.instances(self.events(user), master, start, end)
+
+    def delta_round(
+        self, user: User, start: datetime, end: datetime, since: int = 0
+    ) -> delta.DeltaState:
+        """A new delta round over ``user``'s changes since journal position ``since``."""
+        with self.lock:
+            return delta.start_round(self.mailbox(user), start, end, since=since)
 
     def event(self, user: User, event_id: str) -> Event:
         """The event, or Graph's 400 for an id that cannot be one and 404 for an unknown one."""
@@ -331,6 +349,21 @@ class GraphStore:
         box.seq += 1
         box.removed[event.id] = box.seq
         self.subscriptions.on_change(event.owner_id, event.id, "deleted", event.change_key)
+
+    def forget_transaction_ids(self, event_ids: set[str]) -> int:
+        """Forget the transactionId of these events, so a retried create makes a new one.
+
+        Graph documents transactionId only as a way "to avoid redundant POST operations", not
+        for how long it remembers one; a fault rule uses this to model the worst case.
+        """
+        forgotten = 0
+        with self.lock:
+            for box in self._mailboxes.values():
+                for transaction_id, event_id in list(box.by_transaction_id.items()):
+                    if event_id in event_ids:
+                        del box.by_transaction_id[transaction_id]
+                        forgotten += 1
+        return forgotten
 
     def add_event(self, event: Event) -> None:
         box = self._mailboxes.setdefault(event.owner_id, Mailbox(event.owner_id, event.calendar_id))

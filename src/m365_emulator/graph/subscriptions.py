@@ -177,11 +177,13 @@ class Subscriptions:
     def on_change(self, owner_id: str, event_id: str, change_type: str, change_key: str) -> None:
         """Notify every live subscription on this mailbox that watches ``change_type``."""
         now = self.store.now()
+        matched = False
         for subscription in list(self._all.values()):
             if subscription.owner_id != owner_id or change_type not in subscription.change_types:
                 continue
             if subscription.expiration <= now:
                 continue
+            matched = True
             resource = f"Users/{owner_id}/Events/{event_id}"
             notification: dict[str, Any] = {
                 "subscriptionId": subscription.id,
@@ -199,6 +201,10 @@ class Subscriptions:
             if subscription.client_state is not None:
                 notification["clientState"] = subscription.client_state
             self.store.notifier.send(subscription.notification_url, {"value": [notification]})
+        if not matched:
+            # Counted before the change's request is answered, so a test can tell "nothing
+            # will be sent" at once instead of waiting to see that nothing arrives.
+            self.store.stats.notification("unmatched")
 
     def trigger(self, subscription_id: str, lifecycle_event: str) -> Subscription:
         """Send a lifecycle notification now (control API); ``subscriptionRemoved`` also removes."""

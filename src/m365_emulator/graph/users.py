@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from m365_emulator.errors import GraphError
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
     from m365_emulator.identity.access import Caller
 
 _WIDE = frozenset(

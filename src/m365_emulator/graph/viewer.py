@@ -32,12 +32,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import serialize, series, timezones
+from m365_emulator.graph import serialize, timezones
 from m365_emulator.graph.model import Attendee, Event
 from m365_emulator.identity.pages import SESSION_COOKIE
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 HOUR_PX = 60
 ZONES = (
@@ -122,7 +123,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return request.cookies.get(SESSION_COOKIE, "")
 
     def signed_in(request: Request) -> User | None:
-        user_id = backend.identity.sessions.get(session_of(request))
+        user_id = backend.identity.session_user_id(session_of(request))
         return backend.user(user_id) if user_id else None
 
     def form_token(session: str) -> str:
@@ -143,22 +144,11 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return _usual_zone(events, backend.clock.now())
 
     async def people(request: Request) -> Response:
-        with backend.lock:
-            tenants = sorted(backend.tenants.values(), key=lambda t: t.domain)
-            groups = [
-                (
-                    t,
-                    sorted(
-                        (
-                            u
-                            for u in backend.users.values()
-                            if u.tenant_id == t.id and u.has_mailbox
-                        ),
-                        key=lambda u: u.upn,
-                    ),
-                )
-                for t in tenants
-            ]
+        tenants = sorted(backend.all_tenants(), key=lambda t: t.domain)
+        groups = [
+            (t, sorted((u for u in backend.users_in(t.id) if u.has_mailbox), key=lambda u: u.upn))
+            for t in tenants
+        ]
         return _render("mailbox/people.html", groups=groups)
 
     async def week(request: Request) -> Response:
@@ -175,8 +165,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         days = [monday + timedelta(days=i) for i in range(7)]
         # The week shows a series as its occurrences, as Outlook's calendar does.
         week_start = timezones.to_utc(datetime.combine(days[0], datetime.min.time()), zone_name)
-        with backend.lock:
-            shown = series.calendar_view(events, week_start, week_start + timedelta(days=8))
+        shown = store.calendar_view(user, week_start, week_start + timedelta(days=8))
         placed, first_hour, last_hour = _place(shown, days, zone_name)
         now_top = None
         if today in placed and first_hour <= now.hour < last_hour:
@@ -301,8 +290,7 @@ def viewer_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> l
         return response
 
     async def sign_out(request: Request) -> Response:
-        with backend.lock:
-            backend.identity.sessions.pop(session_of(request), None)
+        backend.identity.end_session(session_of(request))
         response = RedirectResponse("/mailboxes", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response

@@ -18,7 +18,8 @@ from m365_emulator.errors import GraphError
 from m365_emulator.identity.tokens import TokenRejected, read_access_token
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import User
 
 # Application permissions and delegated scopes that allow reading / writing calendars.
 _READ_SCOPES = frozenset({"Calendars.Read", "Calendars.ReadWrite"})

@@ -87,3 +87,11 @@ def consent_missing(client_id: str, app_name: str, error: str = "invalid_grant")
         "user and resource.",
         suberror="consent_required",
     )
+
+
+def missing_parameter(name: str) -> IdentityError:
+    return IdentityError(
+        "invalid_request",
+        900144,
+        f"The request body must contain the following parameter: '{name}'.",
+    )

@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from m365_emulator.backend import App, Backend, Tenant, User
+from m365_emulator.backend import Backend
+from m365_emulator.directory import App, Tenant, User
 from m365_emulator.identity.errors import IdentityError, app_not_found, consent_missing
 from m365_emulator.identity.forms import Form, read_form
-from m365_emulator.identity.scopes import parse_scopes
+from m365_emulator.identity.scopes import RequestedScopes, parse_scopes
 from m365_emulator.identity.store import AuthorizationCode, PendingAuthorization
 from m365_emulator.identity.token_endpoint import invalid_scope, resolve_tenant
 from m365_emulator.ui import templates
@@ -46,8 +47,7 @@ def ui_routes(backend: Backend) -> list[BaseRoute]:
 
     async def logout(request: Request) -> Response:
         session = request.cookies.get(SESSION_COOKIE)
-        with backend.lock:
-            backend.identity.sessions.pop(session or "", None)
+        backend.identity.end_session(session)
         target = request.query_params.get("post_logout_redirect_uri")
         response: Response = (
             RedirectResponse(target, 302)
@@ -88,7 +88,7 @@ def _authorize(backend: Backend, request: Request, form: Form) -> Response:
     if request.method == "GET":
         return _start_authorize(backend, request, segment)
     transaction = str(form.get("transaction", ""))
-    pending = backend.identity.pending.get(transaction)
+    pending = backend.identity.pending_authorization(transaction)
     if pending is None or pending.kind != "authorize":
         raise _PageError(
             IdentityError("invalid_request", 90015, "The sign-in request expired. Start again.")
@@ -202,7 +202,7 @@ def _continue(
 ) -> Response:
     step = str(form.get("step", ""))
     if form.get("decision") == "cancel":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_error(pending, _declined(), subcode="cancel")
     if step == "select":
         account = str(form.get("account", ""))
@@ -262,7 +262,7 @@ def _after_sign_in(
 ) -> Response:
     app = backend.app(pending.params["client_id"])
     assert app is not None
-    tenant = backend.tenants[user.tenant_id]
+    tenant = backend.tenant_of(user)
     requested = parse_scopes(pending.params.get("scope"))
     wanted = app.delegated_scopes if requested.default else requested.graph
     missing = wanted - backend.consented_scopes(user, app)
@@ -273,11 +273,15 @@ def _after_sign_in(
         return _redirect_error(
             pending, consent_missing(app.client_id, app.display_name, "consent_required")
         )
-    if not tenant.user_consent and not user.is_admin:
-        return _redirect_error(
-            pending, consent_missing(app.client_id, app.display_name, "consent_required")
-        )
     assert transaction is not None
+    if not tenant.user_consent and not user.is_admin:
+        # Entra's own dead end: the person can only sign in as an administrator or go back
+        # to the app, which then receives access_denied (AADSTS65004) like a declined consent.
+        return templates.TemplateResponse(
+            request,
+            "need_admin_approval.html",
+            _context(backend, pending, transaction, user=user, app=app, tenant=tenant),
+        )
     return templates.TemplateResponse(
         request,
         "consent.html",
@@ -304,9 +308,9 @@ def _grant_consent(
 ) -> Response:
     app = backend.app(pending.params["client_id"])
     assert app is not None
-    tenant = backend.tenants[user.tenant_id]
+    tenant = backend.tenant_of(user)
     if form.get("decision") != "accept":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_error(pending, _declined())
     requested = parse_scopes(pending.params.get("scope"))
     wanted = app.delegated_scopes if requested.default else requested.graph
@@ -314,7 +318,11 @@ def _grant_consent(
         form.get("organization") == "on" or not tenant.user_consent
     )
     if for_organization:
-        backend.grant_admin_consent(app.client_id, tenant.id)
+        # "Consent on behalf of your organization" grants what this sign-in asked for, for
+        # every user; application permissions only ever come through /.default.
+        backend.grant_admin_consent(
+            app.client_id, tenant.id, None if requested.default else requested.graph
+        )
     else:
         backend.grant_user_consent(user.id, app.client_id, wanted)
     return _issue_code(backend, pending, user, wanted | requested.oidc, transaction)
@@ -343,8 +351,7 @@ def _issue_code(
         )
     )
     if transaction is not None:
-        with backend.lock:
-            backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
     answer = {"code": code}
     if "state" in params:
         answer["state"] = params["state"]
@@ -378,17 +385,21 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         params = dict(request.query_params)
         _registered_app(backend, params, segment)
         started = PendingAuthorization("adminconsent", segment, params)
+        try:
+            _admin_consent_scopes(started)
+        except IdentityError as exc:
+            raise _PageError(exc) from None
         return _sign_in_page(backend, request, started, backend.identity.begin(started))
 
     transaction = str(form.get("transaction", ""))
-    pending = backend.identity.pending.get(transaction)
+    pending = backend.identity.pending_authorization(transaction)
     if pending is None or pending.kind != "adminconsent":
         raise _PageError(
             IdentityError("invalid_request", 90015, "The sign-in request expired. Start again.")
         )
     step = str(form.get("step", ""))
     if form.get("decision") == "cancel":
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         return _redirect_admin(pending, _admin_declined(), None)
     if step == "signin":
         user, problem = _check_credentials(backend, pending, form)
@@ -407,21 +418,45 @@ def _admin_consent(backend: Backend, request: Request, form: Form) -> Response:
         pending.user_id = user.id
         app = backend.app(pending.params["client_id"])
         assert app is not None
-        tenant = backend.tenants[user.tenant_id]
+        tenant = backend.tenant_of(user)
+        requested = _admin_consent_scopes(pending)
         return templates.TemplateResponse(
             request,
             "admin_consent.html",
-            _context(backend, pending, transaction, user=user, app=app, tenant=tenant),
+            _context(
+                backend,
+                pending,
+                transaction,
+                user=user,
+                app=app,
+                tenant=tenant,
+                application_permissions=(
+                    sorted(app.application_permissions) if requested.default else []
+                ),
+                delegated_scopes=sorted(
+                    app.delegated_scopes if requested.default else requested.graph
+                ),
+            ),
         )
     if step == "consent" and pending.user_id is not None:
         user = backend.user(pending.user_id)
         assert user is not None
-        backend.identity.pending.pop(transaction, None)
+        backend.identity.forget_pending(transaction)
         if form.get("decision") != "accept":
             return _redirect_admin(pending, _admin_declined(), user.tenant_id)
-        backend.grant_admin_consent(pending.params["client_id"], user.tenant_id)
+        requested = _admin_consent_scopes(pending)
+        backend.grant_admin_consent(
+            pending.params["client_id"],
+            user.tenant_id,
+            None if requested.default else requested.graph,
+        )
         return _redirect_admin(pending, None, user.tenant_id)
     return _sign_in_page(backend, request, pending, transaction)
+
+
+def _admin_consent_scopes(pending: PendingAuthorization) -> RequestedScopes:
+    # The v1 /adminconsent takes no scope and means every registered permission (/.default).
+    return parse_scopes(pending.params.get("scope") or "https://graph.microsoft.com/.default")
 
 
 def _admin_declined() -> IdentityError:
@@ -449,7 +484,7 @@ def _redirect_admin(
 
 def _session_user(backend: Backend, request: Request) -> User | None:
     session = request.cookies.get(SESSION_COOKIE)
-    user_id = backend.identity.sessions.get(session or "")
+    user_id = backend.identity.session_user_id(session)
     return backend.user(user_id) if user_id else None
 
 

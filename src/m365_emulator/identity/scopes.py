@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from m365_emulator.backend import GRAPH_APP_ID, GRAPH_RESOURCE
+from m365_emulator.directory import GRAPH_APP_ID, GRAPH_RESOURCE
 from m365_emulator.identity.errors import IdentityError
 
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})

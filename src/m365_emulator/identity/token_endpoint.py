@@ -8,7 +8,6 @@ password. Client authentication accepts a secret (form or HTTP Basic) or a certi
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from datetime import timedelta
 from typing import Any
@@ -19,13 +18,15 @@ from cryptography import x509
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from m365_emulator.backend import App, Backend, Tenant, User
+from m365_emulator.backend import Backend
+from m365_emulator.directory import App, Tenant, User
 from m365_emulator.faults import REVOKE_ON_USE_KEY
 from m365_emulator.identity import tokens
 from m365_emulator.identity.errors import (
     IdentityError,
     app_not_found,
     consent_missing,
+    missing_parameter,
     tenant_not_found,
 )
 from m365_emulator.identity.forms import Form, read_form
@@ -63,10 +64,10 @@ def _token(backend: Backend, request: Request, segment: str, form: Form) -> Resp
     tenant = resolve_tenant(backend, segment)
     grant_type = _field(form, "grant_type")
     if grant_type is None:
-        raise _missing("grant_type")
+        raise missing_parameter("grant_type")
     client_id, secret = _client_id_and_secret(request, form)
     if client_id is None:
-        raise _missing("client_id")
+        raise missing_parameter("client_id")
     app = backend.app(client_id)
     if app is None:
         raise app_not_found(client_id, segment)
@@ -97,68 +98,18 @@ def _authorization_code(
 ) -> Response:
     code = _field(form, "code")
     if code is None:
-        raise _missing("code")
-    with backend.lock:
-        grant = backend.identity.auth_codes.get(code)
-        if grant is None or grant.client_id != app.client_id:
-            raise IdentityError(
-                "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
-            )
-        if grant.redeemed:
-            raise IdentityError(
-                "invalid_grant",
-                54005,
-                "OAuth2 Authorization code was already redeemed, please retry with a new valid "
-                "code or use an existing refresh token.",
-            )
-        if backend.clock.now() >= grant.expires_at:
-            raise IdentityError(
-                "invalid_grant",
-                70008,
-                "The provided authorization code or refresh token has expired due to "
-                "inactivity. Send a new interactive authorization request for this user and "
-                "resource.",
-            )
-        if tenant is not None and tenant.id != grant.tenant_id:
-            raise IdentityError(
-                "invalid_grant",
-                700005,
-                "Provided Authorization Code is intended to use against other tenant, thus "
-                "rejected.",
-            )
-        redirect_uri = _field(form, "redirect_uri")
-        if redirect_uri != grant.redirect_uri:
-            raise IdentityError(
-                "invalid_grant",
-                50011,
-                f"The reply address '{redirect_uri}' does not match the reply address "
-                f"'{grant.redirect_uri}' provided when requesting Authorization code.",
-            )
-        if grant.code_challenge is not None:
-            _verify_pkce(grant.code_challenge, grant.code_challenge_method, form)
-        grant.redeemed = True
+        raise missing_parameter("code")
+    grant = backend.identity.redeem_code(
+        code,
+        client_id=app.client_id,
+        tenant_id=tenant.id if tenant is not None else None,
+        redirect_uri=_field(form, "redirect_uri"),
+        code_verifier=_field(form, "code_verifier"),
+    )
     user = backend.user(grant.user_id)
     if user is None:
         raise IdentityError("invalid_grant", 70000, "Provided grant is invalid or malformed.")
     return _user_tokens(backend, request, app, user, grant.scopes, grant.nonce, acr)
-
-
-def _verify_pkce(challenge: str, method: str, form: Form) -> None:
-    verifier = _field(form, "code_verifier")
-    if verifier is None:
-        raise _missing("code_verifier")
-    if method == "S256":
-        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-        computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    else:
-        computed = verifier
-    if not hmac.compare_digest(computed, challenge):
-        raise IdentityError(
-            "invalid_grant",
-            501481,
-            "The Code_Verifier does not match the code_challenge supplied in the authorization "
-            "request.",
-        )
 
 
 def _refresh_token(
@@ -166,52 +117,17 @@ def _refresh_token(
 ) -> Response:
     presented = _field(form, "refresh_token")
     if presented is None:
-        raise _missing("refresh_token")
+        raise missing_parameter("refresh_token")
     requested = parse_scopes(_field(form, "scope"))
     now = backend.clock.now()
-    with backend.lock:
-        grant = backend.identity.refresh_tokens.get(presented)
-        if grant is None or grant.client_id != app.client_id:
-            raise IdentityError("invalid_grant", 70000, "Provided grant is invalid or malformed.")
-        user = backend.user(grant.user_id)
-        if user is None:
-            raise IdentityError("invalid_grant", 70000, "Provided grant is invalid or malformed.")
-        if tenant is not None and tenant.id != grant.tenant_id:
-            raise IdentityError(
-                "invalid_grant", 700005, "Provided grant is intended to use against other tenant."
-            )
-        valid_from = user.refresh_tokens_valid_from
-        if valid_from is not None and grant.issued_at < valid_from:
-            raise IdentityError(
-                "invalid_grant",
-                50173,
-                "The provided grant has expired due to it being revoked, a fresh auth token is "
-                "needed. The user might have changed or reset their password. The grant was "
-                f"issued on '{_stamp(grant.issued_at)}' and the TokensValidFrom date (before "
-                f"which tokens are not valid) for this user is '{_stamp(valid_from)}'.",
-                suberror="bad_token",
-            )
-        if now >= grant.expires_at:
-            raise IdentityError(
-                "invalid_grant",
-                700082,
-                "The refresh token has expired due to inactivity. The token was issued on "
-                f"{_stamp(grant.issued_at)} and was inactive for "
-                f"{backend.config.refresh_token_lifetime // 86400}.00:00:00.",
-                suberror="bad_token",
-            )
-        scopes = grant.scopes
-        if requested.graph or requested.default:
-            wanted = app.delegated_scopes if requested.default else requested.graph
-            allowed = grant.scopes | backend.consented_scopes(user, app)
-            if not wanted <= allowed:
-                raise consent_missing(app.client_id, app.display_name)
-            # The OIDC part (refresh token, id token) carries over from the original grant.
-            scopes = frozenset(wanted) | (grant.scopes & OIDC_SCOPES)
-        # Entra answers with a new refresh token and leaves the presented one valid until it
-        # expires; a ``revokeOnUse`` fault rule spends it, for clients that must keep the new one.
-        if request.scope.get(REVOKE_ON_USE_KEY):
-            del backend.identity.refresh_tokens[presented]
+    user, scopes = backend.identity.redeem_refresh_token(
+        presented,
+        app=app,
+        tenant_id=tenant.id if tenant is not None else None,
+        requested=requested,
+        now=now,
+        spend=bool(request.scope.get(REVOKE_ON_USE_KEY)),
+    )
     return _user_tokens(backend, request, app, user, scopes, None, acr)
 
 
@@ -227,9 +143,9 @@ def _password(
     username = _field(form, "username")
     password = _field(form, "password")
     if username is None:
-        raise _missing("username")
+        raise missing_parameter("username")
     if password is None:
-        raise _missing("password")
+        raise missing_parameter("password")
     user = backend.user(username)
     if user is None or (tenant is not None and user.tenant_id != tenant.id):
         raise IdentityError(
@@ -292,9 +208,10 @@ def _client_credentials(
             "(application ID URI).",
         )
     consented = tenant.id in app.admin_consented_tenants
-    if not consented and tenant.id != app.home_tenant_id:
+    if not consented and tenant.id != app.home_tenant_id and tenant.id not in app.delegated_grants:
         raise app_not_found(app.client_id, tenant.id)
-    # In its home tenant an unconsented app still gets a token, just without roles.
+    # Where the app exists (its home tenant, or a tenant that granted it delegated scopes only)
+    # but holds no consented application permission, it still gets a token, without roles.
     roles = app.application_permissions if consented else frozenset()
     access_token, lifetime = tokens.application_access_token(
         backend, issuer_base(request), app, tenant.id, acr, roles
@@ -457,18 +374,6 @@ def _bad_assertion(message: str) -> IdentityError:
 def _field(form: Form, name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) and value != "" else None
-
-
-def _missing(name: str) -> IdentityError:
-    return IdentityError(
-        "invalid_request",
-        900144,
-        f"The request body must contain the following parameter: '{name}'.",
-    )
-
-
-def _stamp(moment: Any) -> str:
-    return str(moment.strftime("%m/%d/%Y %H:%M:%S"))
 
 
 def _json(body: dict[str, Any]) -> JSONResponse:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from m365_emulator.backend import GRAPH_APP_ID, GRAPH_RESOURCE
+from m365_emulator.directory import GRAPH_APP_ID, GRAPH_RESOURCE
 
 if TYPE_CHECKING:
-    from m365_emulator.backend import App, Backend, User
+    from m365_emulator.backend import Backend
+    from m365_emulator.directory import App, User
 
 
 # Draws access token lifetimes (Entra: a random 60 to 90 minutes).
@@ -146,13 +147,10 @@ def read_access_token(backend: Backend, token: str) -> dict[str, Any]:
     A token's signature never changes validity, so verified claims are cached: checking RS256
     on every Graph request would otherwise cost more than the request itself.
     """
-    verified = backend.identity.verified_tokens
-    claims = verified.get(token)
+    claims = backend.identity.verified_claims(token)
     if claims is None:
         claims = _verify(backend, token)
-        if len(verified) >= _VERIFIED_CACHE_SIZE:
-            verified.clear()
-        verified[token] = claims
+        backend.identity.remember_verified(token, claims, _VERIFIED_CACHE_SIZE)
     now = backend.clock.timestamp()
     if not (int(claims.get("nbf", 0)) - 300 <= now < int(claims.get("exp", 0))):
         raise TokenRejected("Access token has expired or is not yet valid.")

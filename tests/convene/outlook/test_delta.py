@@ -87,6 +87,23 @@ def test_an_expired_delta_token_starts_a_fresh_full_read(live: OutlookWorld) -> 
     assert not is_enrolled(event, ALAN)
 
 
+def test_a_delta_token_graph_cannot_read_starts_a_fresh_full_read(live: OutlookWorld) -> None:
+    event = create_event(live, ALAN)
+    notifications(live, enabled=False)
+    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+    cursor = DeltaCursor.objects.get(mailbox=ADA)
+    # A token Graph no longer recognises: answered 400 InvalidDeltaToken, not 410.
+    cursor.link = cursor.link[:-6] + "AAAAAA"
+    cursor.save()
+    respond(live, ALAN, event, "decline")
+
+    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+
+    [restart] = SyncLogEntry.objects.filter(action="delta_restarted", mailbox=ADA)
+    assert restart.status == "InvalidDeltaToken"
+    assert not is_enrolled(event, ALAN)
+
+
 def test_the_delta_read_overwrites_drift_too(live: OutlookWorld) -> None:
     event = create_event(live, ALAN)
     notifications(live, enabled=False)

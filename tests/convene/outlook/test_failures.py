@@ -194,3 +194,28 @@ def test_a_push_that_finds_the_copy_deleted_in_outlook_tells_the_organizer_once(
     assert "was deleted from Outlook" in notice.text
     assert SyncLogEntry.objects.filter(action="deleted_in_outlook", event=event).count() == 1
     assert outlook.mailbox(ADA) == []
+
+
+def test_graph_refusing_a_fresh_token_too_marks_the_connection_and_tells_once(
+    outlook: OutlookWorld,
+) -> None:
+    outlook.connect(ADA)
+    event = create_event(outlook)
+    outlook.wait_synced(event.pk)
+    mail.outbox.clear()
+    # Graph answers 401 to the token and to the fresh one asked for after it.
+    outlook.emulator.control(
+        "POST",
+        "/faults",
+        {"method": "PATCH", "path": "/v1.0/me/events/", "status": 401, "count": 2},
+    ).raise_for_status()
+
+    update(event, title="Refused twice")
+    outlook.wait_until(
+        lambda: CalendarLink.objects.filter(state=LinkState.WAITING_AUTHORIZATION).exists()
+    )
+
+    connection = OutlookConnection.objects.get(user=outlook.people[ADA])
+    assert connection.status == ConnectionStatus.NEEDS_AUTHORIZATION
+    assert "InvalidAuthenticationToken" in connection.last_error
+    assert [m.to for m in mail.outbox] == [[ADA]]

@@ -61,6 +61,11 @@ def graph_error(status: int, code: str, headers: dict[str, str] | None = None) -
         (404, "ErrorItemNotFound", errors.NotFound),
         (400, "ErrorInvalidRequest", errors.Rejected),
         (410, "syncStateNotFound", errors.SyncStateExpired),
+        (410, "SyncStateNotFound", errors.SyncStateExpired),
+        (400, "InvalidDeltaToken", errors.SyncStateExpired),
+        (400, "resyncRequired", errors.SyncStateExpired),
+        (404, "MailboxNotEnabledForRESTAPI", errors.MailboxGone),
+        (404, "ErrorInvalidUser", errors.MailboxGone),
     ],
 )
 @respx.mock
@@ -239,3 +244,15 @@ def test_every_client_to_graph_shares_the_one_connection_pool(settings: object) 
     platform_client = platform.client(registration, "events@platform.test", "platform.test")
     assert platform_client.http is graph.shared_http(registration)
     assert graph.shared_http(registration) is graph.shared_http(registration)
+
+
+@pytest.mark.parametrize(
+    ("code", "deleted"),
+    [("ErrorItemNotFound", True), ("itemNotFound", True), ("ResourceNotFound", False)],
+)
+@respx.mock
+def test_only_item_not_found_says_the_event_is_gone(code: str, deleted: bool) -> None:
+    respx.patch(f"{BASE}/me/events/abc").mock(return_value=graph_error(404, code))
+    with pytest.raises(errors.NotFound) as caught:
+        client().call(Call.update_event("abc", {"subject": "x"}))
+    assert caught.value.item_not_found is deleted

@@ -16,6 +16,7 @@ from tests.world import PLATFORM_ADMIN, PLATFORM_DOMAIN, SERVICE_MAILBOX
 from convene.accounts.models import Role, User
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
+from convene.outlook import emulator_setup
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
@@ -104,6 +105,28 @@ def test_test_connection_without_admin_consent_offers_the_consent_button(
     assert operations(unconsented).get("calendar.get") is None
 
 
+def test_in_the_development_world_the_platform_tenant_has_not_consented_yet(
+    outlook: OutlookWorld, settings: Any
+) -> None:
+    """``make run`` registers Convene in the platform's tenant, as an admin registering the app
+    there would; its application permission is granted only by admin consent, as in Entra
+    (the dev seed used to grant it beforehand, so Test connection worked with no consent)."""
+    people = [emulator_setup.Mailbox(ADMIN, "Contoso Admin", is_admin=True)]
+    outlook.emulator.reset(
+        emulator_setup.seed(people, password=PASSWORD, client_secret="dev", public_url=PUBLIC_URL)
+    )
+    settings.OUTLOOK = {
+        **settings.OUTLOOK,
+        "client_id": emulator_setup.DEV_CLIENT_ID,
+        "client_secret": "dev",
+    }
+    page = run_test_connection(outlook.browser(ADMIN))
+
+    assert "Connection works" not in page
+    assert f"Grant admin consent in {PLATFORM}" in page
+    assert operations(outlook).get("events.create") is None
+
+
 def test_test_connection_names_a_mailbox_that_does_not_exist(platform: OutlookWorld) -> None:
     page = run_test_connection(
         platform.browser(ADMIN), service_mailbox=f"nobody@{PLATFORM}", platform_tenant=PLATFORM
@@ -129,6 +152,23 @@ def test_test_connection_recognises_an_application_access_policy(
 
     assert "An application access policy keeps Convene out of this mailbox" in page
     assert "Access to OData is disabled." in page
+
+
+def test_test_connection_advice_for_a_plain_access_denied_covers_rbac_for_applications(
+    outlook: OutlookWorld,
+) -> None:
+    # Consented, but no role reaches the mailbox: Exchange answers a plain "Access is
+    # denied", as it does for a mailbox outside an RBAC for Applications scope.
+    seed = platform_seed(consented=True)
+    seed["tenants"][0]["apps"][0]["applicationPermissions"] = []
+    outlook.emulator.reset(seed)
+
+    page = run_test_connection(outlook.browser(ADMIN))
+
+    assert "Convene is not allowed into this mailbox" in page
+    assert "Test-ServicePrincipalAuthorization -Resource " + SERVICE in page
+    assert "Do not also add an Entra application permission" in page
+    assert "application access policy" not in page
 
 
 def test_test_connection_recognises_a_wrong_client_secret(
@@ -187,10 +227,11 @@ def test_admin_consent_from_the_settings_page_lets_the_test_pass(
     assert landed.status_code == 302 and landed["Location"] == "/outlook/admin/"
     settings_page = admin.get("/outlook/admin/").content.decode()
     assert f"Admin consent granted in tenant {PLATFORM}" in settings_page
-    # What the admin had typed (not saved yet) is on the form again, once; nothing was saved.
+    # What the admin had typed (not saved yet) is on the form again, and stays there (a
+    # reload, another visit) until the settings are saved; nothing was saved meanwhile.
     assert f'name="service_mailbox" value="{SERVICE}"' in settings_page
     assert OutlookSettings.load().service_mailbox == ""
-    assert f'value="{SERVICE}"' not in admin.get("/outlook/admin/").content.decode()
+    assert f'value="{SERVICE}"' in admin.get("/outlook/admin/").content.decode()
     assert "Connection works" in run_test_connection(admin)
     entry = SyncLogEntry.objects.get(action="platform_admin_consent")
     assert entry.status == "granted"

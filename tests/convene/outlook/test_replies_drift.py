@@ -168,3 +168,67 @@ def test_only_the_events_managers_may_publish_again(live: OutlookWorld) -> None:
 
     assert response.status_code == 403
     assert CalendarLink.objects.get(event=event).state == LinkState.DELETED_IN_OUTLOOK
+
+
+def test_someone_added_in_outlook_stays_on_the_meeting_and_is_shown(live: OutlookWorld) -> None:
+    event = create_event(live, ALAN)
+    link = CalendarLink.objects.get(event=event)
+    subscribe(live)
+    alan_and_forwarded = [
+        *organizer_copy(live, event)["attendees"],
+        {
+            "emailAddress": {"address": "barbara@fabrikam.test", "name": "Barbara"},
+            "type": "required",
+        },
+    ]
+
+    edit_in_outlook(live, link.graph_id, {"attendees": alan_and_forwarded})
+    live.wait_until(
+        lambda: SyncLogEntry.objects.filter(action="outlook_only_attendees", event=event).exists(),
+        timeout=10,
+    )
+    services.enroll(event, live.people["edsger@contoso.test"], actor=None)
+    settle(live, event)
+
+    addresses = sorted(
+        a["emailAddress"]["address"] for a in organizer_copy(live, event)["attendees"]
+    )
+    assert addresses == [ALAN, "barbara@fabrikam.test", "edsger@contoso.test"]
+    assert drift_entries(event.pk) == []
+    page = live.browser(ADA).get(event.get_absolute_url()).content.decode()
+    assert "On the meeting in Outlook only" in page
+    assert "barbara@fabrikam.test" in page
+
+
+def test_drift_that_keeps_coming_back_is_stopped_and_flagged(live: OutlookWorld) -> None:
+    event = create_event(live, ALAN)
+    link = CalendarLink.objects.get(event=event)
+    subscribe(live)
+
+    for round_number in range(4):
+        edit_in_outlook(live, link.graph_id, {"subject": f"Rule says no ({round_number})"})
+        live.wait_until(
+            lambda n=round_number: (
+                len(drift_entries(event.pk)) > n
+                or SyncLogEntry.objects.filter(action="drift_repeating", event=event).exists()
+            ),
+            timeout=10,
+        )
+        settle_or_failing(live, event)
+
+    link.refresh_from_db()
+    assert len(drift_entries(event.pk)) == 3
+    assert link.state == LinkState.FAILING
+    assert "Outlook keeps changing subject" in link.last_error
+    assert organizer_copy(live, event)["subject"] == "Rule says no (3)", "not pushed back again"
+
+
+def settle_or_failing(world: OutlookWorld, event: object) -> None:
+    def quiet() -> bool:
+        link = CalendarLink.objects.get(event=event)
+        return link.state == LinkState.FAILING or (
+            link.state == LinkState.SYNCED and not link.is_behind and not link.queued_at
+        )
+
+    world.wait_until(quiet, timeout=15)
+    world.wait_idle()

@@ -71,6 +71,7 @@ def test_each_owned_property_changed_in_outlook_is_drift() -> None:
         "subject": "Renamed",
         "start": {"dateTime": "2030-07-01T17:00:00.0000000", "timeZone": "UTC"},
         "location": {"displayName": "Elsewhere"},
+        "attendees": READ["attendees"][1:],  # Alan, whom Convene invited, taken off
     }
     assert mapping.drifted_properties(SENT, changed) == [
         "subject",
@@ -88,6 +89,44 @@ def test_what_convene_never_sent_or_cannot_read_is_not_judged() -> None:
     }
     assert mapping.drifted_properties(SENT, custom_zone) == []
     assert mapping.drifted_properties({}, {"subject": "Anything"}) == []
+
+
+X500 = {
+    "type": "required",
+    "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+    "emailAddress": {
+        "name": "Room 5",
+        "address": "/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn=room5",
+    },
+}
+
+
+def test_people_added_in_outlook_and_non_smtp_entries_are_not_drift() -> None:
+    forwarded = {**READ, "attendees": [*READ["attendees"], X500]}
+    assert mapping.drifted_properties(SENT, forwarded) == []
+
+
+def test_an_invited_persons_type_changed_in_outlook_is_drift() -> None:
+    alan = {**READ["attendees"][0], "type": "required"}
+    assert mapping.drifted_properties(SENT, {**READ, "attendees": [alan]}) == ["attendees"]
+
+
+def test_outlook_only_attendees_are_those_convene_did_not_send() -> None:
+    kept = mapping.outlook_only_attendees(SENT, {**READ, "attendees": [*READ["attendees"], X500]})
+    assert [a["emailAddress"]["address"] for a in kept] == [
+        X500["emailAddress"]["address"],
+        "grace@contoso.test",
+    ]
+    assert "status" not in kept[0]
+
+
+def test_convenes_attendee_list_carries_the_outlook_only_ones_along() -> None:
+    kept = mapping.outlook_only_attendees(SENT, READ)
+    sent = mapping.with_outlook_only(SENT["attendees"], {mapping.OUTLOOK_ONLY_ATTENDEES: kept})
+    assert [a["emailAddress"]["address"] for a in sent] == [
+        "Alan@contoso.test",
+        "grace@contoso.test",
+    ]
 
 
 def test_times_in_windows_zones_are_read_as_instants() -> None:

@@ -42,11 +42,13 @@ def test_cancelling_at_microsoft(outlook: OutlookWorld) -> None:
     page = come_back(client, back)
 
     assert page.status_code == 400
-    assert b"You cancelled the Microsoft sign-in" in page.content
+    assert b"Microsoft did not give Convene access to your calendar" in page.content
     assert not OutlookConnection.objects.exists()
 
 
-def test_a_tenant_that_needs_admin_consent_gets_the_admin_link(outlook: OutlookWorld) -> None:
+def test_a_tenant_that_needs_admin_approval_gets_the_admin_link_and_a_message(
+    outlook: OutlookWorld,
+) -> None:
     outlook.emulator.control(
         "POST",
         "/seed",
@@ -72,13 +74,19 @@ def test_a_tenant_that_needs_admin_consent_gets_the_admin_link(outlook: OutlookW
         "olga@strict.test", "x", display_name="Olga", role=Role.ORGANIZER
     )
     client, auth_uri = start(outlook, "olga@strict.test")
+    # Entra's "Need admin approval" page: the only way on is back to Convene, access_denied.
     back = outlook.emulator.sign_in(auth_uri, "olga@strict.test")
+    assert parse_qs(urlsplit(back).query)["error"] == ["access_denied"]
 
     page = come_back(client, back)
 
+    text = page.content.decode()
     assert page.status_code == 400
-    assert b"Your organization must enable Convene first" in page.content
-    assert b"/v2.0/adminconsent?client_id=" + CLIENT_ID.encode() in page.content
+    assert "your organization only lets its administrators approve apps" in text
+    assert "/v2.0/adminconsent?client_id=" + CLIENT_ID in text
+    assert "Message to send your IT administrator" in text
+    assert "no application permission" in text
+    assert ".default" not in text
     assert not OutlookConnection.objects.exists()
 
 

@@ -192,3 +192,24 @@ def test_disconnecting_outlook_deletes_the_persons_subscription(live: OutlookWor
     assert response.status_code == 302
     assert at_microsoft(live) == []
     assert not Subscription.objects.filter(state="active").exists()
+
+
+def test_a_subscription_microsoft_cannot_validate_is_tried_again_with_growing_pauses(
+    outlook: OutlookWorld,
+) -> None:
+    # CONVENE_PUBLIC_URL (http://testserver) is not reachable: Microsoft's validation fails.
+    outlook.connect(ADA)
+    [event] = outlook.make_events(ADA, 1, attendees=[])
+    outlook.wait_synced(event.pk)
+    start = timezone.now()
+
+    def attempts_after(seconds: float) -> int:
+        subscriptions.maintain(tasks.enqueue_delta, now=start + timedelta(seconds=seconds))
+        return operations(outlook).get("subscriptions.create", 0)
+
+    assert attempts_after(0) == 1
+    assert attempts_after(30) == 1, "not every minute"
+    assert attempts_after(61) == 2
+    assert attempts_after(61 + 90) == 2, "the pause doubles"
+    assert attempts_after(61 + 121) == 3
+    assert not Subscription.objects.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from datetime import timedelta
@@ -277,3 +278,16 @@ def test_a_task_turned_away_just_as_the_lease_is_given_back_still_gets_the_chang
 
     assert holder_finished
     assert queued or pushed, "the change was left behind with no task to send it"
+
+
+def test_a_sync_is_one_line_at_info_and_routine_library_lines_stay_at_debug(
+    outlook: OutlookWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    outlook.connect(ADA)
+    with caplog.at_level("INFO"):
+        event = create_event(outlook)
+        outlook.wait_synced(event.pk)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert lines == [f"Outlook create of event {event.pk} in {ADA}: done"]
+    for library in ("huey", "httpx", "httpcore", "msal"):
+        assert logging.getLogger(library).getEffectiveLevel() == logging.WARNING

@@ -20,6 +20,10 @@ def attendee(world: World) -> list[object]:
     return [world.attendee.pk]
 
 
+def a_used_invitation(world: World) -> list[object]:
+    return ["MQ", "set-password-token-that-is-not-valid"]
+
+
 def missing_user(world: World) -> list[object]:
     return [MISSING]
 
@@ -31,6 +35,24 @@ CASES = (
     Case("profile", "get", "accounts:profile", EVERYONE),
     Case(
         "save profile", "post", "accounts:profile", EVERYONE_ACTS, data={"display_name": "Renamed"}
+    ),
+    Case(
+        "adopt the browser's time zone",
+        "post",
+        "accounts:adopt_time_zone",
+        (LOGIN, 204, 204, 204, 204, 204, 204),
+        data={"time_zone": "Europe/Berlin"},
+    ),
+    Case("adopt a time zone by GET", "get", "accounts:adopt_time_zone", NOT_ALLOWED),
+    # An invitation link that no longer works says so, to anyone; nothing changes.
+    Case("invitation link", "get", "accounts:set_password", (200,) * 7, args=a_used_invitation),
+    Case(
+        "choose a password with a void link",
+        "post",
+        "accounts:set_password",
+        (200,) * 7,
+        args=a_used_invitation,
+        data={"new_password1": "Long-enough-2030", "new_password2": "Long-enough-2030"},
     ),
     Case("users and roles", "get", "accounts:users", ADMINS),
     Case(

@@ -14,6 +14,7 @@ CASES = (
         data={"regular_users_may_create_events": "on"},
     ),
     Case("notices", "get", "core:notices", EVERYONE),
+    Case("favicon", "get", "core:favicon", (302,) * 7),
     # Staff only, by the Django admin's own check (Convene's admins are staff).
     Case("django admin", "get", "admin:index", (302, 302, 302, 302, 302, 302, 200)),
 )

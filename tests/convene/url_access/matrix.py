@@ -21,6 +21,8 @@ from convene.accounts.models import Role, User
 from convene.core.models import SiteSettings
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
+from convene.operations.heartbeat import PERIODIC_TASKS
+from convene.operations.models import WorkerHeartbeat
 from convene.outlook.models import CalendarLink, Job, LinkState, Mode, OutlookSettings
 
 VISITORS = (
@@ -137,6 +139,10 @@ def build_world(make_user: Callable[..., User]) -> World:
         params={"from": {**here, "mode": Mode.PLATFORM}, "to": here},
     )
     regular = make_user(Role.REGULAR, email="regular@example.test")
+    # A worker is alive and periodic tasks run, so the readiness probe answers 200 (and raises
+    # no alert).
+    WorkerHeartbeat.objects.create(worker="worker-of-the-matrix")
+    WorkerHeartbeat.objects.create(worker=PERIODIC_TASKS)
     people = {
         "regular": regular,
         "regular_when_allowed": regular,
@@ -207,7 +213,13 @@ def changed_tables(
 
 
 def all_cases() -> Iterator[Case]:
-    from url_access import accounts_table, core_table, events_table, outlook_table
+    from url_access import (
+        accounts_table,
+        core_table,
+        events_table,
+        operations_table,
+        outlook_table,
+    )
 
-    for table in (accounts_table, core_table, events_table, outlook_table):
+    for table in (accounts_table, core_table, events_table, operations_table, outlook_table):
         yield from table.CASES

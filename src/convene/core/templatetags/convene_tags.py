@@ -10,6 +10,7 @@ from django.forms import BoundField, Form
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from convene.core.extensions import panels
@@ -58,3 +59,12 @@ def zoned(moment: datetime | None, zone: str = "") -> str:
 def zoned_seconds(moment: datetime | None, zone: str = "") -> str:
     """Like ``zoned``, to the second (audit log, next attempts)."""
     return _zoned(moment, zone, "%H:%M:%S")
+
+
+@register.filter
+def email_breaks(address: str) -> SafeString:
+    """The address, escaped, in a span that may wrap only before "@" and dots (``<wbr>``), so
+    a narrow screen never splits it mid-word."""
+    escaped = str(escape(address)).replace("@", "<wbr>@").replace(".", "<wbr>.")
+    # Built from the escaped address and a fixed tag only.
+    return mark_safe(f'<span class="email-address">{escaped}</span>')  # noqa: S308

@@ -20,12 +20,14 @@ from django.utils import timezone
 
 from convene.outlook.inbound import reconcile
 from convene.outlook.inbound.subscriptions import needed_mailboxes
-from convene.outlook.microsoft.errors import SyncStateExpired
+from convene.outlook.mailboxes.connections import mark_mailbox_gone
+from convene.outlook.microsoft.errors import MailboxGone, SyncStateExpired
 from convene.outlook.models import (
     CalendarLink,
     DeltaCursor,
     LinkState,
     LogKind,
+    OutlookConnection,
     OutlookSettings,
     record,
 )
@@ -64,6 +66,17 @@ def read(
     )
     try:
         return _round(target, cursor, enqueue, retry_later, fresh=fresh, now=now)
+    except MailboxGone as exc:
+        # The organizer's mailbox itself is gone: marked once on their connection, as when a
+        # push finds it so (the platform's client reports a gone service mailbox otherwise).
+        owner = (
+            OutlookConnection.objects.filter(account_username__iexact=target.mailbox)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        if owner is not None:
+            mark_mailbox_gone(owner, str(exc))
+        return 0
     except SyncStateExpired as exc:
         record(
             LogKind.NOTIFICATION,

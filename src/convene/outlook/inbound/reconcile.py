@@ -19,25 +19,30 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from convene.accounts.models import User
+from convene.accounts.models import User, normalize_email
 from convene.events import services as event_services
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event, EventStatus
 from convene.outlook import links
 from convene.outlook.links import tell_organizer
+from convene.outlook.mailboxes.connections import mark_mailbox_gone
 from convene.outlook.microsoft import mapping
-from convene.outlook.microsoft.errors import NotFound
+from convene.outlook.microsoft.errors import MailboxGone, NotFound
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
     LinkState,
     LogKind,
+    OutlookConnection,
     OutlookSettings,
+    SyncLogEntry,
     record,
 )
 from convene.outlook.outbound import online_meetings, queueing, room_answers
@@ -106,18 +111,47 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
             return True
         try:
             graph_event = target.client.get_event(graph_id)
-        except NotFound:
-            links.deleted_in_outlook(link)
+        except MailboxGone as exc:
+            mark_mailbox_gone(link.event.created_by_id, str(exc))
+            return True
+        except NotFound as exc:
+            if exc.item_not_found:
+                links.deleted_in_outlook(link)
             return True
         drifted = mapping.drifted_properties(link.last_pushed, graph_event)
-        if drifted:
-            links.forget_drifted(link, drifted)
+        known_before = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES) or []
+        outlook_only = (
+            mapping.outlook_only_attendees(link.last_pushed, graph_event)
+            if "attendees" in link.last_pushed  # else Convene's own list is being resent
+            else known_before
+        )
+        if drifted or outlook_only != known_before:
+            links.note_outlook_copy(link, drifted, outlook_only)
+        if not drifted and graph_event.get("changeKey"):
+            links.seen_as_written(link, str(graph_event["changeKey"]))
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
     room_answers.read_answer(link.event, graph_event, target.client)
     online_meetings.note_if_present(link.event, graph_event)
-    if drifted:
+    if outlook_only != known_before:
+        addresses = [a["emailAddress"]["address"] for a in outlook_only]
+        record(
+            LogKind.DECISION,
+            "outlook_only_attendees",
+            message=(
+                "On the meeting in Outlook but not in Convene (left alone): "
+                f"{', '.join(addresses)}."
+                if addresses
+                else "Nobody is on the meeting in Outlook only any more."
+            ),
+            event_id=link.event_id,
+            mailbox=mailbox,
+            addresses=addresses,
+        )
+    if drifted and _drift_repeats(link):
+        _stop_pushing_back(link, drifted, mailbox)
+    elif drifted:
         record(
             LogKind.DECISION,
             "drift_overwritten",
@@ -134,6 +168,29 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
         # A sync that arrived while we held the lease stepped aside; run it now.
         enqueue(link.event_id, 0)
     return True
+
+
+# Outlook changing the same event back this often in a day is something in the mailbox (a rule,
+# an add-in, another sync tool) fighting Convene: pushing back again would only loop.
+DRIFT_REPEATS_PER_DAY = 3
+
+
+def _drift_repeats(link: CalendarLink) -> bool:
+    recent = SyncLogEntry.objects.filter(
+        event_id=link.event_id,
+        action="drift_overwritten",
+        created_at__gte=timezone.now() - timedelta(days=1),
+    )
+    return recent.count() >= DRIFT_REPEATS_PER_DAY
+
+
+def _stop_pushing_back(link: CalendarLink, drifted: list[str], mailbox: str) -> None:
+    reason = (
+        f"Outlook keeps changing {', '.join(drifted)} of this event ({DRIFT_REPEATS_PER_DAY} "
+        "times in a day): Convene stopped sending its version back. Look for a rule, add-in "
+        "or other tool changing the mailbox's events, then press Retry."
+    )
+    links.drift_repeating(link, reason, drifted)
 
 
 def _link(mailbox: str, graph_id: str) -> CalendarLink | None:
@@ -168,7 +225,7 @@ def apply_replies(
         # The room's answer is the booking's (``room_answers``), not a person's.
         if room is None or reply.email != room.room.email.lower()
     ]
-    users = {u.email: u for u in User.objects.filter(email__in=[r.email for r in found])}
+    users = people_by_address([r.email for r in found])
     for reply in found:
         user = users.get(reply.email)
         if not _is_new(event, reply, user):
@@ -185,6 +242,22 @@ def apply_replies(
                 user_id=user.pk if user else None,
                 mailbox=mailbox,
             )
+
+
+def people_by_address(addresses: list[str]) -> dict[str, User]:
+    """Convene's people by the lower-case addresses Outlook may show for them: their email
+    (Convene keeps it in lower case; Outlook's case varies) and, for people who connected
+    Outlook, the Microsoft account they connected (an alias of theirs when it differs)."""
+    wanted = {normalize_email(a) for a in addresses}
+    people = {u.email: u for u in User.objects.filter(email__in=wanted)}
+    connections = (
+        OutlookConnection.objects.annotate(address=Lower("account_username"))
+        .filter(address__in=wanted)
+        .select_related("user")
+    )
+    for connection in connections:
+        people.setdefault(connection.mailbox, connection.user)
+    return people
 
 
 def _is_new(event: Event, reply: mapping.Reply, user: User | None) -> bool:

@@ -4,8 +4,11 @@
 Convene event gets a subscription on its events; one about to expire is renewed well before it
 does; one that expired or disappeared is created again (and the mailbox read by delta, since
 changes may have been missed meanwhile); one no longer needed (integration off, mode switched,
-no events left) is deleted. Lifecycle notifications trigger the same steps at once, and a
-person disconnecting Outlook deletes theirs first.
+no events left: a mode switch, a handover, a deactivated organizer) is deleted at Microsoft,
+through the authorization it was made with; a deletion Microsoft does not confirm is retried
+every run (and shown on the sync dashboard) until it succeeds or the subscription expires.
+Lifecycle notifications trigger the same steps at once, and a person disconnecting Outlook
+deletes theirs first, while their authorization still works.
 
 Each subscription gets its own random ``clientState``. Only Microsoft keeps it; Convene stores
 its SHA-256 and checks every notification against that, in constant time.
@@ -26,7 +29,9 @@ from django.utils import timezone
 
 from convene.events.models import EventStatus
 from convene.outlook.inbound import reconcile
+from convene.outlook.mailboxes import connections, platform
 from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound
+from convene.outlook.microsoft.graph import GraphClient
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
@@ -36,17 +41,24 @@ from convene.outlook.models import (
     OutlookConnection,
     OutlookSettings,
     Subscription,
+    SyncLogEntry,
     record,
 )
 from convene.outlook.outbound import targets
 
-# Below the smallest maximum Microsoft has documented for event subscriptions (4,230 minutes),
-# so a renewal is never refused for asking too much.
+# Microsoft allows event subscriptions up to 10,080 minutes (under seven days; 4,230 in older
+# documentation); two days stays below every maximum it has documented, so a renewal is never
+# refused for asking too much.
 LIFETIME = timedelta(days=2)
 # Renew when less than this is left: a day of slack for a queue or Microsoft outage.
 RENEW_WHEN_LEFT = timedelta(days=1)
 # Removed rows are kept this long for the audit trail, then forgotten.
 KEEP_REMOVED = timedelta(days=7)
+# A refused creation (most often: Microsoft cannot reach the webhook over HTTPS, so validation
+# fails) is tried again after 1, 2, 4 ... minutes, at most every 6 hours, until one succeeds;
+# the delta read covers the mailbox meanwhile.
+CREATE_RETRY_FIRST = timedelta(minutes=1)
+CREATE_RETRY_MAX = timedelta(hours=6)
 CHANGE_TYPES = "created,updated,deleted"
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 
@@ -148,6 +160,7 @@ def maintain(read_mailbox: ReadMailbox, *, now: datetime | None = None) -> None:
     )
     for subscription in unneeded:
         remove(subscription, outlook, why="no longer needed")
+    retry_deletions(now)
     Subscription.objects.filter(
         state=Subscription.State.REMOVED, expires_at__lt=now - KEEP_REMOVED
     ).delete()
@@ -181,7 +194,15 @@ def ensure(
             _removed(current, "Microsoft no longer knows it")
     elif current is not None:
         _removed(current, "expired")
-    created = create(target, outlook, now=now)
+    if _creation_waits(target.mailbox, now):
+        return None
+    try:
+        created = create(target, outlook, now=now)
+    except AuthorizationLost:
+        raise
+    except MicrosoftError as exc:
+        _failed(target.mailbox, "create", exc, when=now)
+        return None
     if current is not None:
         # Changes made while no subscription was listening were not notified.
         read_mailbox(target.mailbox)
@@ -220,6 +241,7 @@ def create(target: targets.Target, outlook: OutlookSettings, *, now: datetime) -
         status="ok",
         message=f"Listening to changes until {subscription.expires_at:%Y-%m-%d %H:%M} UTC.",
         mailbox=target.mailbox,
+        when=now,
     )
     return subscription
 
@@ -242,25 +264,86 @@ def renew(subscription: Subscription, target: targets.Target, *, now: datetime) 
 
 
 def remove(subscription: Subscription, outlook: OutlookSettings, *, why: str) -> None:
-    """Delete it at Microsoft when still possible; it stops counting here either way (one
-    that cannot be deleted expires on its own, and its notifications are refused)."""
+    """Stop using it (its notifications are refused from now on) and delete it at Microsoft.
+    Reached through its own authorization (the organizer's connection, or the app's access
+    to the platform tenant), not through an event of the mailbox: after a mode switch or a
+    handover none may be left. When Microsoft cannot be told, it stays "being deleted",
+    is shown on the sync dashboard and tried again by ``maintain`` until it expires."""
+    changed = Subscription.objects.filter(
+        pk=subscription.pk, state=Subscription.State.ACTIVE
+    ).update(state=Subscription.State.REMOVING)
+    subscription.state = Subscription.State.REMOVING
+    if changed:
+        record(
+            LogKind.NOTIFICATION,
+            "unsubscribing",
+            message=f"Subscription no longer used: {why}.",
+            mailbox=subscription.mailbox,
+        )
+    delete_at_microsoft(subscription, outlook)
+
+
+def delete_at_microsoft(subscription: Subscription, outlook: OutlookSettings) -> bool:
+    """One attempt to delete a subscription Convene stopped using; True once it is gone."""
     try:
-        target = reconcile.mailbox_target(subscription.mailbox, outlook, subscription.mode)
-        if target is not None:
-            target.client.delete_subscription(subscription.graph_id)
+        client = subscription_client(subscription, outlook)
+        if client is None:
+            raise AuthorizationLost(
+                f"No Outlook authorization of {subscription.mailbox} is left to delete it with."
+            )
+        client.delete_subscription(subscription.graph_id)
     except NotFound:
-        pass
+        pass  # gone already (expired, or removed by Microsoft)
     except MicrosoftError as exc:
-        _failed(subscription.mailbox, "delete", exc)
-    _removed(subscription, why)
+        Subscription.objects.filter(pk=subscription.pk).update(last_error=str(exc)[:2000])
+        record(
+            LogKind.NOTIFICATION,
+            "subscription_delete",
+            status=str(exc.status or type(exc).__name__),
+            message=f"Could not delete the subscription at Microsoft (tried again): {exc}",
+            mailbox=subscription.mailbox,
+        )
+        return False
+    _removed(subscription, "deleted at Microsoft", previous=Subscription.State.REMOVING)
+    return True
+
+
+def subscription_client(subscription: Subscription, outlook: OutlookSettings) -> GraphClient | None:
+    """A Graph client with the authorization the subscription was made with."""
+    registration = AppRegistration.from_settings()
+    if subscription.mode == Mode.PLATFORM:
+        tenant = platform.tenant_for(subscription.mailbox, outlook)
+        return platform.client(registration.for_platform(), subscription.mailbox, tenant)
+    connection = subscription.connection or (
+        OutlookConnection.objects.filter(account_username__iexact=subscription.mailbox).first()
+    )
+    if connection is None:
+        return None
+    # Deleting Convene's own subscription is cleanup, allowed even for an organizer who left
+    # (whose events Convene no longer writes as them).
+    return connections.client(registration, connection)
+
+
+def retry_deletions(now: datetime) -> None:
+    """Subscriptions Convene stopped using that Microsoft has not deleted yet: try again; one
+    that has expired meanwhile is gone at Microsoft anyway."""
+    outlook = OutlookSettings.load()
+    for subscription in Subscription.objects.filter(state=Subscription.State.REMOVING):
+        if subscription.expires_at <= now:
+            _removed(subscription, "expired at Microsoft", previous=Subscription.State.REMOVING)
+        else:
+            delete_at_microsoft(subscription, outlook)
 
 
 def forget_connection(connection: OutlookConnection) -> None:
     """The person is disconnecting: delete their subscriptions while their tokens still work."""
     outlook = OutlookSettings.load()
     for subscription in Subscription.objects.filter(
-        mailbox=connection.mailbox, mode=Mode.ORGANIZER, state=Subscription.State.ACTIVE
+        Q(connection=connection) | Q(mailbox=connection.mailbox),
+        mode=Mode.ORGANIZER,
+        state=Subscription.State.ACTIVE,
     ):
+        subscription.connection = connection
         remove(subscription, outlook, why="Outlook disconnected")
 
 
@@ -305,10 +388,12 @@ def on_lifecycle(subscription_id: int, event: str, read_mailbox: ReadMailbox) ->
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _removed(subscription: Subscription, why: str) -> None:
-    changed = Subscription.objects.filter(
-        pk=subscription.pk, state=Subscription.State.ACTIVE
-    ).update(state=Subscription.State.REMOVED)
+def _removed(
+    subscription: Subscription, why: str, *, previous: str = Subscription.State.ACTIVE
+) -> None:
+    changed = Subscription.objects.filter(pk=subscription.pk, state=previous).update(
+        state=Subscription.State.REMOVED, last_error=""
+    )
     subscription.state = Subscription.State.REMOVED
     if changed:
         record(
@@ -319,7 +404,9 @@ def _removed(subscription: Subscription, why: str) -> None:
         )
 
 
-def _failed(mailbox: str, action: str, exc: MicrosoftError) -> None:
+def _failed(
+    mailbox: str, action: str, exc: MicrosoftError, *, when: datetime | None = None
+) -> None:
     Subscription.objects.filter(mailbox=mailbox, state=Subscription.State.ACTIVE).update(
         last_error=str(exc)[:2000]
     )
@@ -329,7 +416,38 @@ def _failed(mailbox: str, action: str, exc: MicrosoftError) -> None:
         status=str(exc.status or type(exc).__name__),
         message=str(exc),
         mailbox=mailbox,
+        when=when,
     )
+
+
+def _creation_waits(mailbox: str, now: datetime) -> bool:
+    """Whether the mailbox's last refused creations ask for more time before the next one.
+
+    The audit log is the memory (shared by every worker): the refusals since the last
+    subscription created there, the newest first.
+    """
+    recent = (
+        SyncLogEntry.objects.filter(
+            kind=LogKind.NOTIFICATION, mailbox=mailbox, action__in=_CREATION_OUTCOMES
+        )
+        .order_by("-created_at", "-id")
+        .values_list("action", "created_at")[:12]
+    )
+    refusals = 0
+    last_refusal: datetime | None = None
+    at: datetime
+    for action, at in recent:
+        if action == "subscribed":
+            break
+        refusals += 1
+        last_refusal = last_refusal or at
+    if last_refusal is None:
+        return False
+    wait: timedelta = min(CREATE_RETRY_FIRST * 2 ** (refusals - 1), CREATE_RETRY_MAX)
+    return bool(now < last_refusal + wait)
+
+
+_CREATION_OUTCOMES = ("subscribed", "subscription_create")
 
 
 def _graph_time(moment: datetime) -> str:

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 from convene.outlook import tasks
 from convene.outlook.inbound import noted_changes, subscriptions
 from convene.outlook.models import Subscription
+from convene.outlook.operations.metrics import observed
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,14 @@ Accept = Callable[[Verified], int]
 
 @csrf_exempt  # Microsoft cannot hold a CSRF token; the clientState is the check
 @require_POST
+@observed("notifications")
 def notifications(request: HttpRequest) -> HttpResponse:
     return _receive(request, _change)
 
 
 @csrf_exempt
 @require_POST
+@observed("lifecycle")
 def lifecycle(request: HttpRequest) -> HttpResponse:
     return _receive(request, _lifecycle)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
@@ -21,6 +22,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from convene.accounts.models import Role, User
+from convene.core.notices import notify
 from convene.outlook.mailboxes import limits
 from convene.outlook.microsoft import crypto, graph, identity
 from convene.outlook.microsoft.errors import AuthorizationLost, Transient
@@ -177,7 +180,8 @@ def access_token(
             raise
         if got.rotated_cache is not None:
             OutlookConnection.objects.filter(pk=connection_id).update(
-                encrypted_token_cache=crypto.encrypt(got.rotated_cache)
+                encrypted_token_cache=crypto.encrypt(got.rotated_cache),
+                tokens_refreshed_at=timezone.now(),
             )
         return got
     finally:
@@ -186,6 +190,31 @@ def access_token(
 
 def mark_authorization_lost(connection: OutlookConnection, reason: str) -> None:
     """Record the loss and tell the person, once per loss."""
+    _mark_unusable(connection, reason, "authorization_lost", _tell_authorization_lost)
+
+
+def mark_refused_by_graph(user_id: int, reason: str) -> None:
+    """Graph refused a freshly issued access token too (a second 401): the identity platform
+    still issues tokens, but Graph will not take them (sessions revoked with continuous
+    access evaluation, a blocked account). Only the person, or an admin, can fix that."""
+    connection = OutlookConnection.objects.filter(user_id=user_id).first()
+    if connection is not None:
+        mark_authorization_lost(connection, reason)
+
+
+def mark_mailbox_gone(user_id: int, reason: str) -> None:
+    """Microsoft 365 no longer serves the person's mailbox (Exchange Online licence removed,
+    mailbox disabled, user deleted): every event in it would fail the same way. Marked once,
+    like a lost authorization (their events wait, nothing retries), and the admins (who alone
+    can restore it) and the person are told once, not once per event."""
+    connection = OutlookConnection.objects.filter(user_id=user_id).first()
+    if connection is not None:
+        _mark_unusable(connection, reason, "mailbox_gone", _tell_mailbox_gone)
+
+
+def _mark_unusable(
+    connection: OutlookConnection, reason: str, action: str, tell: Callable[[int], None]
+) -> None:
     _valid_tokens.forget(connection.pk)
     with transaction.atomic():
         first_time = (
@@ -202,13 +231,13 @@ def mark_authorization_lost(connection: OutlookConnection, reason: str) -> None:
             return
         record(
             LogKind.AUTHORIZATION,
-            "authorization_lost",
+            action,
             status="needs_authorization",
             user_id=connection.user_id,
             mailbox=connection.mailbox,
             message=reason,
         )
-        transaction.on_commit(lambda: _tell_authorization_lost(connection.user_id))
+        transaction.on_commit(lambda: tell(connection.user_id))
 
 
 def _tell_authorization_lost(user_id: int) -> None:
@@ -228,6 +257,24 @@ def _tell_authorization_lost(user_id: int) -> None:
     except OSError:
         # The in-app banner still tells them; a mail outage must not break sync.
         log.warning("Could not email user %s about lost Outlook authorization", user_id)
+
+
+def _tell_mailbox_gone(user_id: int) -> None:
+    connection = OutlookConnection.objects.select_related("user").filter(user_id=user_id).first()
+    if connection is None:
+        return
+    person = connection.user
+    mailbox = connection.mailbox or connection.account_username
+    text = (
+        f"Microsoft 365 no longer serves the Outlook mailbox {mailbox} of {person.name} "
+        "(Exchange Online licence removed, mailbox disabled or user deleted). Their events "
+        "wait in Convene; once the mailbox is back, they reconnect Outlook and everything "
+        "reaches it."
+    )
+    for admin in User.objects.filter(role=Role.ADMIN, is_active=True):
+        notify(admin, text, url="/outlook/admin/sync/", email_subject="Outlook mailbox unavailable")
+    if person.is_active and person.role != Role.ADMIN:
+        notify(person, text, url="/outlook/connect/", email_subject="Outlook mailbox unavailable")
 
 
 def _take_lease(connection_id: int) -> None:

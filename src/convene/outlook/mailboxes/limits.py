@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from convene.outlook.microsoft.errors import Transient
@@ -37,6 +37,8 @@ from convene.outlook.models import MailboxPause, MailboxSlot
 CONCURRENCY = 4
 # How long a request may wait for a slot before the sync gives the event back to the queue.
 MAX_WAIT_SECONDS = 60.0
+# 429s closer together than this (after a pause ran out) count as one run of throttling.
+THROTTLING_RUN_GAP = timedelta(minutes=2)
 
 
 @contextmanager
@@ -115,14 +117,23 @@ def _local_gatherer(mailbox: str) -> threading.Lock:
 
 def pause(mailbox: str, seconds: float) -> None:
     """Microsoft throttled this mailbox: hold every worker's requests back for ``seconds``."""
-    until = timezone.now() + timedelta(seconds=seconds)
+    now = timezone.now()
+    until = now + timedelta(seconds=seconds)
     key = mailbox.lower()
+    # A 429 well after the last pause ran out starts a new run of throttling.
+    MailboxPause.objects.filter(mailbox=key, until__lt=now - THROTTLING_RUN_GAP).update(
+        throttled_since=now
+    )
     updated = MailboxPause.objects.filter(mailbox=key, until__lt=until).update(until=until)
     if not updated and not MailboxPause.objects.filter(mailbox=key).exists():
         try:
             MailboxPause.objects.create(mailbox=key, until=until)
         except IntegrityError:
             MailboxPause.objects.filter(mailbox=key, until__lt=until).update(until=until)
+    MailboxPause.objects.filter(mailbox=key).update(
+        throttled_answers=F("throttled_answers") + 1,
+        throttled_seconds=F("throttled_seconds") + seconds,
+    )
 
 
 def paused_for(mailbox: str) -> float:

@@ -28,6 +28,7 @@ from convene.outlook.microsoft import graph, identity
 from convene.outlook.microsoft.errors import (
     AccessDenied,
     AuthorizationLost,
+    MailboxGone,
     MicrosoftError,
     NotFound,
     Rejected,
@@ -129,13 +130,11 @@ def _app_only(call: Callable[[], T]) -> T:
         raise Rejected(
             f"Microsoft refused Convene's app-only access: {exc}", status=exc.status, code=exc.code
         ) from exc
-    except NotFound as exc:
-        if graph.mailbox_missing(exc):
-            # Not "deleted in Outlook": the whole mailbox is unknown, which only the admin fixes.
-            raise Rejected(
-                f"The mailbox was not found: {exc}", status=exc.status, code=exc.code
-            ) from exc
-        raise
+    except MailboxGone as exc:
+        # Not "deleted in Outlook": the whole mailbox is unknown, which only the admin fixes.
+        raise Rejected(
+            f"The mailbox was not found: {exc}", status=exc.status, code=exc.code
+        ) from exc
     except identity.UNAVAILABLE as exc:
         # MSAL reaches the identity platform while it builds its app object (discovery).
         raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
@@ -238,9 +237,11 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
         diagnosis.problem = "secret"
         diagnosis.title = "Microsoft refused Convene's client secret or certificate"
         diagnosis.explanation = (
-            "OUTLOOK_CLIENT_SECRET (or OUTLOOK_CLIENT_CERTIFICATE) does not match the app "
-            "registration, or it has expired. Create a new secret under Certificates & secrets "
-            "in Microsoft Entra, set it in Convene's environment and restart Convene."
+            "OUTLOOK_PLATFORM_CLIENT_SECRET or OUTLOOK_PLATFORM_CLIENT_CERTIFICATE (with a "
+            "single registration: OUTLOOK_CLIENT_SECRET or OUTLOOK_CLIENT_CERTIFICATE) does not "
+            "match the app registration, or it has expired. Create a new secret under "
+            "Certificates & secrets in Microsoft Entra, set it in Convene's environment and "
+            "restart Convene."
         )
     elif identity.consent_missing(exc):
         diagnosis.problem = "consent"
@@ -265,23 +266,33 @@ def _explain(diagnosis: Diagnosis, step: str, exc: MicrosoftError) -> None:
             "serves (wrong address, no Exchange Online licence, or a mailbox of another tenant)."
         )
     elif graph.kept_out_by_access_policy(exc):
+        # The answer Microsoft documents for a mailbox outside an application access policy.
         diagnosis.problem = "policy"
         diagnosis.title = "An application access policy keeps Convene out of this mailbox"
         diagnosis.explanation = (
-            "Exchange Online restricts Convene (application access policy or RBAC for "
-            f"Applications) to other mailboxes. Add {diagnosis.mailbox} to the policy's "
-            "security group or management scope; changes take up to 30 minutes."
+            "An Exchange Online application access policy restricts Convene to other "
+            f"mailboxes. Add {diagnosis.mailbox} to the policy's mail-enabled security group "
+            "(Test-ApplicationAccessPolicy shows the result); changes take 30 minutes or more."
         )
     elif isinstance(exc, AccessDenied):
+        # A plain "Access is denied": Microsoft documents no message that tells RBAC for
+        # Applications apart from a missing Entra permission, so the advice covers both, and
+        # never tells an RBAC set-up to add the tenant-wide Entra permission.
         diagnosis.problem = "permission"
         diagnosis.title = (
             "Convene may not write this calendar"
             if step == "write"
-            else "Convene has no calendar permission in this tenant"
+            else "Convene is not allowed into this mailbox"
         )
         diagnosis.explanation = (
-            "The app registration needs the application permission Calendars.ReadWrite, "
-            "granted by an administrator of the platform's tenant (admin consent)."
+            "With RBAC for Applications (recommended): the role assignment “Application "
+            "Calendars.ReadWrite” of Convene's platform registration must be scoped to include "
+            f"{diagnosis.mailbox}; Test-ServicePrincipalAuthorization -Resource "
+            f"{diagnosis.mailbox} shows whether it is (InScope). Do not also add an Entra "
+            "application permission: it would open every mailbox of the tenant. Without RBAC "
+            "for Applications: the platform registration needs the Microsoft Graph "
+            "application permission Calendars.ReadWrite, granted by an administrator of the "
+            "platform's tenant (admin consent). Changes take 30 minutes or more."
         )
     else:
         diagnosis.problem = "other"

@@ -7,6 +7,19 @@ codes or message text.
 
 from __future__ import annotations
 
+# Microsoft's error codes (``error.code``) that decide what a failure means; compared without
+# regard to case, since Graph spells some both ways (``SyncStateNotFound``/``syncStateNotFound``).
+# The event itself is not in the mailbox (deleted, or never there).
+ITEM_NOT_FOUND_CODES = frozenset({"erroritemnotfound", "itemnotfound"})
+# The whole mailbox is unreachable, not the event: no Exchange Online licence any more, a
+# disabled, soft-deleted or on-premises mailbox, or a user that no longer exists.
+MAILBOX_GONE_CODES = frozenset({"mailboxnotenabledforrestapi", "errorinvaliduser"})
+# A delta token Graph will not continue from: documented as "40X-series" errors with codes such
+# as syncStateNotFound / resyncRequired; 400 InvalidDeltaToken is seen from real tenants.
+SYNC_STATE_CODES = frozenset(
+    {"syncstatenotfound", "resyncrequired", "invaliddeltatoken", "syncstateinvalid"}
+)
+
 
 class MicrosoftError(Exception):
     """A call to Microsoft failed. ``code`` is Microsoft's error code when it sent one."""
@@ -58,7 +71,17 @@ class AccessDenied(MicrosoftError):
 
 
 class NotFound(MicrosoftError):
-    """404: the event (or mailbox) is gone; for an event, usually deleted in Outlook."""
+    """404: something is not there. Only ``ErrorItemNotFound`` says the event is (deleted in
+    Outlook); see ``MailboxGone`` for the mailbox itself."""
+
+    @property
+    def item_not_found(self) -> bool:
+        return self.code.lower() in ITEM_NOT_FOUND_CODES
+
+
+class MailboxGone(NotFound):
+    """404 about the mailbox, not the event (``MailboxNotEnabledForRESTAPI``,
+    ``ErrorInvalidUser``): every event in it fails the same way until an admin restores it."""
 
 
 class Rejected(MicrosoftError):
@@ -66,4 +89,5 @@ class Rejected(MicrosoftError):
 
 
 class SyncStateExpired(MicrosoftError):
-    """410 on a delta link: start a fresh full read."""
+    """A delta link Graph will not continue from (410, or a sync-state error code with any
+    status): start a fresh full read."""

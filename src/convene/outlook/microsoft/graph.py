@@ -24,8 +24,11 @@ import httpx
 from django.conf import settings
 
 from convene.outlook.microsoft.errors import (
+    MAILBOX_GONE_CODES,
+    SYNC_STATE_CODES,
     AccessDenied,
     AuthorizationLost,
+    MailboxGone,
     MicrosoftError,
     NotFound,
     NotSent,
@@ -141,6 +144,20 @@ class GraphClient:
         params = {"$select": ",".join(select)} if select else None
         return self._json("GET", f"{self._root}{event_path(event_id)}", params=params)
 
+    def find_events_by_property(self, property_id: str, value: str) -> list[JSON]:
+        """Events of the mailbox whose single-value extended property ``property_id`` holds
+        ``value`` (Convene stamps its event id on every copy it creates)."""
+        quoted = value.replace("'", "''")
+        params = {
+            "$filter": (
+                f"singleValueExtendedProperties/Any(ep: ep/id eq '{property_id}' "
+                f"and ep/value eq '{quoted}')"
+            )
+        }
+        answer = self._json("GET", f"{self._root}/events", params=params)
+        found: list[JSON] = answer.get("value") or []
+        return found
+
     def cancel_event(self, event_id: str, comment: str) -> None:
         self.call(Call.cancel_event(event_id, comment))
 
@@ -163,6 +180,27 @@ class GraphClient:
         while True:
             page = self._json(
                 "GET", url, params=params, headers={"Prefer": "odata.maxpagesize=100"}
+            )
+            yield page
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            url, params = next_link, None
+
+    def calendar_view(
+        self, start: str, end: str, select: tuple[str, ...], page_size: int
+    ) -> Iterator[JSON]:
+        """Yield each page of the events shown between ``start`` and ``end`` (only the
+        ``select``ed properties, up to ``page_size`` a page)."""
+        url = f"{self._root}/calendarView"
+        params: dict[str, str] | None = {
+            "startDateTime": start,
+            "endDateTime": end,
+            "$select": ",".join(select),
+        }
+        while True:
+            page = self._json(
+                "GET", url, params=params, headers={"Prefer": f"odata.maxpagesize={page_size}"}
             )
             yield page
             next_link = page.get("@odata.nextLink")
@@ -291,19 +329,18 @@ class GraphClient:
             raise error_from_response(response)
 
 
-# Codes Exchange answers when the mailbox itself, not an event, is missing.
-MAILBOX_MISSING = frozenset({"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"})
-# How Exchange says an application access policy (or RBAC for Applications) keeps the app out.
+# The answer Microsoft documents for a mailbox outside an application access policy (RBAC for
+# Applications documents no message of its own).
 _ACCESS_POLICY_MESSAGE = "Access to OData is disabled"
 
 
 def mailbox_missing(error: MicrosoftError) -> bool:
     """The whole mailbox is unknown to Exchange (not just one event in it)."""
-    return error.code in MAILBOX_MISSING
+    return isinstance(error, MailboxGone) or error.code.lower() in MAILBOX_GONE_CODES
 
 
 def kept_out_by_access_policy(error: MicrosoftError) -> bool:
-    """An application access policy (or RBAC for Applications) keeps the app out."""
+    """An application access policy keeps the app out of the mailbox."""
     return isinstance(error, AccessDenied) and _ACCESS_POLICY_MESSAGE in str(error)
 
 
@@ -318,10 +355,15 @@ def error_from_response(response: httpx.Response) -> MicrosoftError:
         return NotSent(text, status=status, code=code)
     if status >= 500 or status == 408:
         return Transient(text, status=status, code=code, retry_after=retry_after)
+    if code.lower() in SYNC_STATE_CODES or (status == 410 and not code):
+        # Decided by the code, whatever the status: Graph answers these with 400 or 410.
+        return SyncStateExpired(text, status=status, code=code)
     if status == 401:
         return AuthorizationLost(text, status=status, code=code)
     if status == 403:
         return AccessDenied(text, status=status, code=code)
+    if status == 404 and code.lower() in MAILBOX_GONE_CODES:
+        return MailboxGone(text, status=status, code=code)
     if status == 404:
         return NotFound(text, status=status, code=code)
     if status == 410:

@@ -29,12 +29,23 @@ from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, 
 from convene.outlook.microsoft.registration import AppRegistration
 
 # MSAL's debug log holds token request bodies (authorization codes, PKCE verifiers, refresh
-# tokens): whatever level the site logs at, MSAL never logs below INFO.
-logging.getLogger("msal").setLevel(logging.INFO)
+# tokens): whatever level the site logs at, MSAL never logs below INFO (settings keep its
+# routine INFO lines out too, at WARNING).
+_msal_log = logging.getLogger("msal")
+_msal_log.setLevel(max(_msal_log.getEffectiveLevel(), logging.INFO))
 
 # Delegated permissions Convene asks for; MSAL adds openid, profile and offline_access itself.
 DELEGATED_SCOPES = ["Calendars.ReadWrite", "User.Read"]
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
+# What an organization's admin approves for organizer calendars: the same delegated scopes,
+# named. Never /.default: that asks for every permission on the registration, application
+# permissions included (read and write of every calendar in the organization).
+ORGANIZER_CONSENT_SCOPES = [
+    *(f"https://graph.microsoft.com/{scope}" for scope in DELEGATED_SCOPES),
+    "offline_access",
+    "openid",
+    "profile",
+]
 
 # Errors after which only the person can restore access (identity platform error codes).
 _LOST = {"invalid_grant", "interaction_required", "consent_required", "login_required"}
@@ -54,9 +65,12 @@ UNAVAILABLE = (requests.RequestException, msal.exceptions.MsalServiceError)
 class SignInError(MicrosoftError):
     """A sign-in that cannot complete; ``reason`` picks the page that explains what to do."""
 
-    def __init__(self, reason: str, message: str, *, code: str = "") -> None:
+    def __init__(self, reason: str, message: str, *, code: str = "", return_to: str = "") -> None:
         super().__init__(message, code=code)
         self.reason = reason
+        # Where the person was going when the sign-in started (e.g. their event form with its
+        # draft), when known: every way out of a failed sign-in leads back there.
+        self.return_to = return_to
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,17 @@ def finish_sign_in(
         )
     if entry["user_id"] != user_id:
         raise SignInError("state", "This sign-in was started by another account.")
+    try:
+        return _redeem(registration, entry, params)
+    except SignInError as exc:
+        exc.return_to = str(entry["return_to"])
+        raise
+
+
+def _redeem(
+    registration: AppRegistration, entry: dict[str, Any], params: dict[str, str]
+) -> SignedIn:
+    """The second half of ``finish_sign_in``: Microsoft's answer for a sign-in started here."""
     if "error" in params:
         raise _callback_error(params)
     try:
@@ -152,13 +177,24 @@ def finish_sign_in(
 
 
 def admin_consent_url(
-    registration: AppRegistration, tenant: str, redirect_uri: str, state: str | None = None
+    registration: AppRegistration,
+    tenant: str,
+    redirect_uri: str,
+    state: str | None = None,
+    *,
+    application: bool = False,
 ) -> str:
-    """The page where a tenant's admin grants Convene its permissions for the whole tenant."""
+    """The page where a tenant's admin grants Convene its permissions for the whole tenant.
+
+    Organizer calendars (the default) name the delegated scopes; ``application`` (the platform
+    calendar's own registration, in its own tenant) asks for ``/.default``, the only way to
+    request an application permission.
+    """
+    scopes = APP_SCOPES if application else ORGANIZER_CONSENT_SCOPES
     query = urlencode(
         {
             "client_id": registration.client_id,
-            "scope": "https://graph.microsoft.com/.default",
+            "scope": " ".join(scopes),
             "redirect_uri": redirect_uri,
             "state": state or secrets.token_urlsafe(16),
         }
@@ -167,7 +203,12 @@ def admin_consent_url(
 
 
 def admin_consent_page(
-    registration: AppRegistration, tenant: str, redirect_uri: str, state: str
+    registration: AppRegistration,
+    tenant: str,
+    redirect_uri: str,
+    state: str,
+    *,
+    application: bool = False,
 ) -> str:
     """``admin_consent_url`` on the host that serves Microsoft's sign-in pages.
 
@@ -175,7 +216,7 @@ def admin_consent_page(
     production, the emulator's browser port locally. If discovery fails the plain URL is
     returned and Microsoft's page explains the problem (an unknown tenant, say).
     """
-    url = admin_consent_url(registration, tenant, redirect_uri, state)
+    url = admin_consent_url(registration, tenant, redirect_uri, state, application=application)
     try:
         authorize = urlsplit(_app(registration, tenant=tenant).authority.authorization_endpoint)
     except (ValueError, *UNAVAILABLE):

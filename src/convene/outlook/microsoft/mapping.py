@@ -91,6 +91,21 @@ def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:
     }
 
 
+def accepted_from(found: JSON, desired: JSON) -> JSON:
+    """The part of ``desired`` an Outlook copy already holds, in meaning: what Convene may
+    take as accepted for a copy it created but never heard back about, so that only the rest
+    is sent again."""
+    drifted = set(drifted_properties(desired, found))
+    accepted: JSON = {}
+    for name, value in desired.items():
+        if name in OWNED_PROPERTIES:
+            if name not in drifted and found.get(name) is not None:
+                accepted[name] = value
+        elif found.get(name) == value:
+            accepted[name] = value
+    return accepted
+
+
 def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
     """Properties whose desired value differs from what Outlook last accepted.
 
@@ -228,9 +243,54 @@ def drifted_properties(last_accepted: JSON, graph_event: JSON) -> list[str]:
             # a body that no longer holds Convene's text has been edited.
             if ours not in theirs:
                 drifted.append(name)
+        elif name == "attendees":
+            # Only the people Convene invited count: someone added in Outlook (a forwarded
+            # invitation) or an entry Exchange keeps without an SMTP address (X.500) is left
+            # alone, and never makes Convene push its list back.
+            if not ours <= theirs:
+                drifted.append(name)
         elif ours != theirs:
             drifted.append(name)
     return drifted
+
+
+# Where a link keeps the attendees Outlook has and Convene did not send (``last_pushed`` is
+# Convene's record of the copy): sent along whenever Convene sends its attendee list, which
+# replaces Outlook's, so that they stay on the meeting.
+OUTLOOK_ONLY_ATTENDEES = "outlookOnlyAttendees"
+
+
+def outlook_only_attendees(last_accepted: JSON, graph_event: JSON) -> list[JSON]:
+    """Attendees of Outlook's copy that Convene did not send (sorted by address): people added
+    in Outlook, entries without an SMTP address."""
+    sent = {_address(a) for a in last_accepted.get("attendees") or []}
+    kept = []
+    for attendee in graph_event.get("attendees") or []:
+        address = _address(attendee)
+        if not address or address in sent:
+            continue
+        email = attendee.get("emailAddress") or {}
+        kept.append(
+            {
+                "emailAddress": {
+                    "address": str(email.get("address") or ""),
+                    "name": str(email.get("name") or ""),
+                },
+                "type": str(attendee.get("type") or "required"),
+            }
+        )
+    return sorted(kept, key=_address)
+
+
+def with_outlook_only(attendees: list[JSON], last_accepted: JSON) -> list[JSON]:
+    """Convene's attendee list plus those kept from Outlook (see ``OUTLOOK_ONLY_ATTENDEES``)."""
+    ours = {_address(a) for a in attendees}
+    kept = [a for a in last_accepted.get(OUTLOOK_ONLY_ATTENDEES) or [] if _address(a) not in ours]
+    return [*attendees, *kept]
+
+
+def _address(attendee: Any) -> str:
+    return str(((attendee or {}).get("emailAddress") or {}).get("address") or "").strip().lower()
 
 
 def _meaning(name: str, value: Any) -> Any:
@@ -244,13 +304,7 @@ def _meaning(name: str, value: Any) -> Any:
     if name == "location":
         return str((value or {}).get("displayName") or "").strip()
     if name == "attendees":
-        return frozenset(
-            (
-                str((a.get("emailAddress") or {}).get("address") or "").strip().lower(),
-                str(a.get("type") or "required"),
-            )
-            for a in value or []
-        )
+        return frozenset((_address(a), str(a.get("type") or "required")) for a in value or [])
     return value
 
 

@@ -6,7 +6,7 @@ and tests can point them at an emulator without touching global settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,12 @@ class AppRegistration:
     # Extra CA to trust for the identity platform and Graph (the local emulator's); None = system.
     ca_bundle: str | None = None
     public_url: str = "http://localhost:8000"
+    # The platform calendar's own registration (application access, single tenant), so the
+    # organizer registration that customers' admins consent to never holds an application
+    # permission. Empty: platform mode uses the registration above.
+    platform_client_id: str = ""
+    platform_client_secret: str = ""
+    platform_client_certificate_path: str = ""
 
     @classmethod
     def from_settings(cls) -> AppRegistration:
@@ -43,11 +49,32 @@ class AppRegistration:
             problems.append(
                 f"OUTLOOK_CLIENT_CERTIFICATE: no file at {self.client_certificate_path}."
             )
+        if self.platform_client_id and not (
+            self.platform_client_secret or self.platform_client_certificate_path
+        ):
+            problems.append(
+                "OUTLOOK_PLATFORM_CLIENT_ID is set but neither OUTLOOK_PLATFORM_CLIENT_SECRET "
+                "nor OUTLOOK_PLATFORM_CLIENT_CERTIFICATE is."
+            )
         if self.ca_bundle and not Path(self.ca_bundle).is_file():
             problems.append(f"OUTLOOK_CA_BUNDLE: no file at {self.ca_bundle}.")
         if not self.public_url.startswith(("https://", "http://")):
             problems.append("CONVENE_PUBLIC_URL must be an http(s) URL.")
         return problems
+
+    def for_platform(self) -> AppRegistration:
+        """The registration the platform calendar uses (its own when one is configured)."""
+        if not self.platform_client_id:
+            return self
+        return replace(
+            self,
+            client_id=self.platform_client_id,
+            client_secret=self.platform_client_secret,
+            client_certificate_path=self.platform_client_certificate_path,
+            platform_client_id="",
+            platform_client_secret="",
+            platform_client_certificate_path="",
+        )
 
     def client_credential(self) -> str | dict[str, Any]:
         if not self.client_certificate_path:

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from convene.core.text import counted
 from convene.events.models import Event
 from convene.outlook import links
 from convene.outlook.mailboxes import connections, platform
@@ -242,7 +243,7 @@ def resume(job: Job, *, actor_id: int, enqueue_job: Callable[[int], None]) -> in
             record(
                 LogKind.DECISION,
                 f"{rules.name}_resumed",
-                message=f"Trying {count} event(s) again.",
+                message=f"Trying {counted(count, 'event')} again.",
                 user_id=actor_id,
                 job=job.pk,
             )
@@ -390,7 +391,7 @@ def _old_copy_client(step: MoveStep) -> GraphClient:
     registration = AppRegistration.from_settings()
     if step.from_mode == Mode.PLATFORM:
         tenant = platform.tenant_for(step.from_mailbox, OutlookSettings.load())
-        return platform.client(registration, step.from_mailbox, tenant)
+        return platform.client(registration.for_platform(), step.from_mailbox, tenant)
     connection = (
         connections.usable_connection(step.from_organizer_id)
         if step.from_organizer_id is not None
@@ -457,19 +458,31 @@ def _finish(job_id: int) -> None:
     job = Job.objects.get(pk=job_id)
     if job.state == Job.State.DONE:
         return
-    message = f"{job.done} of {job.total} event(s) moved."
+    # The page's progress line already says how many moved; the message adds what went wrong.
+    problems = []
     old_copies = job.steps.filter(state=MoveStep.State.OLD_COPY_LEFT).count()
     if old_copies:
-        message += (
-            f" {old_copies} old copy(ies) could not be cancelled by Convene (the old "
-            "organizer's authorization is gone; see below)."
+        problems.append(
+            f"{counted(old_copies, 'old copy', 'old copies')} could not be cancelled by Convene "
+            "(the old organizer's authorization is gone; see below)."
         )
     if job.failed:
-        message += f" {job.failed} stayed where they were (see below); “Resume” tries them again."
+        where = "it was" if job.failed == 1 else "they were"
+        problems.append(
+            f"{counted(job.failed, 'event')} stayed where {where} (see below); "
+            "“Resume” tries again."
+        )
+    message = " ".join(problems)
     Job.objects.filter(pk=job_id).update(
         state=Job.State.DONE, finished_at=timezone.now(), message=message
     )
-    record(LogKind.DECISION, f"{rules_for(job).name}_finished", message=message, job=job_id)
+    moved = f"{job.done} of {counted(job.total, 'event')} moved."
+    record(
+        LogKind.DECISION,
+        f"{rules_for(job).name}_finished",
+        message=f"{moved} {message}".strip(),
+        job=job_id,
+    )
 
 
 def _take_lease(job_id: int, *, renew: bool = False) -> bool:

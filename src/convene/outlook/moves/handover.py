@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from convene.accounts.models import Role, User, normalize_email
 from convene.core.notices import notify
+from convene.core.text import counted
 from convene.events import services as event_services
 from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus
 from convene.outlook import links
@@ -105,8 +106,8 @@ def on_deactivated(user: User) -> int:
     if not count:
         return 0
     message = (
-        f"{user.name} ({user.email}) was deactivated: {count} upcoming event(s) in their "
-        "Outlook calendar need a new organizer."
+        f"{user.name} ({user.email}) was deactivated: {counted(count, 'upcoming event')} in "
+        f"their Outlook calendar {'needs' if count == 1 else 'need'} a new organizer."
     )
     record(LogKind.DECISION, "organizer_left", message=message, user_id=user.pk)
     url = reverse("outlook:handover", args=[user.pk])
@@ -122,7 +123,7 @@ def on_reactivated(user: User, enqueue: queueing.Enqueue) -> int:
         record(
             LogKind.DECISION,
             "organizer_back",
-            message=f"{user.name} was reactivated; {count} parked event(s) sync again.",
+            message=f"{user.name} was reactivated; {counted(count, 'parked event')} sync again.",
             user_id=user.pk,
         )
     return count
@@ -369,10 +370,11 @@ def start(
             links=[m.link for m in the_plan.moving],
             to_organizers={m.link.event_id: m.new_organizer.pk for m in the_plan.moving},
             message=(
-                f"Handing over {len(the_plan.moving)} upcoming event(s) of {leaver.name} to "
-                f"{', '.join(the_plan.new_organizers)} ({TARGETS[choice.target].lower()}); "
-                f"{len(the_plan.without_organizer)} without an eligible organizer and "
-                f"{the_plan.staying} past, cancelled or deleted event(s) stay."
+                f"Handing over {counted(len(the_plan.moving), 'upcoming event')} of "
+                f"{leaver.name} to {', '.join(the_plan.new_organizers)} "
+                f"({TARGETS[choice.target].lower()}); {len(the_plan.without_organizer)} without "
+                "an eligible organizer and "
+                f"{counted(the_plan.staying, 'past, cancelled or deleted event')} stay."
             ),
             details={"leaver": leaver.pk},
         )
@@ -447,6 +449,8 @@ class HandoverRules:
 
     def title(self, job: Job) -> str:
         leaver = User.objects.filter(pk=job.params.get("leaver")).first()
+        if job.state == Job.State.DONE:
+            return f"The events of {_name(leaver)} are handed over"
         return f"Handing over the events of {_name(leaver)}"
 
 

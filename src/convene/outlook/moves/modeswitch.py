@@ -27,6 +27,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from convene.core.text import counted
 from convene.events.models import Enrollment, Event, EventStatus
 from convene.outlook import services
 from convene.outlook.mailboxes.connections import usable_connection
@@ -142,9 +143,9 @@ def start(
             params={"from": asdict(before), "to": asdict(destination)},
             links=[*the_plan.moving, *(link for link, _ in the_plan.held_back)],
             message=(
-                f"Moving {len(the_plan.moving)} upcoming event(s) to {destination.describe()} "
-                f"({the_plan.people} people); {len(the_plan.held_back)} held back, "
-                f"{the_plan.past} past event(s) stay."
+                f"Moving {counted(len(the_plan.moving), 'upcoming event')} to "
+                f"{destination.describe()} ({the_plan.people} people); "
+                f"{len(the_plan.held_back)} held back, {counted(the_plan.past, 'past event')} stay."
             ),
         )
 
@@ -179,7 +180,10 @@ class SwitchRules:
         )
 
     def title(self, job: Job) -> str:
-        return f"Moving events to {Destination(**job.params['to']).describe()}"
+        where = Destination(**job.params["to"]).describe()
+        if job.state == Job.State.DONE:
+            return f"Events moved to {where}"
+        return f"Moving events to {where}"
 
 
 RULES = SwitchRules()

@@ -13,6 +13,7 @@ a batch waits for its slowest request, and one batch's round trip overlaps the o
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +32,12 @@ from convene.outlook.models import (
 )
 from convene.outlook.outbound import online_meetings, room_answers
 from convene.outlook.outbound.outcomes import settle_failure
-from convene.outlook.outbound.push import Update, update_for, wants_push
+from convene.outlook.outbound.push import Update, adopt_lost_create, update_for, wants_push
 from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
 from convene.outlook.outbound.snapshots import event_snapshot, people
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
+
+log = logging.getLogger(__name__)
 
 
 def sync_events(
@@ -99,12 +102,13 @@ def _push_many(
                 platform=target.is_platform,
                 enrollments=enrollments.get(link.event_id, []),
             )
+            adopted = adopt_lost_create(link, target, snapshot)
             update = update_for(link, link.event, target.mailbox, snapshot)
         except MicrosoftError as exc:
             settle_failure(link, exc, link.owner_mailbox, enqueue)
             continue
         if update is None:
-            synced.append((link, links.synced(version)))
+            synced.append((link, {**adopted, **links.synced(version)}))
         else:
             by_mailbox[(target.mailbox, target.is_platform)].append(
                 _Planned(link, version, target, update, snapshot.teams_meeting)
@@ -164,6 +168,15 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
                 meeting_missing.append(item.link)
             room_answers.read_answer(item.link.event, outcome, target.client)
     SyncLogEntry.objects.bulk_create(entries)
+    failures = sum(1 for outcome in outcomes if isinstance(outcome, MicrosoftError))
+    log.log(
+        logging.WARNING if failures else logging.INFO,
+        "Outlook batch of %s events in %s: %s done, %s not done",
+        len(batch),
+        target.mailbox,
+        len(synced),
+        failures,
+    )
     not_sent = []
     for item, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, NotSent):

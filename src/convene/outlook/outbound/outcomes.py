@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from convene.outlook import links
 from convene.outlook.mailboxes import limits
+from convene.outlook.mailboxes.connections import mark_mailbox_gone, mark_refused_by_graph
 from convene.outlook.microsoft.errors import (
     AuthorizationLost,
+    MailboxGone,
     MicrosoftError,
     NotFound,
     OrganizerLeft,
@@ -26,9 +28,20 @@ def settle_failure(link: CalendarLink, exc: MicrosoftError, mailbox: str, enqueu
     if isinstance(exc, OrganizerLeft):
         links.needs_new_organizer(link, str(exc))
     elif isinstance(exc, AuthorizationLost):
+        if exc.status == 401:
+            # Graph's answer, after a fresh token was tried (a refused sign-in has marked the
+            # connection already): mark it, so the person is told once and all their events
+            # wait, rather than each event parking silently.
+            mark_refused_by_graph(link.event.created_by_id, str(exc))
+        links.park(link, str(exc))
+    elif isinstance(exc, MailboxGone):
+        # The organizer's whole mailbox, not this event: one mark on their connection parks
+        # all their events and tells the admins once (never "deleted" for each event). (The
+        # platform calendar's client reports a gone service mailbox as a refusal instead.)
+        mark_mailbox_gone(link.event.created_by_id, str(exc))
         links.park(link, str(exc))
     elif isinstance(exc, NotFound):
-        if link.graph_id:
+        if link.graph_id and exc.item_not_found:
             links.deleted_in_outlook(link)
         else:
             links.fail(link, exc, permanent=True)

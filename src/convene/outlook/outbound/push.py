@@ -15,6 +15,7 @@ the same requests for many events at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
+
+log = logging.getLogger(__name__)
 
 
 def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None = None) -> None:
@@ -103,23 +106,55 @@ def _push(link: CalendarLink, event: Event, target: Target) -> tuple[dict[str, A
     the link about the copy (nothing when nothing was sent) and whether the Teams meeting the
     event wants is missing from Outlook's answer."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    adopted = adopt_lost_create(link, target, snapshot)
     if not event.is_cancelled:
         snapshot = online_meetings.checked(snapshot, event, target)
     update = update_for(link, event, target.mailbox, snapshot)
     if update is None:
-        return {}, False
+        return adopted, False
     try:
         answer = target.client.call(update.call)
     except MicrosoftError as exc:
         _log(link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc))
+        log.warning(
+            "Outlook %s of event %s in %s failed: %s",
+            update.action,
+            link.event_id,
+            target.mailbox,
+            exc,
+        )
         raise
     _log(link, target, update, status="ok")
+    log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
     missing = update.action != "cancel" and online_meetings.read_answer(
         link, event, snapshot.teams_meeting, answer
     )
     if update.action != "cancel":
         room_answers.read_answer(event, answer, target.client)
-    return update.saved(answer), missing
+    return {**adopted, **update.saved(answer)}, missing
+
+
+def adopt_lost_create(
+    link: CalendarLink, target: Target, snapshot: mapping.EventSnapshot
+) -> dict[str, Any]:
+    """After a create whose outcome is unknown (it failed, maybe after Outlook made the copy:
+    a timeout, a dropped connection, a 5xx), look for the copy before posting again.
+
+    ``transactionId`` is documented only as a way "to avoid redundant POST operations", not for
+    how long Outlook remembers it; Convene's own extended property on the copy is certain. A
+    copy found is adopted onto ``link`` (and its fields returned, to be saved). Nothing found:
+    post as usual.
+    """
+    if link.graph_id or not link.attempts:
+        return {}
+    found = target.client.find_events_by_property(
+        mapping.CONVENE_EVENT_PROPERTY, str(link.event_id)
+    )
+    found = [e for e in found if not e.get("isCancelled")]
+    if not found:
+        return {}
+    accepted = mapping.accepted_from(found[0], mapping.event_payload(snapshot))
+    return links.adopt_copy(link, found[0], target.mailbox, accepted)
 
 
 def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:
@@ -166,9 +201,14 @@ def update_for(
     changes = mapping.changed_properties(link.last_pushed, desired)
     if not changes:
         return None
+    kept = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES)
+    if "attendees" in changes and kept:
+        # The list replaces Outlook's: people added there (forwarded invitations) stay on it.
+        changes["attendees"] = mapping.with_outlook_only(changes["attendees"], link.last_pushed)
+    accepted = {**desired, mapping.OUTLOOK_ONLY_ATTENDEES: kept} if kept else desired
     return Update(
         "update",
         graph.Call.update_event(link.graph_id, changes),
-        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": desired},
+        lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": accepted},
         {"properties": sorted(changes)},
     )

@@ -70,5 +70,7 @@ def _platform_target(
     if not mailbox:
         raise Rejected("No service mailbox is set for the platform calendar.")
     mailbox = mailbox.lower()
-    client = platform.client(registration, mailbox, platform.tenant_for(mailbox, outlook))
+    client = platform.client(
+        registration.for_platform(), mailbox, platform.tenant_for(mailbox, outlook)
+    )
     return Target(mailbox=mailbox, client=client, is_platform=True)

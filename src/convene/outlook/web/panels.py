@@ -12,9 +12,11 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.events.models import OnlineKind
 from convene.outlook import links
+from convene.outlook.microsoft import mapping
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
+    LinkState,
     OnlineMeeting,
     OutlookConnection,
     OutlookSettings,
@@ -42,8 +44,21 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
         "outlook": OutlookSettings.load(),
         "outlook_link": link,
         "outlook_replies": replies_by_answer(event),
+        "outlook_only_attendees": (
+            link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES, []) if link else []
+        ),
         "outlook_may_publish_again": link is not None and links.can_publish_again(link),
+        "outlook_settling": link is not None and is_settling(link),
     }
+
+
+def is_settling(link: CalendarLink) -> bool:
+    """Will the sync state change by itself soon (a sync under way, or a failure that is
+    retried automatically)? The panel then refreshes itself until it will not, so nobody has
+    to reload the page to see "Synced"."""
+    if link.state == LinkState.FAILING:
+        return link.retries_automatically
+    return link.state == LinkState.PENDING or (link.state == LinkState.SYNCED and link.is_behind)
 
 
 def online_meeting_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
+from convene.core.text import counted
 from convene.outlook import tasks
 from convene.outlook.mailboxes import platform
 from convene.outlook.microsoft import identity
@@ -52,8 +53,9 @@ def test_connection(request: HttpRequest) -> HttpResponse:
     if not mailbox.is_valid():
         messages.error(request, "Type the service mailbox's address to test it.")
         return render_settings(request, form, status=400)
-    registration = AppRegistration.from_settings()
+    registration = AppRegistration.from_settings().for_platform()
     address = mailbox.cleaned_data["service_mailbox"]
+    remember_typed(request, address, mailbox.cleaned_data["platform_tenant"])
     tenant = mailbox.cleaned_data["platform_tenant"] or platform.tenant_for(
         address, OutlookSettings(service_mailbox=address)
     )
@@ -78,6 +80,7 @@ def start_admin_consent(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Type the service mailbox's address first.")
         return redirect("outlook:settings")
     address = mailbox.cleaned_data["service_mailbox"]
+    remember_typed(request, address, mailbox.cleaned_data["platform_tenant"])
     tenant = mailbox.cleaned_data["platform_tenant"] or platform.tenant_for(
         address, OutlookSettings(service_mailbox=address)
     )
@@ -93,9 +96,13 @@ def start_admin_consent(request: HttpRequest) -> HttpResponse:
         },
     }
     request.session[CONSENT_SESSION_KEY] = pending
-    registration = AppRegistration.from_settings()
+    registration = AppRegistration.from_settings().for_platform()
     url = identity.admin_consent_page(
-        registration, tenant, registration.absolute(reverse("outlook:admin_consent_done")), state
+        registration,
+        tenant,
+        registration.absolute(reverse("outlook:admin_consent_done")),
+        state,
+        application=True,
     )
     return HttpResponseRedirect(url)
 
@@ -128,7 +135,8 @@ def platform_consent_done(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     tenant = started["tenant"]
-    request.session[TYPED_SESSION_KEY] = started.get("typed", {})
+    typed = started.get("typed", {})
+    remember_typed(request, typed.get("service_mailbox", ""), typed.get("platform_tenant", ""))
     granted = request.GET.get("admin_consent", "").lower() == "true" and "error" not in request.GET
     detail = request.GET.get("error_description", "").split("\r\n")[0][:500]
     record(
@@ -137,6 +145,7 @@ def platform_consent_done(request: HttpRequest) -> HttpResponse:
         status="granted" if granted else request.GET.get("error", "refused"),
         message=f"Admin consent for tenant {tenant}: {'granted' if granted else detail}",
         user_id=request.user.pk,
+        tenant=tenant,
     )
     if granted:
         # Events that failed for want of consent need no one to press "Retry".
@@ -153,13 +162,27 @@ def platform_consent_done(request: HttpRequest) -> HttpResponse:
     return redirect("outlook:settings")
 
 
+def remember_typed(request: HttpRequest, service_mailbox: str, platform_tenant: str) -> None:
+    """Keep the service mailbox (and tenant) the admin typed and tested or went to consent
+    with, saved or not: the settings page shows them again (after Test connection, after
+    coming back from Microsoft, after a reload) until the settings are saved."""
+    request.session[TYPED_SESSION_KEY] = {
+        "service_mailbox": service_mailbox,
+        "platform_tenant": platform_tenant,
+    }
+
+
 def typed_before_consent(request: HttpRequest) -> dict[str, str]:
-    """The service mailbox (and tenant) the admin had typed when they went to Microsoft for
-    consent, once: the settings page shows them again rather than what was saved."""
-    typed: dict[str, str] = request.session.pop(TYPED_SESSION_KEY, {})
+    """What ``remember_typed`` kept, for the settings form's initial values."""
+    typed: dict[str, str] = request.session.get(TYPED_SESSION_KEY, {})
     return {
         name: str(typed[name]) for name in ("service_mailbox", "platform_tenant") if name in typed
     }
+
+
+def forget_typed(request: HttpRequest) -> None:
+    """The settings were saved: what is saved is what the page shows from now on."""
+    request.session.pop(TYPED_SESSION_KEY, None)
 
 
 def _pending_consents(request: HttpRequest) -> dict[str, Any]:
@@ -250,7 +273,7 @@ def resume_job(request: HttpRequest, job_id: int) -> HttpResponse:
     except engine.PlanChanged as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Trying {count} event(s) again.")
+        messages.success(request, f"Trying {counted(count, 'event')} again.")
     return redirect("outlook:job", job_id=job.pk)
 
 

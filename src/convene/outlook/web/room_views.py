@@ -52,7 +52,9 @@ def _read_rooms(request: HttpRequest) -> None:
         return
     mailbox = outlook.service_mailbox.lower()
     client = platform.client(
-        AppRegistration.from_settings(), mailbox, platform.tenant_for(mailbox, outlook)
+        AppRegistration.from_settings().for_platform(),
+        mailbox,
+        platform.tenant_for(mailbox, outlook),
     )
     try:
         count = rooms.read_tenant_rooms(client)

@@ -7,9 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from convene.outlook.mailboxes import platform
 from convene.outlook.mailboxes.platform import Diagnosis
 from convene.outlook.microsoft.registration import AppRegistration
-from convene.outlook.models import Job, Mode, OutlookSettings
+from convene.outlook.models import Job, Mode, OutlookSettings, SyncLogEntry
 from convene.outlook.web.forms import OutlookSettingsForm
 
 
@@ -21,10 +22,19 @@ def render_settings(
     status: int = 200,
 ) -> HttpResponse:
     registration = AppRegistration.from_settings()
+    typed_mailbox = str(form["service_mailbox"].value() or "").strip().lower()
+    typed_tenant = str(form["platform_tenant"].value() or "").strip()
+    consent_tenant = typed_tenant or (
+        platform.tenant_for(typed_mailbox, OutlookSettings(service_mailbox=typed_mailbox))
+        if "@" in typed_mailbox
+        else ""
+    )
     return render(
         request,
         "outlook/settings.html",
         {
+            "consent_tenant": consent_tenant,
+            "consent": consent_granted(consent_tenant) if consent_tenant else None,
             "form": form,
             "outlook": OutlookSettings.load(),
             "registration": registration,
@@ -37,3 +47,13 @@ def render_settings(
         },
         status=status,
     )
+
+
+def consent_granted(tenant: str) -> SyncLogEntry | None:
+    """The latest admin consent answer recorded for ``tenant``, if it was a grant."""
+    latest = (
+        SyncLogEntry.objects.filter(action="platform_admin_consent", details__tenant=tenant)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return latest if latest is not None and latest.status == "granted" else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,7 +25,9 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
+from convene.core.text import counted
 from convene.events.drafts import keep_draft
+from convene.operations.models import AdminAlert
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile
 from convene.outlook.mailboxes import connections
@@ -39,12 +41,15 @@ from convene.outlook.models import (
     OutlookConnection,
     OutlookSettings,
     RoomBooking,
-    SyncLogEntry,
+    Subscription,
 )
 from convene.outlook.moves import handover
+from convene.outlook.operations import self_repair
 from convene.outlook.outbound import queueing
+from convene.outlook.web import audit_log
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
+    forget_typed,
     is_platform_consent,
     platform_consent_done,
     switch_needing_review,
@@ -72,6 +77,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             changes = services.change_settings(
                 values, actor_id=_user(request).pk, track_all=tasks.track_all_events_task
             )
+            forget_typed(request)
             for sentence in changes:
                 messages.success(request, sentence)
             if review is not None:
@@ -99,21 +105,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     needing_authorization = OutlookConnection.objects.filter(
         status=ConnectionStatus.NEEDS_AUTHORIZATION
     ).select_related("user")
-    log = SyncLogEntry.objects.select_related("event", "user")
-    filters = {
-        "kind": request.GET.get("kind", ""),
-        "q": request.GET.get("q", "").strip(),
-        "event": request.GET.get("event", "").strip(),
-    }
-    if filters["kind"] in LogKind.values:
-        log = log.filter(kind=filters["kind"])
-    if filters["event"].isdigit():
-        log = log.filter(event_id=int(filters["event"]))
-    if filters["q"]:
-        log = log.filter(message__icontains=filters["q"]) | log.filter(
-            mailbox__icontains=filters["q"]
-        )
-    page = Paginator(log, 50).get_page(request.GET.get("page"))
+    filters = audit_log.LogFilters(
+        kind=request.GET.get("kind", ""),
+        event=request.GET.get("event", "").strip(),
+        q=request.GET.get("q", "").strip()[:200],
+    )
+    page = audit_log.page(filters, request.GET.get("before", ""))
     return render(
         request,
         "outlook/dashboard.html",
@@ -126,9 +123,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "declined_rooms": RoomBooking.objects.filter(
                 answer=RoomBooking.Answer.DECLINED, event__end__gte=timezone.now()
             ).select_related("event", "room")[:50],
+            "undeleted_subscriptions": Subscription.objects.filter(
+                state=Subscription.State.REMOVING
+            ).order_by("expires_at"),
             "page": page,
             "filters": filters,
+            "search_days": audit_log.SEARCH_DAYS,
             "log_kinds": LogKind.choices,
+            "self_repairs": self_repair.summary(),
+            "open_alerts": AdminAlert.objects.filter(cleared_at__isnull=True).count(),
         },
     )
 
@@ -177,7 +180,7 @@ def connect(request: HttpRequest) -> HttpResponse:
             login_hint=_user(request).email,
         )
     except Exception as exc:  # MSAL raises plain exceptions when discovery fails
-        return _sign_in_problem(request, "unreachable", str(exc))
+        return _sign_in_problem(request, "unreachable", str(exc), return_to=return_to)
     return HttpResponseRedirect(auth_uri)
 
 
@@ -251,10 +254,16 @@ def _finish_sign_in(request: HttpRequest) -> HttpResponse:
             registration, request.session, user_id=_user(request).pk, params=params
         )
     except identity.SignInError as exc:
-        return _sign_in_problem(request, exc.reason, str(exc))
+        return_to = safe_next(request, exc.return_to, default="") if exc.return_to else ""
+        return _sign_in_problem(request, exc.reason, str(exc), return_to=return_to)
     connections.save_sign_in(_user(request).pk, signed_in)
     resumed = queueing.resume_owner(_user(request).pk, tasks.enqueue_sync)
-    note = f" {resumed} waiting event(s) are on their way to Outlook." if resumed else ""
+    note = (
+        f" {counted(resumed, 'waiting event')} {'is' if resumed == 1 else 'are'} on the way "
+        "to Outlook."
+        if resumed
+        else ""
+    )
     messages.success(request, f"Outlook connected as {signed_in.username}.{note}")
     return redirect(safe_next(request, signed_in.return_to, default=reverse("outlook:mine")))
 
@@ -313,33 +322,49 @@ def microsoft_error_codes(request: HttpRequest) -> str:
     return ", ".join(codes)
 
 
-def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase | None:
-    """Event form gate: in organizer mode, an event is saved into its creator's Outlook
-    calendar, so a creator without a working connection first signs in with Microsoft and is
-    then brought back to the form with what they typed."""
-    outlook = OutlookSettings.load()
-    if not outlook.syncs_organizer_calendars:
-        return None
+def _must_connect_first(request: HttpRequest, event: Any) -> bool:
+    """In organizer mode, an event is saved into its creator's Outlook calendar: its creator
+    needs a working connection before saving it."""
+    if not OutlookSettings.load().syncs_organizer_calendars:
+        return False
     user = _user(request)
     creator_id = event.created_by_id if event is not None else user.pk
-    if creator_id != user.pk or connections.usable_connection(user.pk) is not None:
+    return creator_id == user.pk and connections.usable_connection(user.pk) is None
+
+
+def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase | None:
+    """Event form gate: a creator without a working connection first signs in with Microsoft
+    and is then brought back to the form with what they typed (the form said so beside its
+    Save button, see ``saving_leads_to_microsoft``)."""
+    if not _must_connect_first(request, event):
         return None
     form_again = keep_draft(request)
-    messages.info(
-        request,
-        "This event goes into your Outlook calendar. Sign in with Microsoft once; "
-        "you will come back here with everything you typed, ready to save.",
-    )
     return HttpResponseRedirect(f"{reverse('outlook:connect')}?{urlencode({'next': form_again})}")
+
+
+def saving_leads_to_microsoft(request: HttpRequest, event: Any) -> str | None:
+    """Event form note: what saving will do, said before it happens."""
+    if not _must_connect_first(request, event):
+        return None
+    return (
+        "This event goes into your Outlook calendar: saving takes you to Microsoft to sign in "
+        "once, then back here with everything you typed, ready to save."
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 SIGN_IN_PROBLEMS = {
+    # access_denied (AADSTS65004): the person cancelled, or their organization does not let
+    # users approve apps and Microsoft showed "Need admin approval", whose only way back is
+    # "Return to the application without granting consent". Both answers are the same, and for
+    # most organizations the second is the common one, so the page explains both.
     "cancelled": (
-        "You cancelled the Microsoft sign-in",
-        "Convene needs your permission to put your events in your Outlook calendar. "
-        "Nothing was changed. You can try again whenever you are ready.",
+        "Microsoft did not give Convene access to your calendar",
+        "If Microsoft said “Need admin approval”, your organization only lets its "
+        "administrators approve apps: send your IT administrator the message below (it holds "
+        "the link they need) and connect again once they have approved Convene. If you "
+        "cancelled yourself, nothing was changed: try again whenever you are ready.",
     ),
     "consent": (
         "Your organization must enable Convene first",
@@ -365,17 +390,56 @@ SIGN_IN_PROBLEMS = {
 }
 
 
-def _sign_in_problem(request: HttpRequest, reason: str, detail: str) -> HttpResponse:
+def _sign_in_problem(
+    request: HttpRequest, reason: str, detail: str, *, return_to: str = ""
+) -> HttpResponse:
+    """The page of a sign-in that did not complete. Its "Try again" starts a new sign-in that
+    ends where the failed one would have (``return_to``, e.g. the event form with its draft),
+    and its way back leads there too."""
     title, explanation = SIGN_IN_PROBLEMS.get(reason, SIGN_IN_PROBLEMS["failed"])
-    context: dict[str, Any] = {"title": title, "explanation": explanation, "detail": detail}
-    if reason == "consent":
+    try_again = reverse("outlook:connect")
+    if return_to:
+        try_again += "?" + urlencode({"next": return_to})
+    context: dict[str, Any] = {
+        "title": title,
+        "explanation": explanation,
+        "detail": detail,
+        "try_again_url": try_again,
+        "return_to": return_to,
+        "back_to_form": "draft=" in return_to,
+    }
+    if reason in ("consent", "cancelled"):
         registration = AppRegistration.from_settings()
-        context["admin_consent_url"] = identity.admin_consent_url(
+        # The registration's own tenant setting: "organizations" for a multi-tenant one (the
+        # admin's sign-in picks their organization), the tenant itself for a single-tenant one.
+        link = identity.admin_consent_page(
             registration,
-            "organizations",
+            registration.tenant,
             registration.absolute(reverse("outlook:admin_consent_done")),
+            secrets.token_urlsafe(16),
         )
+        context["admin_consent_url"] = link
+        context["admin_message"] = ADMIN_MESSAGE.format(site=registration.public_url, link=link)
     return render(request, "outlook/sign_in_problem.html", context, status=400)
+
+
+# What an organizer sends their IT administrator when their organization does not let users
+# approve apps: what Convene is, exactly what it asks for, who can approve, and the link.
+ADMIN_MESSAGE = """Hello,
+
+I would like to connect my Outlook calendar to Convene ({site}), but our Microsoft 365 \
+organization requires an administrator to approve the app first ("Need admin approval").
+
+Convene asks only for delegated permissions: Calendars.ReadWrite (the calendar of each person \
+who connects it, and no one else's), User.Read, offline_access, openid and profile. It asks \
+for no application permission.
+
+To approve it for our organization, please open this link and sign in as a Cloud Application \
+Administrator, Application Administrator or Global Administrator:
+
+{link}
+
+Thank you!"""
 
 
 def _user(request: HttpRequest) -> User:

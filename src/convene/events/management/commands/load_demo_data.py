@@ -10,7 +10,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         new_people, new_events = demo.load()
-        self.stdout.write(f"Demo data: {new_people} new people, {new_events} new events.")
-        self.stdout.write("Demo sign-ins:")
-        for line in demo.sign_in_lines():
-            self.stdout.write(line)
+        # The sign-ins are printed by `manage.py rundev` (make run), once, with the URLs.
+        self.stdout.write(
+            f"Demo data: {new_people} new people, {new_events} new events "
+            f"(password for everyone: {demo.DEMO_PASSWORD})."
+        )

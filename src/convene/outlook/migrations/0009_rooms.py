@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0002_event_online_kind"),
-        ("outlook", "0006_online_meeting"),
+        ("outlook", "0008_online_meeting"),
     ]
 
     operations = [

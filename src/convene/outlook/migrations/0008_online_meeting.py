@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0002_event_online_kind"),
-        ("outlook", "0005_noted_changes"),
+        ("outlook", "0007_operations_lag_throttling_keepalive_log_indexes"),
     ]
 
     operations = [

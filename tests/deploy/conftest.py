@@ -1,0 +1,19 @@
+"""The production layout test needs PostgreSQL and Redis, as production does: it runs with
+``make test-postgres`` (DATABASE_URL at PostgreSQL) and is deselected otherwise."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from tests.postgres_only import deselect_unless_on_postgres, header
+
+HERE = os.path.dirname(__file__)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    deselect_unless_on_postgres(HERE, config, items)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return header("tests/deploy", "production runs on PostgreSQL")
