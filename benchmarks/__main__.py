@@ -26,6 +26,7 @@ ORDER = [
     "replies",
     "scale-out",
     "crash",
+    "chaos",
     "reconcile",
     "audit-log",
     "emulator",

@@ -105,6 +105,7 @@ class Options:
     threads: int
     baseline: bool
     profile: bool
+    size_name: str = "full"
 
 
 # --- 1, 7 and 8: backfill -----------------------------------------------------------------
@@ -1142,6 +1143,19 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+# --- X: chaos (issue 22) ---------------------------------------------------------------
+
+
+CHAOS_SIZES = {"full": (40, 8, 20, 10), "quick": (12, 6, 6, 3), "ci": (8, 5, 4, 3)}
+
+
+def chaos(options: Options) -> list[Scenario]:
+    from benchmarks import chaos as chaos_run
+
+    size = chaos_run.ChaosSize(*CHAOS_SIZES[options.size_name])
+    return [chaos_run.run(size, options.threads)]
+
+
 GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "backfill": (["1", "7"], lambda o: backfill(o, ORGANIZER_BACKFILL)),
     "platform": (["2"], lambda o: backfill(o, PLATFORM_BACKFILL)),
@@ -1150,6 +1164,7 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "replies": (["5", "6", "6F"], replies),
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "crash": (["C"], crashes),
+    "chaos": (["X"], chaos),
     "emulator": (["E"], emulator),
     "reconcile": (["R"], daily_reconcile),
     "audit-log": (["A"], audit_log),
@@ -1167,7 +1182,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    options = Options(SIZES[args.size], args.threads, not args.no_baseline, args.profile)
+    options = Options(SIZES[args.size], args.threads, not args.no_baseline, args.profile, args.size)
     results = GROUPS[args.group][1](options)
     args.out.write_text(json.dumps([r.to_json() for r in results], indent=2))
     return 0

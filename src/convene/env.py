@@ -40,8 +40,51 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] = os.envi
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_config(url: str | None, var_dir: Path) -> dict[str, Any]:
-    """Django's DATABASES['default'] from a DATABASE_URL; a SQLite file under var/ when unset."""
+# Connections one web process may hold (PostgreSQL): its threads (ASGI runs Django's views on
+# one, the webhook's views on a few more) and room for a burst.
+WEB_POOL_SIZE = 10
+# Connections a worker needs beyond one per thread: the lease renewer and Huey's scheduler.
+WORKER_POOL_EXTRA = 2
+# How long a request or task waits for a free pooled connection before it fails (503 page).
+POOL_TIMEOUT_SECONDS = 10.0
+
+
+def database_pool_size(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
+    """The most PostgreSQL connections this process holds: ``DATABASE_POOL_SIZE`` when set;
+    for a worker (``manage.py run_huey --workers N``) one per thread plus
+    ``WORKER_POOL_EXTRA``; for the web process ``WEB_POOL_SIZE``."""
+    raw = environ.get("DATABASE_POOL_SIZE")
+    if raw:
+        return _positive("DATABASE_POOL_SIZE", raw)
+    if "run_huey" not in argv:
+        return WEB_POOL_SIZE
+    threads = 1  # Huey's default
+    for number, word in enumerate(argv):
+        if word in ("-w", "--workers") and number + 1 < len(argv):
+            threads = _positive("run_huey --workers", argv[number + 1])
+        elif word.startswith("--workers="):
+            threads = _positive("run_huey --workers", word.partition("=")[2])
+    return threads + WORKER_POOL_EXTRA
+
+
+def _positive(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigurationError(f"{name} must be a whole number of at least 1; got {raw!r}")
+    return value
+
+
+def database_config(
+    url: str | None, var_dir: Path, pool_size: int = WEB_POOL_SIZE
+) -> dict[str, Any]:
+    """Django's DATABASES['default'] from a DATABASE_URL; a SQLite file under var/ when unset.
+
+    PostgreSQL connections come from a pool of at most ``pool_size`` per process (psycopg's
+    pool, Django 5.1+): threads borrow one for a request or task and give it back, so a
+    process never holds more than its size, whatever its threads do."""
     if not url:
         url = f"sqlite:///{var_dir / 'convene.sqlite3'}"
     try:
@@ -62,6 +105,11 @@ def database_config(url: str | None, var_dir: Path) -> dict[str, Any]:
         }
         # Tests with worker threads need a real file, shared by every connection.
         config["TEST"] = {"NAME": str(var_dir / "test.sqlite3")}
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not as well
+        config["OPTIONS"] = {
+            "pool": {"min_size": 1, "max_size": pool_size, "timeout": POOL_TIMEOUT_SECONDS}
+        }
     return config
 
 

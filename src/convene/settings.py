@@ -4,6 +4,7 @@ environment (documented in README.md); the defaults are safe and need no set-up.
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from cryptography.fernet import Fernet
 
 from convene.env import (
     database_config,
+    database_pool_size,
     env_bool,
     env_list,
     huey_config,
@@ -108,7 +110,12 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), VAR_DIR)}
+# PostgreSQL: a connection pool per process, sized for what the process is (docs/outlook.md).
+DATABASES = {
+    "default": database_config(
+        os.environ.get("DATABASE_URL"), VAR_DIR, database_pool_size(sys.argv)
+    )
+}
 DATABASE_FILE = Path(str(DATABASES["default"]["NAME"]))
 if DATABASE_FILE.parent == VAR_DIR:
     private_file(DATABASE_FILE)  # the default SQLite file: private before SQLite opens it
@@ -198,8 +205,16 @@ OUTLOOK_TOKEN_KEYS = env_list("OUTLOOK_TOKEN_KEYS", default=[]) or [
 ]
 # How long a change waits for more changes to the same event before it is sent to Outlook.
 OUTLOOK_COALESCE_SECONDS = float(os.environ.get("OUTLOOK_COALESCE_SECONDS", "1.0"))
-# After this long, a sync (or a request slot) held by a worker that died is taken over.
-OUTLOOK_LEASE_SECONDS = float(os.environ.get("OUTLOOK_LEASE_SECONDS", "120"))
+# After this long, a sync (or a request slot, a claim on noted changes) held by a worker that
+# died is taken over. A live worker renews what it holds every OUTLOOK_LEASE_RENEW_SECONDS.
+OUTLOOK_LEASE_SECONDS = float(os.environ.get("OUTLOOK_LEASE_SECONDS", "6"))
+OUTLOOK_LEASE_RENEW_SECONDS = float(
+    os.environ.get("OUTLOOK_LEASE_RENEW_SECONDS", str(OUTLOOK_LEASE_SECONDS / 3))
+)
+# How often the sweep looks for work that fell behind (a lost task, a dead worker's leases).
+OUTLOOK_SWEEP_SECONDS = float(os.environ.get("OUTLOOK_SWEEP_SECONDS", "2"))
+# After this long, a queued task that never started counts as lost and the sweep queues another.
+OUTLOOK_QUEUE_PATIENCE_SECONDS = float(os.environ.get("OUTLOOK_QUEUE_PATIENCE_SECONDS", "120"))
 # How long Convene waits for one answer from Microsoft Graph before trying again later.
 OUTLOOK_HTTP_TIMEOUT_SECONDS = float(os.environ.get("OUTLOOK_HTTP_TIMEOUT_SECONDS", "30"))
 

@@ -4,6 +4,9 @@ from django.urls import include, path
 admin.site.site_header = "Convene administration"
 admin.site.site_title = "Convene admin"
 
+# A database that refuses connections is a "try again" page (503), not a 500.
+handler500 = "convene.core.unavailable.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("convene.accounts.urls")),

@@ -131,8 +131,8 @@ def test_core_imports_no_integration_and_no_demo_data(name: str) -> None:
 # the webhook's two entry points, apps, the management command, emulator_setup.
 LAYERS = [
     "microsoft",
-    "models",
-    "links|mailboxes",
+    "models|leases",
+    "links|mailboxes|answers",
     "outbound",
     "services|rooms",
     "inbound",

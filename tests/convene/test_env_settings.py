@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from convene.env import (
+    WEB_POOL_SIZE,
     ConfigurationError,
     database_config,
+    database_pool_size,
     env_bool,
     env_list,
     huey_config,
@@ -167,3 +169,29 @@ def test_a_key_another_process_put_in_place_first_wins_and_no_temporary_file_sta
     monkeypatch.setattr(os, "link", another_process_first)
     assert load_or_create_secret_key(path) == "theirs"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_postgresql_connections_come_from_a_pool_of_the_given_size():
+    config = database_config("postgres://convene@db.internal/convene", Path("/x"), 18)
+    assert config["CONN_MAX_AGE"] == 0
+    assert config["OPTIONS"]["pool"]["max_size"] == 18
+
+
+@pytest.mark.parametrize(
+    ("argv", "size"),
+    [
+        (["manage.py", "run_huey", "--workers", "16"], 18),
+        (["manage.py", "run_huey", "-w", "4"], 6),
+        (["manage.py", "run_huey", "--workers=8"], 10),
+        (["manage.py", "run_huey"], 3),
+        (["uvicorn", "convene.asgi:application"], WEB_POOL_SIZE),
+    ],
+)
+def test_the_pool_is_sized_for_the_process(argv, size):
+    assert database_pool_size(argv, {}) == size
+
+
+def test_the_pool_size_can_be_set_and_must_be_a_positive_number():
+    assert database_pool_size(["manage.py", "run_huey"], {"DATABASE_POOL_SIZE": "5"}) == 5
+    with pytest.raises(ConfigurationError, match="DATABASE_POOL_SIZE"):
+        database_pool_size([], {"DATABASE_POOL_SIZE": "none"})

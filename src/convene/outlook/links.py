@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from convene.core.notices import notify
 from convene.events.models import Event
+from convene.outlook import leases
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import MicrosoftError
 from convene.outlook.microsoft.registration import AppRegistration
@@ -55,9 +56,27 @@ ACTIVE = (LinkState.PENDING, LinkState.SYNCED, LinkState.FAILING)
 
 
 def lease() -> timedelta:
-    """How long a worker may hold a link (and a queued task may wait) before others assume it
-    died: longer than any one sync takes, short enough that a crash only delays sync."""
-    return timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
+    """How long a worker may hold a link before others assume it died: short, since the
+    worker renews it while it works (``leases.kept``)."""
+    return leases.length()
+
+
+def leases_kept(link_ids: list[int]) -> AbstractContextManager[None]:
+    """Keep the leases this worker took on these links alive while the block runs."""
+    return leases.kept(
+        lambda to: CalendarLink.objects.filter(pk__in=link_ids, lease_until__isnull=False).update(
+            lease_until=to
+        )
+    )
+
+
+def lease_kept_of_event(event_id: int) -> AbstractContextManager[None]:
+    """``leases_kept`` for the event's link."""
+    return leases.kept(
+        lambda to: CalendarLink.objects.filter(event_id=event_id, lease_until__isnull=False).update(
+            lease_until=to
+        )
+    )
 
 
 # --- conditions -------------------------------------------------------------------------
@@ -65,7 +84,9 @@ def lease() -> timedelta:
 
 def not_queued(now: datetime | None = None) -> Q:
     """No task is waiting for the link (or the one that was has been lost)."""
-    return Q(queued_at__isnull=True) | Q(queued_at__lt=(now or timezone.now()) - lease())
+    return Q(queued_at__isnull=True) | Q(
+        queued_at__lt=(now or timezone.now()) - leases.queue_patience()
+    )
 
 
 def behind(now: datetime | None = None) -> Q:
@@ -220,6 +241,17 @@ def save_synced(saved: list[tuple[CalendarLink, dict[str, Any]]]) -> None:
             CalendarLink.objects.filter(pk=link.pk).update(**values)
 
 
+def answers_read(link: CalendarLink, change_key: str) -> None:
+    """Convene has read (and acted on) the answers of this version of the copy: a change that
+    clears answers may now go out over it (``If-Match``). ``link`` also learns the version
+    Convene wants now (acting on a decline may have changed the event)."""
+    CalendarLink.objects.filter(pk=link.pk).update(change_key=change_key)
+    link.change_key = change_key
+    link.desired_version = (
+        CalendarLink.objects.filter(pk=link.pk).values_list("desired_version", flat=True).get()
+    )
+
+
 def note_outlook_copy(
     link: CalendarLink, drifted: list[str], outlook_only: list[dict[str, Any]]
 ) -> None:
@@ -231,10 +263,13 @@ def note_outlook_copy(
     CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
 
 
-def seen_as_written(link: CalendarLink, change_key: str) -> None:
-    """A read found Outlook's copy as Convene wrote it (replies aside): this version needs no
-    second look, so the delta read and the daily reconcile compare with it from now on."""
-    CalendarLink.objects.filter(pk=link.pk).update(change_key=change_key)
+def seen_as_written(link: CalendarLink, seen: str, change_key: str) -> None:
+    """A read of Outlook's copy was handled: its answers acted on, anything changed in Outlook
+    noted to be sent back. This version needs no second look (the delta read and the daily
+    reconcile compare with it from now on), and a push may go out over it (``If-Match``).
+    Not recorded when a push wrote a newer copy since the read took ``seen``: naming the older
+    version would only cost a 412."""
+    CalendarLink.objects.filter(pk=link.pk, change_key=seen).update(change_key=change_key)
 
 
 def drift_repeating(link: CalendarLink, reason: str, drifted: list[str]) -> None:

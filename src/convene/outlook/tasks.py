@@ -6,10 +6,17 @@ Tasks carry ids only, never tokens or payloads: the worker always reads the late
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
 from huey import crontab
+from huey.api import Task
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from convene.outlook import links
 from convene.outlook.inbound import delta, noted_changes, subscriptions
+from convene.outlook.microsoft.errors import Transient
 from convene.outlook.models import LogKind, record
 from convene.outlook.moves import engine
 from convene.outlook.outbound import batches, push, queueing
@@ -27,7 +34,19 @@ def track_all_events_task() -> None:
 
 @db_periodic_task(crontab(minute="*"))
 def sweep_task() -> None:
+    """The safety net, every ``OUTLOOK_SWEEP_SECONDS`` (the schedule has minutes; the rest of
+    the minute is queued from here): work a dead worker held is taken over as soon as its
+    lease runs out, not up to a minute later."""
+    takeover_sweep_task()
+    every = max(1.0, float(settings.OUTLOOK_SWEEP_SECONDS))
+    for number in range(1, int(60 / every)):
+        takeover_sweep_task.schedule(delay=number * every)
+
+
+@db_task()
+def takeover_sweep_task() -> None:
     queueing.sweep(enqueue_sync)
+    noted_changes.sweep(enqueue_reconcile)
 
 
 @db_task()
@@ -62,11 +81,6 @@ def reconcile_mailbox_task(mailbox: str) -> None:
     noted_changes.reconcile_noted(mailbox, enqueue_sync, enqueue_reconcile)
 
 
-@db_periodic_task(crontab(minute="*"))
-def sweep_noted_changes_task() -> None:
-    noted_changes.sweep(enqueue_reconcile)
-
-
 def enqueue_reconcile(mailbox: str, delay: float) -> None:
     if delay > 0:
         reconcile_mailbox_task.schedule((mailbox,), delay=delay)
@@ -74,14 +88,34 @@ def enqueue_reconcile(mailbox: str, delay: float) -> None:
         reconcile_mailbox_task(mailbox)
 
 
-@db_task(retries=3, retry_delay=10)
-def lifecycle_task(subscription_id: int, lifecycle_event: str) -> None:
-    subscriptions.on_lifecycle(subscription_id, lifecycle_event, enqueue_delta)
+RETRIES = 3
 
 
-@db_task(retries=3, retry_delay=30)
-def delta_task(mailbox: str) -> None:
-    caught = delta.read(mailbox, enqueue_sync, reconcile_later)
+@contextmanager
+def retry_as_microsoft_asks(task: Task | None) -> Iterator[None]:
+    """A transient failure is retried (Huey's ``retries``) after the server's Retry-After, or
+    after an exponential backoff when it named none: never after a fixed delay. (``task`` is
+    None when called in-process, ``call_local``: nothing is retried then.)"""
+    try:
+        yield
+    except Transient as exc:
+        if task is None:
+            raise
+        attempt = RETRIES - int(task.retries) + 1
+        task.retry_delay = links.backoff(attempt, exc.retry_after)
+        raise
+
+
+@db_task(retries=RETRIES, context=True)
+def lifecycle_task(subscription_id: int, lifecycle_event: str, task: Task | None = None) -> None:
+    with retry_as_microsoft_asks(task):
+        subscriptions.on_lifecycle(subscription_id, lifecycle_event, enqueue_delta)
+
+
+@db_task(retries=RETRIES, context=True)
+def delta_task(mailbox: str, task: Task | None = None) -> None:
+    with retry_as_microsoft_asks(task):
+        caught = delta.read(mailbox, enqueue_sync, reconcile_later)
     if caught:
         # Changes no notification announced: what the metrics call "caught by delta".
         record(

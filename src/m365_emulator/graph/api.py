@@ -212,7 +212,7 @@ class GraphApi:
         )
 
     async def update_event(self, ctx: Context) -> GraphResponse:
-        self._event(ctx)
+        self._unchanged_event(ctx)
         event = self.store.update_event(
             ctx.owner, ctx.params["event"], parse_json_body(ctx.request.body)
         )
@@ -222,12 +222,12 @@ class GraphApi:
         return GraphResponse(200, {"@odata.context": context, **body}, _applied(prefs))
 
     async def delete_event(self, ctx: Context) -> GraphResponse:
-        self._event(ctx)
+        self._unchanged_event(ctx)
         self.store.delete_event(ctx.owner, ctx.params["event"])
         return GraphResponse(204)
 
     async def cancel_event(self, ctx: Context) -> GraphResponse:
-        self._event(ctx)
+        self._unchanged_event(ctx)
         body = _lower_keys(parse_json_body(ctx.request.body))
         self.store.cancel_event(ctx.owner, ctx.params["event"], str(body.get("comment") or ""))
         return GraphResponse(202)
@@ -486,6 +486,17 @@ class GraphApi:
             )
         return event
 
+    def _unchanged_event(self, ctx: Context) -> Event:
+        """The event a write names, refused with 412 when the request's ``If-Match`` names
+        another version of it (Graph's optimistic concurrency: the etag is ``W/"changeKey"``,
+        and ``*`` matches any version). Checked and written with no await in between, so no
+        other request changes the event meanwhile."""
+        event = self._event(ctx)
+        wanted = ctx.request.headers.get("if-match")
+        if wanted is not None and not etag_matches(wanted, event.change_key):
+            raise GraphError(412, "ErrorIrresolvableConflict", CONFLICT_MESSAGE)
+        return event
+
     def _event_json(
         self,
         event: Event,
@@ -551,6 +562,26 @@ class GraphApi:
             f"{GRAPH_ROOT}/$metadata#users('{quote(user, safe='')}')/"
             f"{segment}{collection}{selected}"
         )
+
+
+CONFLICT_MESSAGE = (
+    "The send or update operation could not be performed because the change key passed in "
+    "the request does not match the current change key for the item."
+)
+
+
+def etag_matches(if_match: str, change_key: str) -> bool:
+    """Whether an ``If-Match`` value (one or more etags, weak or strong, or ``*``) names the
+    item's current version."""
+    for tag in if_match.split(","):
+        tag = tag.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag.strip('"') == change_key:
+            return True
+    return False
 
 
 def _window(query: Mapping[str, str]) -> tuple[datetime, datetime]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from convene.accounts.models import Role, User
-from convene.outlook.inbound.reconcile import people_by_address
+from convene.outlook.answers import people_by_address
 from convene.outlook.models import OutlookConnection
 
 pytestmark = pytest.mark.django_db

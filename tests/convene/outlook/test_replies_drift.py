@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from convene.core.models import Notice
 from convene.events import services
+from convene.events.models import Event
 from convene.outlook import tasks
 from convene.outlook.models import CalendarLink, LinkState, LogKind, SyncLogEntry
 from convene.outlook.outbound import queueing
@@ -168,6 +169,21 @@ def test_only_the_events_managers_may_publish_again(live: OutlookWorld) -> None:
 
     assert response.status_code == 403
     assert CalendarLink.objects.get(event=event).state == LinkState.DELETED_IN_OUTLOOK
+
+
+def test_convenes_own_late_write_is_not_taken_for_an_edit_in_outlook(live: OutlookWorld) -> None:
+    # A PATCH that timed out here but ran in Outlook: the copy shows what Convene wants, and
+    # Convene never learned its changeKey. That is Convene's own write, not drift to repair.
+    event = create_event(live, ALAN)
+    subscribe(live)
+    link = CalendarLink.objects.get(event=event)
+    # Saved without a signal: the push that would follow is the one that "timed out".
+    Event.objects.filter(pk=event.pk).update(title="Renamed by Convene")
+
+    edit_in_outlook(live, link.graph_id, {"subject": "Renamed by Convene"})
+    live.wait_idle()
+
+    assert drift_entries(event.pk) == []
 
 
 def test_someone_added_in_outlook_stays_on_the_meeting_and_is_shown(live: OutlookWorld) -> None:

@@ -98,14 +98,19 @@ def test_random_faults_on_a_fifth_of_requests_still_converge_without_duplicates(
 
 
 @pytest.fixture
-def worker_process(outlook_without_worker: OutlookWorld, tmp_path: Path, settings: Any) -> Any:
+def worker_process(
+    outlook_without_worker: OutlookWorld, tmp_path: Path, settings: Any, request: Any
+) -> Any:
     """Start (and restart) `manage.py run_huey` as a separate process sharing our database and
-    queue, so it can be killed for real."""
+    queue, so it can be killed for real. Its lease is 3 s unless the test asks for another
+    (``indirect`` parameter: the lease in seconds)."""
     queue = tmp_path / "huey.sqlite3"
     HUEY.immediate = False
     real_storage = HUEY.storage
     HUEY.storage = SqliteStorage(HUEY.name, filename=str(queue))
-    settings.OUTLOOK_LEASE_SECONDS = 3
+    lease = float(getattr(request, "param", 3))
+    settings.OUTLOOK_LEASE_SECONDS = lease
+    settings.OUTLOOK_LEASE_RENEW_SECONDS = lease / 3
     outlook_settings = django_settings.OUTLOOK
     environment = {
         **os.environ,
@@ -120,7 +125,7 @@ def worker_process(outlook_without_worker: OutlookWorld, tmp_path: Path, setting
         "CONVENE_PUBLIC_URL": outlook_settings["public_url"],
         "OUTLOOK_TOKEN_KEYS": ",".join(django_settings.OUTLOOK_TOKEN_KEYS),
         "OUTLOOK_COALESCE_SECONDS": "0",
-        "OUTLOOK_LEASE_SECONDS": "3",
+        "OUTLOOK_LEASE_SECONDS": str(lease),
         "LOG_LEVEL": "WARNING",
     }
     running: list[subprocess.Popen[bytes]] = []

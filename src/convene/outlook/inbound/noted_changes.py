@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from convene.outlook import leases
 from convene.outlook.inbound import reconcile
 from convene.outlook.microsoft.errors import MicrosoftError, Transient
 from convene.outlook.models import ChangeInbox, LogKind, NotedChange, record
@@ -37,10 +37,6 @@ EnqueueMailbox = Callable[[str, float], None]
 # A changed event that could not be read now (being pushed, Graph busy) is tried again this
 # much later.
 AGAIN_SECONDS = 2.0
-
-
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
 
 
 def note(mailbox: str, graph_ids: Iterable[str], enqueue: EnqueueMailbox) -> None:
@@ -65,7 +61,7 @@ def note(mailbox: str, graph_ids: Iterable[str], enqueue: EnqueueMailbox) -> Non
 def queue(mailbox: str, enqueue: EnqueueMailbox, *, delay: float) -> bool:
     """Queue the mailbox's task unless one is queued already; True if this call queued it."""
     now = timezone.now()
-    stale = now - _lease()
+    stale = now - leases.queue_patience()
     inbox = ChangeInbox.objects.filter(mailbox=mailbox).only("queued_at").first()
     if inbox is not None and inbox.queued_at is not None and inbox.queued_at >= stale:
         return False  # read only: a busy webhook mostly ends here without writing
@@ -96,27 +92,36 @@ def reconcile_noted(mailbox: str, enqueue_sync: queueing.Enqueue, enqueue: Enque
     now = timezone.now()
     NotedChange.objects.filter(mailbox=mailbox).filter(
         Q(claimed_by="") | Q(claimed_until__lt=now)
-    ).update(claimed_by=holder, claimed_until=now + _lease())
+    ).update(claimed_by=holder, claimed_until=now + leases.length())
     mine = NotedChange.objects.filter(claimed_by=holder)
     graph_ids = sorted(set(mine.values_list("graph_id", flat=True)))
-    again = []
-    for graph_id in graph_ids:
-        if _reconcile_one(mailbox, graph_id, enqueue_sync):
-            mine.filter(graph_id=graph_id).delete()
-        else:
-            again.append(graph_id)
+    again: list[str] = []
+    wait = [AGAIN_SECONDS]  # longer when Microsoft said so (Retry-After)
+    # The claim lives while this worker reads; a worker killed mid-read gives it up within
+    # one lease, and the sweep hands the changes to another.
+    with leases.kept(lambda to: mine.update(claimed_until=to)):
+        for graph_id in graph_ids:
+            if _reconcile_one(mailbox, graph_id, enqueue_sync, wait):
+                mine.filter(graph_id=graph_id).delete()
+            else:
+                again.append(graph_id)
     if again:
         mine.filter(graph_id__in=again).update(claimed_by="", claimed_until=None)
-        queue(mailbox, enqueue, delay=AGAIN_SECONDS)
+        queue(mailbox, enqueue, delay=max(wait))
     return len(graph_ids) - len(again)
 
 
-def _reconcile_one(mailbox: str, graph_id: str, enqueue_sync: queueing.Enqueue) -> bool:
-    """True when done with it (reconciled, or failed in a way retrying does not fix)."""
+def _reconcile_one(
+    mailbox: str, graph_id: str, enqueue_sync: queueing.Enqueue, wait: list[float]
+) -> bool:
+    """True when done with it (reconciled, or failed in a way retrying does not fix); a
+    transient failure's Retry-After is added to ``wait``."""
     try:
         return reconcile.reconcile(mailbox, graph_id, enqueue_sync)
     except Transient as exc:
         log.info("Reading %s's event again later: %s", mailbox, exc)
+        if exc.retry_after is not None:
+            wait.append(exc.retry_after)
         return False
     except MicrosoftError as exc:
         # Lost authorization, access denied: the sync engine shows and handles those.

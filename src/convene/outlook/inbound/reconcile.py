@@ -4,9 +4,8 @@ Change notifications and delta reads only say *which* event changed. ``reconcile
 event as Outlook has it now and compares it with what Convene recorded, so handling a change
 twice, late or out of order does nothing more than handling it once:
 
-- answers: each attendee's latest answer is kept in ``AttendeeReply``; only a *new* answer is
-  acted on. A decline unenrolls the person (when the admin wants that; never an organizer, never
-  once the event has begun), and the organizer is told in the app and by email.
+- answers: each attendee's latest answer is recorded, new declines acted on
+  (``convene.outlook.answers``).
 - drift: owned properties edited in Outlook are written to the audit log and sent back at the
   next sync (Convene is the source of truth for its events).
 - deletion: an event its owner deleted in Outlook is marked so, and the organizer may publish it
@@ -22,43 +21,28 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
-from convene.accounts.models import User, normalize_email
-from convene.events import services as event_services
-from convene.events.errors import EventError
-from convene.events.models import EnrollmentRole, Event, EventStatus
+from convene.events.models import EventStatus
 from convene.outlook import links
-from convene.outlook.links import tell_organizer
+from convene.outlook.answers import apply_replies
 from convene.outlook.mailboxes.connections import mark_mailbox_gone
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import MailboxGone, NotFound
 from convene.outlook.models import (
-    AttendeeReply,
     CalendarLink,
     LinkState,
     LogKind,
-    OutlookConnection,
     OutlookSettings,
     SyncLogEntry,
     record,
 )
 from convene.outlook.outbound import online_meetings, queueing, room_answers
+from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, resolve_target
 
 RetryLater = Callable[[str, str], None]
 """Have ``reconcile`` of (mailbox, Graph event id) run again in a little while."""
-
-DECLINED_REASON = "Declined in Outlook"
-
-ANSWER_WORDS = {
-    "accepted": "accepted",
-    "tentativelyAccepted": "tentatively accepted",
-    "declined": "declined",
-}
-
 
 # --- which mailbox, which client ----------------------------------------------------------
 
@@ -104,36 +88,41 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     if not links.take_lease(link.pk):
         return False
     drifted: list[str] = []
+    seen = ""
     try:
-        # Re-read under the lease: a push that just finished has saved what it sent.
-        link.refresh_from_db()
-        if link.graph_id != graph_id or not _watched(link):
-            return True
-        try:
-            graph_event = target.client.get_event(graph_id)
-        except MailboxGone as exc:
-            mark_mailbox_gone(link.event.created_by_id, str(exc))
-            return True
-        except NotFound as exc:
-            if exc.item_not_found:
-                links.deleted_in_outlook(link)
-            return True
-        drifted = mapping.drifted_properties(link.last_pushed, graph_event)
-        known_before = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES) or []
-        outlook_only = (
-            mapping.outlook_only_attendees(link.last_pushed, graph_event)
-            if "attendees" in link.last_pushed  # else Convene's own list is being resent
-            else known_before
-        )
-        if drifted or outlook_only != known_before:
-            links.note_outlook_copy(link, drifted, outlook_only)
-        if not drifted and graph_event.get("changeKey"):
-            links.seen_as_written(link, str(graph_event["changeKey"]))
+        with links.leases_kept([link.pk]):
+            # Re-read under the lease: a push that just finished has saved what it sent.
+            link.refresh_from_db()
+            if link.graph_id != graph_id or not _watched(link):
+                return True
+            try:
+                graph_event = target.client.get_event(graph_id)
+            except MailboxGone as exc:
+                mark_mailbox_gone(link.event.created_by_id, str(exc))
+                return True
+            except NotFound as exc:
+                if exc.item_not_found:
+                    links.deleted_in_outlook(link)
+                return True
+            seen = link.change_key
+            drifted = _drifted(link, target, graph_event)
+            known_before = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES) or []
+            outlook_only = (
+                mapping.outlook_only_attendees(link.last_pushed, graph_event)
+                if "attendees" in link.last_pushed  # else Convene's own list is being resent
+                else known_before
+            )
+            if drifted or outlook_only != known_before:
+                links.note_outlook_copy(link, drifted, outlook_only)
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
     room_answers.read_answer(link.event, graph_event, target.client)
     online_meetings.note_if_present(link.event, graph_event)
+    if graph_event.get("changeKey"):
+        # Only now that its answers were acted on (and its drift noted, to be sent back) may
+        # a push go out over this version.
+        links.seen_as_written(link, seen, str(graph_event["changeKey"]))
     if outlook_only != known_before:
         addresses = [a["emailAddress"]["address"] for a in outlook_only]
         record(
@@ -168,6 +157,23 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
         # A sync that arrived while we held the lease stepped aside; run it now.
         enqueue(link.event_id, 0)
     return True
+
+
+def _drifted(link: CalendarLink, target: Target, graph_event: dict[str, Any]) -> list[str]:
+    """Owned properties changed in Outlook: different from what Outlook last accepted from
+    Convene *and* from what Convene wants now. A copy showing what Convene wants is Convene's
+    own write (one whose answer was lost: it timed out here and ran in Outlook), not an edit
+    to repair; so is the very version Convene last wrote or read (its changeKey)."""
+    if graph_event.get("changeKey") and graph_event.get("changeKey") == link.change_key:
+        return []
+    drifted = mapping.drifted_properties(link.last_pushed, graph_event)
+    if not drifted:
+        return []
+    wanted = mapping.event_payload(
+        event_snapshot(link.event, target.mailbox, platform=target.is_platform)
+    )
+    theirs = set(mapping.drifted_properties(wanted, graph_event))
+    return [name for name in drifted if name in theirs]
 
 
 # Outlook changing the same event back this often in a day is something in the mailbox (a rule,
@@ -209,124 +215,6 @@ def _watched(link: CalendarLink) -> bool:
         or link.last_pushed.get("isCancelled")
         or link.state == LinkState.DELETED_IN_OUTLOOK
     )
-
-
-# --- answers ------------------------------------------------------------------------------
-
-
-def apply_replies(
-    event: Event, graph_event: dict[str, Any], mailbox: str, outlook: OutlookSettings
-) -> None:
-    """Record each attendee's answer; act on new declines."""
-    room = room_answers.booking_of(event)
-    found = [
-        reply
-        for reply in mapping.replies(graph_event)
-        # The room's answer is the booking's (``room_answers``), not a person's.
-        if room is None or reply.email != room.room.email.lower()
-    ]
-    users = people_by_address([r.email for r in found])
-    for reply in found:
-        user = users.get(reply.email)
-        if not _is_new(event, reply, user):
-            continue
-        if reply.response == "declined":
-            _declined(event, reply, user, mailbox, outlook)
-        elif reply.response in mapping.ANSWERS:
-            record(
-                LogKind.REPLY,
-                reply.response,
-                status="recorded",
-                message=f"{_name(user, reply)} {ANSWER_WORDS[reply.response]} in Outlook.",
-                event_id=event.pk,
-                user_id=user.pk if user else None,
-                mailbox=mailbox,
-            )
-
-
-def people_by_address(addresses: list[str]) -> dict[str, User]:
-    """Convene's people by the lower-case addresses Outlook may show for them: their email
-    (Convene keeps it in lower case; Outlook's case varies) and, for people who connected
-    Outlook, the Microsoft account they connected (an alias of theirs when it differs)."""
-    wanted = {normalize_email(a) for a in addresses}
-    people = {u.email: u for u in User.objects.filter(email__in=wanted)}
-    connections = (
-        OutlookConnection.objects.annotate(address=Lower("account_username"))
-        .filter(address__in=wanted)
-        .select_related("user")
-    )
-    for connection in connections:
-        people.setdefault(connection.mailbox, connection.user)
-    return people
-
-
-def _is_new(event: Event, reply: mapping.Reply, user: User | None) -> bool:
-    """Store the answer if it differs from the one recorded; True for the one caller that
-    stored it (two workers handling the same change: only one acts)."""
-    row = AttendeeReply.objects.filter(event=event, email=reply.email).first()
-    values = {"response": reply.response, "responded_at": reply.time, "user": user}
-    if row is None:
-        if reply.response not in mapping.ANSWERS:
-            return False  # nothing to show for someone who has not answered yet
-        try:
-            with transaction.atomic():
-                AttendeeReply.objects.create(event=event, email=reply.email, **values)
-        except IntegrityError:
-            return False
-        return True
-    if (row.response, row.responded_at) == (reply.response, reply.time):
-        return False
-    changed = AttendeeReply.objects.filter(
-        pk=row.pk, response=row.response, responded_at=row.responded_at
-    ).update(recorded_at=timezone.now(), **values)
-    return changed == 1
-
-
-def _declined(
-    event: Event,
-    reply: mapping.Reply,
-    user: User | None,
-    mailbox: str,
-    outlook: OutlookSettings,
-) -> None:
-    who = _name(user, reply)
-    status, outcome = _decide_on_decline(event, user, outlook)
-    record(
-        LogKind.REPLY,
-        "declined",
-        status=status,
-        message=f"{who} declined in Outlook. {outcome}",
-        event_id=event.pk,
-        user_id=user.pk if user else None,
-        mailbox=mailbox,
-    )
-    tell_organizer(event, f"{who} declined “{event.title}” in Outlook. {outcome}", "Declined")
-
-
-def _decide_on_decline(
-    event: Event, user: User | None, outlook: OutlookSettings
-) -> tuple[str, str]:
-    """Unenroll, or say why not: (status for the audit log, sentence for people)."""
-    if user is None:
-        return "recorded", "They do not use Convene."
-    enrollment = event.enrollment_of(user)
-    if enrollment is None:
-        return "not_enrolled", "They were not enrolled."
-    if event.created_by_id == user.pk or enrollment.role == EnrollmentRole.ORGANIZER:
-        return "kept_organizer", "Organizers are never unenrolled automatically."
-    if event.start <= timezone.now():
-        return "kept_started", "The event has already begun, so they stay on it."
-    if not outlook.unenroll_on_decline:
-        return "kept_setting_off", "They stay enrolled: automatic unenrolling is off."
-    try:
-        event_services.unenroll(event, user, actor=None, reason=DECLINED_REASON)
-    except EventError as exc:
-        return "kept", f"They stay enrolled: {exc}"
-    return "unenrolled", "They were unenrolled and can enroll again at any time."
-
-
-def _name(user: User | None, reply: mapping.Reply) -> str:
-    return user.name if user is not None else reply.email
 
 
 # --- deleted in Outlook, and publishing again ---------------------------------------------

@@ -2,7 +2,8 @@
 
 Outlook allows an app 4 requests in flight per mailbox (and 10,000 per 10 minutes). Each request
 holds one of the mailbox's slots, leased in the database so that any number of workers share the
-same 4; a worker that dies mid-request frees its slot when the lease runs out. A 429 pauses the
+same 4; the lease is renewed while the request runs (``leases``), so a worker that dies
+mid-request frees its slot within one lease. A 429 pauses the
 mailbox for everyone for as long as Microsoft asked.
 
 Threads of one process first queue for the mailbox on a semaphore of 4 in memory: they wait
@@ -26,11 +27,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
 
+from convene.outlook import leases
 from convene.outlook.microsoft.errors import Transient
 from convene.outlook.models import MailboxPause, MailboxSlot
 
@@ -57,7 +58,12 @@ def mailbox_slot(
         holder = uuid.uuid4().hex
         try:
             _acquire(key, holder, max(0.0, deadline - time.monotonic()), slots)
-            yield
+            with leases.kept(
+                lambda to: MailboxSlot.objects.filter(mailbox=key, holder=holder).update(
+                    leased_until=to
+                )
+            ):
+                yield
         finally:
             MailboxSlot.objects.filter(mailbox=key, holder=holder).update(
                 holder="", leased_until=timezone.now()
@@ -189,15 +195,9 @@ def _take(mailbox: str, number: int, holder: str, now: datetime) -> bool:
     free = Q(holder="") | Q(leased_until__lte=now)
     return bool(
         MailboxSlot.objects.filter(free, mailbox=mailbox, number=number).update(
-            holder=holder, leased_until=now + _lease()
+            holder=holder, leased_until=now + leases.length()
         )
     )
-
-
-def _lease() -> timedelta:
-    # Longer than any single request may take (the HTTP client times out well before); a
-    # worker that dies mid-request frees its slot when it runs out.
-    return timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
 
 
 # Mailboxes whose slot rows this process has already seen: saves a query per request.

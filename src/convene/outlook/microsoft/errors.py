@@ -54,6 +54,12 @@ class NotSent(Transient):
     failed. Nothing happened to it; it goes out again as it is."""
 
 
+class CopyChanged(Transient):
+    """412: the write named a version of the event (``If-Match``) that is no longer Outlook's:
+    someone answered or edited it since Convene last read it. Nothing was written; read the
+    copy again, then send."""
+
+
 class AuthorizationLost(MicrosoftError):
     """The authorization no longer works (revoked, expired, consent withdrawn).
 

@@ -28,6 +28,7 @@ from convene.outlook.microsoft.errors import (
     SYNC_STATE_CODES,
     AccessDenied,
     AuthorizationLost,
+    CopyChanged,
     MailboxGone,
     MicrosoftError,
     NotFound,
@@ -61,14 +62,17 @@ class Call:
     method: str
     path: str  # below the mailbox root, e.g. "/events"
     body: JSON | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create_event(cls, payload: JSON) -> Call:
         return cls("POST", "/events", payload)
 
     @classmethod
-    def update_event(cls, event_id: str, changes: JSON) -> Call:
-        return cls("PATCH", event_path(event_id), changes)
+    def update_event(cls, event_id: str, changes: JSON, *, if_version: str = "") -> Call:
+        """A PATCH; with ``if_version`` (a changeKey) Outlook refuses it (``CopyChanged``)
+        unless its copy is still that version."""
+        return cls("PATCH", event_path(event_id), changes, if_match(if_version))
 
     @classmethod
     def cancel_event(cls, event_id: str, comment: str) -> Call:
@@ -87,6 +91,11 @@ class Call:
             "availabilityViewInterval": interval,
         }
         return cls("POST", "/calendar/getSchedule", body)
+
+
+def if_match(change_key: str) -> dict[str, str]:
+    """Graph's optimistic concurrency: the event's etag is ``W/"<changeKey>"``."""
+    return {"If-Match": f'W/"{change_key}"'} if change_key else {}
 
 
 @dataclass
@@ -212,7 +221,9 @@ class GraphClient:
 
     def call(self, call: Call) -> JSON:
         """Send one call; its JSON answer (empty when Graph answers without a body)."""
-        response = self._send(call.method, f"{self._root}{call.path}", json=call.body)
+        response = self._send(
+            call.method, f"{self._root}{call.path}", headers=call.headers or None, json=call.body
+        )
         body: JSON = response.json() if response.content else {}
         return body
 
@@ -231,9 +242,12 @@ class GraphClient:
         for number, call in enumerate(calls):
             url = self._root + call.path
             request: JSON = {"id": str(number), "method": call.method, "url": url}
+            headers = dict(call.headers)
             if call.body is not None:
-                request["headers"] = {"Content-Type": "application/json"}
+                headers["Content-Type"] = "application/json"
                 request["body"] = call.body
+            if headers:
+                request["headers"] = headers
             if ordered and number:
                 request["dependsOn"] = [str(number - 1)]
             requests.append(request)
@@ -368,6 +382,8 @@ def error_from_response(response: httpx.Response) -> MicrosoftError:
         return NotFound(text, status=status, code=code)
     if status == 410:
         return SyncStateExpired(text, status=status, code=code)
+    if status == 412:
+        return CopyChanged(text, status=status, code=code)
     return Rejected(text, status=status, code=code)
 
 

@@ -91,6 +91,18 @@ def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:
     }
 
 
+# Moving a meeting (its time, its zone, its recurrence) clears every attendee's answer in
+# Outlook, as in Exchange: such a change must not go out before Convene has read the answers.
+ANSWER_CLEARING = frozenset(
+    {"start", "end", "recurrence", "originalStartTimeZone", "originalEndTimeZone"}
+)
+
+
+def clears_answers(changes: JSON) -> bool:
+    """Whether sending these changed properties clears the attendees' answers."""
+    return not ANSWER_CLEARING.isdisjoint(changes)
+
+
 def accepted_from(found: JSON, desired: JSON) -> JSON:
     """The part of ``desired`` an Outlook copy already holds, in meaning: what Convene may
     take as accepted for a copy it created but never heard back about, so that only the rest

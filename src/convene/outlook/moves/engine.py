@@ -26,13 +26,12 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from convene.core.text import counted
 from convene.events.models import Event
-from convene.outlook import links
+from convene.outlook import leases, links
 from convene.outlook.mailboxes import connections, platform
 from convene.outlook.microsoft.errors import AuthorizationLost, MicrosoftError, NotFound, Transient
 from convene.outlook.microsoft.graph import GraphClient
@@ -275,15 +274,16 @@ def run(job_id: int, enqueue_sync: Enqueue, requeue: Requeue) -> None:
         )
         rules = rules_for(job)
         destination = Destination(**job.params["to"])
-        for step in job.steps.filter(state__in=OPEN).select_related("event"):
-            try:
-                settled = _move(step, destination, rules, enqueue_sync)
-            except Transient as exc:
-                _note(step, f"Will try again: {exc}")
-                settled = False
-            waiting = waiting or not settled
-            _count(job_id)
-            _take_lease(job_id, renew=True)
+        running = Job.objects.filter(pk=job_id, lease_until__isnull=False)
+        with leases.kept(lambda to: running.update(lease_until=to)):
+            for step in job.steps.filter(state__in=OPEN).select_related("event"):
+                try:
+                    settled = _move(step, destination, rules, enqueue_sync)
+                except Transient as exc:
+                    _note(step, f"Will try again: {exc}")
+                    settled = False
+                waiting = waiting or not settled
+                _count(job_id)
     finally:
         Job.objects.filter(pk=job_id).update(lease_until=None)
     if waiting:
@@ -485,13 +485,11 @@ def _finish(job_id: int) -> None:
     )
 
 
-def _take_lease(job_id: int, *, renew: bool = False) -> bool:
+def _take_lease(job_id: int) -> bool:
     now = timezone.now()
-    until = now + timedelta(seconds=settings.OUTLOOK_LEASE_SECONDS)
-    jobs = Job.objects.filter(pk=job_id)
-    if not renew:
-        jobs = jobs.filter(lease_free(now))
-    return bool(jobs.update(lease_until=until))
+    return bool(
+        Job.objects.filter(lease_free(now), pk=job_id).update(lease_until=now + leases.length())
+    )
 
 
 def resume_stalled(requeue: Requeue) -> int:

@@ -62,7 +62,8 @@ def sync_events(
     if not taken:
         return
     try:
-        not_sent = _push_many(taken, enqueue, resolve or resolve_target, ordered)
+        with links.leases_kept(taken):
+            not_sent = _push_many(taken, enqueue, resolve or resolve_target, ordered)
     finally:
         links.give_back_lease(taken)
     # Requests an ordered batch did not run go out again at once, batched again; their links
@@ -109,6 +110,9 @@ def _push_many(
             continue
         if update is None:
             synced.append((link, {**adopted, **links.synced(version)}))
+        elif update.needs_answers_read(link):
+            # Read alone first (``outbound.push``): left behind, ``queue_behind`` queues it.
+            continue
         else:
             by_mailbox[(target.mailbox, target.is_platform)].append(
                 _Planned(link, version, target, update, snapshot.teams_meeting)

@@ -6,7 +6,12 @@ last accepted, and sends only the difference:
 - no Outlook copy yet: one POST with a ``transactionId`` fixed per event and generation, so a
   retried create returns the first copy instead of making a second;
 - a copy exists: one PATCH with just the changed properties (attendee changes alone notify only
-  the people who changed), or nothing at all when nothing changed;
+  the people who changed), or nothing at all when nothing changed. Every PATCH names the
+  version of the copy Convene last wrote or read (``If-Match``); when Outlook's copy changed
+  since (412: someone answered), its answers are read and acted on first, then the change goes
+  out. Moving a meeting clears every attendee's answer in Outlook, so a decline that reached
+  Outlook before the move is never wiped unread (a copy with no known version has its answers
+  read before a move);
 - cancelled: one ``cancel`` with the organizer's reason, so Outlook tells everyone.
 
 The link's lease makes the worker the only one pushing the event; ``outbound.batches`` sends
@@ -24,8 +29,9 @@ from django.utils import timezone
 
 from convene.events.models import Event
 from convene.outlook import links
+from convene.outlook.answers import apply_replies
 from convene.outlook.microsoft import graph, mapping
-from convene.outlook.microsoft.errors import MicrosoftError
+from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
 from convene.outlook.outbound import online_meetings, room_answers
 from convene.outlook.outbound.outcomes import settle_failure
@@ -45,7 +51,8 @@ def sync_event(event_id: int, enqueue: Enqueue, resolve: TargetResolver | None =
         return  # no link, or another worker is on it and queues what arrives meanwhile
     link_id = 0
     try:
-        link_id = _push_once(event_id, enqueue, resolve or resolve_target)
+        with links.lease_kept_of_event(event_id):
+            link_id = _push_once(event_id, enqueue, resolve or resolve_target)
     finally:
         links.give_back_lease_of_event(event_id)
     queue_behind([link_id], enqueue)
@@ -57,7 +64,6 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     outlook = OutlookSettings.load()
     if not wants_push(link, outlook):
         return link.pk
-    version = link.desired_version
     event = link.event
     mailbox = link.owner_mailbox
     try:
@@ -67,8 +73,9 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     except MicrosoftError as exc:
         settle_failure(link, exc, mailbox, enqueue)
         return link.pk
-    # What Outlook now has and the version it reflects, in one statement.
-    links.save_synced([(link, {**saved, **links.synced(version)})])
+    # What Outlook now has and the version it reflects (read before the snapshot that was
+    # sent; again after reading answers), in one statement.
+    links.save_synced([(link, {**saved, **links.synced(link.desired_version)})])
     if meeting_missing:
         online_meetings.ask_again(link, enqueue)
     return link.pk
@@ -99,6 +106,16 @@ class Update:
     call: graph.Call
     saved: Callable[[dict[str, Any]], dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
+    clears_answers: bool = False  # it moves the meeting: sent only over answers Convene read
+
+    def needs_answers_read(self, link: CalendarLink) -> bool:
+        """No version of the copy is known whose answers Convene has read."""
+        return self.clears_answers and not link.change_key
+
+
+# How often a move is sent again after Outlook refused it because its copy changed (someone
+# answered meanwhile) before the push is retried later like any transient failure.
+ANSWER_ROUNDS = 3
 
 
 def _push(link: CalendarLink, event: Event, target: Target) -> tuple[dict[str, Any], bool]:
@@ -110,28 +127,55 @@ def _push(link: CalendarLink, event: Event, target: Target) -> tuple[dict[str, A
     if not event.is_cancelled:
         snapshot = online_meetings.checked(snapshot, event, target)
     update = update_for(link, event, target.mailbox, snapshot)
-    if update is None:
-        return adopted, False
-    try:
-        answer = target.client.call(update.call)
-    except MicrosoftError as exc:
-        _log(link, target, update, status=str(exc.status or type(exc).__name__), message=str(exc))
-        log.warning(
-            "Outlook %s of event %s in %s failed: %s",
-            update.action,
-            link.event_id,
-            target.mailbox,
-            exc,
+    if update is not None and update.needs_answers_read(link):
+        read_answers(link, event, target)
+        update = _update(link, event, target)
+    for round_ in range(1, ANSWER_ROUNDS + 1):
+        if update is None:
+            return adopted, False
+        try:
+            answer = target.client.call(update.call)
+        except MicrosoftError as exc:
+            status = str(exc.status or type(exc).__name__)
+            _log(link, target, update, status=status, message=str(exc))
+            if isinstance(exc, CopyChanged) and round_ < ANSWER_ROUNDS:
+                read_answers(link, event, target)
+                update = _update(link, event, target)
+                continue
+            log.warning(
+                "Outlook %s of event %s in %s failed: %s",
+                update.action,
+                link.event_id,
+                target.mailbox,
+                exc,
+            )
+            raise
+        _log(link, target, update, status="ok")
+        log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
+        missing = update.action != "cancel" and online_meetings.read_answer(
+            link, event, snapshot.teams_meeting, answer
         )
-        raise
-    _log(link, target, update, status="ok")
-    log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
-    missing = update.action != "cancel" and online_meetings.read_answer(
-        link, event, snapshot.teams_meeting, answer
-    )
-    if update.action != "cancel":
-        room_answers.read_answer(event, answer, target.client)
-    return {**adopted, **update.saved(answer)}, missing
+        if update.action != "cancel":
+            room_answers.read_answer(event, answer, target.client)
+        return {**adopted, **update.saved(answer)}, missing
+    raise AssertionError("unreachable: the last round returns or raises")
+
+
+def _update(link: CalendarLink, event: Event, target: Target) -> Update | None:
+    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    return update_for(link, event, target.mailbox, snapshot)
+
+
+def read_answers(link: CalendarLink, event: Event, target: Target) -> None:
+    """Read the answers Outlook's copy holds now and act on new ones (a decline unenrolls,
+    the organizer is told) before a change that clears them goes out. Afterwards ``link``
+    knows the version read (its ``change_key``, for ``If-Match``) and the version Convene
+    wants (a decline just unenrolled someone), and ``event`` is read again: the next snapshot
+    is of the event as it is after the answers."""
+    copy = target.client.get_event(link.graph_id, select=("attendees", "changeKey"))
+    apply_replies(event, copy, target.mailbox, OutlookSettings.load())
+    links.answers_read(link, str(copy.get("changeKey") or ""))
+    event.refresh_from_db()
 
 
 def adopt_lost_create(
@@ -201,6 +245,7 @@ def update_for(
     changes = mapping.changed_properties(link.last_pushed, desired)
     if not changes:
         return None
+    moves = mapping.clears_answers(changes)
     kept = link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES)
     if "attendees" in changes and kept:
         # The list replaces Outlook's: people added there (forwarded invitations) stay on it.
@@ -208,7 +253,10 @@ def update_for(
     accepted = {**desired, mapping.OUTLOOK_ONLY_ATTENDEES: kept} if kept else desired
     return Update(
         "update",
-        graph.Call.update_event(link.graph_id, changes),
+        # Every PATCH names the version it was computed over: a late request (one that timed
+        # out here and ran later in Outlook) can then never overwrite a newer one.
+        graph.Call.update_event(link.graph_id, changes, if_version=link.change_key),
         lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": accepted},
         {"properties": sorted(changes)},
+        clears_answers=moves,
     )
