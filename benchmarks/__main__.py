@@ -31,6 +31,7 @@ ORDER = [
     "audit-log",
     "series",
     "emulator",
+    "free-busy",
 ]
 
 

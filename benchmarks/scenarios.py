@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from benchmarks import sdk_baseline, world
+from benchmarks import free_busy, sdk_baseline, world
 from benchmarks.ceiling import FORMULA, ceiling, mean_latency
 from benchmarks.procs import cpu_seconds
 from benchmarks.profiling import Sampler, summarize
@@ -1374,6 +1374,8 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "reconcile": (["R"], daily_reconcile),
     "audit-log": (["A"], audit_log),
     "series": (["S"], series_economy),
+    # Repeated as often as the size's single edits (at least 10): quick sizes stay cheap.
+    "free-busy": (["FB"], lambda o: free_busy.run(max(10, o.size.edits))),
 }
 
 

@@ -88,7 +88,7 @@ def world_seed(public_url: str, *, platform_consented: bool = False) -> dict[str
                             f"{public_url}/outlook/admin-consent/",
                         ],
                         "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
-                        "applicationPermissions": ["Calendars.ReadWrite"],
+                        "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All"],
                     }
                 ],
             },

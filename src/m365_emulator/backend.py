@@ -16,7 +16,7 @@ from typing import Any
 
 from m365_emulator.clock import Clock
 from m365_emulator.config import EmulatorConfig
-from m365_emulator.directory import AccessPolicy, App, Tenant, User
+from m365_emulator.directory import AccessPolicy, App, RoomList, Tenant, User
 from m365_emulator.faults import FaultBook
 from m365_emulator.graph.store import GraphStore
 from m365_emulator.identity.store import IdentityStore
@@ -41,6 +41,8 @@ class Backend:
         # (user id, client id) -> delegated scopes the user consented to.
         self.user_consents: dict[tuple[str, str], set[str]] = {}
         self.access_policies: dict[tuple[str, str], AccessPolicy] = {}
+        # Lower-cased emailAddress -> room list (the places API).
+        self.room_lists: dict[str, RoomList] = {}
         self.faults = FaultBook()
         self.identity = IdentityStore(self)
         self.graph = GraphStore(self)
@@ -170,6 +172,7 @@ class Backend:
             self.apps.clear()
             self.user_consents.clear()
             self.access_policies.clear()
+            self.room_lists.clear()
             self.clock.reset()
             self.identity.reset()
             self.graph.reset()
@@ -180,7 +183,7 @@ class Backend:
         Validates everything first, so a bad document changes nothing. Returns a summary with the
         ids that were assigned.
         """
-        tenants, users, apps, consents = parse_seed(data)
+        tenants, users, apps, consents, lists = parse_seed(data)
         with self.lock:
             for tenant in tenants:
                 existing = self.tenants.get(tenant.id)
@@ -201,6 +204,8 @@ class Backend:
                 self._user_ids_by_upn[user.upn.lower()] = user.id
             for app in apps:
                 self.apps[app.client_id] = app
+            for found in lists:
+                self.room_lists[found.email.lower()] = found
             for client_id, tenant_id in consents:
                 self.apps[client_id].admin_consented_tenants.add(tenant_id)
         return {

@@ -20,6 +20,30 @@ class Tenant:
     display_name: str = ""
 
 
+# How a room mailbox answers invitations (graph/places.py).
+BOOKING_MODES = ("autoAccept", "delegate")
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """What the directory knows of a room mailbox."""
+
+    id: str
+    capacity: int | None
+    building: str | None
+    floor_number: int | None
+    room_list: str | None  # the emailAddress of its room list
+    booking: str = "autoAccept"
+
+
+@dataclass(frozen=True)
+class RoomList:
+    id: str
+    tenant_id: str
+    email: str
+    display_name: str
+
+
 @dataclass
 class User:
     id: str
@@ -33,6 +57,13 @@ class User:
     # defaultOnlineMeetingProvider): a tenant with Teams allows teamsForBusiness.
     online_meeting_providers: tuple[str, ...] = ("teamsForBusiness",)
     default_online_meeting_provider: str = "teamsForBusiness"
+    # False: the mailbox shares no free/busy with others (getSchedule answers an error for it).
+    shares_free_busy: bool = True
+    # > 0: Teams meetings of this mailbox's events appear that many seconds after the event
+    # asked for one (the create answers without ``onlineMeeting``).
+    teams_meeting_delay_seconds: int = 0
+    # Set for a room mailbox (places API, booking mode).
+    room: RoomInfo | None = None
     # Refresh tokens (and, for revocation with ``accessTokens``, access tokens) issued before
     # this instant are refused, as after a password reset or an admin's "revoke sessions".
     refresh_tokens_valid_from: datetime | None = None

@@ -6,11 +6,12 @@ Everything is checked before anything is returned, so a bad document changes not
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from m365_emulator.directory import App, Tenant, User
+from m365_emulator.directory import BOOKING_MODES, App, RoomInfo, RoomList, Tenant, User
 
 # Namespace for ids derived from names when a seed leaves them out, so they are stable.
 _SEED_NAMESPACE = uuid.UUID("6d3f6a52-52c3-4f0c-9d0e-4d9e2f1c7a10")
@@ -22,7 +23,7 @@ class SeedError(ValueError):
 
 def parse_seed(
     data: Mapping[str, Any],
-) -> tuple[list[Tenant], list[User], list[App], list[tuple[str, str]]]:
+) -> tuple[list[Tenant], list[User], list[App], list[tuple[str, str]], list[RoomList]]:
     if not isinstance(data, Mapping):
         raise SeedError("the seed must be a JSON object with a 'tenants' list")
     _no_unknown_keys(data, {"tenants"}, "seed")
@@ -33,13 +34,24 @@ def parse_seed(
     users: list[User] = []
     apps: list[App] = []
     consents: list[tuple[str, str]] = []
+    lists: list[RoomList] = []
     for t_index, raw in enumerate(raw_tenants):
         where = f"tenants[{t_index}]"
         if not isinstance(raw, Mapping):
             raise SeedError(f"{where}: must be an object")
         _no_unknown_keys(
             raw,
-            {"id", "domain", "displayName", "userConsent", "users", "apps", "consentedApps"},
+            {
+                "id",
+                "domain",
+                "displayName",
+                "userConsent",
+                "users",
+                "apps",
+                "consentedApps",
+                "rooms",
+                "roomLists",
+            },
             where,
         )
         domain = _required_str(raw, "domain", where).lower()
@@ -53,6 +65,10 @@ def parse_seed(
         tenants.append(tenant)
         for u_index, raw_user in enumerate(_list(raw, "users", where)):
             users.append(_parse_user(raw_user, tenant, f"{where}.users[{u_index}]"))
+        for l_index, raw_list in enumerate(_list(raw, "roomLists", where)):
+            lists.append(_parse_room_list(raw_list, tenant, f"{where}.roomLists[{l_index}]"))
+        for r_index, raw_room in enumerate(_list(raw, "rooms", where)):
+            users.append(_parse_room(raw_room, tenant, f"{where}.rooms[{r_index}]"))
         for a_index, raw_app in enumerate(_list(raw, "apps", where)):
             app = _parse_app(raw_app, tenant, f"{where}.apps[{a_index}]")
             apps.append(app)
@@ -63,7 +79,13 @@ def parse_seed(
     _unique([u.id for u in users], "user id")
     _unique([u.upn.lower() for u in users], "userPrincipalName")
     _unique([a.client_id for a in apps], "app clientId")
-    return tenants, users, apps, consents
+    _unique([r.email.lower() for r in lists], "room list emailAddress")
+    known_lists = {r.email.lower() for r in lists}
+    for user in users:
+        listed = user.room.room_list if user.room is not None else None
+        if listed is not None and listed.lower() not in known_lists:
+            raise SeedError(f"room {user.upn}: unknown roomList {listed!r}")
+    return tenants, users, apps, consents, lists
 
 
 def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
@@ -80,6 +102,8 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
             "hasMailbox",
             "allowedOnlineMeetingProviders",
             "defaultOnlineMeetingProvider",
+            "sharesFreeBusy",
+            "teamsMeetingDelaySeconds",
         },
         where,
     )
@@ -111,6 +135,79 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
         has_mailbox=_bool(raw, "hasMailbox", True, where),
         online_meeting_providers=allowed,
         default_online_meeting_provider=default,
+        shares_free_busy=_bool(raw, "sharesFreeBusy", True, where),
+        teams_meeting_delay_seconds=_seconds(raw, "teamsMeetingDelaySeconds", where),
+    )
+
+
+def _seconds(raw: Mapping[str, Any], key: str, where: str) -> int:
+    value = raw.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SeedError(f"{where}.{key}: must be a whole number of seconds >= 0")
+    return value
+
+
+def _parse_room_list(raw: Any, tenant: Tenant, where: str) -> RoomList:
+    if not isinstance(raw, Mapping):
+        raise SeedError(f"{where}: must be an object")
+    _no_unknown_keys(raw, {"id", "emailAddress", "displayName"}, where)
+    email = _required_str(raw, "emailAddress", where)
+    if "@" not in email:
+        raise SeedError(f"{where}.emailAddress: {email!r} is not of the form name@domain")
+    return RoomList(
+        id=_guid(raw.get("id") or _derived_id("roomlist", email.lower()), f"{where}.id"),
+        tenant_id=tenant.id,
+        email=email,
+        display_name=_optional_str(raw, "displayName", where) or email.split("@")[0],
+    )
+
+
+def _parse_room(raw: Any, tenant: Tenant, where: str) -> User:
+    """A room: a mailbox nobody signs in to, with what the places API shows of it."""
+    if not isinstance(raw, Mapping):
+        raise SeedError(f"{where}: must be an object")
+    _no_unknown_keys(
+        raw,
+        {
+            "id",
+            "emailAddress",
+            "displayName",
+            "capacity",
+            "building",
+            "floorNumber",
+            "roomList",
+            "booking",
+        },
+        where,
+    )
+    email = _required_str(raw, "emailAddress", where)
+    if "@" not in email:
+        raise SeedError(f"{where}.emailAddress: {email!r} is not of the form name@domain")
+    capacity, floor = raw.get("capacity"), raw.get("floorNumber")
+    for name, value in (("capacity", capacity), ("floorNumber", floor)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SeedError(f"{where}.{name}: must be a whole number")
+    if capacity is not None and capacity < 1:
+        raise SeedError(f"{where}.capacity: must be at least 1")
+    booking = raw.get("booking", "autoAccept")
+    if booking not in BOOKING_MODES:
+        raise SeedError(f"{where}.booking: one of {', '.join(BOOKING_MODES)}")
+    user_id = _guid(raw.get("id") or _derived_id("user", email.lower()), f"{where}.id")
+    return User(
+        id=user_id,
+        tenant_id=tenant.id,
+        upn=email,
+        display_name=_optional_str(raw, "displayName", where) or email.split("@")[0],
+        # Nobody signs in to a room mailbox: a password no one knows.
+        password=secrets.token_urlsafe(24),
+        room=RoomInfo(
+            id=user_id,
+            capacity=capacity,
+            building=_optional_str(raw, "building", where),
+            floor_number=floor,
+            room_list=_optional_str(raw, "roomList", where),
+            booking=booking,
+        ),
     )
 
 

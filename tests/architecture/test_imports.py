@@ -134,7 +134,7 @@ LAYERS = [
     "models|leases",
     "links|mailboxes|answers",
     "outbound",
-    "services",
+    "services|rooms",
     "inbound",
     "moves",
     "tasks",

@@ -408,6 +408,9 @@ def test_the_outlook_panel_shows_the_sync_finishing_without_a_reload(
     sign_in(page, ADA)
     page.goto(f"{world.url}/outlook/connect/?next=/")
     microsoft_sign_in(page, ADA)
+    # The sign-in ends with Convene's callback storing the connection: leaving the page before
+    # it has (the goto below) would abort it, and the event would wait for authorization.
+    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
     event = an_event(world)  # queued; no worker runs yet
     page.goto(world.url + event.get_absolute_url())
     expect(page.get_by_text("Sync pending", exact=True)).to_be_visible()

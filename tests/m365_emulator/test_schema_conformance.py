@@ -74,6 +74,10 @@ def _check(type_name: str, value: Any, nullable: bool, where: str) -> list[str]:
         "Edm.DateTimeOffset": lambda v: isinstance(v, str) and bool(_DATETIME_OFFSET.match(v)),
         "Edm.Guid": lambda v: isinstance(v, str) and _is_guid(v),
         "Edm.Date": lambda v: isinstance(v, str) and bool(re.match(r"^\d{4}-\d{2}-\d{2}$", v)),
+        # workingHours' times, as Graph writes them: 08:00:00.0000000
+        "Edm.TimeOfDay": lambda v: (
+            isinstance(v, str) and bool(re.match(r"^\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?$", v))
+        ),
     }
     if type_name in simple:
         return [] if simple[type_name](value) else [f"{where}: {value!r} is not {type_name}"]

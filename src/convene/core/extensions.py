@@ -17,7 +17,9 @@ from django.http import HttpRequest, HttpResponseBase
 # Slots where apps may add a panel (a template rendered with the page's context).
 PROFILE = "profile"
 EVENT_DETAIL = "event_detail"
-SLOTS = (PROFILE, EVENT_DETAIL)
+# Inside the create / edit form, after "When" (e.g. Outlook's double-booking warning).
+EVENT_FORM = "event_form"
+SLOTS = (PROFILE, EVENT_DETAIL, EVENT_FORM)
 
 PanelContext = Callable[[HttpRequest, Mapping[str, Any]], Mapping[str, Any]]
 # Asked before a valid event form is saved, with the request and the event being edited (None

@@ -14,7 +14,7 @@ from convene.core.validators import (
 )
 from convene.core.zones import ZoneChoiceField
 from convene.events import bounds
-from convene.events.models import EnrollmentRole, Event
+from convene.events.models import EnrollmentRole, Event, OnlineKind
 from convene.events.services import EventDetails
 from convene.events.timezones import LocalTimeError, localize
 
@@ -72,6 +72,15 @@ class EventForm(BootstrapFormMixin, forms.Form):
         validators=[refuse_control_characters],
     )
     is_online = forms.BooleanField(label="Online event", required=False)
+    online_kind = forms.ChoiceField(
+        label="How people join",
+        choices=OnlineKind.choices,
+        initial=OnlineKind.LINK,
+        widget=forms.RadioSelect,
+        required=False,
+        help_text="A Teams meeting is created by Outlook; its join link is shown to everyone "
+        "enrolled.",
+    )
     online_url = forms.URLField(
         label="Online meeting link",
         required=False,
@@ -133,6 +142,7 @@ class EventForm(BootstrapFormMixin, forms.Form):
 
     def details(self) -> EventDetails:
         data = self.cleaned_data
+        kind = data.get("online_kind") or OnlineKind.LINK
         return EventDetails(
             title=data["title"].strip(),
             description=data["description"],
@@ -141,7 +151,9 @@ class EventForm(BootstrapFormMixin, forms.Form):
             timezone=data["timezone"],
             location=data["location"].strip(),
             is_online=data["is_online"],
-            online_url=data["online_url"],
+            # A Teams meeting has Outlook's link, not one typed here.
+            online_url="" if kind == OnlineKind.TEAMS else data["online_url"],
+            online_kind=kind,
             capacity=data["capacity"],
         )
 

@@ -58,6 +58,14 @@ class EventQuerySet(models.QuerySet["Event"]):
         )
 
 
+class OnlineKind(models.TextChoices):
+    """How people join an online event: a Teams meeting Outlook creates, or the organizer's
+    own link."""
+
+    TEAMS = "teams", "Teams meeting"
+    LINK = "link", "My own link"
+
+
 class Event(models.Model):
     title = models.CharField(max_length=200)
     # Plain text: shown escaped, line breaks kept. Never rendered as HTML.
@@ -69,6 +77,9 @@ class Event(models.Model):
     location = models.CharField(max_length=200, blank=True)
     is_online = models.BooleanField("online", default=False)
     online_url = models.URLField("online meeting link", blank=True)
+    online_kind = models.CharField(
+        "how people join", max_length=8, choices=OnlineKind.choices, default=OnlineKind.LINK
+    )
     capacity = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most attendees allowed; empty for no limit."
     )

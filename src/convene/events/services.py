@@ -37,7 +37,7 @@ from convene.events.errors import (
     NotEnrolled,
     UnknownPerson,
 )
-from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus
+from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus, OnlineKind
 from convene.events.timezones import is_known_zone, to_local
 
 
@@ -54,6 +54,7 @@ class EventDetails:
     is_online: bool = False
     online_url: str = ""
     capacity: int | None = None
+    online_kind: str = OnlineKind.LINK
 
     @classmethod
     def of(cls, event: Event) -> EventDetails:
@@ -79,6 +80,8 @@ def _check_details(details: EventDetails) -> None:
         raise InvalidEvent(f"Unknown time zone {details.timezone!r}.", field="timezone")
     if details.capacity is not None:
         _validated("capacity", bounds.validate_capacity, details.capacity)
+    if details.online_kind not in OnlineKind.values:
+        raise InvalidEvent("Choose a Teams meeting or your own link.", field="online_kind")
 
 
 def _check_text(details: EventDetails) -> None:

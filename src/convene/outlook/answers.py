@@ -27,6 +27,7 @@ from convene.outlook.models import (
     LogKind,
     OutlookConnection,
     OutlookSettings,
+    RoomBooking,
     record,
 )
 
@@ -43,7 +44,13 @@ def apply_replies(
     event: Event, graph_event: dict[str, Any], mailbox: str, outlook: OutlookSettings
 ) -> None:
     """Record each attendee's answer; act on new declines."""
-    found = mapping.replies(graph_event)
+    room = RoomBooking.objects.filter(event=event).select_related("room").first()
+    found = [
+        reply
+        for reply in mapping.replies(graph_event)
+        # The room's answer is the booking's (``outbound.room_answers``), not a person's.
+        if room is None or reply.email != room.room.email.lower()
+    ]
     users = people_by_address([r.email for r in found])
     for reply in found:
         user = users.get(reply.email)

@@ -36,6 +36,20 @@ class OutlookConfig(AppConfig):
         extensions.register_panel(
             extensions.EVENT_DETAIL, "outlook/event_panel.html", panels.event_context
         )
+        extensions.register_panel(
+            extensions.EVENT_DETAIL,
+            "outlook/online_meeting_panel.html",
+            panels.online_meeting_context,
+        )
+        extensions.register_panel(
+            extensions.EVENT_DETAIL, "outlook/room_panel.html", panels.room_context
+        )
+        extensions.register_panel(
+            extensions.EVENT_DETAIL, "outlook/my_free_busy.html", panels.my_free_busy_context
+        )
+        extensions.register_panel(
+            extensions.EVENT_FORM, "outlook/form_free_busy.html", panels.form_free_busy_context
+        )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
         extensions.register_event_form_note("outlook", views.saving_leads_to_microsoft)
         _register_operations()

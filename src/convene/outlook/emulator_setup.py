@@ -26,6 +26,11 @@ PLATFORM_DOMAIN = "convene-platform.test"
 SERVICE_MAILBOX = f"events@{PLATFORM_DOMAIN}"
 
 
+# The platform tenant's rooms in `make run`: one books itself, one waits for its delegate
+# (answer as the delegate with the control API, docs/emulator.md).
+DEV_ROOMS = (("Lovelace", 12, 1, "autoAccept"), ("Hopper", 40, 2, "delegate"))
+
+
 @dataclass(frozen=True)
 class Mailbox:
     email: str
@@ -70,12 +75,28 @@ def seed(
                         f"{public_url}/outlook/admin-consent/",
                     ],
                     "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
-                    "applicationPermissions": ["Calendars.ReadWrite"],
+                    # Place.Read.All: the admin's Rooms page lists the tenant's rooms.
+                    "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All"],
                     # Registered, not yet consented: as in Entra, an application permission is
                     # granted only when an admin consents (Platform calendar > Grant admin
                     # consent), so Test connection fails until then, as it would at Microsoft.
                     "adminConsented": False,
                 }
+            ]
+            tenant["roomLists"] = [
+                {"emailAddress": f"rooms@{domain}", "displayName": "Main building"}
+            ]
+            tenant["rooms"] = [
+                {
+                    "emailAddress": f"{name.lower()}@{domain}",
+                    "displayName": f"{name} room",
+                    "capacity": capacity,
+                    "building": "Main",
+                    "floorNumber": floor,
+                    "roomList": f"rooms@{domain}",
+                    "booking": booking,
+                }
+                for name, capacity, floor, booking in DEV_ROOMS
             ]
         tenants.append(tenant)
     return {"tenants": tenants}

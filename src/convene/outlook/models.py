@@ -478,3 +478,77 @@ def log_entry(
         created_at=when or timezone.now(),
         details=details,
     )
+
+
+class OnlineMeeting(models.Model):
+    """The Teams meeting Outlook made for an event: what people need to join, read back from
+    Outlook's copy, and what went wrong when Outlook did not make one."""
+
+    class State(models.TextChoices):
+        READY = "ready", "Teams meeting ready"
+        MISSING = "missing", "Outlook has not made the Teams meeting yet"
+        NOT_ALLOWED = "not_allowed", "Teams is not allowed on this calendar"
+
+    event = models.OneToOneField(
+        "events.Event", on_delete=models.CASCADE, related_name="online_meeting"
+    )
+    state = models.CharField(max_length=16, choices=State.choices)
+    join_url = models.URLField(max_length=2000, blank=True)
+    conference_id = models.CharField(max_length=64, blank=True)
+    toll_number = models.CharField(max_length=64, blank=True)
+    toll_free_number = models.CharField(max_length=64, blank=True)
+    quick_dial = models.CharField(max_length=128, blank=True)
+    # Words for the organizer when there is no meeting (which providers the calendar allows).
+    problem = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.state}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == self.State.READY and bool(self.join_url)
+
+
+class Room(models.Model):
+    """A room of the tenant, as the places API lists it; ``offered``: organizers may book it."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    building = models.CharField(max_length=100, blank=True)
+    floor_number = models.IntegerField(null=True, blank=True)
+    room_list = models.EmailField(blank=True)
+    offered = models.BooleanField(default=False)
+    # False: the last read of the tenant's rooms no longer listed it.
+    listed = models.BooleanField(default=True)
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["building", "floor_number", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoomBooking(models.Model):
+    """The room an event is held in: invited as a resource attendee; its answer as Outlook
+    reports it."""
+
+    class Answer(models.TextChoices):
+        WAITING = "none", "Waiting for the room's answer"
+        ACCEPTED = "accepted", "Accepted"
+        TENTATIVE = "tentativelyAccepted", "Tentatively accepted"
+        DECLINED = "declined", "Declined"
+
+    event = models.OneToOneField(
+        "events.Event", on_delete=models.CASCADE, related_name="room_booking"
+    )
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="bookings")
+    answer = models.CharField(max_length=24, choices=Answer.choices, default=Answer.WAITING)
+    # Why a room declined, in words for the organizer.
+    reason = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} in {self.room_id}: {self.answer}"

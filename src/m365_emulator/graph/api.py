@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import delta, odata, serialize, series, users
+from m365_emulator.graph import delta, freebusy, odata, places, serialize, series, users
 from m365_emulator.graph.model import Event, looks_like_item_id
 from m365_emulator.graph.operations import MAILBOX, Route, global_routes, mailbox_routes
 from m365_emulator.graph.payload import parse_iso, parse_json_body
@@ -329,6 +329,76 @@ class GraphApi:
         }
         if query.skip + top < len(messages):
             body["@odata.nextLink"] = self._next_link(ctx, query.skip + top, top)
+        return GraphResponse(200, body)
+
+    # ----- free/busy and places ------------------------------------------
+
+    async def get_schedule(self, ctx: Context) -> GraphResponse:
+        schedules, start, end, interval = freebusy.parse_request(parse_json_body(ctx.request.body))
+        prefs = odata.preferences(ctx.request.headers)
+        asker = (
+            self.backend.user(ctx.request.caller.user_id) if ctx.request.caller.user_id else None
+        )
+        value = [
+            freebusy.schedule_information(
+                self.store,
+                asker,
+                ctx.owner.tenant_id,
+                address,
+                start,
+                end,
+                interval,
+                prefs.timezone,
+            )
+            for address in schedules
+        ]
+        body = {
+            "@odata.context": (
+                f"{GRAPH_ROOT}/$metadata#Collection(microsoft.graph.scheduleInformation)"
+            ),
+            "value": value,
+        }
+        return GraphResponse(200, body, _applied(prefs))
+
+    async def list_rooms(self, request: GraphRequest, params: dict[str, str]) -> GraphResponse:
+        places.check_access(self.backend, request.caller)
+        tenant = request.caller.tenant_id
+        listed = params.get("roomlist")
+        if listed is not None:
+            found = places.room_list(self.backend, tenant, listed)
+            context = (
+                f"{GRAPH_ROOT}/$metadata#places('{quote(found.email, safe='')}')"
+                "/microsoft.graph.roomList/rooms"
+            )
+            rooms = places.rooms(self.backend, tenant, found.email)
+        else:
+            context = f"{GRAPH_ROOT}/$metadata#places/microsoft.graph.room"
+            rooms = places.rooms(self.backend, tenant)
+        return self._places_page(request, context, [places.room_json(r) for r in rooms])
+
+    async def list_room_lists(self, request: GraphRequest, _: dict[str, str]) -> GraphResponse:
+        places.check_access(self.backend, request.caller)
+        found = places.room_lists(self.backend, request.caller.tenant_id)
+        context = f"{GRAPH_ROOT}/$metadata#places/microsoft.graph.roomList"
+        return self._places_page(request, context, [places.room_list_json(r) for r in found])
+
+    def _places_page(
+        self, request: GraphRequest, context: str, items: list[dict[str, Any]]
+    ) -> GraphResponse:
+        query = odata.parse_query(
+            {k: v for k, v in request.query.items() if k in ("$top", "$skip")}
+        )
+        top = query.top if query.top is not None else places.DEFAULT_PAGE_SIZE
+        body: dict[str, Any] = {
+            "@odata.context": context,
+            "value": items[query.skip : query.skip + top],
+        }
+        if top > 0 and query.skip + top < len(items):
+            params = {k: v for k, v in request.query.items() if k not in ("$skip", "$top")}
+            params.update({"$top": str(top), "$skip": str(query.skip + top)})
+            body["@odata.nextLink"] = (
+                f"{request.base_url}/{request.path}?{urlencode(params, safe='$/:')}"
+            )
         return GraphResponse(200, body)
 
     # ----- users ------------------------------------------

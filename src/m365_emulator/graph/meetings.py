@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from m365_emulator.graph import series
+from m365_emulator.graph import places, series
 from m365_emulator.graph.model import (
     Attendee,
     Event,
@@ -110,6 +110,7 @@ def invite(store: GraphStore, master: Event, attendees: list[Attendee]) -> None:
             continue
         copy_event = _copy_for(store, master, user)
         _send(store, master, user, "meetingRequest", copy_event, request_type="newMeetingRequest")
+        places.answer_invitation(store, user, copy_event)
 
 
 def propagate_update(store: GraphStore, master: Event, before: Snapshot, changed: set[str]) -> None:
@@ -130,8 +131,12 @@ def propagate_update(store: GraphStore, master: Event, before: Snapshot, changed
         user = _mailbox_user(store, master, attendee)
         if user is None:
             continue
-        copy_event = _copy_for(store, master, user, reset_response=before.times_differ(master))
+        moved = before.times_differ(master)
+        copy_event = _copy_for(store, master, user, reset_response=moved)
         _send(store, master, user, "meetingRequest", copy_event, request_type="fullUpdate")
+        if moved:
+            # A room answers a new time again (its answer was reset with the move).
+            places.answer_invitation(store, user, copy_event)
 
 
 def cancel_for(store: GraphStore, master: Event, attendees: list[Attendee], comment: str) -> None:

@@ -31,10 +31,28 @@ GlobalRoute = tuple[str, re.Pattern[str], str, "GlobalHandler"]
 
 
 def global_routes(api: GraphApi) -> list[GlobalRoute]:
-    """Routes outside a mailbox: the signed-in user, users, subscriptions."""
+    """Routes outside a mailbox: the signed-in user, users, places, subscriptions."""
     return [
         ("GET", re.compile(r"^me$", re.I), "users.get", api.get_user),
         ("GET", re.compile(r"^users/(?P<user>[^/]+)$", re.I), "users.get", api.get_user),
+        (
+            "GET",
+            re.compile(r"^places/microsoft\.graph\.room$", re.I),
+            "places.rooms",
+            api.list_rooms,
+        ),
+        (
+            "GET",
+            re.compile(r"^places/microsoft\.graph\.roomlist$", re.I),
+            "places.roomLists",
+            api.list_room_lists,
+        ),
+        (
+            "GET",
+            re.compile(r"^places/(?P<roomlist>[^/]+)/microsoft\.graph\.roomlist/rooms$", re.I),
+            "places.roomListRooms",
+            api.list_rooms,
+        ),
         (
             "POST",
             re.compile(r"^subscriptions$", re.I),
@@ -119,6 +137,7 @@ def mailbox_routes(api: GraphApi) -> list[Route]:
             api.delta,
         ),
         r("GET", rf"{_CAL}calendarView", "calendarView.list", api.calendar_view),
+        r("POST", rf"{_CAL}{_ACTION}getSchedule", "calendar.getSchedule", api.get_schedule),
         r("GET", "calendar", "calendar.get", api.get_calendar),
         r("GET", "calendars", "calendars.list", api.list_calendars),
         r("GET", "calendars/(?P<calendar>[^/]+)", "calendar.get", api.get_calendar),

@@ -48,6 +48,7 @@ def api_routes(backend: Backend) -> list[BaseRoute]:
     async def endpoint(request: Request) -> Response:
         attach_loop(backend)
         backend.graph.subscriptions.sweep()
+        backend.graph.provision_due_meetings()
         caller = authenticate(backend, request)
         graph_request = GraphRequest(
             method=request.method,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from m365_emulator.errors import GraphError
@@ -73,6 +73,9 @@ class GraphStore:
         self.notifier = Notifier(self)
         self.subscriptions = Subscriptions(self)
         self._mailboxes: dict[str, Mailbox] = {}
+        # Teams meetings a mailbox makes late (seed ``teamsMeetingDelaySeconds``):
+        # (due, owner id, event id), filled in by ``provision_due_meetings``.
+        self._late_meetings: list[tuple[datetime, str, str]] = []
         self.generation = os.urandom(8).hex()
         self.delta_secret = os.urandom(16)
 
@@ -83,6 +86,7 @@ class GraphStore:
     def reset(self) -> None:
         with self.lock:
             self._mailboxes.clear()
+            self._late_meetings.clear()
             # Delta tokens handed out before a reset must not match the new world; the signing
             # secret stays, so such a token still reads as one of ours whose state is gone.
             self.generation = os.urandom(8).hex()
@@ -411,8 +415,34 @@ class GraphStore:
             return
         event.is_online_meeting = True
         event.online_meeting_provider = provider
-        if provider == "teamsForBusiness":
+        if provider != "teamsForBusiness":
+            return
+        delay = owner.teams_meeting_delay_seconds if owner is not None else 0
+        if delay > 0:
+            # Some tenants answer the create before Teams made the meeting; Outlook updates
+            # the event with it later.
+            due = self.now() + timedelta(seconds=delay)
+            self._late_meetings.append((due, event.owner_id, event.id))
+        else:
             event.join_url = meetings.teams_join_url()
+
+    def provision_due_meetings(self) -> None:
+        """Late Teams meetings whose time has come reach their event and its copies."""
+        if not self._late_meetings:
+            return
+        with self.lock:
+            now = self.now()
+            due = [item for item in self._late_meetings if item[0] <= now]
+            self._late_meetings = [item for item in self._late_meetings if item[0] > now]
+            for _, owner_id, event_id in due:
+                box = self._mailboxes.get(owner_id)
+                event = box.events.get(event_id) if box is not None else None
+                if event is None or event.join_url:
+                    continue
+                join_url = meetings.teams_join_url()
+                for copy_event in self.events_with_ical_uid(event.ical_uid):
+                    copy_event.join_url = join_url
+                    self.touch(copy_event, "updated")
 
 
 def _check_span(start: datetime, end: datetime) -> None:

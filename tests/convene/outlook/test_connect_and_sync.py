@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.utils import timezone
 
 from convene.events import services
-from convene.events.models import EnrollmentRole, Event
+from convene.events.models import EnrollmentRole, Event, OnlineKind
 from convene.outlook.microsoft import crypto
 from convene.outlook.models import CalendarLink, ConnectionStatus, OutlookConnection
 from convene.outlook.outbound import queueing
@@ -119,7 +119,7 @@ def test_each_kind_of_change_is_one_request_and_no_change_is_none(outlook: Outlo
         ),
         ("time zone", lambda: update(event, timezone="America/New_York")),
         ("location", lambda: update(event, location="Room 202")),
-        ("online", lambda: update(event, is_online=True)),
+        ("online", lambda: update(event, is_online=True, online_kind=OnlineKind.TEAMS)),
         ("enroll", lambda: services.enroll(event, outlook.people[EDSGER], actor=None)),
         ("unenroll", lambda: services.unenroll(event, outlook.people[ALAN], actor=None)),
         (

@@ -15,7 +15,7 @@ SNAPSHOT = mapping.EventSnapshot(
     end=datetime(2026, 3, 29, 2, 0, tzinfo=UTC),  # 04:00 CEST, after it
     timezone="Europe/Berlin",
     location="Room 1",
-    is_online=False,
+    teams_meeting=False,
     is_cancelled=False,
     url="https://convene.example/events/7/",
     organizer_name="Ada",
@@ -87,7 +87,7 @@ def test_subject_is_sent_as_plain_text() -> None:
 
 
 def test_online_events_ask_for_a_teams_meeting() -> None:
-    payload = mapping.event_payload(replace(SNAPSHOT, is_online=True))
+    payload = mapping.event_payload(replace(SNAPSHOT, teams_meeting=True))
     assert payload["isOnlineMeeting"] is True
     assert payload["onlineMeetingProvider"] == "teamsForBusiness"
     assert "onlineMeetingProvider" not in mapping.event_payload(SNAPSHOT)

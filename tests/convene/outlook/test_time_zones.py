@@ -29,7 +29,7 @@ def snapshot(zone: str) -> mapping.EventSnapshot:
         end=END,
         timezone=zone,
         location="",
-        is_online=False,
+        teams_meeting=False,
         is_cancelled=False,
         url="https://convene.example/events/1/",
         organizer_name="Ada",

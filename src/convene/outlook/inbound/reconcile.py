@@ -38,7 +38,7 @@ from convene.outlook.models import (
     SyncLogEntry,
     record,
 )
-from convene.outlook.outbound import queueing
+from convene.outlook.outbound import online_meetings, queueing, room_answers
 from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, resolve_target
 
@@ -120,6 +120,8 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     finally:
         links.give_back_lease([link.pk])
     apply_replies(link.event, graph_event, mailbox, outlook)
+    room_answers.read_answer(link.event, graph_event, target.client)
+    online_meetings.note_if_present(link.event, graph_event)
     if graph_event.get("changeKey"):
         # Only now that its answers were acted on (and its drift noted, to be sent back) may
         # a push go out over this version.

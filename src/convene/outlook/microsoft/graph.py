@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +50,8 @@ Gate = Callable[[], AbstractContextManager[object]]
 """Held around every request: where the per-mailbox limit is enforced."""
 
 MAX_BATCH = 20
+# Addresses per getSchedule request (calendar-getschedule.md).
+MAX_SCHEDULES = 20
 """Microsoft's limit on requests in one JSON batch."""
 
 
@@ -74,6 +77,20 @@ class Call:
     @classmethod
     def cancel_event(cls, event_id: str, comment: str) -> Call:
         return cls("POST", f"{event_path(event_id)}/cancel", {"comment": comment})
+
+    @classmethod
+    def get_schedule(
+        cls, schedules: list[str], start: datetime, end: datetime, interval: int
+    ) -> Call:
+        if not 1 <= len(schedules) <= MAX_SCHEDULES:
+            raise ValueError(f"getSchedule takes 1 to {MAX_SCHEDULES} addresses")
+        body = {
+            "schedules": schedules,
+            "startTime": {"dateTime": _utc(start), "timeZone": "UTC"},
+            "endTime": {"dateTime": _utc(end), "timeZone": "UTC"},
+            "availabilityViewInterval": interval,
+        }
+        return cls("POST", "/calendar/getSchedule", body)
 
 
 def if_match(change_key: str) -> dict[str, str]:
@@ -102,6 +119,30 @@ class GraphClient:
     def get_calendar(self) -> JSON:
         """The mailbox's default calendar (name, owner, whether we may edit it)."""
         return self._json("GET", f"{self._root}/calendar")
+
+    # --- places and free/busy --------------------------------------------------------------
+
+    def list_places(self, kind: str, room_list: str | None = None) -> list[JSON]:
+        """Every room (``kind="room"``) or room list (``"roomList"``) of the tenant, or the
+        rooms of one room list (named by its email address), all pages read."""
+        if room_list is not None:
+            url = f"{self.base_url}/places/{_seg(room_list)}/microsoft.graph.roomList/rooms"
+        else:
+            url = f"{self.base_url}/places/microsoft.graph.{kind}"
+        found: list[JSON] = []
+        params: dict[str, str] | None = {"$top": "100"}
+        while url:
+            page = self._json("GET", url, params=params)
+            found += [p for p in page.get("value") or [] if isinstance(p, dict)]
+            url, params = str(page.get("@odata.nextLink") or ""), None
+        return found
+
+    def get_schedule(
+        self, schedules: list[str], start: datetime, end: datetime, interval: int
+    ) -> list[JSON]:
+        """Free/busy of up to ``MAX_SCHEDULES`` addresses (``calendar/getSchedule``): one
+        scheduleInformation per address, in order."""
+        return schedule_information(self.call(Call.get_schedule(schedules, start, end, interval)))
 
     # --- events ---------------------------------------------------------------------------
 
@@ -419,3 +460,12 @@ def shared_http(registration: AppRegistration) -> httpx.Client:
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             )
         return client
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def schedule_information(answer: JSON) -> list[JSON]:
+    """The scheduleInformation items of a getSchedule answer, in the order asked."""
+    return [v for v in answer.get("value") or [] if isinstance(v, dict)]

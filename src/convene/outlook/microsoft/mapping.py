@@ -36,7 +36,7 @@ _TRANSACTION_NAMESPACE = uuid.UUID("a4f1f0a2-3c55-4b3e-8b0e-2f3f6f1d9c41")
 class Person:
     email: str
     name: str
-    role: str  # "organizer", "presenter" or "attendee", as in Convene
+    role: str  # "organizer", "presenter" or "attendee", as in Convene; "room" for a room
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class EventSnapshot:
     end: datetime  # aware
     timezone: str  # IANA name, the event's own zone
     location: str
-    is_online: bool
+    teams_meeting: bool  # Outlook makes a Teams meeting for it (an own link goes in the body)
     is_cancelled: bool
     url: str  # absolute link to the event's page in Convene
     organizer_name: str
@@ -86,10 +86,10 @@ def event_payload(snapshot: EventSnapshot) -> JSON:
         "start": graph_date_time(snapshot.start, snapshot.timezone),
         "end": graph_date_time(snapshot.end, snapshot.timezone),
         "location": {"displayName": snapshot.location},
-        "isOnlineMeeting": snapshot.is_online,
+        "isOnlineMeeting": snapshot.teams_meeting,
         "attendees": _attendees(snapshot),
     }
-    if snapshot.is_online:
+    if snapshot.teams_meeting:
         payload["onlineMeetingProvider"] = "teamsForBusiness"
     if snapshot.recurrence is not None:
         payload["recurrence"] = snapshot.recurrence
@@ -167,8 +167,8 @@ def accepted_from(found: JSON, desired: JSON) -> JSON:
 def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
     """Properties whose desired value differs from what Outlook last accepted.
 
-    A property Convene stopped sending (``onlineMeetingProvider`` when an event goes offline)
-    is not unset: Graph ignores changes to it once an online meeting exists.
+    A property Convene stopped sending (``onlineMeetingProvider`` when an event stops being a
+    Teams meeting) is not unset: Graph ignores changes to it once an online meeting exists.
     """
     return {name: value for name, value in desired.items() if last_accepted.get(name) != value}
 
@@ -213,11 +213,17 @@ def _attendees(snapshot: EventSnapshot) -> list[JSON]:
         attendees.append(
             {
                 "emailAddress": {"address": person.email, "name": person.name},
-                # Presenters and co-organizers must be there; attendees chose to come.
-                "type": "required" if person.role in ("organizer", "presenter") else "optional",
+                "type": _attendee_type(person.role),
             }
         )
     return attendees
+
+
+def _attendee_type(role: str) -> str:
+    if role == "room":
+        return "resource"  # a room mailbox, answering for itself or through its delegate
+    # Presenters and co-organizers must be there; attendees chose to come.
+    return "required" if role in ("organizer", "presenter") else "optional"
 
 
 def _body_html(snapshot: EventSnapshot) -> str:

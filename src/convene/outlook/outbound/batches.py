@@ -31,6 +31,7 @@ from convene.outlook.models import (
     SyncLogEntry,
     log_entry,
 )
+from convene.outlook.outbound import online_meetings, room_answers
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.push import (
     Update,
@@ -85,6 +86,7 @@ class _Planned:
     version: int
     target: Target
     update: Update
+    teams_meeting: bool
 
 
 def _push_many(
@@ -98,16 +100,19 @@ def _push_many(
     targets = _TargetMemo(resolve, outlook)
     synced: list[tuple[CalendarLink, dict[str, Any]]] = []
     by_mailbox: dict[tuple[str, bool], list[_Planned]] = defaultdict(list)
+    meeting_missing: list[CalendarLink] = []
     for link in due:
         version = link.desired_version
         if series.is_series(link.event):
             # A series' sessions are requests that follow its master's: pushed in order, alone.
             try:
-                saved = push_link(link, link.event, targets.of(link))
+                saved, missing = push_link(link, link.event, targets.of(link))
             except MicrosoftError as exc:
                 settle_failure(link, exc, link.owner_mailbox, enqueue)
                 continue
             synced.append((link, {**saved, **links.synced(version)}))
+            if missing:
+                meeting_missing.append(link)
             continue
         try:
             target = targets.of(link)
@@ -129,7 +134,7 @@ def _push_many(
             continue
         else:
             by_mailbox[(target.mailbox, target.is_platform)].append(
-                _Planned(link, version, target, update)
+                _Planned(link, version, target, update, snapshot.teams_meeting)
             )
     not_sent: list[int] = []
     for planned in by_mailbox.values():
@@ -137,7 +142,10 @@ def _push_many(
             outcome = _send_batch(planned[start : start + MAX_BATCH], enqueue, ordered)
             synced += outcome.synced
             not_sent += outcome.not_sent
+            meeting_missing += outcome.meeting_missing
     links.save_synced(synced)
+    for link in meeting_missing:
+        online_meetings.ask_again(link, enqueue)
     return not_sent
 
 
@@ -145,6 +153,7 @@ def _push_many(
 class _BatchOutcome:
     synced: list[tuple[CalendarLink, dict[str, Any]]]  # each link now in sync, what to save
     not_sent: list[int]  # links whose request the batch did not run (``NotSent``)
+    meeting_missing: list[CalendarLink]  # Outlook answered without the wanted Teams meeting
 
 
 def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _BatchOutcome:
@@ -158,6 +167,7 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
         outcomes = [exc] * len(batch)  # the batch itself failed: so did each request in it
     entries: list[SyncLogEntry] = []
     synced = []
+    meeting_missing: list[CalendarLink] = []
     for item, outcome in zip(batch, outcomes, strict=True):
         failed = outcome if isinstance(outcome, MicrosoftError) else None
         entries.append(
@@ -174,6 +184,11 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
         )
         if not isinstance(outcome, MicrosoftError):
             synced.append((item.link, {**item.update.saved(outcome), **links.synced(item.version)}))
+            if item.update.action == "cancel":
+                continue
+            if online_meetings.read_answer(item.link, item.link.event, item.teams_meeting, outcome):
+                meeting_missing.append(item.link)
+            room_answers.read_answer(item.link.event, outcome, target.client)
     SyncLogEntry.objects.bulk_create(entries)
     failures = sum(1 for outcome in outcomes if isinstance(outcome, MicrosoftError))
     log.log(
@@ -190,7 +205,7 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
             not_sent.append(item.link.pk)  # not a failure of its own: no attempt, no backoff
         elif isinstance(outcome, MicrosoftError):
             settle_failure(item.link, outcome, target.mailbox, enqueue)
-    return _BatchOutcome(synced, not_sent)
+    return _BatchOutcome(synced, not_sent, meeting_missing)
 
 
 class _TargetMemo:

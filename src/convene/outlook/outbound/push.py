@@ -33,7 +33,7 @@ from convene.outlook.answers import apply_replies
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
-from convene.outlook.outbound import series
+from convene.outlook.outbound import online_meetings, room_answers, series
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
 from convene.outlook.outbound.snapshots import event_snapshot
@@ -69,13 +69,15 @@ def _push_once(event_id: int, enqueue: Enqueue, resolve: TargetResolver) -> int:
     try:
         target = resolve(link, event, outlook)
         mailbox = target.mailbox
-        saved = push_link(link, event, target)
+        saved, meeting_missing = push_link(link, event, target)
     except MicrosoftError as exc:
         settle_failure(link, exc, mailbox, enqueue)
         return link.pk
     # What Outlook now has and the version it reflects (read before the snapshot that was
     # sent; again after reading answers), in one statement.
     links.save_synced([(link, {**saved, **links.synced(link.desired_version)})])
+    if meeting_missing:
+        online_meetings.ask_again(link, enqueue)
     return link.pk
 
 
@@ -116,17 +118,21 @@ class Update:
 ANSWER_ROUNDS = 3
 
 
-def push_link(link: CalendarLink, event: Event, target: Target) -> dict[str, Any]:
+def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[str, Any], bool]:
     """Send Outlook the smallest request that makes its copy match; returns what to save on
-    the link about the copy (nothing when nothing was sent). A series then gets its sessions
+    the link about the copy (nothing when nothing was sent) and whether the Teams meeting the
+    event wants is missing from Outlook's answer. A series then gets its sessions
     (``outbound.series``)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
     adopted = adopt_lost_create(link, target, snapshot)
+    if not event.is_cancelled:
+        snapshot = online_meetings.checked(snapshot, event, target)
     update = update_for(link, event, target.mailbox, snapshot)
     if update is not None and update.needs_answers_read(link):
         read_answers(link, event, target)
         snapshot, update = _again(link, event, target)
     saved: dict[str, Any] = adopted
+    missing = False
     for round_ in range(1, ANSWER_ROUNDS + 1):
         if update is None:
             break
@@ -149,11 +155,16 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> dict[str, Any
             raise
         _log(link, target, update, status="ok")
         log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
+        missing = update.action != "cancel" and online_meetings.read_answer(
+            link, event, snapshot.teams_meeting, answer
+        )
+        if update.action != "cancel":
+            room_answers.read_answer(event, answer, target.client)
         saved = {**adopted, **update.saved(answer)}
         break
     if snapshot.recurrence is None or event.is_cancelled:
-        return saved
-    return _with_sessions(link, event, target, snapshot, update, saved)
+        return saved, missing
+    return _with_sessions(link, event, target, snapshot, update, saved), missing
 
 
 def _again(
@@ -161,6 +172,8 @@ def _again(
 ) -> tuple[mapping.EventSnapshot, Update | None]:
     """The snapshot and the request once the answers read changed the event (or did not)."""
     snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    if not event.is_cancelled:
+        snapshot = online_meetings.checked(snapshot, event, target)
     return snapshot, update_for(link, event, target.mailbox, snapshot)
 
 

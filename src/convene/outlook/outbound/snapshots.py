@@ -7,22 +7,38 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from convene.events import series
-from convene.events.models import Enrollment, Event
+from convene.events.models import Enrollment, Event, OnlineKind
 from convene.events.timezones import to_local
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.recurrence import patterned_recurrence
 from convene.outlook.microsoft.registration import AppRegistration
+from convene.outlook.models import RoomBooking
 
 # The fields of an Event that ``event_snapshot`` reads: a change to any other (capacity) does
 # not sync. A new synced field is read below and listed here, side by side.
 SYNCED_FIELDS = frozenset(
-    {"title", "description", "start", "end", "timezone", "location", "is_online", "online_url"}
+    {
+        "title",
+        "description",
+        "start",
+        "end",
+        "timezone",
+        "location",
+        "is_online",
+        "online_url",
+        "online_kind",
+    }
 )
 
 _ENROLLMENT_ROW = ("event_id", "user_id", "user__email", "user__display_name", "role")
 EnrollmentRow = tuple[int, int, str, str, str]
 """An enrollment as a snapshot needs it: (event id, user id, email, name, role). Read as plain
 rows: making model instances of 30 enrollments cost more than the query."""
+
+
+def wants_teams(event: Event) -> bool:
+    """Whether Outlook should make a Teams meeting for the event."""
+    return event.is_online and event.online_kind == OnlineKind.TEAMS
 
 
 def people(events: list[Event]) -> dict[int, list[EnrollmentRow]]:
@@ -50,6 +66,12 @@ def event_snapshot(
         # In their own calendar the creator is the organizer, whatever their Convene address.
         if platform or user_id != event.created_by_id
     )
+    booking = RoomBooking.objects.filter(event=event).select_related("room").first()
+    if booking is not None:
+        # The room is invited as a resource: its mailbox answers for it.
+        attendees += (
+            mapping.Person(email=booking.room.email, name=booking.room.name, role="room"),
+        )
     description = _description(event.description, event.is_online, event.online_url)
     rule = series.rule_of(event)
     recurrence = (
@@ -69,7 +91,7 @@ def event_snapshot(
         end=event.end,
         timezone=event.timezone,
         location=event.location,
-        is_online=event.is_online,
+        teams_meeting=wants_teams(event),
         is_cancelled=event.is_cancelled,
         url=AppRegistration.from_settings().absolute(event.get_absolute_url()),
         organizer_name=event.created_by.name,

@@ -6,17 +6,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from convene import permissions
 from convene.accounts.models import User
+from convene.events.models import OnlineKind
 from convene.outlook import links
 from convene.outlook.microsoft import mapping
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
     LinkState,
+    OnlineMeeting,
     OutlookConnection,
     OutlookSettings,
+    Room,
+    RoomBooking,
 )
 
 
@@ -54,6 +59,66 @@ def is_settling(link: CalendarLink) -> bool:
     if link.state == LinkState.FAILING:
         return link.retries_automatically
     return link.state == LinkState.PENDING or (link.state == LinkState.SYNCED and link.is_behind)
+
+
+def online_meeting_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Teams meeting's join details for people on the event; why there is none for the
+    people who manage it."""
+    event = page.get("event")
+    if event is None or not event.is_online or event.online_kind != OnlineKind.TEAMS:
+        return {"online_meeting": None}
+    manages = permissions.can_manage_event(request.user, event)
+    enrolled = (
+        isinstance(request.user, User) and event.enrollments.filter(user=request.user).exists()
+    )
+    if not (manages or enrolled):
+        return {"online_meeting": None}
+    meeting = OnlineMeeting.objects.filter(event=event).first()
+    if meeting is None and not manages:
+        return {"online_meeting": None}
+    return {
+        "online_meeting": meeting or OnlineMeeting(event=event, state=OnlineMeeting.State.MISSING),
+        "online_meeting_problem": meeting.problem if meeting is not None and manages else "",
+    }
+
+
+def room_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event's room and its answer; the room picker for its organizers."""
+    event = page.get("event")
+    if event is None:
+        return {"room_panel": False}
+    booking = RoomBooking.objects.filter(event=event).select_related("room").first()
+    may_choose = permissions.can_edit_event(request.user, event) and not event.is_cancelled
+    choices = list(Room.objects.filter(offered=True, listed=True)) if may_choose else []
+    return {
+        "room_panel": booking is not None or bool(choices),
+        "room_booking": booking,
+        "room_may_choose": may_choose,
+        "room_choices": choices,
+    }
+
+
+def form_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The double-booking warning under the time fields, when Outlook can be asked."""
+    outlook = OutlookSettings.load()
+    if not outlook.enabled or not permissions.can_create_events(request.user):
+        return {"free_busy_url": ""}
+    return {"free_busy_url": reverse("outlook:free_busy")}
+
+
+def my_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """For a signed-in person not yet on the event: a note when their calendar is busy."""
+    event = page.get("event")
+    user = request.user
+    if (
+        event is None
+        or not isinstance(user, User)
+        or event.is_cancelled
+        or event.enrollments.filter(user=user).exists()
+        or not OutlookSettings.load().enabled
+    ):
+        return {"my_free_busy_url": ""}
+    return {"my_free_busy_url": reverse("outlook:my_free_busy", args=[event.pk])}
 
 
 def replies_by_answer(event: Any) -> list[tuple[str, list[AttendeeReply]]]:

@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -39,6 +40,7 @@ from convene.outlook.models import (
     LogKind,
     OutlookConnection,
     OutlookSettings,
+    RoomBooking,
     Subscription,
 )
 from convene.outlook.moves import handover
@@ -118,6 +120,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "failing": failing,
             "needing_authorization": needing_authorization,
             "leavers": handover.waiting(),
+            "declined_rooms": RoomBooking.objects.filter(
+                answer=RoomBooking.Answer.DECLINED, event__end__gte=timezone.now()
+            ).select_related("event", "room")[:50],
             "undeleted_subscriptions": Subscription.objects.filter(
                 state=Subscription.State.REMOVING
             ).order_by("expires_at"),

@@ -30,6 +30,9 @@ ROOT_TYPES = (
     "changeNotificationCollection",
     "resourceData",
     "timeSlot",
+    "room",
+    "roomList",
+    "scheduleInformation",
 )
 SOURCE = (
     "microsoftgraph/msgraph-metadata, schemas/v1.0-Prod.csdl at commit f54f11b6; "
