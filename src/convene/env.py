@@ -84,7 +84,8 @@ def database_config(
 
     PostgreSQL connections come from a pool of at most ``pool_size`` per process (psycopg's
     pool, Django 5.1+): threads borrow one for a request or task and give it back, so a
-    process never holds more than its size, whatever its threads do."""
+    process never holds more than its size, whatever its threads do. ``pool_size`` 0: one
+    connection per thread, no pool."""
     if not url:
         url = f"sqlite:///{var_dir / 'convene.sqlite3'}"
     try:
@@ -107,9 +108,10 @@ def database_config(
         config["TEST"] = {"NAME": str(var_dir / "test.sqlite3")}
     elif config["ENGINE"] == "django.db.backends.postgresql":
         config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not as well
-        config["OPTIONS"] = {
-            "pool": {"min_size": 1, "max_size": pool_size, "timeout": POOL_TIMEOUT_SECONDS}
-        }
+        if pool_size:
+            config["OPTIONS"] = {
+                "pool": {"min_size": 1, "max_size": pool_size, "timeout": POOL_TIMEOUT_SECONDS}
+            }
     return config
 
 

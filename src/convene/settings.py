@@ -111,9 +111,14 @@ TEMPLATES = [
 ]
 
 # PostgreSQL: a connection pool per process, sized for what the process is (docs/outlook.md).
+# Not in the test runner's own process: it plays web server, worker threads and webhook at once
+# and its threads come and go with each test, which would strand pooled connections; the
+# worker and web processes the tests start (manage.py ...) use their pools as in production.
 DATABASES = {
     "default": database_config(
-        os.environ.get("DATABASE_URL"), VAR_DIR, database_pool_size(sys.argv)
+        os.environ.get("DATABASE_URL"),
+        VAR_DIR,
+        0 if "pytest" in sys.modules else database_pool_size(sys.argv),
     )
 }
 DATABASE_FILE = Path(str(DATABASES["default"]["NAME"]))

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from convene.events import series, services
@@ -57,6 +58,19 @@ def create_series(
 ) -> Event:
     local = first or next_local(zone, 0, 10)
     start = localize(local, zone)
+    # One transaction: the worker sees the series with its people, as one create.
+    with transaction.atomic():
+        return _series_with_people(outlook, zone, count, local, start, allow_past)
+
+
+def _series_with_people(
+    outlook: OutlookWorld,
+    zone: str,
+    count: int,
+    local: datetime,
+    start: datetime,
+    allow_past: bool,
+) -> Event:
     event = series.create_series(
         services.EventDetails(
             title="Weekly workshop",
