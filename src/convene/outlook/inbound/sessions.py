@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.db import transaction
+
 from convene.accounts.models import User
 from convene.events import series
 from convene.events.errors import EventError
@@ -105,33 +107,39 @@ def apply_session_replies(event: Event, on: date, occurrence: dict[str, Any], ma
         user = users.get(reply.email)
         if user is None or event.enrollment_of(user) is None:
             continue
-        try:
-            if reply.response == "declined":
-                news = series.will_miss(event, on, user, actor=None, reason=MISSED_REASON)
-                words = (
-                    f"{user.name} will miss the session of {on:%a %d %b %Y} "
-                    "(declined it in Outlook)."
-                )
-            elif reply.response in mapping.ANSWERS:
-                news = series.will_attend(event, on, user, actor=None)
-                words = f"{user.name} will attend the session of {on:%a %d %b %Y} after all."
-            else:
-                continue
-        except EventError:
-            continue
-        if not news:
-            continue
-        record(
-            LogKind.REPLY,
-            reply.response,
-            status="session",
-            message=words,
-            event_id=event.pk,
-            user_id=user.pk,
-            mailbox=mailbox,
-            session=on.isoformat(),
-        )
-        tell_organizer(event, f"“{event.title}”: {words}", "Session answer")
+        # The answer, its log line and the organizer's notice land together: nobody reading
+        # the session list sees an answer the organizer was not told about.
+        with transaction.atomic():
+            _apply_one(event, on, user, reply.response, mailbox)
+
+
+def _apply_one(event: Event, on: date, user: User, response: str, mailbox: str) -> None:
+    try:
+        if response == "declined":
+            news = series.will_miss(event, on, user, actor=None, reason=MISSED_REASON)
+            words = (
+                f"{user.name} will miss the session of {on:%a %d %b %Y} (declined it in Outlook)."
+            )
+        elif response in mapping.ANSWERS:
+            news = series.will_attend(event, on, user, actor=None)
+            words = f"{user.name} will attend the session of {on:%a %d %b %Y} after all."
+        else:
+            return
+    except EventError:
+        return
+    if not news:
+        return
+    record(
+        LogKind.REPLY,
+        response,
+        status="session",
+        message=words,
+        event_id=event.pk,
+        user_id=user.pk,
+        mailbox=mailbox,
+        session=on.isoformat(),
+    )
+    tell_organizer(event, f"“{event.title}”: {words}", "Session answer")
 
 
 def _drifted(link: CalendarLink, on: date, occurrence: dict[str, Any]) -> list[str]:
