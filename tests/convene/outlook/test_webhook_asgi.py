@@ -212,3 +212,13 @@ def test_each_webhook_thread_keeps_its_database_connection(
         assert response.status_code == 202
 
     assert seen and all(len(connections) == 1 for connections in seen.values())
+
+
+def test_a_pooled_connection_goes_back_to_the_pool_after_each_notification() -> None:
+    """With PostgreSQL's pool, five idle webhook threads each holding a connection would take
+    half of the web process's pool (WEB_POOL_SIZE) from its pages."""
+    assert webhook_asgi._keeps_own_connection({"CONN_MAX_AGE": 0, "OPTIONS": {}})
+    assert not webhook_asgi._keeps_own_connection(
+        {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"max_size": 10}}}
+    )
+    assert not webhook_asgi._keeps_own_connection({"CONN_MAX_AGE": 60, "OPTIONS": {}})

@@ -131,14 +131,20 @@ def _handle(view: View, scope: Scope, body: bytes) -> HttpResponse:
         log.exception("The webhook failed")
         return HttpResponse(status=500)
     finally:
-        # These few threads live as long as the server: each keeps its database connection
-        # (opening one, with its set-up, cost twice the notification itself when SQLite's
-        # CONN_MAX_AGE of 0 closed it after every request). A connection in error or left in a
-        # transaction is still closed below, and a CONN_MAX_AGE set above 0 still applies.
         for connection in connections.all(initialized_only=True):
-            if connection.settings_dict["CONN_MAX_AGE"] == 0:
+            if _keeps_own_connection(connection.settings_dict):
                 connection.close_at = None
         signals.request_finished.send(sender=WebhookFastPath)
+
+
+def _keeps_own_connection(settings: Mapping[str, Any]) -> bool:
+    """These few threads live as long as the server: without a pool each keeps its database
+    connection (opening one, with its set-up, cost twice the notification itself when SQLite's
+    CONN_MAX_AGE of 0 closed it after every request). A pooled connection goes back to the
+    pool after each notification instead: five idle webhook threads holding five of the web
+    process's pooled connections would starve its pages. A connection in error or left in a
+    transaction is still closed by ``request_finished``, and a CONN_MAX_AGE above 0 applies."""
+    return settings["CONN_MAX_AGE"] == 0 and not settings.get("OPTIONS", {}).get("pool")
 
 
 async def _send_response(send: Send, response: HttpResponse) -> None:
