@@ -11,17 +11,21 @@ class OutlookConfig(AppConfig):
     verbose_name = "Microsoft Outlook"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save, pre_delete, pre_save
+        from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
         from convene.accounts.models import User
         from convene.core import extensions
         from convene.events.changes import event_change_recorded
         from convene.outlook import emulator_setup
-        from convene.outlook.models import OutlookConnection
+        from convene.outlook.inbound.subscriptions import forget_verified
+        from convene.outlook.models import OutlookConnection, Subscription
         from convene.outlook.moves import handover, modeswitch  # noqa: F401 (their move rules)
         from convene.outlook.web import panels, views
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
+        # The webhook remembers active subscriptions for a few seconds: any change forgets them.
+        for changed in (post_save, post_delete):
+            changed.connect(forget_verified, sender=Subscription, dispatch_uid="outlook.forget")
         pre_delete.connect(
             _connection_ending, sender=OutlookConnection, dispatch_uid="outlook.unsubscribe"
         )

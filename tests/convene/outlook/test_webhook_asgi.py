@@ -197,9 +197,10 @@ def test_each_webhook_thread_keeps_its_database_connection(
     real = webhook._change
 
     def change(verified: Any) -> int:
+        queued = real(verified)  # reads the database: the thread's connection is open now
         name = threading.current_thread().name
         seen.setdefault(name, set()).add(id(connection.connection))
-        return real(verified)
+        return queued
 
     monkeypatch.setattr(webhook, "_change", change)
     for number in range(12):
