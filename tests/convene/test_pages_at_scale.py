@@ -94,6 +94,7 @@ def test_no_page_makes_more_queries_for_2000_people_than_for_4(
         ),
         "admin: events": (admin_user, reverse("admin:events_event_changelist")),
         "admin: people": (admin_user, reverse("admin:accounts_user_changelist")),
+        "Users & roles": (admin_user, reverse("accounts:users")),
     }
 
     def count_all() -> dict[str, int]:
