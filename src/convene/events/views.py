@@ -353,15 +353,15 @@ def _people_page(request: HttpRequest, event: Event) -> dict[str, Any]:
         "people_page": page,
         "people_query": query,
         "people_role": role,
-        "people_counts": [(role.value, role.label, n) for role, n in by_role.items()],
+        "people_counts": [(each.value, each.label, n) for each, n in by_role.items()],
         "people_total": sum(by_role.values()),
         "people_page_note": f"There is no page “{asked}”: this is page {page.number}."
         if shown_instead
         else "",
         "people_filters": _list_query(kept, without="page"),
         "people_back": kept.urlencode(),
-        # Each row posts to its person's own URL, made from this one by appending the id:
-        # reversing two URLs per row cost more than the rest of the page.
+        # Each row's buttons post to its person's own URL, this one with the id appended: one
+        # reversal per page rather than two per row (4,005 for 2,000 people before paging).
         "people_url": reverse("events:people", args=[event.pk]),
     }
 
