@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count, F
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -121,17 +123,47 @@ def my_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mappi
     return {"my_free_busy_url": reverse("outlook:my_free_busy", args=[event.pk])}
 
 
-def replies_by_answer(event: Any) -> list[tuple[str, list[AttendeeReply]]]:
-    """Answers given in Outlook, grouped for the organizer: (heading, replies) per answer."""
-    rows = AttendeeReply.objects.filter(event=event).select_related("user").order_by("email")
-    groups: list[tuple[str, str, list[AttendeeReply]]] = [
-        (answer, heading, []) for answer, heading in REPLY_HEADINGS
+# How many people each answer names before "and N more" (the counts are always whole).
+REPLIES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class ReplyGroup:
+    """One answer on the organizer's panel: how many gave it, and the latest few."""
+
+    heading: str
+    count: int
+    shown: list[AttendeeReply]
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.shown)
+
+
+def replies_by_answer(event: Any, shown: int = REPLIES_SHOWN) -> list[ReplyGroup]:
+    """Answers given in Outlook, grouped for the organizer: per answer its count and the
+    latest ``shown`` replies. The same queries for 20 people or 20,000."""
+    headings = dict(REPLY_HEADINGS)
+    grouped = (
+        AttendeeReply.objects.filter(event=event, response__in=headings)
+        .order_by()
+        .values("response")
+        .annotate(n=Count("pk"))
+    )
+    counts = {row["response"]: row["n"] for row in grouped}
+    return [
+        ReplyGroup(
+            heading,
+            counts[answer],
+            list(
+                AttendeeReply.objects.filter(event=event, response=answer)
+                .select_related("user")
+                .order_by(F("responded_at").desc(nulls_last=True), "email")[:shown]
+            ),
+        )
+        for answer, heading in REPLY_HEADINGS
+        if counts.get(answer)
     ]
-    by_answer: dict[str, list[AttendeeReply]] = {answer: found for answer, _, found in groups}
-    for row in rows:
-        if row.response in by_answer:
-            by_answer[row.response].append(row)
-    return [(heading, found) for _, heading, found in groups if found]
 
 
 REPLY_HEADINGS = (
