@@ -155,6 +155,7 @@ def test_moving_one_session_is_an_exception_and_one_update_each(
     outlook.wait_synced(event.pk)
     third = series.sessions(event)[2]
     before = writes(outlook)
+    requests_before = outlook.stats()["requests"]["total"]
     series.change_session(
         event,
         third.on,
@@ -165,6 +166,9 @@ def test_moving_one_session_is_an_exception_and_one_update_each(
     )
     outlook.wait_synced(event.pk)
     assert writes(outlook) - before == Counter({"events.update": 1})
+    # the first change of a session is its PATCH alone: the occurrence ids were read with
+    # the create
+    assert outlook.stats()["requests"]["total"] - requests_before == 1
     exceptions = [i for i in instances(outlook, ALAN, event) if i["type"] == "exception"]
     assert [e["location"]["displayName"] for e in exceptions] == ["Room 9"]
     for email in ATTENDEES:
@@ -227,6 +231,46 @@ def test_a_whole_series_change_is_one_patch_of_the_master_and_one_update_each(
         assert received(outlook, email) == Counter({"newMeetingRequest": 1, "fullUpdate": 1})
     starts = {i["start"]["dateTime"][11:16] for i in instances(outlook, owner(mode), event)}
     assert len(starts) <= 2  # one wall-clock time, written in UTC on either side of DST
+
+
+def test_after_a_whole_series_move_the_first_session_change_is_one_request(
+    outlook: OutlookWorld, mode: str
+) -> None:
+    """Moving the series gives its occurrences new ids in Outlook; they are read again with
+    the move, so changing or cancelling one session afterwards is still one request."""
+    event = create_series(outlook)
+    outlook.wait_synced(event.pk)
+    details = services.EventDetails.of(event)
+    hour = timedelta(hours=1)
+    services.update_event(
+        event,
+        services.EventDetails(
+            **{**details.__dict__, "start": details.start + hour, "end": details.end + hour}
+        ),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    event.refresh_from_db()
+    for number, change in enumerate(("move", "cancel"), start=3):
+        session = series.sessions(event)[number]
+        requests_before = outlook.stats()["requests"]["total"]
+        before = writes(outlook)
+        if change == "move":
+            series.change_session(
+                event,
+                session.on,
+                series.SessionDetails(session.start, session.end, "Room 7", False, ""),
+                actor=None,
+            )
+        else:
+            series.cancel_session(event, session.on, actor=None, message="Holiday")
+        outlook.wait_synced(event.pk)
+        expected = "events.update" if change == "move" else "events.cancel"
+        assert writes(outlook) - before == Counter({expected: 1})
+        assert outlook.stats()["requests"]["total"] - requests_before == 1, change
+    found = instances(outlook, ALAN, event)
+    assert len(found) == 11
+    assert [i["location"]["displayName"] for i in found if i["type"] == "exception"] == ["Room 7"]
 
 
 def test_nothing_is_sent_when_nothing_outlook_shows_changed(

@@ -63,7 +63,8 @@ def sync_sessions(
     due = [on for on, payload in sorted(desired.items()) if pushed.get(on) != payload]
     if due:
         keep({SESSIONS: pushed, OCCURRENCES: occurrences})
-    if any(on not in occurrences for on in due):
+    if not occurrences or any(on not in occurrences for on in due):
+        # a new or reset master (no ids known), or a session whose id is not known yet
         occurrences = _read_occurrences(event, client, graph_id)
     for on in due:
         occurrence_id = occurrences.get(on)
