@@ -331,6 +331,14 @@ def change_session(event: Event, on: date, details: SessionDetails, *, actor: Us
         raise InvalidEvent("Start and end must be aware datetimes.")
     if details.end <= details.start:
         raise InvalidEvent("The session must end after it starts.", field="end")
+    if session.start <= timezone.now():
+        raise InvalidEvent(
+            f"The session of {session.local_start:%a %d %b %Y} has already started or taken "
+            "place: it can no longer be changed.",
+            field="session",
+        )
+    if details.start <= timezone.now():
+        raise InvalidEvent("A session cannot be moved into the past.", field="start")
     if details.is_online and not details.online_url and not current.online_url:
         raise InvalidEvent("Give the online session its link.", field="online_url")
     if (
@@ -372,6 +380,12 @@ def cancel_session(event: Event, on: date, *, actor: User | None, message: str =
     session = _session(current, on)
     if session.is_cancelled:
         raise EventCancelled("This session is already cancelled.")
+    if session.start <= timezone.now():
+        raise InvalidEvent(
+            f"The session of {session.local_start:%a %d %b %Y} has already started or taken "
+            "place: it can no longer be cancelled.",
+            field="session",
+        )
     if len(message) > MESSAGE_MAX_LENGTH:
         raise InvalidEvent(
             f"Keep the message under {MESSAGE_MAX_LENGTH} characters.", field="message"
