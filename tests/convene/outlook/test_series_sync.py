@@ -306,23 +306,41 @@ def test_enrolling_one_person_invites_that_person_alone(outlook: OutlookWorld, m
     [("Europe/Berlin", 0), ("America/New_York", 2), ("Australia/Sydney", 4)],
 )
 def test_a_series_across_daylight_saving_keeps_its_wall_clock_in_outlook(
-    outlook: OutlookWorld, zone: str, weekday: int
+    outlook: OutlookWorld, mode: str, zone: str, weekday: int
 ) -> None:
-    outlook.connect(ADA)
     # 20 weekly sessions from now always cross one of the zone's DST changes
     event = create_series(outlook, zone=zone, count=20, first=next_local(zone, weekday, 10))
     outlook.wait_synced(event.pk)
-    found = instances(outlook, ALAN, event)
-    assert len(found) == 20
-    local = [
-        datetime.fromisoformat(i["start"]["dateTime"][:19])
-        .replace(tzinfo=ZoneInfo("UTC"))
-        .astimezone(ZoneInfo(zone))
-        for i in found
-    ]
-    assert {(t.hour, t.minute) for t in local} == {(10, 0)}
-    assert [t.date() for t in local] == [s.on for s in series.sessions(event)]
-    assert len({t.utcoffset() for t in local}) == 2
+
+    def local_starts(email: str) -> list[datetime]:
+        return [
+            datetime.fromisoformat(i["start"]["dateTime"][:19])
+            .replace(tzinfo=ZoneInfo("UTC"))
+            .astimezone(ZoneInfo(zone))
+            for i in instances(outlook, email, event)
+        ]
+
+    for email in (owner(mode), ALAN):
+        local = local_starts(email)
+        assert len(local) == 20
+        assert {(t.hour, t.minute) for t in local} == {(10, 0)}
+        assert [t.date() for t in local] == [s.on for s in series.sessions(event)]
+        assert len({t.utcoffset() for t in local}) == 2
+
+    # a session moved late in the series keeps its own wall-clock time, in local terms
+    late = series.sessions(event)[15]
+    series.change_session(
+        event,
+        late.on,
+        series.SessionDetails(
+            late.start + timedelta(hours=2), late.end + timedelta(hours=2), "Room 2", False, ""
+        ),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    local = local_starts(ALAN)
+    assert (local[15].hour, local[15].minute) == (12, 0)
+    assert {(t.hour, t.minute) for i, t in enumerate(local) if i != 15} == {(10, 0)}
 
 
 def test_a_mode_switch_moves_a_series_whole_with_its_exceptions(outlook: OutlookWorld) -> None:
