@@ -12,6 +12,7 @@ Changes follow ``services.py``'s conventions: permission checks unless ``actor=N
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -131,6 +132,61 @@ def describe_series(event: Event) -> str:
     if rule is None:
         return ""
     return describe(rule, to_local(event.start, event.timezone), len(_planned(event, rule)))
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """How many sessions a series (or several) has, and how many differ from the pattern."""
+
+    series: int = 0
+    sessions: int = 0
+    changed: int = 0
+    cancelled: int = 0
+
+    def __add__(self, other: SessionCounts) -> SessionCounts:
+        return SessionCounts(
+            self.series + other.series,
+            self.sessions + other.sessions,
+            self.changed + other.changed,
+            self.cancelled + other.cancelled,
+        )
+
+    def in_words(self) -> str:
+        """E.g. "12 sessions, 1 changed, 1 cancelled" (parts that are 0 left out)."""
+        words = [f"{self.sessions} session{'s' if self.sessions != 1 else ''}"]
+        if self.changed:
+            words.append(f"{self.changed} changed")
+        if self.cancelled:
+            words.append(f"{self.cancelled} cancelled")
+        return ", ".join(words)
+
+
+def counts(event: Event) -> SessionCounts:
+    """The series' sessions counted (an event that does not repeat: nothing)."""
+    if not is_series(event):
+        return SessionCounts()
+    found = sessions(event)
+    return SessionCounts(
+        series=1,
+        sessions=len(found),
+        changed=sum(1 for s in found if s.is_changed),
+        cancelled=sum(1 for s in found if s.is_cancelled),
+    )
+
+
+def counts_of(events: Iterable[Event]) -> SessionCounts:
+    """``counts`` added up over several events (those that do not repeat add nothing)."""
+    total = SessionCounts()
+    for event in events:
+        total += counts(event)
+    return total
+
+
+def summary(event: Event) -> str:
+    """E.g. "Series, 12 sessions, 1 changed, 1 cancelled"; "" for an event that does not
+    repeat. What the sync badge, dashboard, audit log and ``manage.py outlook`` say."""
+    found = counts(event)
+    return f"Series, {found.in_words()}" if found.series else ""
 
 
 def _session(event: Event, on: date) -> Session:

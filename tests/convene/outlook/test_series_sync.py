@@ -478,26 +478,59 @@ def test_status_badge_and_resync_speak_of_series_and_sessions(
     from django.core.management import call_command
 
     event = create_series(outlook)
-    series.cancel_session(event, series.sessions(event)[1].on, actor=None, message="")
+    second, fourth = series.sessions(event)[1], series.sessions(event)[3]
     outlook.wait_synced(event.pk)
+    series.cancel_session(event, second.on, actor=None, message="")
+    series.change_session(
+        event,
+        fourth.on,
+        series.SessionDetails(fourth.start, fourth.end, "Room 4", False, ""),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    assert series.summary(event) == "Series, 12 sessions, 1 changed, 1 cancelled"
 
     status = StringIO()
     call_command("outlook", "status", stdout=status)
     assert (
-        "Series: 1 (one Outlook series each), sessions changed or cancelled as exceptions: 1"
-        in status.getvalue()
+        "Series: 1 (one Outlook series each), 12 sessions, 1 changed, 1 cancelled; changed "
+        "and cancelled sessions are exceptions of their series" in status.getvalue()
     )
     page = outlook.browser(ADA).get(event.get_absolute_url()).content.decode()
-    assert "as one Outlook series with 1 session changed or cancelled as its exception" in page
+    assert (
+        "of the series (12 sessions, 1 changed, 1 cancelled), as one Outlook series with 2 "
+        "sessions changed or cancelled as exceptions" in page
+    )
     resync = StringIO()
     call_command("outlook", "resync", "--event", str(event.pk), stdout=resync)
-    assert f"Series {event.pk} queued for sync." in resync.getvalue()
+    assert (
+        f"Series, 12 sessions, 1 changed, 1 cancelled ({event.pk}) queued for sync."
+        in resync.getvalue()
+    )
+    resync_all = StringIO()
+    call_command("outlook", "resync", "--all", stdout=resync_all)
+    assert (
+        "1 events queued for sync, 1 of them series (12 sessions, 1 changed, 1 cancelled)."
+        in resync_all.getvalue()
+    )
     logged = list(
         SyncLogEntry.objects.filter(event=event, action="cancel session").values_list(
             "details", flat=True
         )
     )
-    assert logged == [{"session": series.sessions(event)[1].on.isoformat()}]
+    assert logged == [{"session": second.on.isoformat()}]
+    (created,) = SyncLogEntry.objects.filter(event=event, action="create")
+    assert created.details["series"] == "Series, 12 sessions"
+
+    from tests.world import ADMIN
+
+    dashboard = outlook.browser(ADMIN).get("/outlook/admin/sync/").content.decode()
+    assert (
+        "Series in Outlook: 1 (one Outlook series each), 12 sessions, 1 changed, 1 cancelled"
+        in dashboard
+    )
+    assert f"Session of {second.on:%a %d %b %Y}" in dashboard
+    assert "Series, 12 sessions" in dashboard
 
 
 def test_a_handover_moves_a_running_series_whole_to_the_co_organizer(

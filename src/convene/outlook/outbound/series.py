@@ -19,7 +19,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from convene.events.models import Event
+from django.db.models import QuerySet
+
+from convene.events.models import Event, EventStatus
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import MailboxGone, NotFound
 from convene.outlook.microsoft.recurrence import occurrence_dates
@@ -109,3 +111,14 @@ def _read_occurrences(event: Event, client: graph.GraphClient, graph_id: str) ->
     window_start = (event.start - timedelta(days=1)).isoformat()
     window_end = (last_end + timedelta(days=1)).isoformat()
     return occurrence_dates(client.instances(graph_id, window_start, window_end), event.timezone)
+
+
+def linked_series() -> QuerySet[Event]:
+    """Series that have (or are getting) an Outlook series and are not cancelled, with what
+    ``convene.events.series.counts`` reads."""
+    return (
+        Event.objects.filter(calendar_link__isnull=False, series_rule__isnull=False)
+        .exclude(status=EventStatus.CANCELLED)
+        .select_related("series_rule")
+        .prefetch_related("session_changes")
+    )
