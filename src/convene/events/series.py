@@ -28,6 +28,7 @@ from convene.events.models import (
     Enrollment,
     Event,
     MissedSession,
+    OnlineKind,
     SeriesRule,
     SessionChange,
 )
@@ -395,7 +396,14 @@ def change_session(event: Event, on: date, details: SessionDetails, *, actor: Us
         )
     if details.start <= timezone.now():
         raise InvalidEvent("A session cannot be moved into the past.", field="start")
-    if details.is_online and not details.online_url and not current.online_url:
+    teams = current.is_online and current.online_kind == OnlineKind.TEAMS
+    if teams and details.online_url:
+        # one Teams meeting for the whole series: its sessions share it
+        raise InvalidEvent(
+            "The series is a Teams meeting: every session uses the same meeting.",
+            field="online_url",
+        )
+    if details.is_online and not details.online_url and not current.online_url and not teams:
         raise InvalidEvent("Give the online session its link.", field="online_url")
     if (
         details.start,
