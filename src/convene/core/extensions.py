@@ -51,6 +51,7 @@ class Panel:
 
 
 _calendar_integrations: dict[str, MenuEntry] = {}
+_admin_links: dict[str, MenuEntry] = {}
 _panels: dict[str, dict[str, Panel]] = {slot: {} for slot in SLOTS}
 _event_form_gates: dict[str, EventFormGate] = {}
 _event_form_notes: dict[str, EventFormNote] = {}
@@ -62,6 +63,15 @@ def register_calendar_integration(label: str, url_name: str) -> None:
 
 def calendar_integrations() -> list[MenuEntry]:
     return sorted(_calendar_integrations.values(), key=lambda entry: entry.label)
+
+
+def register_admin_link(label: str, url_name: str) -> None:
+    """A link in the Admin menu, beside "Users & roles" and "Site settings" (e.g. Alerts)."""
+    _admin_links[url_name] = MenuEntry(label=label, url_name=url_name)
+
+
+def admin_links() -> list[MenuEntry]:
+    return sorted(_admin_links.values(), key=lambda entry: entry.label)
 
 
 def register_panel(
