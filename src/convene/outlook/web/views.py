@@ -181,6 +181,14 @@ def connect(request: HttpRequest) -> HttpResponse:
             redirect_uri=registration.absolute(reverse("outlook:callback")),
             return_to=return_to,
             login_hint=_user(request).email,
+            # an admin reading their organization's rooms (Rooms page) also consents to
+            # reading its places; nobody else is ever asked for it
+            extra_scopes=(
+                identity.PLACES_SCOPES
+                if request.GET.get("scope") == "places"
+                and permissions.is_site_admin(_user(request))
+                else ()
+            ),
         )
     except Exception as exc:  # MSAL raises plain exceptions when discovery fails
         return _sign_in_problem(request, "unreachable", str(exc), return_to=return_to)
