@@ -380,6 +380,30 @@ def test_a_mode_switch_moves_a_series_whole_with_its_exceptions(outlook: Outlook
         assert len(live_masters) == 1
 
 
+def test_a_mode_switch_of_a_series_without_exceptions_costs_one_invitation_and_one_cancellation(
+    outlook: OutlookWorld,
+) -> None:
+    """The floor docs/outlook.md states: with no session that differs, exactly 1 invitation
+    to the new series and 1 cancellation of the old one per person."""
+    from .test_mode_switch import confirm, preview, wait_for_job
+
+    outlook.emulator.reset(platform_seed(consented=True))
+    outlook.connect(ADA)
+    event = create_series(outlook)
+    outlook.wait_synced(event.pk)
+    before = {email: received(outlook, email) for email in ATTENDEES}
+
+    response = confirm(outlook, preview(outlook, mode="platform", service_mailbox=SERVICE))
+    wait_for_job(outlook, int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    outlook.wait_synced(event.pk)
+
+    for email in ATTENDEES:
+        assert received(outlook, email) - before[email] == Counter(
+            {"newMeetingRequest": 1, "meetingCancelled": 1}
+        ), email
+    assert len(instances(outlook, ALAN, event)) == 12
+
+
 # 26 more attendees and one latecomer: with Ada and the three of ATTENDEES, 30 people
 CROWD = [f"person{n:02}@contoso.test" for n in range(1, 28)]
 
