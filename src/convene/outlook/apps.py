@@ -54,6 +54,11 @@ class OutlookConfig(AppConfig):
         extensions.register_panel(
             extensions.EVENT_FORM, "outlook/form_free_busy.html", panels.form_free_busy_context
         )
+        extensions.register_panel(
+            extensions.EVENT_PEOPLE,
+            "outlook/people_free_busy.html",
+            panels.people_free_busy_context,
+        )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
         extensions.register_event_form_note("outlook", views.saving_leads_to_microsoft)
         _register_operations()

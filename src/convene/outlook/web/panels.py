@@ -108,6 +108,19 @@ def form_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Map
     return {"free_busy_url": reverse("outlook:free_busy")}
 
 
+def people_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """On Manage people: whether the co-organizer or presenter being added is busy then."""
+    event = page.get("event")
+    if (
+        event is None
+        or event.is_cancelled
+        or not permissions.can_manage_event(request.user, event)
+        or not OutlookSettings.load().enabled
+    ):
+        return {"people_free_busy_url": ""}
+    return {"people_free_busy_url": reverse("outlook:people_free_busy", args=[event.pk])}
+
+
 def my_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
     """For a signed-in person not yet on the event: a note when their calendar is busy."""
     event = page.get("event")
