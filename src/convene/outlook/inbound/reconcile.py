@@ -38,7 +38,7 @@ from convene.outlook.models import (
     SyncLogEntry,
     record,
 )
-from convene.outlook.outbound import online_meetings, queueing, room_answers
+from convene.outlook.outbound import copies, online_meetings, queueing, room_answers
 from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, resolve_target
 
@@ -81,6 +81,8 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     """
     link = _link(mailbox, graph_id)
     if link is None:
+        if copies.reconcile_copy(mailbox, graph_id):
+            return True  # an overflow copy: its answers are recorded
         return sessions.reconcile_occurrence(mailbox, graph_id, enqueue)
     if not _watched(link):
         return True

@@ -33,10 +33,10 @@ from convene.outlook.answers import apply_replies
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
-from convene.outlook.outbound import online_meetings, room_answers, series
+from convene.outlook.outbound import copies, online_meetings, room_answers, series
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
-from convene.outlook.outbound.snapshots import event_snapshot
+from convene.outlook.outbound.snapshots import event_snapshot, overflow_people, split_for
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
 
 log = logging.getLogger(__name__)
@@ -123,10 +123,15 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
     the link about the copy (nothing when nothing was sent) and whether the Teams meeting the
     event wants is missing from Outlook's answer. A series then gets its sessions
     (``outbound.series``)."""
-    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    split = split_for(event, platform=target.is_platform)
+    split.save()  # seats are kept from here on, whatever Outlook answers
+    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform, split=split)
     adopted = adopt_lost_create(link, target, snapshot)
     if not event.is_cancelled:
         snapshot = online_meetings.checked(snapshot, event, target)
+    if split.is_split:
+        # Overflow copies first: someone moving to the own copy leaves theirs before.
+        _push_overflow(link, event, target, snapshot, split)
     update = update_for(link, event, target.mailbox, snapshot)
     if update is not None and update.needs_answers_read(link):
         read_answers(link, event, target)
@@ -162,9 +167,30 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
             room_answers.read_answer(event, answer, target.client)
         saved = {**adopted, **update.saved(answer)}
         break
+    if split.is_split and snapshot.teams_meeting and update is not None:
+        # The Teams meeting the own copy just got goes into the overflow copies' body.
+        CalendarLink.objects.filter(pk=link.pk).update(**saved)
+        _push_overflow(link, event, target, snapshot, split)
     if snapshot.recurrence is None or event.is_cancelled:
         return saved, missing
     return _with_sessions(link, event, target, snapshot, update, saved), missing
+
+
+def _push_overflow(
+    link: CalendarLink,
+    event: Event,
+    target: Target,
+    snapshot: mapping.EventSnapshot,
+    split: copies.Split,
+) -> None:
+    copies.push_overflow(
+        link,
+        event,
+        target.client,
+        target.mailbox,
+        snapshot,
+        overflow_people(event, split, target.is_platform),
+    )
 
 
 def _again(
