@@ -19,7 +19,9 @@ PROFILE = "profile"
 EVENT_DETAIL = "event_detail"
 # Inside the create / edit form, after "When" (e.g. Outlook's double-booking warning).
 EVENT_FORM = "event_form"
-SLOTS = (PROFILE, EVENT_DETAIL, EVENT_FORM)
+# On the Manage people page, under the form that adds someone (e.g. what the size means).
+EVENT_PEOPLE = "event_people"
+SLOTS = (PROFILE, EVENT_DETAIL, EVENT_FORM, EVENT_PEOPLE)
 
 PanelContext = Callable[[HttpRequest, Mapping[str, Any]], Mapping[str, Any]]
 # Asked before a valid event form is saved, with the request and the event being edited (None

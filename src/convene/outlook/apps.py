@@ -19,7 +19,7 @@ class OutlookConfig(AppConfig):
         from convene.outlook import emulator_setup
         from convene.outlook.models import OutlookConnection
         from convene.outlook.moves import handover, modeswitch  # noqa: F401 (their move rules)
-        from convene.outlook.web import panels, views
+        from convene.outlook.web import panels, size_words, views
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
         pre_delete.connect(
@@ -52,6 +52,10 @@ class OutlookConfig(AppConfig):
         )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
         extensions.register_event_form_note("outlook", views.saving_leads_to_microsoft)
+        extensions.register_panel(
+            extensions.EVENT_PEOPLE, "outlook/size_words.html", size_words.people_page_context
+        )
+        extensions.register_event_form_note("outlook_size", size_words.event_form_note)
         _register_operations()
 
 

@@ -132,6 +132,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "log_kinds": LogKind.choices,
             "self_repairs": self_repair.summary(),
             "open_alerts": AdminAlert.objects.filter(cleared_at__isnull=True).count(),
+            "split_events": CalendarLink.objects.filter(overflow__isnull=False)
+            .annotate(copies=Count("overflow", distinct=True))
+            .select_related("event")
+            .order_by("event__start")[:50],
         },
     )
 
