@@ -32,6 +32,7 @@ ORDER = [
     "series",
     "emulator",
     "free-busy",
+    "big-event",
 ]
 
 

@@ -242,6 +242,20 @@ def copy_snapshot(
     )
 
 
+def create_payload(desired: dict[str, Any], event_id: int, generation: int, part: int) -> Any:
+    """An overflow copy's first push: what it shows, plus what is set once."""
+    return {
+        **desired,
+        "transactionId": transaction_id(event_id, generation, part),
+        "allowNewTimeProposals": False,
+        "responseRequested": True,
+        # Not to crowd the organizer's own calendar: free time, no reminder.
+        "showAs": "free",
+        "isReminderOn": False,
+        "singleValueExtendedProperties": [{"id": COPY_PROPERTY, "value": f"{event_id}/{part}"}],
+    }
+
+
 def push_overflow(
     link: CalendarLink,
     event: Event,
@@ -279,18 +293,7 @@ def push_overflow(
             continue
         desired = mapping.event_payload(copy_snapshot(snapshot, people_of[part], meeting or ""))
         if not copy.graph_id:
-            payload = {
-                **desired,
-                "transactionId": transaction_id(event.pk, link.generation, part),
-                "allowNewTimeProposals": False,
-                "responseRequested": True,
-                # Not to crowd the organizer's own calendar: free time, no reminder.
-                "showAs": "free",
-                "isReminderOn": False,
-                "singleValueExtendedProperties": [
-                    {"id": COPY_PROPERTY, "value": f"{event.pk}/{part}"}
-                ],
-            }
+            payload = create_payload(desired, event.pk, link.generation, part)
             plans.append((copy, "create", graph.Call.create_event(payload), desired))
             continue
         changes = mapping.changed_properties(copy.last_pushed, desired)
