@@ -586,6 +586,9 @@ class OverflowCopy(models.Model):
 
     link = models.ForeignKey(CalendarLink, on_delete=models.CASCADE, related_name="overflow")
     part = models.PositiveSmallIntegerField()
+    # The mailbox it lives in: after a move (mode switch, handover) the old calendar's copies
+    # are cancelled by the move, and the new calendar gets its own.
+    mailbox = models.CharField(max_length=254, blank=True)
     graph_id = models.CharField(max_length=512, blank=True)
     change_key = models.CharField(max_length=200, blank=True)
     last_pushed = models.JSONField(default=dict, blank=True)
@@ -595,7 +598,9 @@ class OverflowCopy(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["link", "part"], name="one_overflow_copy_per_part")
+            models.UniqueConstraint(
+                fields=["link", "mailbox", "part"], name="one_overflow_copy_per_part"
+            )
         ]
 
     def __str__(self) -> str:

@@ -115,6 +115,8 @@ def check_everyone_once(
     *,
     location: str,
     moved: frozenset[str] = frozenset(),
+    invitations: int = 1,
+    newly_invited: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Each person on the event holds exactly one live copy (with ``location``) and got
     exactly one invitation (two for those ``moved`` to another copy when copies shrank);
@@ -143,7 +145,8 @@ def check_everyone_once(
     new_requests = Counter(
         m["mailbox"] for m in found["messages"] if m["requestType"] == "newMeetingRequest"
     )
-    assert {a for a in invitees if new_requests[a] != 1 + (a in moved)} == set()
+    expected = {a: 1 if a in newly_invited else invitations + (a in moved) for a in invitees}
+    assert {a for a in invitees if new_requests[a] != expected[a]} == set()
     return found
 
 
@@ -279,3 +282,39 @@ def test_hidden_attendees(outlook: OutlookWorld) -> None:
     outlook.wait_synced(event.pk)
     copies = [e for e in census(outlook, "Hidden list")["events"] if not e["isOrganizer"]]
     assert all(not e["hideAttendees"] and len(e["attendees"]) == 25 for e in copies)
+
+
+def test_a_big_event_moves_whole_to_the_platform_calendar(outlook: OutlookWorld) -> None:
+    """A mode switch moves every copy: the new calendar gets its own copies (each person
+    invited once there) and the old calendar's copies are all cancelled."""
+    from .test_mode_switch import confirm, job_id_of, preview, wait_for_job
+
+    guests = crowd(outlook, 700, platform=False)
+    event = big_event(outlook, 700, guests, "Moving crowd")
+    outlook.wait_synced(event.pk, timeout=90)
+    assert OverflowCopy.objects.filter(link__event=event, mailbox=ADA).count() == 1
+
+    job = wait_for_job(
+        outlook,
+        job_id_of(confirm(outlook, preview(outlook, mode="platform", service_mailbox=SERVICE))),
+    )
+    assert (job.done, job.failed) == (1, 0)
+    outlook.wait_synced(event.pk, timeout=90)
+    found = census(outlook, "Moving crowd")
+    # Cancelling removes the organizer's own events: none of Ada's copies is left live (she
+    # is now invited from the service mailbox, as everyone else).
+    assert not [
+        e
+        for e in found["events"]
+        if e["mailbox"] == ADA and e["isOrganizer"] and not e["isCancelled"]
+    ]
+    assert not OverflowCopy.objects.filter(link__event=event, mailbox=ADA).exists()
+    # One invitation from each calendar (Ada, the organizer before, only from the new one).
+    check_everyone_once(
+        outlook,
+        event,
+        SERVICE,
+        location="Main hall",
+        invitations=2,
+        newly_invited=frozenset({ADA}),
+    )

@@ -267,14 +267,17 @@ def push_overflow(
     """Bring every overflow copy in line: create, update, cancel or delete each, all copies'
     requests as JSON batches. Raises the first failure once every copy was tried (what went
     through is saved); the link then stays behind and is retried."""
-    existing = {copy.part: copy for copy in OverflowCopy.objects.filter(link=link)}
+    # Copies left in another calendar by a move are the move's to cancel (``old_copies``).
+    existing = {
+        copy.part: copy for copy in OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox)
+    }
     wanted = {part for part, people in people_of.items() if part and people}
     if not existing and not wanted:
         return
     meeting = OnlineMeeting.objects.filter(event=event).values_list("join_url", flat=True).first()
     plans: list[tuple[OverflowCopy, str, graph.Call, dict[str, Any]]] = []
     for part in sorted(set(existing) | wanted, reverse=True):
-        copy = existing.get(part) or OverflowCopy(link=link, part=part)
+        copy = existing.get(part) or OverflowCopy(link=link, part=part, mailbox=mailbox.lower())
         if event.is_cancelled or part not in wanted:
             if not copy.graph_id:
                 if copy.pk:
@@ -392,6 +395,17 @@ def _settle(
     copy.save()
 
 
+def old_copies(link: CalendarLink, mailbox: str) -> list[OverflowCopy]:
+    """The overflow copies a move left in ``mailbox`` (the calendar the event moved from)."""
+    return list(
+        OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox).exclude(graph_id="")
+    )
+
+
+def forget_old_copies(link: CalendarLink, mailbox: str) -> None:
+    OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox).delete()
+
+
 def reconcile_copy(mailbox: str, graph_id: str) -> bool:
     """A change Outlook notified on one of Convene's overflow copies: record the answers it
     holds (a decline there unenrolls as on the own copy). False: not an overflow copy."""
@@ -399,7 +413,7 @@ def reconcile_copy(mailbox: str, graph_id: str) -> bool:
 
     copy = (
         OverflowCopy.objects.select_related("link__event__created_by")
-        .filter(graph_id=graph_id, link__owner_mailbox=mailbox)
+        .filter(graph_id=graph_id, mailbox__iexact=mailbox)
         .first()
     )
     if copy is None:
