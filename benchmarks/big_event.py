@@ -48,6 +48,10 @@ def run(size_name: str, threads: int, timeout: float, with_baseline: bool) -> li
             print(f"  [B] msgraph-sdk baseline: {len(work)} creates ...", flush=True)
             baseline = sdk_baseline.run(stack, work, PLATFORM_DOMAIN)
             stack.reset_emulator()
+        # The platform tenant's administrator has granted consent (as on the admin page).
+        client_id = stack.env["OUTLOOK_CLIENT_ID"]
+        platform_tenant = stack.tenant_id(PLATFORM_DOMAIN)
+        stack.control("POST", f"/apps/{client_id}/consent", {"tenantId": platform_tenant})
         stack.start_web()
         stack.start_workers()
         stack.control("POST", "/stats/reset")

@@ -28,7 +28,6 @@ from convene.outlook.mailboxes import connections
 from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import CalendarLink, CopySeat, OutlookSettings, OverflowCopy
 from convene.outlook.outbound.copies import PER_COPY, copies_needed
-from m365_emulator.testing import ca_context
 
 from .conftest import PUBLIC_URL, OutlookWorld
 from .test_connect_and_sync import ADA, update
@@ -259,10 +258,7 @@ def test_hidden_attendees(outlook: OutlookWorld) -> None:
     assert all(not e["hideAttendees"] and len(e["attendees"]) == 10 for e in visible)
 
     mine = copies[0]
-    with httpx.Client(
-        verify=ca_context(str(outlook.emulator.emulator.ca_path)),
-        base_url=outlook.emulator.authority,
-    ) as viewer:
+    with httpx.Client(base_url=outlook.emulator.ui_url) as viewer:
         signed_in = viewer.post(
             "/mailboxes/sign-in", data={"username": mine["mailbox"], "password": PASSWORD}
         )

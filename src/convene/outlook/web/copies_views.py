@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from convene import permissions
 from convene.core.access import requires
@@ -50,6 +51,7 @@ def copy_rows(link: CalendarLink) -> list[CopyRow]:
     return rows
 
 
+@require_safe
 @requires(permissions.is_site_admin)
 def event_copies(request: HttpRequest, event_id: int) -> HttpResponse:
     link = get_object_or_404(
