@@ -26,7 +26,13 @@ from convene.events.changes import ChangeKind, EventChange, announce
 from convene.events.models import AttendeeList, Enrollment, EnrollmentRole, Event
 from convene.outlook.mailboxes import connections
 from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
-from convene.outlook.models import CalendarLink, CopySeat, OutlookSettings, OverflowCopy
+from convene.outlook.models import (
+    CalendarLink,
+    CopySeat,
+    OutlookSettings,
+    OverflowCopy,
+    SyncLogEntry,
+)
 from convene.outlook.outbound.copies import PER_COPY, copies_needed
 
 from .conftest import PUBLIC_URL, OutlookWorld
@@ -314,3 +320,29 @@ def test_a_big_event_moves_whole_to_the_platform_calendar(outlook: OutlookWorld)
         invitations=2,
         newly_invited=frozenset({ADA}),
     )
+
+
+def test_a_change_one_copy_refused_keeps_the_event_pending(outlook: OutlookWorld) -> None:
+    """Outlook refuses a change on one overflow copy: the event is not marked done (its panel
+    says some people still see the previous version) until that copy has it too."""
+    guests = crowd(outlook, 1200, platform=True)
+    event = big_event(outlook, 1200, guests, "Refused once")
+    outlook.wait_synced(event.pk, timeout=90)
+    refused = OverflowCopy.objects.get(link__event=event, part=2)
+    outlook.emulator.control(
+        "POST",
+        "/faults",
+        {"rules": [{"method": "PATCH", "path": refused.graph_id, "status": 503, "count": 2}]},
+    ).raise_for_status()
+
+    update(event, location="Moved hall")
+    outlook.wait_until(
+        lambda: SyncLogEntry.objects.filter(event=event, action="update", status="503").exists()
+    )
+    link = CalendarLink.objects.get(event=event)
+    assert link.is_behind
+    page = outlook.browser(ADA).get(event.get_absolute_url()).content.decode()
+    assert "some people still see the previous version" in page
+
+    outlook.wait_synced(event.pk, timeout=60)
+    check_everyone_once(outlook, event, SERVICE, location="Moved hall")

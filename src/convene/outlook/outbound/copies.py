@@ -256,6 +256,15 @@ def create_payload(desired: dict[str, Any], event_id: int, generation: int, part
     }
 
 
+@dataclass
+class Outcome:
+    """What ``push_overflow`` did: Outlook's answer to the own copy's request sent along (None:
+    none was sent), and the first failure of an overflow copy (None: all went through)."""
+
+    own: dict[str, Any] | MicrosoftError | None = None
+    failure: MicrosoftError | None = None
+
+
 def push_overflow(
     link: CalendarLink,
     event: Event,
@@ -263,17 +272,20 @@ def push_overflow(
     mailbox: str,
     snapshot: mapping.EventSnapshot,
     people_of: dict[int, tuple[mapping.Person, ...]],
-) -> None:
+    own: graph.Call | None = None,
+) -> Outcome:
     """Bring every overflow copy in line: create, update, cancel or delete each, all copies'
-    requests as JSON batches. Raises the first failure once every copy was tried (what went
-    through is saved); the link then stays behind and is retried."""
+    requests as JSON batches, with ``own`` (the own copy's request, for its caller to settle)
+    in the first. Every copy is tried; what went through is saved, and the first failure is
+    returned: the link then stays behind and is retried."""
     # Copies left in another calendar by a move are the move's to cancel (``old_copies``).
     existing = {
         copy.part: copy for copy in OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox)
     }
     wanted = {part for part, people in people_of.items() if part and people}
+    result = Outcome()
     if not existing and not wanted:
-        return
+        return result
     meeting = OnlineMeeting.objects.filter(event=event).values_list("join_url", flat=True).first()
     plans: list[tuple[OverflowCopy, str, graph.Call, dict[str, Any]]] = []
     for part in sorted(set(existing) | wanted, reverse=True):
@@ -304,19 +316,30 @@ def push_overflow(
             call = graph.Call.update_event(copy.graph_id, changes, if_version=copy.change_key)
             plans.append((copy, "update", call, desired))
     failure: MicrosoftError | None = None
-    for start in range(0, len(plans), graph.MAX_BATCH):
-        chunk = plans[start : start + graph.MAX_BATCH]
+    # The first batch leaves a place for the own copy's request when there is one.
+    first = graph.MAX_BATCH - (1 if own is not None else 0)
+    starts = [0, *range(first, len(plans), graph.MAX_BATCH)]
+    for number, start in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(plans)
+        chunk = plans[start:end]
+        calls = [plan[2] for plan in chunk]
+        if number == 0 and own is not None:
+            calls.append(own)
+        if not calls:
+            continue
         outcomes: list[dict[str, Any] | MicrosoftError]
-        if len(chunk) == 1:
+        if len(calls) == 1:
             try:
-                outcomes = [client.call(chunk[0][2])]
+                outcomes = [client.call(calls[0])]
             except MicrosoftError as exc:
                 outcomes = [exc]
         else:
             try:
-                outcomes = client.batch([plan[2] for plan in chunk])
+                outcomes = client.batch(calls)
             except MicrosoftError as exc:
-                outcomes = [exc] * len(chunk)
+                outcomes = [exc] * len(calls)
+        if number == 0 and own is not None:
+            result.own = outcomes.pop()
         entries = []
         for (copy, action, call, desired), outcome in zip(chunk, outcomes, strict=True):
             if isinstance(outcome, CopyChanged):
@@ -347,10 +370,12 @@ def push_overflow(
         SyncLogEntry.objects.bulk_create(entries)
     if failure is not None:
         log.warning("Outlook overflow copies of event %s in %s: %s", event.pk, mailbox, failure)
-        raise failure
+        result.failure = failure
+        return result
     if not wanted:
         # Back in one copy, and the overflow copies are gone: the seats are no longer needed.
         CopySeat.objects.filter(event=event).delete()
+    return result
 
 
 def _answered_then_again(
