@@ -97,4 +97,8 @@ def event_form_note(request: HttpRequest, event: Any) -> str | None:
     chosen = request.POST.get("attendee_list", "") if request.method == "POST" else ""
     if chosen not in AttendeeList.values:
         chosen = event.attendee_list
-    return size_words(event.enrollments.count(), chosen, outlook)
+    people = event.enrollments.count()
+    size = Size.of(people, chosen, outlook)
+    if size.copies == 1 and not size.hidden:
+        return None  # nothing out of the ordinary to say
+    return size_words(people, chosen, outlook)
