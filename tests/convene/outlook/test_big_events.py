@@ -137,6 +137,9 @@ def check_everyone_once(
     assert {e["mailbox"] for e in own} == {owner}
     assert len(own) == copies_needed(len(invitees))
     assert all(len(e["attendees"]) <= PER_COPY for e in own)
+    # The owner's calendar is not crowded: the overflow copies are free time without reminder.
+    quiet = [e for e in own if e["showAs"] == "free" and e["isReminderOn"] is False]
+    assert len(quiet) == len(own) - 1
     seated = Counter(a for e in own for a in e["attendees"])
     assert set(seated) == invitees
     assert set(seated.values()) == {1}
