@@ -349,3 +349,38 @@ def test_a_change_one_copy_refused_keeps_the_event_pending(outlook: OutlookWorld
 
     outlook.wait_synced(event.pk, timeout=60)
     check_everyone_once(outlook, event, SERVICE, location="Moved hall")
+
+
+def test_answers_and_edits_on_an_overflow_copy_are_read_back(outlook: OutlookWorld) -> None:
+    """A decline given on an overflow copy unenrolls as on the own copy; a place edited on an
+    overflow copy in Outlook is put back (what a change notification on it leads to)."""
+    from convene.outlook import tasks
+    from convene.outlook.inbound.reconcile import reconcile
+
+    guests = crowd(outlook, 700, platform=True)
+    event = big_event(outlook, 700, guests, "Answered on a copy")
+    outlook.wait_synced(event.pk, timeout=90)
+    overflow = OverflowCopy.objects.get(link__event=event, part=1)
+    seated = CopySeat.objects.filter(event=event, part=1).select_related("user").first()
+    assert seated is not None
+    decliner = seated.user.email
+    (mine,) = [
+        e
+        for e in census(outlook, "Answered on a copy")["events"]
+        if e["mailbox"] == decliner and not e["isOrganizer"]
+    ]
+    outlook.emulator.control(
+        "POST", f"/mailboxes/{decliner}/events/{mine['id']}/respond", {"response": "decline"}
+    ).raise_for_status()
+    outlook.emulator.control(
+        "PATCH",
+        f"/mailboxes/{SERVICE}/events/{overflow.graph_id}",
+        {"location": {"displayName": "Edited in Outlook"}},
+    ).raise_for_status()
+
+    outlook.wait_until(lambda: reconcile(SERVICE, overflow.graph_id, tasks.enqueue_sync))
+
+    assert not Enrollment.objects.filter(event=event, user__email=decliner).exists()
+    assert SyncLogEntry.objects.filter(event=event, action="drift_overwritten").exists()
+    outlook.wait_synced(event.pk, timeout=60)
+    check_everyone_once(outlook, event, SERVICE, location="Main hall")

@@ -81,8 +81,13 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     """
     link = _link(mailbox, graph_id)
     if link is None:
-        if copies.reconcile_copy(mailbox, graph_id):
-            return True  # an overflow copy: its answers are recorded
+        handled = copies.reconcile_copy(
+            mailbox,
+            graph_id,
+            lambda link: queueing.retry_now(link, enqueue, compare_again=True),
+        )
+        if handled is not None:
+            return handled  # an overflow copy (False: being pushed, look again)
         return sessions.reconcile_occurrence(mailbox, graph_id, enqueue)
     if not _watched(link):
         return True

@@ -32,7 +32,7 @@ import logging
 import math
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -51,6 +51,7 @@ from convene.outlook.models import (
     OverflowCopy,
     SyncLogEntry,
     log_entry,
+    record,
 )
 
 log = logging.getLogger(__name__)
@@ -431,9 +432,15 @@ def forget_old_copies(link: CalendarLink, mailbox: str) -> None:
     OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox).delete()
 
 
-def reconcile_copy(mailbox: str, graph_id: str) -> bool:
+def reconcile_copy(
+    mailbox: str, graph_id: str, send_again: Callable[[CalendarLink], None]
+) -> bool | None:
     """A change Outlook notified on one of Convene's overflow copies: record the answers it
-    holds (a decline there unenrolls as on the own copy). False: not an overflow copy."""
+    holds (a decline there unenrolls as on the own copy), and put back what was edited there
+    (its time, place, text or people: at the next push). None: not an overflow copy; False:
+    the event is being pushed now (our own write is not drift), look again shortly.
+    ``send_again`` has the event compared with Outlook and pushed again."""
+    from convene.outlook import links
     from convene.outlook.outbound.targets import resolve_target
 
     copy = (
@@ -442,17 +449,43 @@ def reconcile_copy(mailbox: str, graph_id: str) -> bool:
         .first()
     )
     if copy is None:
-        return False
+        return None
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return True
-    event = copy.link.event
-    target = resolve_target(copy.link, event, outlook)
+    link = copy.link
+    event = link.event
+    target = resolve_target(link, event, outlook)
+    if not links.take_lease(link.pk):
+        return False
+    drifted: list[str] = []
     try:
-        found = target.client.get_event(graph_id, select=("attendees", "changeKey"))
-    except NotFound:
-        return True
-    apply_replies(event, found, mailbox, outlook)
+        with links.leases_kept([link.pk]):
+            copy.refresh_from_db()
+            try:
+                found = target.client.get_event(graph_id)
+            except NotFound:
+                return True
+            apply_replies(event, found, mailbox, outlook)
+            drifted = mapping.drifted_properties(copy.last_pushed, found)
+            if drifted:
+                record(
+                    LogKind.DECISION,
+                    "drift_overwritten",
+                    message=f"Changed in Outlook on overflow copy {copy.part}: "
+                    f"{', '.join(drifted)}. Convene's version will be sent back to Outlook.",
+                    event_id=event.pk,
+                    mailbox=mailbox,
+                    copy=copy.part,
+                    properties=drifted,
+                )
+                # Forget that Outlook has them: the next push sends them again.
+                copy.last_pushed = {k: v for k, v in copy.last_pushed.items() if k not in drifted}
+                copy.save(update_fields=["last_pushed", "updated_at"])
+    finally:
+        links.give_back_lease([link.pk])
+    if drifted:
+        send_again(link)  # once the lease is back, so the push can take it
     return True
 
 
