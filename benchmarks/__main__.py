@@ -33,6 +33,7 @@ ORDER = [
     "emulator",
     "free-busy",
     "pages",
+    "big-event",
 ]
 
 

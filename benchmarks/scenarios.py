@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from benchmarks import free_busy, pages, sdk_baseline, world
+from benchmarks import big_event, free_busy, pages, sdk_baseline, world
 from benchmarks.ceiling import FORMULA, ceiling, mean_latency
 from benchmarks.procs import cpu_seconds
 from benchmarks.profiling import Sampler, summarize
@@ -1379,6 +1379,10 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     # Repeated as often as the size's single edits (at least 10): quick sizes stay cheap.
     "free-busy": (["FB"], lambda o: free_busy.run(max(10, o.size.edits))),
     "pages": (["P"], lambda o: pages.run(o.size_name)),
+    "big-event": (
+        ["B"],
+        lambda o: big_event.run(o.size_name, o.threads, o.size.timeout, o.baseline),
+    ),
 }
 
 

@@ -19,7 +19,8 @@ PROFILE = "profile"
 EVENT_DETAIL = "event_detail"
 # Inside the create / edit form, after "When" (e.g. Outlook's double-booking warning).
 EVENT_FORM = "event_form"
-# Inside Manage people's "Add someone" form (e.g. whether the person is busy in Outlook then).
+# On the Manage people page, by the form that adds someone (e.g. whether the person is busy in
+# Outlook then, what the event's size means).
 EVENT_PEOPLE = "event_people"
 SLOTS = (PROFILE, EVENT_DETAIL, EVENT_FORM, EVENT_PEOPLE)
 

@@ -14,7 +14,7 @@ from convene.core.validators import (
 )
 from convene.core.zones import ZoneChoiceField
 from convene.events import bounds
-from convene.events.models import EnrollmentRole, Event, OnlineKind
+from convene.events.models import AttendeeList, EnrollmentRole, Event, OnlineKind
 from convene.events.services import EventDetails
 from convene.events.timezones import LocalTimeError, localize
 
@@ -93,6 +93,13 @@ class EventForm(BootstrapFormMixin, forms.Form):
         required=False,
         help_text="Most attendees allowed; leave empty for no limit.",
     )
+    attendee_list = forms.ChoiceField(
+        label="Attendee list in Outlook",
+        choices=AttendeeList.choices,
+        initial=AttendeeList.AUTO,
+        required=False,
+        help_text="Hidden: each person sees only themselves and the organizer in the invitation.",
+    )
 
     def __init__(self, *args: Any, planner_zone: str = "", **kwargs: Any) -> None:
         """``planner_zone``: the zone of the person planning (their profile's); a new event
@@ -155,6 +162,7 @@ class EventForm(BootstrapFormMixin, forms.Form):
             online_url="" if kind == OnlineKind.TEAMS else data["online_url"],
             online_kind=kind,
             capacity=data["capacity"],
+            attendee_list=data.get("attendee_list") or AttendeeList.AUTO,
         )
 
 

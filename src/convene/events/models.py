@@ -58,6 +58,14 @@ class EventQuerySet(models.QuerySet["Event"]):
         )
 
 
+class AttendeeList(models.TextChoices):
+    """Whether people invited in Outlook see each other (Graph's ``hideAttendees``)."""
+
+    AUTO = "auto", "Hidden above the site's size"
+    HIDDEN = "hidden", "Hidden"
+    SHOWN = "shown", "Shown"
+
+
 class OnlineKind(models.TextChoices):
     """How people join an online event: a Teams meeting Outlook creates, or the organizer's
     own link."""
@@ -82,6 +90,13 @@ class Event(models.Model):
     )
     capacity = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most attendees allowed; empty for no limit."
+    )
+    attendee_list = models.CharField(
+        "attendee list in Outlook",
+        max_length=8,
+        choices=AttendeeList.choices,
+        default=AttendeeList.AUTO,
+        help_text="Hidden: each person sees only themselves and the organizer.",
     )
     status = models.CharField(
         max_length=16, choices=EventStatus.choices, default=EventStatus.SCHEDULED

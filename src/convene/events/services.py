@@ -37,7 +37,14 @@ from convene.events.errors import (
     NotEnrolled,
     UnknownPerson,
 )
-from convene.events.models import Enrollment, EnrollmentRole, Event, EventStatus, OnlineKind
+from convene.events.models import (
+    AttendeeList,
+    Enrollment,
+    EnrollmentRole,
+    Event,
+    EventStatus,
+    OnlineKind,
+)
 from convene.events.timezones import is_known_zone, to_local
 
 
@@ -55,6 +62,7 @@ class EventDetails:
     online_url: str = ""
     capacity: int | None = None
     online_kind: str = OnlineKind.LINK
+    attendee_list: str = AttendeeList.AUTO
 
     @classmethod
     def of(cls, event: Event) -> EventDetails:
@@ -76,6 +84,8 @@ def _check_details(details: EventDetails) -> None:
         _validated(name, bounds.validate_supported_year, getattr(details, name))
     if details.end <= details.start:
         raise InvalidEvent("The event must end after it starts.", field="end")
+    if details.attendee_list not in AttendeeList.values:
+        raise InvalidEvent("Choose whether the attendee list is hidden.", field="attendee_list")
     if not is_known_zone(details.timezone):
         raise InvalidEvent(f"Unknown time zone {details.timezone!r}.", field="timezone")
     if details.capacity is not None:

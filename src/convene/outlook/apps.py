@@ -20,7 +20,7 @@ class OutlookConfig(AppConfig):
         from convene.outlook.inbound.subscriptions import forget_verified
         from convene.outlook.models import OutlookConnection, Subscription
         from convene.outlook.moves import handover, modeswitch  # noqa: F401 (their move rules)
-        from convene.outlook.web import panels, views
+        from convene.outlook.web import panels, size_words, views
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
         # The webhook remembers active subscriptions for a few seconds: any change forgets them.
@@ -61,6 +61,10 @@ class OutlookConfig(AppConfig):
         )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
         extensions.register_event_form_note("outlook", views.saving_leads_to_microsoft)
+        extensions.register_panel(
+            extensions.EVENT_PEOPLE, "outlook/size_words.html", size_words.people_page_context
+        )
+        extensions.register_event_form_note("outlook_size", size_words.event_form_note)
         _register_operations()
 
 

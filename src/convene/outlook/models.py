@@ -37,6 +37,14 @@ class OutlookSettings(models.Model):
     service_mailbox = models.EmailField(blank=True)
     # Tenant (id or domain) of the platform's own Microsoft 365; empty: the mailbox's domain.
     platform_tenant = models.CharField(max_length=100, blank=True)
+    # Events with more people than this hide their attendee list in Outlook unless the event
+    # says otherwise (``Event.attendee_list``).
+    hide_attendees_above = models.PositiveIntegerField(
+        "Hide the attendee list of events with more people than",
+        default=100,
+        help_text="Each person then sees only themselves and the organizer in Outlook. "
+        "An event may choose otherwise.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -552,3 +560,48 @@ class RoomBooking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} in {self.room_id}: {self.answer}"
+
+
+class CopySeat(models.Model):
+    """Which Outlook copy of an event a person is invited on: 0 is the event's own copy (its
+    ``CalendarLink``), 1 and up its overflow copies (``OverflowCopy``). Kept, so that adding
+    or removing other people never moves anyone (``outbound.copies``)."""
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="copy_seats")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    part = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user"], name="one_copy_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: user {self.user_id} on copy {self.part}"
+
+
+class OverflowCopy(models.Model):
+    """An extra Outlook event holding some of a big event's people (Graph allows 500 attendees
+    per event), in the same mailbox as the event's own copy."""
+
+    link = models.ForeignKey(CalendarLink, on_delete=models.CASCADE, related_name="overflow")
+    part = models.PositiveSmallIntegerField()
+    # The mailbox it lives in: after a move (mode switch, handover) the old calendar's copies
+    # are cancelled by the move, and the new calendar gets its own.
+    mailbox = models.CharField(max_length=254, blank=True)
+    graph_id = models.CharField(max_length=512, blank=True)
+    change_key = models.CharField(max_length=200, blank=True)
+    last_pushed = models.JSONField(default=dict, blank=True)
+    # The link's desired version this copy last reached.
+    synced_version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "mailbox", "part"], name="one_overflow_copy_per_part"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} copy {self.part}"

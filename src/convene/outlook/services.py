@@ -6,8 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
 
 from convene.core.models import SiteSettings
+from convene.events.models import AttendeeList, Event, EventStatus, not_over
+from convene.outlook import links
 from convene.outlook.models import CalendarLink, LogKind, OutlookSettings, record
 from convene.outlook.outbound import queueing
 
@@ -30,6 +34,11 @@ def change_settings(
         if name in values and getattr(outlook, name) != values[name]:
             changes.append(_describe(name, getattr(outlook, name), values[name]))
             setattr(outlook, name, values[name])
+    threshold = values.get("hide_attendees_above")
+    if threshold is not None and threshold != outlook.hide_attendees_above:
+        changes.append(_describe("hide_attendees_above", outlook.hide_attendees_above, threshold))
+        _hidden_lists_change(min(threshold, outlook.hide_attendees_above))
+        outlook.hide_attendees_above = threshold
     outlook.save()
     name = "regular_users_may_create_events"
     if name in values and getattr(site, name) != values[name]:
@@ -54,12 +63,27 @@ def _describe(name: str, old: Any, new: Any) -> str:
         "regular_users_may_create_events": "Regular users may create events",
         "service_mailbox": "Service mailbox",
         "platform_tenant": "Platform tenant",
+        "hide_attendees_above": "Hide the attendee list of events with more people than",
     }
 
     def word(value: Any) -> str:
         return ("on" if value else "off") if isinstance(value, bool) else str(value) or "—"
 
     return f"{labels[name]}: {word(old)} → {word(new)}"
+
+
+def _hidden_lists_change(above: int) -> None:
+    """The size above which lists are hidden changed: upcoming events following it that may
+    now hide or show their list compare themselves with Outlook again (the sweep sends only
+    what differs)."""
+    affected = (
+        Event.objects.filter(attendee_list=AttendeeList.AUTO, status=EventStatus.SCHEDULED)
+        .filter(not_over(timezone.now()))
+        .annotate(people=Count("enrollments"))
+        .filter(people__gt=above)
+        .values("pk")
+    )
+    links.want_all_again(CalendarLink.objects.filter(event__in=affected))
 
 
 def retry(link: CalendarLink, *, actor_id: int, enqueue: queueing.Enqueue) -> None:

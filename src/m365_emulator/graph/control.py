@@ -140,6 +140,46 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
         # clients of this call).
         return JSONResponse({"processingMs": store.backend.config.mailbox_service_ms})
 
+    async def meetings(request: Request) -> Response:
+        """A census of one meeting across every mailbox, by subject: who holds which copy,
+        and the meeting messages each mailbox received (tests of big events read this rather
+        than thousands of mailboxes one by one)."""
+        subject = request.query_params.get("subject", "")
+        if not subject:
+            raise GraphError(400, "BadRequest", "subject is required")
+
+        def upn(owner_id: str) -> str:
+            user = backend.user(owner_id)
+            return user.upn if user is not None else owner_id
+
+        events = [
+            {
+                "mailbox": upn(e.owner_id),
+                "id": e.id,
+                "iCalUId": e.ical_uid,
+                "isOrganizer": e.is_organizer,
+                "isCancelled": e.is_cancelled,
+                "start": e.start.isoformat(),
+                "location": str((e.props.get("location") or {}).get("displayName") or ""),
+                "attendees": [a.address.lower() for a in e.attendees],
+                "hideAttendees": bool(e.props.get("hideAttendees")),
+                "showAs": e.props.get("showAs"),
+                "isReminderOn": e.props.get("isReminderOn"),
+            }
+            for e in store.events_with_subject(subject)
+        ]
+        messages = [
+            {
+                "mailbox": upn(m.owner_id),
+                "type": m.meeting_message_type,
+                "requestType": m.meeting_request_type,
+                "iCalUId": m.ical_uid,
+                "to": len(m.to),
+            }
+            for m in store.messages_with_subject(subject)
+        ]
+        return JSONResponse({"events": events, "messages": messages})
+
     async def stats(request: Request) -> Response:
         return JSONResponse(stats_json(backend))
 
@@ -160,6 +200,7 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
         Route("/notifications", on_loop(notifications), methods=["GET", "POST"]),
         Route("/graph/settings", on_loop(graph_settings), methods=["GET", "POST"]),
         Route("/stats", on_loop(stats), methods=["GET"]),
+        Route("/meetings", on_loop(meetings), methods=["GET"]),
         Route("/stats/reset", on_loop(reset_stats), methods=["POST"]),
     ]
 

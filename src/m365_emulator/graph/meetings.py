@@ -219,6 +219,19 @@ def record_response(
 # ----- helpers -----------------------------------------------------------------------------
 
 
+def visible_attendees(store: GraphStore, master: Event, user: User) -> list[Attendee]:
+    """The attendees ``user`` sees on the meeting: all of them, or with ``hideAttendees`` only
+    themselves (Graph: each attendee sees only themselves in the meeting request and in the
+    meeting's Tracking list; the organizer is a property of its own)."""
+    if not master.props.get("hideAttendees"):
+        return list(master.attendees)
+    own = user.upn.lower()
+    mine = [a for a in master.attendees if a.key == own]
+    if not mine:  # invited under an alias
+        mine = [a for a in master.attendees if store.backend.user(a.address) is user]
+    return mine
+
+
 def _mailbox_user(store: GraphStore, master: Event, attendee: Attendee) -> User | None:
     user = store.backend.user(attendee.address)
     if user is None or not user.has_mailbox or user.id == master.owner_id:
@@ -230,7 +243,9 @@ def _copy_for(store: GraphStore, master: Event, user: User, reset_response: bool
     """Create or refresh ``user``'s copy of the meeting."""
     box = store.mailbox_by_id(user.id)
     existing = series.counterpart(store, master, box)
-    attendees = [Attendee(a.address, a.name, a.type) for a in master.attendees]
+    attendees = [
+        Attendee(a.address, a.name, a.type) for a in visible_attendees(store, master, user)
+    ]
     if existing is None:
         now = store.now()
         event = Event(
@@ -302,7 +317,7 @@ def _send(
             comment=comment,
             sender_name=master.organizer_name,
             sender_address=master.organizer_address,
-            to=[(a.name, a.address) for a in master.attendees],
+            to=[(a.name, a.address) for a in visible_attendees(store, master, user)],
             received=store.now(),
             ical_uid=master.ical_uid,
             start=master.start,

@@ -143,6 +143,26 @@ class GraphStore:
         with self.lock:
             return list(self.mailbox(user).messages)
 
+    def events_with_subject(self, subject: str) -> list[Event]:
+        """Every mailbox's events with that subject (the control API's meeting census)."""
+        with self.lock:
+            return [
+                event
+                for box in self._mailboxes.values()
+                for event in box.events.values()
+                if event.subject == subject
+            ]
+
+    def messages_with_subject(self, subject: str) -> list[MeetingMessage]:
+        """Every mailbox's meeting messages about that subject (any prefix: "Updated: ")."""
+        with self.lock:
+            return [
+                message
+                for box in self._mailboxes.values()
+                for message in box.messages
+                if message.subject.endswith(subject)
+            ]
+
     def events_with_ical_uid(self, ical_uid: str) -> list[Event]:
         with self.lock:
             return [

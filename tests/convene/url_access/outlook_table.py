@@ -38,6 +38,10 @@ def failing_link(world: World) -> list[object]:
     return [world.link.pk]
 
 
+def linked_event(world: World) -> list[object]:
+    return [world.link.event_id]
+
+
 def finished_job(world: World) -> list[object]:
     return [world.job.pk]
 
@@ -148,6 +152,9 @@ CASES = (
     Case("retry an event", "post", "outlook:retry", ADMINS_ACT, args=failing_link),
     Case("retry by GET", "get", "outlook:retry", NOT_ALLOWED, args=failing_link),
     Case("retry a missing link", "post", "outlook:retry", ADMINS_NOT_FOUND, args=missing),
+    Case("who is on which copy", "get", "outlook:copies", ADMINS, args=linked_event),
+    Case("copies by POST", "post", "outlook:copies", NOT_ALLOWED, args=linked_event),
+    Case("copies of a missing event", "get", "outlook:copies", ADMINS_NOT_FOUND, args=missing),
     # --- admins: the platform calendar ------------------------------------------------------
     Case(
         "test connection",

@@ -38,7 +38,7 @@ from convene.outlook.models import (
     SyncLogEntry,
     record,
 )
-from convene.outlook.outbound import online_meetings, queueing, room_answers
+from convene.outlook.outbound import copies, online_meetings, queueing, room_answers
 from convene.outlook.outbound.snapshots import event_snapshot
 from convene.outlook.outbound.targets import Target, resolve_target
 
@@ -81,6 +81,13 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     """
     link = _link(mailbox, graph_id)
     if link is None:
+        handled = copies.reconcile_copy(
+            mailbox,
+            graph_id,
+            lambda link: queueing.retry_now(link, enqueue, compare_again=True),
+        )
+        if handled is not None:
+            return handled  # an overflow copy (False: being pushed, look again)
         return sessions.reconcile_occurrence(mailbox, graph_id, enqueue)
     if not _watched(link):
         return True

@@ -72,6 +72,8 @@ class EventSnapshot:
     # A series: Graph's patternedRecurrence (the master's), and the sessions that differ.
     recurrence: JSON | None = None
     sessions: tuple[SessionSnapshot, ...] = ()
+    # Graph's hideAttendees: each attendee sees only themselves and the organizer.
+    hide_attendees: bool = False
 
 
 def transaction_id(event_id: int, generation: int) -> str:
@@ -93,7 +95,14 @@ def event_payload(snapshot: EventSnapshot) -> JSON:
         payload["onlineMeetingProvider"] = "teamsForBusiness"
     if snapshot.recurrence is not None:
         payload["recurrence"] = snapshot.recurrence
+    if snapshot.hide_attendees:
+        # Sent only when on, so events that never hide their list send what they always did.
+        payload["hideAttendees"] = True
     return payload
+
+
+# Properties sent only while on (``event_payload``): turning one off sends it as false.
+SENT_WHILE_ON = ("hideAttendees",)
 
 
 # Master properties whose change makes Outlook drop every exception and cancelled occurrence
@@ -175,7 +184,11 @@ def changed_properties(last_accepted: JSON, desired: JSON) -> JSON:
     A property Convene stopped sending (``onlineMeetingProvider`` when an event stops being a
     Teams meeting) is not unset: Graph ignores changes to it once an online meeting exists.
     """
-    return {name: value for name, value in desired.items() if last_accepted.get(name) != value}
+    changes = {name: value for name, value in desired.items() if last_accepted.get(name) != value}
+    for name in SENT_WHILE_ON:
+        if last_accepted.get(name) and name not in desired:
+            changes[name] = False
+    return changes
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from convene.outlook.models import (
     lease_free,
     record,
 )
+from convene.outlook.outbound import copies
 from convene.outlook.outbound.push import sync_event
 from convene.outlook.outbound.queueing import Enqueue
 
@@ -353,6 +354,24 @@ def _move(
             MoveStep.State.FAILED,
             f"The new copy is in place, but the old one could not be cancelled: {exc}",
         )
+    if step.from_mailbox.lower() != link.owner_mailbox.lower():
+        # A big event's overflow copies in the old calendar (``outbound.copies``) go too.
+        for copy in copies.old_copies(link, step.from_mailbox):
+            try:
+                old.cancel_event(copy.graph_id, comment)
+            except NotFound:
+                pass
+            except Transient:
+                raise
+            except MicrosoftError as exc:
+                _log_cancel(step, str(exc.status or type(exc).__name__), str(exc))
+                return _settle(
+                    step,
+                    MoveStep.State.FAILED,
+                    f"The new copies are in place, but an old overflow copy could not be "
+                    f"cancelled: {exc}",
+                )
+        copies.forget_old_copies(link, step.from_mailbox)
     _log_cancel(step, "ok", comment)
     return _settle(step, MoveStep.State.MOVED, f"Now in {where(link)}.")
 

@@ -31,7 +31,7 @@ from convene.outlook.models import (
     SyncLogEntry,
     log_entry,
 )
-from convene.outlook.outbound import online_meetings, room_answers
+from convene.outlook.outbound import copies, online_meetings, room_answers
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.push import (
     Update,
@@ -101,9 +101,15 @@ def _push_many(
     synced: list[tuple[CalendarLink, dict[str, Any]]] = []
     by_mailbox: dict[tuple[str, bool], list[_Planned]] = defaultdict(list)
     meeting_missing: list[CalendarLink] = []
+    # Events in several copies (``outbound.copies``) go alone, their copies batched there.
+    split_up = copies.seated_events(link.event_id for link in due)
     for link in due:
         version = link.desired_version
-        if series.is_series(link.event):
+        if (
+            series.is_series(link.event)
+            or link.event_id in split_up
+            or len(enrollments.get(link.event_id, ())) >= copies.PER_COPY
+        ):
             # A series' sessions are requests that follow its master's: pushed in order, alone.
             try:
                 saved, missing = push_link(link, link.event, targets.of(link))
@@ -121,6 +127,8 @@ def _push_many(
                 target.mailbox,
                 platform=target.is_platform,
                 enrollments=enrollments.get(link.event_id, []),
+                seated=False,
+                hide_above=outlook.hide_attendees_above,
             )
             adopted = adopt_lost_create(link, target, snapshot)
             update = update_for(link, link.event, target.mailbox, snapshot)

@@ -34,10 +34,10 @@ from convene.outlook.answers import apply_replies
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
-from convene.outlook.outbound import online_meetings, room_answers, series
+from convene.outlook.outbound import copies, online_meetings, room_answers, series
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
-from convene.outlook.outbound.snapshots import event_snapshot
+from convene.outlook.outbound.snapshots import event_snapshot, overflow_people, split_for
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,9 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
     the link about the copy (nothing when nothing was sent) and whether the Teams meeting the
     event wants is missing from Outlook's answer. A series then gets its sessions
     (``outbound.series``)."""
-    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform)
+    split = split_for(event, platform=target.is_platform)
+    split.save()  # seats are kept from here on, whatever Outlook answers
+    snapshot = event_snapshot(event, target.mailbox, platform=target.is_platform, split=split)
     adopted = adopt_lost_create(link, target, snapshot)
     if not event.is_cancelled:
         snapshot = online_meetings.checked(snapshot, event, target)
@@ -132,13 +134,24 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
     if update is not None and update.needs_answers_read(link):
         read_answers(link, event, target)
         snapshot, update = _again(link, event, target)
+    overflow = copies.Outcome()
+    if split.is_split:
+        # Overflow copies first: someone moving to the own copy leaves theirs before. The own
+        # copy's create (nobody moves onto a copy that does not exist yet) rides in their batch.
+        creating = update.call if update is not None and update.action == "create" else None
+        overflow = _push_overflow(link, event, target, snapshot, split, creating)
     saved: dict[str, Any] = adopted
     missing = False
     for round_ in range(1, ANSWER_ROUNDS + 1):
         if update is None:
             break
         try:
-            answer = target.client.call(update.call)
+            if round_ == 1 and overflow.own is not None:
+                if isinstance(overflow.own, MicrosoftError):
+                    raise overflow.own
+                answer = overflow.own
+            else:
+                answer = target.client.call(update.call)
         except MicrosoftError as exc:
             status = str(exc.status or type(exc).__name__)
             _log(
@@ -170,9 +183,38 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
             room_answers.read_answer(event, answer, target.client)
         saved = {**adopted, **update.saved(answer)}
         break
+    if overflow.failure is not None:
+        # The own copy is as saved here; the copies that failed are retried with the link.
+        CalendarLink.objects.filter(pk=link.pk).update(**saved)
+        raise overflow.failure
+    if split.is_split and snapshot.teams_meeting and update is not None:
+        # The Teams meeting the own copy just got goes into the overflow copies' body.
+        CalendarLink.objects.filter(pk=link.pk).update(**saved)
+        again = _push_overflow(link, event, target, snapshot, split, None)
+        if again.failure is not None:
+            raise again.failure
     if snapshot.recurrence is None or event.is_cancelled:
         return saved, missing
     return _with_sessions(link, event, target, snapshot, update, saved), missing
+
+
+def _push_overflow(
+    link: CalendarLink,
+    event: Event,
+    target: Target,
+    snapshot: mapping.EventSnapshot,
+    split: copies.Split,
+    own: graph.Call | None,
+) -> copies.Outcome:
+    return copies.push_overflow(
+        link,
+        event,
+        target.client,
+        target.mailbox,
+        snapshot,
+        overflow_people(event, split, target.is_platform),
+        own,
+    )
 
 
 def _again(

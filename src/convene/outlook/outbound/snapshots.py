@@ -7,12 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from convene.events import series
-from convene.events.models import Enrollment, Event, OnlineKind
+from convene.events.models import AttendeeList, Enrollment, Event, OnlineKind
 from convene.events.timezones import to_local
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.recurrence import patterned_recurrence
 from convene.outlook.microsoft.registration import AppRegistration
-from convene.outlook.models import RoomBooking
+from convene.outlook.models import OutlookSettings, RoomBooking
+from convene.outlook.outbound import copies
 
 # The fields of an Event that ``event_snapshot`` reads: a change to any other (capacity) does
 # not sync. A new synced field is read below and listed here, side by side.
@@ -27,6 +28,7 @@ SYNCED_FIELDS = frozenset(
         "is_online",
         "online_url",
         "online_kind",
+        "attendee_list",
     }
 )
 
@@ -49,23 +51,69 @@ def people(events: list[Event]) -> dict[int, list[EnrollmentRow]]:
     return found
 
 
+def split_for(
+    event: Event,
+    platform: bool,
+    enrollments: Iterable[EnrollmentRow] | None = None,
+    seated: bool | None = None,
+) -> copies.Split:
+    """Who is on which Outlook copy of ``event`` (``outbound.copies``); ``seated``: whether
+    the event has seats stored, when the caller knows."""
+    if enrollments is None:
+        enrollments = Enrollment.objects.filter(event=event).values_list(*_ENROLLMENT_ROW)
+    rows = list(enrollments)
+    # The room takes a place on the own copy: asked only when that place could matter.
+    has_room = len(rows) >= copies.PER_COPY - 1 and RoomBooking.objects.filter(event=event).exists()
+    return copies.split(event, rows, platform=platform, has_room=has_room, seated=seated)
+
+
+def persons(
+    event: Event, rows: Iterable[EnrollmentRow], platform: bool
+) -> tuple[mapping.Person, ...]:
+    """The people of these enrollments as Outlook attendees."""
+    return tuple(
+        # A person's name is their display name, or their address without one (User.name).
+        mapping.Person(email=email, name=name or email, role=role)
+        for _, user_id, email, name, role in rows
+        # In their own calendar the creator is the organizer, whatever their Convene address.
+        if platform or user_id != event.created_by_id
+    )
+
+
+def overflow_people(
+    event: Event, split: copies.Split, platform: bool
+) -> dict[int, tuple[mapping.Person, ...]]:
+    """Each overflow copy's attendees."""
+    return {part: persons(event, split.rows(part), platform) for part in split.overflow_parts}
+
+
+def hides_attendees(event: Event, invitees: int, hide_above: int | None = None) -> bool:
+    """Whether Outlook should hide the event's attendee list (``hideAttendees``)."""
+    if event.attendee_list == AttendeeList.AUTO:
+        if hide_above is None:
+            hide_above = OutlookSettings.load().hide_attendees_above
+        return invitees > hide_above
+    return event.attendee_list == AttendeeList.HIDDEN
+
+
 def event_snapshot(
     event: Event,
     owner_email: str,
     platform: bool,
     enrollments: Iterable[EnrollmentRow] | None = None,
+    *,
+    split: copies.Split | None = None,
+    seated: bool | None = None,
+    hide_above: int | None = None,
 ) -> mapping.EventSnapshot:
-    """What Convene wants ``event``'s copy in ``owner_email``'s calendar to be
-    (``enrollments``: the event's, when already read)."""
-    if enrollments is None:
-        enrollments = Enrollment.objects.filter(event=event).values_list(*_ENROLLMENT_ROW)
-    attendees = tuple(
-        # A person's name is their display name, or their address without one (User.name).
-        mapping.Person(email=email, name=name or email, role=role)
-        for _, user_id, email, name, role in enrollments
-        # In their own calendar the creator is the organizer, whatever their Convene address.
-        if platform or user_id != event.created_by_id
-    )
+    """What Convene wants ``event``'s own copy in ``owner_email``'s calendar to be
+    (``enrollments``: the event's, when already read; ``split``: who is on which copy, when
+    already decided; ``seated``, ``hide_above``: see ``split_for``, ``hides_attendees``).
+    Its people are those of the own copy; an event too big for one has overflow copies
+    (``outbound.copies``)."""
+    if split is None:
+        split = split_for(event, platform, enrollments, seated)
+    attendees = persons(event, split.rows(0), platform)
     booking = RoomBooking.objects.filter(event=event).select_related("room").first()
     if booking is not None:
         # The room is invited as a resource: its mailbox answers for it.
@@ -100,6 +148,7 @@ def event_snapshot(
         show_organizer_in_body=platform,
         recurrence=recurrence,
         sessions=_differing_sessions(event, event.description) if rule is not None else (),
+        hide_attendees=hides_attendees(event, split.invitees, hide_above),
     )
 
 

@@ -42,6 +42,14 @@ class OutlookSettingsForm(forms.Form):
     unenroll_on_decline = forms.BooleanField(
         label="Unenroll people who decline in Outlook", required=False
     )
+    hide_attendees_above = forms.IntegerField(
+        label="Hide the attendee list of events with more people than",
+        min_value=0,
+        max_value=1_000_000,
+        required=False,  # left out: unchanged
+        help_text="Each person then sees only themselves and the organizer in Outlook "
+        "(Graph's hideAttendees). An event may choose otherwise on its form.",
+    )
 
     def __init__(self, *args: Any, missing_configuration: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +83,7 @@ class OutlookSettingsForm(forms.Form):
             "enabled": outlook.enabled,
             "mode": outlook.mode,
             "unenroll_on_decline": outlook.unenroll_on_decline,
+            "hide_attendees_above": outlook.hide_attendees_above,
             "service_mailbox": outlook.service_mailbox,
             "platform_tenant": outlook.platform_tenant,
             "regular_users_may_create_events": site.regular_users_may_create_events,

@@ -3,7 +3,14 @@ from __future__ import annotations
 from django.urls import path
 
 from convene.outlook.inbound import webhook
-from convene.outlook.web import free_busy_views, handover_views, platform_views, room_views, views
+from convene.outlook.web import (
+    copies_views,
+    free_busy_views,
+    handover_views,
+    platform_views,
+    room_views,
+    views,
+)
 
 app_name = "outlook"
 
@@ -16,6 +23,7 @@ urlpatterns = [
     path("admin/", views.settings_page, name="settings"),
     path("admin/sync/", views.dashboard, name="dashboard"),
     path("admin/sync/<int:link_id>/retry/", views.retry, name="retry"),
+    path("admin/sync/events/<int:event_id>/copies/", copies_views.event_copies, name="copies"),
     path("admin/test-connection/", platform_views.test_connection, name="test_connection"),
     path("admin/consent/", platform_views.start_admin_consent, name="platform_consent"),
     path("admin/mode-switch/", platform_views.mode_switch, name="mode_switch"),

@@ -135,6 +135,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "self_repairs": self_repair.summary(),
             "open_alerts": AdminAlert.objects.filter(cleared_at__isnull=True).count(),
             "series_counts": series.counts_of(outbound_series.linked_series()),
+            "split_events": CalendarLink.objects.filter(overflow__isnull=False)
+            .annotate(copies=Count("overflow", distinct=True))
+            .select_related("event")
+            .order_by("event__start")[:50],
         },
     )
 

@@ -1,0 +1,494 @@
+"""Events bigger than one Outlook event may be: the split into copies.
+
+Graph takes at most 500 attendees on one event ("The maximum number of attendees included in an
+event ... is 500"; more is refused with "The maximum number of attendees for an event is 500").
+An event with more people is one **own copy** (the ``CalendarLink``'s, part 0: its organizers,
+presenters, room and the first attendees) plus **overflow copies** (``OverflowCopy``, parts 1,
+2, ...), each a separate Outlook event in the same mailbox with at most 500 attendees. Every
+person is seated on exactly one copy (``CopySeat``), so each gets exactly one invitation:
+
+- a seat is kept for as long as the person is on the event: adding or removing others never
+  moves anyone, so nobody is invited twice;
+- newcomers take the lowest copy with room, organizers and presenters first (they belong on the
+  own copy, which holds the room and the Teams meeting);
+- when fewer copies would do (people left), the people of the copies no longer needed move to
+  free seats of the others (one cancellation, one invitation each) and those copies are
+  deleted: removing people shrinks the copies again;
+- an event that fits in one copy again forgets its seats.
+
+Overflow copies are the organizer's (or the service mailbox's) own events too; so as not to
+fill that calendar with duplicates they are created as free time (``showAs: free``) without a
+reminder: Outlook shows them, but they do not block the organizer's schedule or ring. (Graph
+could also put them in a secondary calendar, ``POST /calendars``, at the cost of a calendar per
+mailbox to create, find again and subscribe to: docs/outlook.md says why that was not chosen.)
+
+Every change goes to every copy; the event's link is in sync only once all of them have it, so
+until everyone has the change the event says "Sync pending" (or failing, with the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.db import transaction
+
+from convene.events.models import Enrollment, Event
+from convene.outlook.answers import apply_replies
+from convene.outlook.microsoft import graph, mapping
+from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError, NotFound
+from convene.outlook.models import (
+    CalendarLink,
+    CopySeat,
+    LogKind,
+    OnlineMeeting,
+    OutlookSettings,
+    OverflowCopy,
+    SyncLogEntry,
+    log_entry,
+    record,
+)
+
+log = logging.getLogger(__name__)
+
+# Graph's limit on attendees of one event (and on recipients of its messages).
+PER_COPY = 500
+# Who belongs on the event's own copy: they run it.
+PINNED_ROLES = frozenset({"organizer", "presenter"})
+# Overflow copies are marked so Convene can tell them from the event's own copy.
+COPY_PROPERTY = "String {6f1c5e0a-6c3b-4d8e-9a51-0c0e7e5d2b11} Name ConveneOverflowCopy"
+_TRANSACTION_NAMESPACE = uuid.UUID("0b6f7d1e-52a4-4c0f-9f63-7a1d2c3e4b58")
+# How often a change refused because someone answered meanwhile (412) is read and sent again.
+ANSWER_ROUNDS = 3
+
+Row = tuple[int, int, str, str, str]  # snapshots.EnrollmentRow: event, user, email, name, role
+
+
+@dataclass
+class Split:
+    """Who is on which copy of one event, as this push wants it."""
+
+    event_id: int
+    parts: dict[int, list[Row]]  # copy number -> its people (0: the own copy)
+    invitees: int  # people invited (the creator is not one in their own calendar)
+    seats: dict[int, int] = field(default_factory=dict)  # user -> copy, as wanted
+    stored: dict[int, int] = field(default_factory=dict)  # user -> copy, as last saved
+
+    def rows(self, part: int) -> list[Row]:
+        return self.parts.get(part, [])
+
+    @property
+    def overflow_parts(self) -> list[int]:
+        return sorted(part for part, rows in self.parts.items() if part and rows)
+
+    @property
+    def copies(self) -> int:
+        return 1 + len(self.overflow_parts)
+
+    @property
+    def is_split(self) -> bool:
+        """Whether copies are involved: more than one wanted, or seats stored from before."""
+        return bool(self.seats or self.stored)
+
+    def save(self) -> None:
+        """Store the seats (only what changed). An event back in one copy keeps its seats
+        until its overflow copies are gone (``push_overflow``)."""
+        if not self.is_split:
+            return
+        with transaction.atomic():
+            gone = [user for user in self.stored if user not in self.seats]
+            if gone:
+                CopySeat.objects.filter(event_id=self.event_id, user_id__in=gone).delete()
+            moved: dict[int, list[int]] = defaultdict(list)
+            for user, part in self.seats.items():
+                if user in self.stored and self.stored[user] != part:
+                    moved[part].append(user)
+            for part, users in moved.items():
+                CopySeat.objects.filter(event_id=self.event_id, user_id__in=users).update(part=part)
+            CopySeat.objects.bulk_create(
+                [
+                    CopySeat(event_id=self.event_id, user_id=user, part=part)
+                    for user, part in self.seats.items()
+                    if user not in self.stored
+                ],
+                batch_size=1000,
+                ignore_conflicts=True,
+            )
+
+
+def own_copy_room(has_room: bool) -> int:
+    """How many people the event's own copy holds (its room counts as an attendee)."""
+    return PER_COPY - (1 if has_room else 0)
+
+
+def copies_needed(people: int, has_room: bool = False) -> int:
+    """How many Outlook copies an event with ``people`` invitees needs."""
+    first = own_copy_room(has_room)
+    if people <= first:
+        return 1
+    return 1 + math.ceil((people - first) / PER_COPY)
+
+
+def split(
+    event: Event,
+    rows: Iterable[Row],
+    *,
+    platform: bool,
+    has_room: bool,
+    seated: bool | None = None,
+) -> Split:
+    """Seat the event's invitees on copies (nothing is written: ``Split.save``).
+
+    ``seated``: whether the event has stored seats, when the caller knows (None: look).
+    """
+    all_rows = list(rows)
+    # In their own calendar the creator is the organizer, not an attendee: no seat.
+    invitees = [r for r in all_rows if platform or r[1] != event.created_by_id]
+    first = own_copy_room(has_room)
+    if len(invitees) <= first and not (
+        seated if seated is not None else CopySeat.objects.filter(event=event).exists()
+    ):
+        return Split(event.pk, {0: all_rows}, len(invitees))
+    stored = dict(CopySeat.objects.filter(event=event).values_list("user_id", "part"))
+    joined = dict(Enrollment.objects.filter(event=event).values_list("user_id", "pk"))
+    seats = _seat(invitees, stored, joined, first)
+    parts: dict[int, list[Row]] = defaultdict(list)
+    for row in all_rows:
+        parts[seats.get(row[1], 0)].append(row)
+    parts.setdefault(0, [])
+    return Split(event.pk, dict(parts), len(invitees), seats, stored)
+
+
+def _seat(
+    invitees: Sequence[Row], stored: dict[int, int], joined: dict[int, int], first: int
+) -> dict[int, int]:
+    """user -> copy: stored seats kept, newcomers in the lowest copy with room, copies no
+    longer needed emptied into the others."""
+
+    def room_of(part: int) -> int:
+        return first if part == 0 else PER_COPY
+
+    def order(row: Row) -> tuple[int, int]:
+        # Organizers and presenters first, then in the order people joined.
+        return (0 if row[4] in PINNED_ROLES else 1, joined.get(row[1], 0))
+
+    ordered = sorted(invitees, key=order)
+    seats = {row[1]: stored[row[1]] for row in ordered if row[1] in stored}
+    counts = Counter(seats.values())
+    # Organizers and presenters seated elsewhere (promoted since) move to the own copy.
+    for row in ordered:
+        part = seats.get(row[1])
+        if row[4] in PINNED_ROLES and part not in (None, 0) and counts[0] < first:
+            counts[part] -= 1
+            counts[0] += 1
+            seats[row[1]] = 0
+    needed = 1 + max(0, math.ceil((len(ordered) - first) / PER_COPY))
+
+    def lowest_free(limit: int | None) -> int:
+        part = 0
+        while counts[part] >= room_of(part):
+            part += 1
+        if limit is not None and part >= limit:
+            raise AssertionError("no free seat below the copies needed")
+        return part
+
+    # Copies beyond those needed are emptied into free seats of the others.
+    for row in reversed(ordered):
+        part = seats.get(row[1])
+        if part is not None and part >= needed:
+            counts[part] -= 1
+            new = lowest_free(needed)
+            counts[new] += 1
+            seats[row[1]] = new
+    for row in ordered:
+        if row[1] not in seats:
+            new = lowest_free(None)
+            counts[new] += 1
+            seats[row[1]] = new
+    return seats
+
+
+def seated_events(event_ids: Iterable[int]) -> set[int]:
+    """Which of these events have people seated on copies (one query)."""
+    return set(
+        CopySeat.objects.filter(event_id__in=list(event_ids))
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
+
+
+# --- pushing the overflow copies ----------------------------------------------------------
+
+
+def transaction_id(event_id: int, generation: int, part: int) -> str:
+    return str(uuid.uuid5(_TRANSACTION_NAMESPACE, f"convene-copy:{event_id}:{generation}:{part}"))
+
+
+def copy_snapshot(
+    snapshot: mapping.EventSnapshot, people: tuple[mapping.Person, ...], join_url: str
+) -> mapping.EventSnapshot:
+    """An overflow copy's snapshot: the event's, with that copy's people. The Teams meeting is
+    the own copy's (a copy asking for one would get a second meeting): its link goes in the
+    body."""
+    description = snapshot.description
+    if snapshot.teams_meeting and join_url:
+        description = f"{description}\n\nJoin the Teams meeting: {join_url}".strip()
+    return replace(
+        snapshot, people=people, teams_meeting=False, description=description, sessions=()
+    )
+
+
+def create_payload(desired: dict[str, Any], event_id: int, generation: int, part: int) -> Any:
+    """An overflow copy's first push: what it shows, plus what is set once."""
+    return {
+        **desired,
+        "transactionId": transaction_id(event_id, generation, part),
+        "allowNewTimeProposals": False,
+        "responseRequested": True,
+        # Not to crowd the organizer's own calendar: free time, no reminder.
+        "showAs": "free",
+        "isReminderOn": False,
+        "singleValueExtendedProperties": [{"id": COPY_PROPERTY, "value": f"{event_id}/{part}"}],
+    }
+
+
+@dataclass
+class Outcome:
+    """What ``push_overflow`` did: Outlook's answer to the own copy's request sent along (None:
+    none was sent), and the first failure of an overflow copy (None: all went through)."""
+
+    own: dict[str, Any] | MicrosoftError | None = None
+    failure: MicrosoftError | None = None
+
+
+def push_overflow(
+    link: CalendarLink,
+    event: Event,
+    client: graph.GraphClient,
+    mailbox: str,
+    snapshot: mapping.EventSnapshot,
+    people_of: dict[int, tuple[mapping.Person, ...]],
+    own: graph.Call | None = None,
+) -> Outcome:
+    """Bring every overflow copy in line: create, update, cancel or delete each, all copies'
+    requests as JSON batches, with ``own`` (the own copy's request, for its caller to settle)
+    in the first. Every copy is tried; what went through is saved, and the first failure is
+    returned: the link then stays behind and is retried."""
+    # Copies left in another calendar by a move are the move's to cancel (``old_copies``).
+    existing = {
+        copy.part: copy for copy in OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox)
+    }
+    wanted = {part for part, people in people_of.items() if part and people}
+    result = Outcome()
+    if not existing and not wanted:
+        return result
+    meeting = OnlineMeeting.objects.filter(event=event).values_list("join_url", flat=True).first()
+    plans: list[tuple[OverflowCopy, str, graph.Call, dict[str, Any]]] = []
+    for part in sorted(set(existing) | wanted, reverse=True):
+        copy = existing.get(part) or OverflowCopy(link=link, part=part, mailbox=mailbox.lower())
+        if event.is_cancelled or part not in wanted:
+            if not copy.graph_id:
+                if copy.pk:
+                    copy.delete()
+                continue
+            if event.is_cancelled:
+                if copy.last_pushed.get("isCancelled"):
+                    continue
+                reason = event.cancellation_reason or "This event has been cancelled."
+                plans.append((copy, "cancel", graph.Call.cancel_event(copy.graph_id, reason), {}))
+            else:
+                # Nobody left on it (they moved to other copies or left the event).
+                plans.append(
+                    (copy, "delete", graph.Call("DELETE", graph.event_path(copy.graph_id)), {})
+                )
+            continue
+        desired = mapping.event_payload(copy_snapshot(snapshot, people_of[part], meeting or ""))
+        if not copy.graph_id:
+            payload = create_payload(desired, event.pk, link.generation, part)
+            plans.append((copy, "create", graph.Call.create_event(payload), desired))
+            continue
+        changes = mapping.changed_properties(copy.last_pushed, desired)
+        if changes:
+            call = graph.Call.update_event(copy.graph_id, changes, if_version=copy.change_key)
+            plans.append((copy, "update", call, desired))
+    failure: MicrosoftError | None = None
+    # The first batch leaves a place for the own copy's request when there is one.
+    first = graph.MAX_BATCH - (1 if own is not None else 0)
+    starts = [0, *range(first, len(plans), graph.MAX_BATCH)]
+    for number, start in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(plans)
+        chunk = plans[start:end]
+        calls = [plan[2] for plan in chunk]
+        if number == 0 and own is not None:
+            calls.append(own)
+        if not calls:
+            continue
+        outcomes: list[dict[str, Any] | MicrosoftError]
+        if len(calls) == 1:
+            try:
+                outcomes = [client.call(calls[0])]
+            except MicrosoftError as exc:
+                outcomes = [exc]
+        else:
+            try:
+                outcomes = client.batch(calls)
+            except MicrosoftError as exc:
+                outcomes = [exc] * len(calls)
+        if number == 0 and own is not None:
+            result.own = outcomes.pop()
+        entries = []
+        for (copy, action, call, desired), outcome in zip(chunk, outcomes, strict=True):
+            if isinstance(outcome, CopyChanged):
+                try:
+                    outcome = _answered_then_again(copy, event, client, mailbox, call)
+                except MicrosoftError as exc:
+                    outcome = exc
+            if isinstance(outcome, NotFound) and action == "delete":
+                outcome = {}  # already gone
+            failed = outcome if isinstance(outcome, MicrosoftError) else None
+            entries.append(
+                log_entry(
+                    LogKind.GRAPH,
+                    action,
+                    status=str(failed.status or type(failed).__name__) if failed else "ok",
+                    message=str(failed) if failed else "",
+                    event_id=event.pk,
+                    mailbox=mailbox,
+                    copy=copy.part,
+                    people=len(people_of.get(copy.part, ())),
+                )
+            )
+            if failed is not None:
+                failure = failure or failed
+                continue
+            assert not isinstance(outcome, MicrosoftError)
+            _settle(copy, action, outcome, desired, link.desired_version)
+        SyncLogEntry.objects.bulk_create(entries)
+    if failure is not None:
+        log.warning("Outlook overflow copies of event %s in %s: %s", event.pk, mailbox, failure)
+        result.failure = failure
+        return result
+    if not wanted:
+        # Back in one copy, and the overflow copies are gone: the seats are no longer needed.
+        CopySeat.objects.filter(event=event).delete()
+    return result
+
+
+def _answered_then_again(
+    copy: OverflowCopy,
+    event: Event,
+    client: graph.GraphClient,
+    mailbox: str,
+    call: graph.Call,
+) -> dict[str, Any]:
+    """Someone answered on the copy since Convene last wrote it (412): read and act on the
+    answers (a decline unenrolls), then send the change over the version read."""
+    for round_ in range(1, ANSWER_ROUNDS + 1):
+        found = client.get_event(copy.graph_id, select=("attendees", "changeKey"))
+        apply_replies(event, found, mailbox, OutlookSettings.load())
+        copy.change_key = str(found.get("changeKey") or "")
+        OverflowCopy.objects.filter(pk=copy.pk).update(change_key=copy.change_key)
+        again = graph.Call.update_event(copy.graph_id, call.body or {}, if_version=copy.change_key)
+        try:
+            return client.call(again)
+        except CopyChanged:
+            if round_ == ANSWER_ROUNDS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _settle(
+    copy: OverflowCopy, action: str, answer: dict[str, Any], desired: dict[str, Any], version: int
+) -> None:
+    """Save what Outlook accepted for one copy."""
+    if action == "delete":
+        if copy.pk:
+            copy.delete()
+        return
+    if action == "cancel":
+        copy.last_pushed = {**copy.last_pushed, "isCancelled": True}
+    else:
+        copy.last_pushed = desired
+        copy.change_key = str(answer.get("changeKey") or copy.change_key)
+    if action == "create":
+        copy.graph_id = str(answer["id"])
+    copy.synced_version = version
+    copy.save()
+
+
+def old_copies(link: CalendarLink, mailbox: str) -> list[OverflowCopy]:
+    """The overflow copies a move left in ``mailbox`` (the calendar the event moved from)."""
+    return list(
+        OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox).exclude(graph_id="")
+    )
+
+
+def forget_old_copies(link: CalendarLink, mailbox: str) -> None:
+    OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox).delete()
+
+
+def reconcile_copy(
+    mailbox: str, graph_id: str, send_again: Callable[[CalendarLink], None]
+) -> bool | None:
+    """A change Outlook notified on one of Convene's overflow copies: record the answers it
+    holds (a decline there unenrolls as on the own copy), and put back what was edited there
+    (its time, place, text or people: at the next push). None: not an overflow copy; False:
+    the event is being pushed now (our own write is not drift), look again shortly.
+    ``send_again`` has the event compared with Outlook and pushed again."""
+    from convene.outlook import links
+    from convene.outlook.outbound.targets import resolve_target
+
+    copy = (
+        OverflowCopy.objects.select_related("link__event__created_by")
+        .filter(graph_id=graph_id, mailbox__iexact=mailbox)
+        .first()
+    )
+    if copy is None:
+        return None
+    outlook = OutlookSettings.load()
+    if not outlook.enabled:
+        return True
+    link = copy.link
+    event = link.event
+    target = resolve_target(link, event, outlook)
+    if not links.take_lease(link.pk):
+        return False
+    drifted: list[str] = []
+    try:
+        with links.leases_kept([link.pk]):
+            copy.refresh_from_db()
+            try:
+                found = target.client.get_event(graph_id)
+            except NotFound:
+                return True
+            apply_replies(event, found, mailbox, outlook)
+            drifted = mapping.drifted_properties(copy.last_pushed, found)
+            if drifted:
+                record(
+                    LogKind.DECISION,
+                    "drift_overwritten",
+                    message=f"Changed in Outlook on overflow copy {copy.part}: "
+                    f"{', '.join(drifted)}. Convene's version will be sent back to Outlook.",
+                    event_id=event.pk,
+                    mailbox=mailbox,
+                    copy=copy.part,
+                    properties=drifted,
+                )
+                # Forget that Outlook has them: the next push sends them again.
+                copy.last_pushed = {k: v for k, v in copy.last_pushed.items() if k not in drifted}
+                copy.save(update_fields=["last_pushed", "updated_at"])
+    finally:
+        links.give_back_lease([link.pk])
+    if drifted:
+        send_again(link)  # once the lease is back, so the push can take it
+    return True
+
+
+def seats_of(event: Event) -> dict[int, int]:
+    """user -> copy number for an event split into copies (empty: one copy holds everyone)."""
+    return dict(CopySeat.objects.filter(event=event).values_list("user_id", "part"))
