@@ -30,6 +30,7 @@ from django.utils import timezone
 from convene.events.models import Event
 from convene.outlook import links
 from convene.outlook.answers import apply_replies
+from convene.outlook.mailboxes import pool
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
@@ -154,6 +155,7 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
             )
             raise
         _log(link, target, update, status="ok")
+        pool.count_sent({target.mailbox: sent_recipients(link, update)})
         log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
         missing = update.action != "cancel" and online_meetings.read_answer(
             link, event, snapshot.teams_meeting, answer
@@ -260,6 +262,11 @@ def adopt_lost_create(
         return {}
     accepted = mapping.accepted_from(found[0], mapping.event_payload(snapshot))
     return links.adopt_copy(link, found[0], target.mailbox, accepted)
+
+
+def sent_recipients(link: CalendarLink, update: Update) -> int:
+    """The recipients of the meeting messages Outlook sent for an accepted ``update``."""
+    return pool.recipients_of(update.action, link.last_pushed, update.call.body or {})
 
 
 def _log(link: CalendarLink, target: Target, update: Update, **fields: Any) -> None:
