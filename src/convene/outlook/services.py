@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from convene.core.models import SiteSettings
+from convene.outlook.mailboxes import pool
 from convene.outlook.models import CalendarLink, LogKind, OutlookSettings, record
 from convene.outlook.outbound import queueing
 
@@ -31,6 +32,10 @@ def change_settings(
             changes.append(_describe(name, getattr(outlook, name), values[name]))
             setattr(outlook, name, values[name])
     outlook.save()
+    if values.get("pool_mailboxes") is not None:
+        sentence = pool.replace_extra(values["pool_mailboxes"])
+        if sentence:
+            changes.append(sentence)
     name = "regular_users_may_create_events"
     if name in values and getattr(site, name) != values[name]:
         changes.append(_describe(name, getattr(site, name), values[name]))

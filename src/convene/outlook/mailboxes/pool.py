@@ -27,10 +27,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
 
-from convene.events.models import Enrollment
+from convene.events.models import Enrollment, EventStatus
+from convene.outlook.microsoft.errors import SendingLimitReached
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
@@ -44,6 +45,8 @@ from convene.outlook.models import (
 # Exchange Online's documented default (Exchange Online limits, "Sending limits"); an admin of
 # the tenant may set a lower one (RecipientLimitPerDay), so it is a setting.
 DEFAULT_RECIPIENTS_PER_DAY = 10_000
+# More mailboxes than this would be a bulk-mailing setup, which Exchange Online is not for.
+MAX_EXTRA_MAILBOXES = 20
 WINDOW = timedelta(hours=24)
 # Without a Retry-After, a refused mailbox is tried again after this long.
 DEFAULT_WAIT = timedelta(hours=1)
@@ -62,6 +65,23 @@ def members(outlook: OutlookSettings) -> list[str]:
         if address.lower() not in found:
             found.append(address.lower())
     return found
+
+
+def replace_extra(addresses: list[str]) -> str | None:
+    """Make ``addresses`` the pool's mailboxes besides the service mailbox; a sentence saying
+    what changed (None: nothing did). Events already in a mailbox taken out stay there."""
+    before = list(PoolMailbox.objects.values_list("address", flat=True))
+    if sorted(before) == sorted(addresses):
+        return None
+    PoolMailbox.objects.exclude(address__in=addresses).delete()
+    for address in addresses:
+        PoolMailbox.objects.get_or_create(address=address)
+    _loads.forget()
+    return f"More service mailboxes: {', '.join(before) or '—'} → {', '.join(addresses) or '—'}"
+
+
+def in_pool(mailbox: str) -> bool:
+    return PoolMailbox.objects.filter(address__iexact=mailbox).exists()
 
 
 # --- counting what was sent -------------------------------------------------------------
@@ -131,6 +151,13 @@ def sent_today(mailboxes: Iterable[str], now: datetime | None = None) -> dict[st
 # --- waiting for Exchange's 24 hours -----------------------------------------------------
 
 
+def until(refusal: SendingLimitReached) -> datetime:
+    """When a mailbox refused for its daily limit may send again (Microsoft's Retry-After,
+    or ``DEFAULT_WAIT`` from now without one)."""
+    wait_for = refusal.retry_after
+    return timezone.now() + (timedelta(seconds=wait_for) if wait_for else DEFAULT_WAIT)
+
+
 def wait(mailbox: str, retry_after: float | None, reason: str) -> datetime:
     """Exchange refused the mailbox for its daily limit: hold its new work until then."""
     now = timezone.now()
@@ -140,10 +167,6 @@ def wait(mailbox: str, retry_after: float | None, reason: str) -> datetime:
     )
     _loads.forget()
     return until
-
-
-def wait_fallback() -> datetime:
-    return timezone.now() + DEFAULT_WAIT
 
 
 def waiting_until(mailbox: str, now: datetime | None = None) -> datetime | None:
@@ -267,13 +290,21 @@ def forecast(outlook: OutlookSettings, now: datetime | None = None) -> Forecast:
         mode=Mode.PLATFORM,
         graph_id="",
         synced_version__lt=F("desired_version"),
-        event__is_cancelled=False,
+        event__status=EventStatus.SCHEDULED,
     ).exclude(state__in=[LinkState.DELETED_IN_OUTLOOK, LinkState.NEEDS_NEW_ORGANIZER])
     queued = new_copies.aggregate(people=Count("event__enrollments"))["people"] or 0
-    waiting = CalendarLink.objects.filter(
-        mode=Mode.PLATFORM, last_error__startswith=WAITING_PREFIX
-    ).count()
-    return Forecast(loads, int(queued), waiting)
+    return Forecast(loads, int(queued), waiting_links().count())
 
 
 WAITING_PREFIX = "Waiting for Exchange's daily sending limit"
+
+
+def waiting_links() -> QuerySet[CalendarLink]:
+    """Links whose push waits for a mailbox's 24 hours of sending to move on."""
+    return (
+        CalendarLink.objects.filter(
+            last_error__startswith=WAITING_PREFIX, synced_version__lt=F("desired_version")
+        )
+        .select_related("event")
+        .order_by("next_attempt_at")
+    )

@@ -50,8 +50,7 @@ def settle_failure(link: CalendarLink, exc: MicrosoftError, mailbox: str, enqueu
             links.fail(link, exc, permanent=True)
     elif isinstance(exc, SendingLimitReached):
         # Wait, don't fail: the mailbox's 24 hours must move on; the sweep resumes it then.
-        until = pool.wait(mailbox, exc.retry_after, str(exc)) if mailbox else None
-        until = until or pool.wait_fallback()
+        until = pool.wait(mailbox, exc.retry_after, str(exc)) if mailbox else pool.until(exc)
         links.wait_for_sending_limit(
             link,
             f"{pool.WAITING_PREFIX} of {mailbox or 'the mailbox'}: it goes out at "
