@@ -95,7 +95,10 @@ def _push_many(
     link_ids: list[int], enqueue: Enqueue, resolve: TargetResolver, ordered: bool
 ) -> list[int]:
     """Push the links' events; returns the links whose request an ordered batch did not run."""
-    found = CalendarLink.objects.select_related("event__created_by").filter(pk__in=link_ids)
+    # With what each push reads of the event (its series rule, its room), in one query.
+    found = CalendarLink.objects.select_related(
+        "event__created_by", "event__series_rule", "event__room_booking__room"
+    ).filter(pk__in=link_ids)
     outlook = OutlookSettings.load()
     due = [link for link in found if wants_push(link, outlook)]
     enrollments = people([link.event for link in due])

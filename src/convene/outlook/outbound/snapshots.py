@@ -36,6 +36,15 @@ EnrollmentRow = tuple[int, int, str, str, str]
 rows: making model instances of 30 enrollments cost more than the query."""
 
 
+def booked_room(event: Event) -> RoomBooking | None:
+    """The event's room booking, with its room: as read with the event when it was
+    (``select_related("room_booking__room")``, as a batch does), read now otherwise."""
+    try:
+        return event.room_booking
+    except RoomBooking.DoesNotExist:
+        return None
+
+
 def wants_teams(event: Event) -> bool:
     """Whether Outlook should make a Teams meeting for the event."""
     return event.is_online and event.online_kind == OnlineKind.TEAMS
@@ -66,7 +75,7 @@ def event_snapshot(
         # In their own calendar the creator is the organizer, whatever their Convene address.
         if platform or user_id != event.created_by_id
     )
-    booking = RoomBooking.objects.filter(event=event).select_related("room").first()
+    booking = booked_room(event)
     if booking is not None:
         # The room is invited as a resource: its mailbox answers for it.
         attendees += (
