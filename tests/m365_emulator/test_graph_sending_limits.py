@@ -135,3 +135,47 @@ def test_bad_limits_are_refused_and_change_nothing(emulator: EmulatorHandle) -> 
 
 def _attendee(address: str) -> dict[str, Any]:
     return {"emailAddress": {"address": address}, "type": "required"}
+
+
+def test_a_mailbox_seeded_with_its_own_limits_keeps_them(emulator: EmulatorHandle) -> None:
+    seeded = emulator.control(
+        "POST",
+        "/seed",
+        {
+            "tenants": [
+                {
+                    "domain": "convene-platform.test",
+                    "users": [
+                        {
+                            "userPrincipalName": "small@convene-platform.test",
+                            "password": "x",
+                            "sendingLimits": {"recipientsPerDay": 7},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    assert seeded.status_code == 201, seeded.text
+    found = emulator.control("GET", "/mailboxes/small@convene-platform.test/sending").json()
+    assert found["limits"]["recipientsPerDay"] == 7
+    assert found["limits"]["recipientsPerMessage"] == 500
+
+
+def test_a_seed_with_bad_sending_limits_is_refused(emulator: EmulatorHandle) -> None:
+    user = {"userPrincipalName": "bad@convene-platform.test", "password": "x"}
+    refused = emulator.control(
+        "POST",
+        "/seed",
+        {
+            "tenants": [
+                {
+                    "domain": "convene-platform.test",
+                    "users": [{**user, "sendingLimits": {"recipientsPerDay": -1}}],
+                }
+            ]
+        },
+    )
+    assert refused.status_code == 400
+    assert "sendingLimits" in refused.text
+    assert emulator.backend.user("bad@convene-platform.test") is None

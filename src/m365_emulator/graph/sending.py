@@ -92,8 +92,15 @@ class Sending:
             self._ledgers.clear()
 
     def limits_of(self, user_id: str) -> SendingLimits:
+        """The mailbox's limits: set by the control API, else seeded, else the defaults."""
         with self.backend.lock:
-            return self._limits.get(user_id, self.defaults())
+            found = self._limits.get(user_id)
+            if found is not None:
+                return found
+            user = self.backend.users.get(user_id)
+            if user is not None and user.sending_limits:
+                return limits_from_json(user.sending_limits, self.defaults())
+            return self.defaults()
 
     def defaults(self) -> SendingLimits:
         config = self.backend.config
