@@ -146,6 +146,8 @@ def backfill(options: Options, variant: Backfill) -> list[Scenario]:
         per_mailbox = Counter(owners[i % len(owners)] for i in range(count))
         limit = ceiling(per_mailbox.values(), latency)
         baseline = None
+        if variant.platform:
+            world.grant_platform_consent(stack)
         if options.baseline:
             print(f"  [{result.number}] msgraph-sdk baseline: {count} creates ...", flush=True)
             service = SERVICE_MAILBOX if variant.platform else None
@@ -156,6 +158,8 @@ def backfill(options: Options, variant: Backfill) -> list[Scenario]:
             baseline["emulator_cpu"] = stack.emulator_cpu_seconds() - emulator_before
             result.details["baseline"] = baseline
             stack.reset_emulator()
+            if variant.platform:
+                world.grant_platform_consent(stack)
         stack.start_web()
         stack.start_workers()
         if not variant.platform:

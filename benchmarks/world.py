@@ -22,7 +22,7 @@ from tests.world import CUSTOMER, PARTNER
 from tests.world import wait_until as tests_wait_until
 
 from benchmarks.stack import PASSWORD, Stack
-from convene.outlook.emulator_setup import SERVICE_MAILBOX, Mailbox
+from convene.outlook.emulator_setup import PLATFORM_DOMAIN, SERVICE_MAILBOX, Mailbox
 
 # The test world's tenants (tests/world.py), scaled up: organizers in the customer's tenant,
 # guests from both.
@@ -187,6 +187,13 @@ def connect_outlook(stack: Stack, email: str) -> None:
         assert posted.status_code == 303, f"callback POST answered {posted.status_code}"
         finished = convene.get(posted.headers["location"])
         assert finished.status_code == 302, f"callback GET answered {finished.status_code}"
+
+
+def grant_platform_consent(stack: Stack) -> None:
+    """An administrator of the platform's tenant grants Convene its application permission, as
+    on the settings page: the development seed leaves that to them, as Entra does."""
+    client_id = stack.env.get("OUTLOOK_PLATFORM_CLIENT_ID") or stack.env["OUTLOOK_CLIENT_ID"]
+    stack.control("POST", f"/apps/{client_id}/consent", {"tenantId": PLATFORM_DOMAIN})
 
 
 def switch_on(cast: Cast, *, platform: bool = False) -> None:

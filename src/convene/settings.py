@@ -218,6 +218,10 @@ OUTLOOK_LEASE_RENEW_SECONDS = float(
 )
 # How often the sweep looks for work that fell behind (a lost task, a dead worker's leases).
 OUTLOOK_SWEEP_SECONDS = float(os.environ.get("OUTLOOK_SWEEP_SECONDS", "2"))
+# Recipients one service mailbox may send meeting messages to in 24 hours: Exchange Online's
+# default, unless the tenant's outbound spam policy sets a lower RecipientLimitPerDay. The sync
+# dashboard's forecast and the platform pool's spreading count against it.
+OUTLOOK_RECIPIENTS_PER_DAY = int(os.environ.get("OUTLOOK_RECIPIENTS_PER_DAY", "10000"))
 # After this long, a queued task that never started counts as lost and the sweep queues another.
 OUTLOOK_QUEUE_PATIENCE_SECONDS = float(os.environ.get("OUTLOOK_QUEUE_PATIENCE_SECONDS", "120"))
 # How long Convene waits for one answer from Microsoft Graph before trying again later.

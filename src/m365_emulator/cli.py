@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         help="Exchange's time on each mailbox request, holding a concurrency slot (+-50%%)",
     )
     serve.add_argument(
+        "--recipients-per-day",
+        type=int,
+        default=EmulatorConfig.sending_recipients_per_day,
+        help="recipients each mailbox may send meeting messages to in 24 hours",
+    )
+    serve.add_argument(
         "--allow-http-webhooks",
         action="store_true",
         help="accept plain http:// notificationUrls (local development; Graph requires https)",
@@ -60,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
         mailbox_service_ms=args.service_ms,
+        sending_recipients_per_day=args.recipients_per_day,
         allow_http_notification_urls=args.allow_http_webhooks,
     )
     stop = threading.Event()

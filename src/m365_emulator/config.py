@@ -29,6 +29,13 @@ class EmulatorConfig:
     mailbox_requests_per_window: int = 10_000
     mailbox_window_seconds: int = 600
     max_attendees: int = 500
+    # Exchange Online's sending limits for every mailbox (Exchange Online limits, "Sending
+    # limits"); one mailbox's own are set with POST /_emulator/mailboxes/{upn}/sending.
+    # ``sending_limits=False`` counts nothing and refuses nothing.
+    sending_limits: bool = True
+    sending_recipients_per_message: int = 500
+    sending_recipients_per_day: int = 10_000
+    sending_messages_per_minute: int = 30
     max_batch_requests: int = 20
     # Identity platform lifetimes (seconds). Entra gives each access token a random lifetime
     # between 60 and 90 minutes; a test that needs one fixed lifetime sets access_token_lifetime

@@ -62,6 +62,9 @@ class User:
     # > 0: Teams meetings of this mailbox's events appear that many seconds after the event
     # asked for one (the create answers without ``onlineMeeting``).
     teams_meeting_delay_seconds: int = 0
+    # The mailbox's own Exchange sending limits (seed ``sendingLimits``, JSON names); the
+    # emulator's defaults for the rest (graph/sending.py).
+    sending_limits: dict[str, int] = field(default_factory=dict)
     # Set for a room mailbox (places API, booking mode).
     room: RoomInfo | None = None
     # Refresh tokens (and, for revocation with ``accessTokens``, access tokens) issued before

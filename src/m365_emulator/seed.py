@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from m365_emulator.directory import BOOKING_MODES, App, RoomInfo, RoomList, Tenant, User
+from m365_emulator.errors import GraphError
+from m365_emulator.graph.sending import SendingLimits, limits_from_json
 
 # Namespace for ids derived from names when a seed leaves them out, so they are stable.
 _SEED_NAMESPACE = uuid.UUID("6d3f6a52-52c3-4f0c-9d0e-4d9e2f1c7a10")
@@ -104,6 +106,7 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
             "defaultOnlineMeetingProvider",
             "sharesFreeBusy",
             "teamsMeetingDelaySeconds",
+            "sendingLimits",
         },
         where,
     )
@@ -137,7 +140,20 @@ def _parse_user(raw: Any, tenant: Tenant, where: str) -> User:
         default_online_meeting_provider=default,
         shares_free_busy=_bool(raw, "sharesFreeBusy", True, where),
         teams_meeting_delay_seconds=_seconds(raw, "teamsMeetingDelaySeconds", where),
+        sending_limits=_sending_limits(raw, where),
     )
+
+
+def _sending_limits(raw: Mapping[str, Any], where: str) -> dict[str, int]:
+    """The mailbox's own Exchange sending limits (JSON names, as the control API takes them)."""
+    given = raw.get("sendingLimits", {})
+    if not isinstance(given, Mapping):
+        raise SeedError(f"{where}.sendingLimits: must be an object")
+    try:
+        limits_from_json(dict(given), SendingLimits())
+    except GraphError as exc:
+        raise SeedError(f"{where}.sendingLimits: {exc.message}") from None
+    return dict(given)
 
 
 def _seconds(raw: Mapping[str, Any], key: str, where: str) -> int:

@@ -324,6 +324,21 @@ def backoff(attempts: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+def wait_for_sending_limit(link: CalendarLink, reason: str, until: datetime) -> None:
+    """Exchange's daily sending limit holds the event's messages back: not a failure (no
+    attempt counted, no red badge), the sweep pushes it at ``until``. A copy not made yet may
+    then go to another mailbox of the pool (nothing of it was sent)."""
+    changes: dict[str, Any] = {
+        "state": LinkState.PENDING,
+        "next_attempt_at": until,
+        "last_error": reason[:2000],
+    }
+    if not link.graph_id:
+        changes["owner_mailbox"] = ""
+    CalendarLink.objects.filter(pk=link.pk).update(**changes)
+    decide(link, "wait_for_sending_limit", reason, next_attempt=until.isoformat())
+
+
 # --- parked ----------------------------------------------------------------------------
 
 

@@ -198,6 +198,51 @@ class MailboxPause(models.Model):
         return f"{self.mailbox} paused until {self.until:%H:%M:%S}"
 
 
+class PoolMailbox(models.Model):
+    """Another service mailbox of the platform calendar (``mailboxes.pool``): the first is
+    ``OutlookSettings.service_mailbox``; new events are spread over all of them so that none
+    goes over Exchange's daily sending limit."""
+
+    address = models.EmailField(unique=True)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class SendingTally(models.Model):
+    """Recipients of the meeting messages one mailbox sent in one hour: Convene's own count,
+    against Exchange's limit of recipients per 24 hours."""
+
+    mailbox = models.CharField(max_length=254)
+    hour = models.DateTimeField()
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "hour"], name="one_tally_per_mailbox_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} {self.hour:%Y-%m-%d %H}h: {self.recipients}"
+
+
+class SendingLimitWait(models.Model):
+    """Exchange refused this mailbox's meeting messages for its daily sending limit: its new
+    work waits until ``until`` (nothing is lost; the events are pushed then)."""
+
+    mailbox = models.CharField(max_length=254, unique=True)
+    until = models.DateTimeField()
+    since = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} may send again at {self.until:%Y-%m-%d %H:%M}"
+
+
 class Subscription(models.Model):
     """A Graph change-notification subscription on one owner mailbox's events."""
 

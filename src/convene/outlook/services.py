@@ -12,6 +12,7 @@ from django.utils import timezone
 from convene.core.models import SiteSettings
 from convene.events.models import AttendeeList, Event, EventStatus, not_over
 from convene.outlook import links
+from convene.outlook.mailboxes import pool
 from convene.outlook.models import CalendarLink, LogKind, OutlookSettings, record
 from convene.outlook.outbound import queueing
 
@@ -40,6 +41,10 @@ def change_settings(
         _hidden_lists_change(min(threshold, outlook.hide_attendees_above))
         outlook.hide_attendees_above = threshold
     outlook.save()
+    if values.get("pool_mailboxes") is not None:
+        sentence = pool.replace_extra(values["pool_mailboxes"])
+        if sentence:
+            changes.append(sentence)
     name = "regular_users_may_create_events"
     if name in values and getattr(site, name) != values[name]:
         changes.append(_describe(name, getattr(site, name), values[name]))

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from m365_emulator.errors import GraphError
 from m365_emulator.graph import serialize
+from m365_emulator.graph.sending import limits_from_json
 from m365_emulator.graph.subscriptions import to_json as subscription_json
 
 if TYPE_CHECKING:
@@ -104,6 +105,17 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
         return JSONResponse(
             {"mailbox": user.upn, "value": [serialize.message_json(m) for m in found]}
         )
+
+    async def sending(request: Request) -> Response:
+        """A mailbox's sending limits and what it sent in the last 24 hours; POST sets its
+        limits (any of recipientsPerMessage, recipientsPerDay, messagesPerMinute)."""
+        user = user_of(request)
+        if request.method == "POST":
+            body = await _body(request)
+            store.sending.set_limits(
+                user.id, limits_from_json(body, store.sending.limits_of(user.id))
+            )
+        return JSONResponse({"mailbox": user.upn, **store.sending.usage(user.id)})
 
     async def subscriptions(request: Request) -> Response:
         store.subscriptions.sweep()
@@ -195,6 +207,7 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
         Route(f"{mailbox}/events/{{event_id}}", on_loop(event), methods=["GET", "PATCH", "DELETE"]),
         Route(f"{mailbox}/events/{{event_id}}/respond", on_loop(respond), methods=["POST"]),
         Route(f"{mailbox}/messages", on_loop(messages), methods=["GET"]),
+        Route(f"{mailbox}/sending", on_loop(sending), methods=["GET", "POST"]),
         Route("/subscriptions", on_loop(subscriptions), methods=["GET"]),
         Route("/subscriptions/{subscription_id}/lifecycle", on_loop(lifecycle), methods=["POST"]),
         Route("/notifications", on_loop(notifications), methods=["GET", "POST"]),

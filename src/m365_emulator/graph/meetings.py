@@ -103,6 +103,30 @@ def merge_statuses(old: list[Attendee], new: list[Attendee]) -> list[Attendee]:
     return new
 
 
+def recipients(attendees: list[Attendee], owner: User) -> int:
+    """The recipients of one meeting message to ``attendees`` (the sender is not one)."""
+    return sum(1 for a in attendees if a.key != owner.upn.lower())
+
+
+def update_messages(
+    event: Event, new_attendees: list[Attendee] | None, changed: set[str], owner: User
+) -> list[int]:
+    """The messages (recipients of each) an organizer's update sends, as
+    ``propagate_update`` sends them: cancellations to who left, invitations to who joined, and
+    an update to who stays unless only attendees (or personal settings) changed."""
+    if not event.attendees and not new_attendees:
+        return []
+    before = {a.key: a for a in event.attendees}
+    after = {a.key: a for a in new_attendees} if new_attendees is not None else before
+    removed = [a for key, a in before.items() if key not in after]
+    added = [a for key, a in after.items() if key not in before]
+    stayed = [a for key, a in after.items() if key in before]
+    messages = [recipients(removed, owner), recipients(added, owner)]
+    if changed - PERSONAL - {"attendees"}:
+        messages.append(recipients(stayed, owner))
+    return messages
+
+
 def invite(store: GraphStore, master: Event, attendees: list[Attendee]) -> None:
     for attendee in attendees:
         user = _mailbox_user(store, master, attendee)

@@ -36,6 +36,7 @@ from m365_emulator.graph.model import (
     new_item_id,
 )
 from m365_emulator.graph.notifications import Notifier
+from m365_emulator.graph.sending import Sending
 from m365_emulator.graph.stats import Stats
 from m365_emulator.graph.subscriptions import Subscriptions
 
@@ -70,6 +71,7 @@ class GraphStore:
         self.backend = backend
         self.stats = Stats()
         self.limits = Limits(backend)
+        self.sending = Sending(backend)
         self.notifier = Notifier(self)
         self.subscriptions = Subscriptions(self)
         self._mailboxes: dict[str, Mailbox] = {}
@@ -93,6 +95,7 @@ class GraphStore:
             self.subscriptions.clear()
             self.stats.reset()
             self.limits.reset()
+            self.sending.reset()
             self.notifier.reset()
 
     # ----- reading -------------------------------------------------------------------------
@@ -220,14 +223,17 @@ class GraphStore:
             rule = series.read_rule(event, body, start, end, start_zone)
             if rule is not None:
                 rule.apply(event)
+            attendees = self._attendees(body["attendees"], owner) if body.get("attendees") else []
+            # The invitation is one message to every attendee: refused before anything is made.
+            self.sending.submit(owner.id, [meetings.recipients(attendees, owner)])
             if isinstance(transaction_id, str):
                 event.transaction_id = transaction_id
                 box.by_transaction_id[transaction_id] = event.id
             if "singleValueExtendedProperties" in body:
                 _apply_extended(event, body["singleValueExtendedProperties"])
             self._apply_online_meeting(event, body)
-            if body.get("attendees"):
-                event.attendees = self._attendees(body["attendees"], owner)
+            if attendees:
+                event.attendees = attendees
             box.events[event.id] = event
             box.by_ical_uid[event.ical_uid] = event.id
             self.touch(event, "created", modified=False)
@@ -251,6 +257,10 @@ class GraphStore:
             rule = series.read_rule(event, body, start, end, start_zone)
             if event.original_start is not None and start != event.start:
                 series.check_boundaries(self, event, start)
+            if event.is_organizer:
+                self.sending.submit(
+                    owner.id, meetings.update_messages(event, new_attendees, set(body), owner)
+                )
             # Changing one occurrence makes it an exception (it keeps its id).
             event = series.materialize(self, event)
             before = meetings.Snapshot.of(event)
@@ -286,6 +296,8 @@ class GraphStore:
         """Delete an event; the organizer deleting a meeting cancels it for every attendee."""
         with self.lock:
             event = self.event(owner, event_id)
+            if event.is_organizer:
+                self.sending.submit(owner.id, [meetings.recipients(event.attendees, owner)])
             if event.original_start is not None:
                 meetings.cancel_occurrence(self, event, comment="")
                 return
@@ -303,6 +315,7 @@ class GraphStore:
                     "Your request can't be completed. You need to be an organizer to cancel a "
                     "meeting.",
                 )
+            self.sending.submit(owner.id, [meetings.recipients(event.attendees, owner)])
             if event.original_start is not None:
                 meetings.cancel_occurrence(self, event, comment=comment)
                 return

@@ -36,7 +36,7 @@ from convene.outlook.microsoft.errors import (
 )
 from convene.outlook.microsoft.graph import Gate, GraphClient, TokenSource
 from convene.outlook.microsoft.registration import AppRegistration
-from convene.outlook.models import LogKind, OutlookSettings, record
+from convene.outlook.models import LogKind, OutlookSettings, PoolMailbox, record
 
 T = TypeVar("T")
 
@@ -44,7 +44,11 @@ T = TypeVar("T")
 def tenant_for(mailbox: str, outlook: OutlookSettings) -> str:
     """The tenant whose tokens reach ``mailbox``: the configured platform tenant for the
     service mailbox, otherwise the mailbox's own domain (Entra accepts a verified domain)."""
-    if outlook.platform_tenant and mailbox.lower() == outlook.service_mailbox.lower():
+    if outlook.platform_tenant and (
+        mailbox.lower() == outlook.service_mailbox.lower()
+        or PoolMailbox.objects.filter(address__iexact=mailbox).exists()
+    ):
+        # The pool's other mailboxes are in the platform's tenant too.
         return outlook.platform_tenant
     return mailbox.rsplit("@", 1)[-1].lower()
 

@@ -20,6 +20,13 @@ SYNC_STATE_CODES = frozenset(
     {"syncstatenotfound", "resyncrequired", "invaliddeltatoken", "syncstateinvalid"}
 )
 
+# Exchange's sending limits for the mailbox (docs/emulator.md says what each answer looks like):
+# the mailbox sent to as many recipients as it may in 24 hours (Graph's
+# ``ErrorExceededMessageLimit``, Exchange's ``SubmissionQuotaExceeded``), or one message names
+# more recipients than one message may.
+SENDING_QUOTA_CODES = frozenset({"errorexceededmessagelimit", "errorsubmissionquotaexceeded"})
+RECIPIENT_LIMIT_CODES = frozenset({"errorrecipientlimitexceeded"})
+
 
 class MicrosoftError(Exception):
     """A call to Microsoft failed. ``code`` is Microsoft's error code when it sent one."""
@@ -60,6 +67,12 @@ class CopyChanged(Transient):
     copy again, then send."""
 
 
+class SendingLimitReached(Transient):
+    """The mailbox may send to nobody more until its 24 hours of sending move on: the request
+    itself is fine and goes out unchanged later (``retry_after``: when Microsoft said, if it
+    did). Waiting, not failing: it counts as no attempt."""
+
+
 class AuthorizationLost(MicrosoftError):
     """The authorization no longer works (revoked, expired, consent withdrawn).
 
@@ -92,6 +105,11 @@ class MailboxGone(NotFound):
 
 class Rejected(MicrosoftError):
     """Any other 4xx: our request is wrong, and sending it again will not help."""
+
+
+class TooManyRecipients(Rejected):
+    """One meeting message would name more recipients than the mailbox may send one message
+    to: sending it again will not help, fewer people per copy will."""
 
 
 class SyncStateExpired(MicrosoftError):

@@ -25,6 +25,8 @@ from django.conf import settings
 
 from convene.outlook.microsoft.errors import (
     MAILBOX_GONE_CODES,
+    RECIPIENT_LIMIT_CODES,
+    SENDING_QUOTA_CODES,
     SYNC_STATE_CODES,
     AccessDenied,
     AuthorizationLost,
@@ -34,8 +36,10 @@ from convene.outlook.microsoft.errors import (
     NotFound,
     NotSent,
     Rejected,
+    SendingLimitReached,
     SyncStateExpired,
     Throttled,
+    TooManyRecipients,
     Transient,
 )
 from convene.outlook.microsoft.registration import AppRegistration
@@ -382,6 +386,11 @@ def error_from_response(response: httpx.Response) -> MicrosoftError:
     code, message = _error_body(response)
     text = f"{status} {code}: {message}" if code else f"{status}: {message}"
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if code.lower() in SENDING_QUOTA_CODES:
+        # Decided by the code: Exchange's answer is not a 429, and is not about access.
+        return SendingLimitReached(text, status=status, code=code, retry_after=retry_after)
+    if code.lower() in RECIPIENT_LIMIT_CODES:
+        return TooManyRecipients(text, status=status, code=code)
     if status == 429:
         return Throttled(text, status=status, code=code, retry_after=retry_after)
     if status == 424:  # only inside a batch: an earlier call it depended on failed

@@ -44,6 +44,7 @@ from convene.outlook.models import (
     Mode,
     MoveStep,
     OutlookSettings,
+    PoolMailbox,
     lease_free,
     record,
 )
@@ -88,7 +89,11 @@ class Destination:
         if link.mode != self.mode:
             return False
         if self.mode == Mode.PLATFORM:
-            return link.owner_mailbox.lower() == self.service_mailbox.lower()
+            # Any mailbox of the platform calendar's pool holds its events (mailboxes.pool).
+            return link.owner_mailbox.lower() == self.service_mailbox.lower() or (
+                bool(link.owner_mailbox)
+                and PoolMailbox.objects.filter(address__iexact=link.owner_mailbox).exists()
+            )
         return True
 
     def describe(self) -> str:

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from convene.events import series
 from convene.outlook import links
+from convene.outlook.mailboxes import pool
 from convene.outlook.microsoft.errors import MicrosoftError, NotSent
 from convene.outlook.microsoft.graph import MAX_BATCH
 from convene.outlook.models import (
@@ -37,6 +38,7 @@ from convene.outlook.outbound.push import (
     Update,
     adopt_lost_create,
     push_link,
+    sent_recipients,
     update_for,
     wants_push,
 )
@@ -93,7 +95,10 @@ def _push_many(
     link_ids: list[int], enqueue: Enqueue, resolve: TargetResolver, ordered: bool
 ) -> list[int]:
     """Push the links' events; returns the links whose request an ordered batch did not run."""
-    found = CalendarLink.objects.select_related("event__created_by").filter(pk__in=link_ids)
+    # With what each push reads of the event (its series rule, its room), in one query.
+    found = CalendarLink.objects.select_related(
+        "event__created_by", "event__series_rule", "event__room_booking__room"
+    ).filter(pk__in=link_ids)
     outlook = OutlookSettings.load()
     due = [link for link in found if wants_push(link, outlook)]
     enrollments = people([link.event for link in due])
@@ -198,6 +203,15 @@ def _send_batch(batch: list[_Planned], enqueue: Enqueue, ordered: bool) -> _Batc
                 meeting_missing.append(item.link)
             room_answers.read_answer(item.link.event, outcome, target.client)
     SyncLogEntry.objects.bulk_create(entries)
+    pool.count_sent(
+        {
+            target.mailbox: sum(
+                sent_recipients(item.link, item.update)
+                for item, outcome in zip(batch, outcomes, strict=True)
+                if not isinstance(outcome, MicrosoftError)
+            )
+        }
+    )
     failures = sum(1 for outcome in outcomes if isinstance(outcome, MicrosoftError))
     log.log(
         logging.WARNING if failures else logging.INFO,
@@ -223,10 +237,12 @@ class _TargetMemo:
         self.resolve = resolve
         self.outlook = outlook
         self._known: dict[tuple[Any, ...], Target | MicrosoftError] = {}
+        self._spreads = pool.spreads(outlook)
 
     def of(self, link: CalendarLink) -> Target:
-        if not link.graph_id and link.mode != self.outlook.mode:
-            return self.resolve(link, link.event, self.outlook)  # moves to the current mode
+        if not link.graph_id and (link.mode != self.outlook.mode or self._spreads):
+            # Moves to the current mode; or a new copy, whose pool mailbox is chosen for it.
+            return self.resolve(link, link.event, self.outlook)
         key = (link.mode, link.owner_mailbox.lower(), bool(link.graph_id), link.event.created_by_id)
         known = self._known.get(key)
         if known is None:

@@ -2,14 +2,16 @@
 
 Failures are states, not exceptions: a transient one is retried with backoff (and Retry-After;
 a 429 also pauses the mailbox for every worker), a lost authorization parks the event until
-its owner reconnects, a deactivated organizer's event waits for a new organizer, a copy gone
-from Outlook is "deleted in Outlook", and anything else is recorded and shown.
+its owner reconnects, a mailbox at Exchange's daily sending limit holds the event until its
+24 hours move on (``mailboxes.pool``), a deactivated organizer's event waits for a new
+organizer, a copy gone from Outlook is "deleted in Outlook", and anything else is recorded and
+shown.
 """
 
 from __future__ import annotations
 
 from convene.outlook import links
-from convene.outlook.mailboxes import limits
+from convene.outlook.mailboxes import limits, pool
 from convene.outlook.mailboxes.connections import mark_mailbox_gone, mark_refused_by_graph
 from convene.outlook.microsoft.errors import (
     AuthorizationLost,
@@ -17,6 +19,7 @@ from convene.outlook.microsoft.errors import (
     MicrosoftError,
     NotFound,
     OrganizerLeft,
+    SendingLimitReached,
     Throttled,
     Transient,
 )
@@ -45,6 +48,15 @@ def settle_failure(link: CalendarLink, exc: MicrosoftError, mailbox: str, enqueu
             links.deleted_in_outlook(link)
         else:
             links.fail(link, exc, permanent=True)
+    elif isinstance(exc, SendingLimitReached):
+        # Wait, don't fail: the mailbox's 24 hours must move on; the sweep resumes it then.
+        until = pool.wait(mailbox, exc.retry_after, str(exc)) if mailbox else pool.until(exc)
+        links.wait_for_sending_limit(
+            link,
+            f"{pool.WAITING_PREFIX} of {mailbox or 'the mailbox'}: it goes out at "
+            f"{until:%Y-%m-%d %H:%M} UTC. ({exc})",
+            until,
+        )
     elif isinstance(exc, Transient):
         if isinstance(exc, Throttled) and mailbox:
             limits.pause(mailbox, exc.retry_after or 1.0)

@@ -31,6 +31,7 @@ from convene.events import series as events_series
 from convene.events.models import Event
 from convene.outlook import links
 from convene.outlook.answers import apply_replies
+from convene.outlook.mailboxes import pool
 from convene.outlook.microsoft import graph, mapping
 from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError
 from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
@@ -175,6 +176,7 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
             )
             raise
         _log(link, target, update, _series_words(event, snapshot), status="ok")
+        pool.count_sent({target.mailbox: sent_recipients(link, update)})
         log.info("Outlook %s of event %s in %s: done", update.action, link.event_id, target.mailbox)
         missing = update.action != "cancel" and online_meetings.read_answer(
             link, event, snapshot.teams_meeting, answer
@@ -315,6 +317,11 @@ def adopt_lost_create(
 def _series_words(event: Event, snapshot: mapping.EventSnapshot) -> str:
     """A series' master says so in the audit log: "Series, 12 sessions, 1 changed"."""
     return events_series.summary(event) if snapshot.recurrence is not None else ""
+
+
+def sent_recipients(link: CalendarLink, update: Update) -> int:
+    """The recipients of the meeting messages Outlook sent for an accepted ``update``."""
+    return pool.recipients_of(update.action, link.last_pushed, update.call.body or {})
 
 
 def _log(

@@ -13,6 +13,7 @@ from convene.outlook import links
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.graph import GraphClient
 from convene.outlook.models import LogKind, Room, RoomBooking, record
+from convene.outlook.outbound.snapshots import booked_room
 
 BOOKED_ELSEWHERE = "it is already booked at that time"
 REFUSED = "the room's delegate declined the booking"
@@ -25,7 +26,8 @@ def booking_of(event: Event) -> RoomBooking | None:
 
 def read_answer(event: Event, answer: dict[str, Any], client: GraphClient) -> None:
     """The room's status in an event Outlook answered with (create, update, read)."""
-    booking = booking_of(event)
+    # Which room, if any, as read with the event; ``note_answer`` reads the booking afresh.
+    booking = booked_room(event)
     if booking is None or not answer:
         return
     for reply in mapping.replies(answer):

@@ -38,6 +38,15 @@ EnrollmentRow = tuple[int, int, str, str, str]
 rows: making model instances of 30 enrollments cost more than the query."""
 
 
+def booked_room(event: Event) -> RoomBooking | None:
+    """The event's room booking, with its room: as read with the event when it was
+    (``select_related("room_booking__room")``, as a batch does), read now otherwise."""
+    try:
+        return event.room_booking
+    except RoomBooking.DoesNotExist:
+        return None
+
+
 def wants_teams(event: Event) -> bool:
     """Whether Outlook should make a Teams meeting for the event."""
     return event.is_online and event.online_kind == OnlineKind.TEAMS
@@ -63,7 +72,7 @@ def split_for(
         enrollments = Enrollment.objects.filter(event=event).values_list(*_ENROLLMENT_ROW)
     rows = list(enrollments)
     # The room takes a place on the own copy: asked only when that place could matter.
-    has_room = len(rows) >= copies.PER_COPY - 1 and RoomBooking.objects.filter(event=event).exists()
+    has_room = len(rows) >= copies.PER_COPY - 1 and booked_room(event) is not None
     return copies.split(event, rows, platform=platform, has_room=has_room, seated=seated)
 
 
@@ -114,7 +123,7 @@ def event_snapshot(
     if split is None:
         split = split_for(event, platform, enrollments, seated)
     attendees = persons(event, split.rows(0), platform)
-    booking = RoomBooking.objects.filter(event=event).select_related("room").first()
+    booking = booked_room(event)
     if booking is not None:
         # The room is invited as a resource: its mailbox answers for it.
         attendees += (

@@ -9,10 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from convene.events.models import Event
 from convene.outlook import links
-from convene.outlook.mailboxes import connections, platform
-from convene.outlook.microsoft.errors import AuthorizationLost, OrganizerLeft, Rejected
+from convene.outlook.mailboxes import connections, platform, pool
+from convene.outlook.microsoft.errors import (
+    AuthorizationLost,
+    OrganizerLeft,
+    Rejected,
+    SendingLimitReached,
+)
 from convene.outlook.microsoft.graph import GraphClient
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import CalendarLink, Mode, OutlookConnection, OutlookSettings
@@ -66,10 +73,18 @@ def resolve_target(link: CalendarLink, event: Event, outlook: OutlookSettings) -
 def _platform_target(
     link: CalendarLink, outlook: OutlookSettings, registration: AppRegistration
 ) -> Target:
-    mailbox = (link.owner_mailbox if link.graph_id else "") or outlook.service_mailbox
+    # A copy stays where it was made; a new one goes to the pool's mailbox with most room.
+    mailbox = link.owner_mailbox if link.graph_id else pool.choose(link, outlook)
     if not mailbox:
         raise Rejected("No service mailbox is set for the platform calendar.")
     mailbox = mailbox.lower()
+    until = pool.waiting_until(mailbox)
+    if until is not None:
+        # Exchange already refused this mailbox for today: no request until its hours move on.
+        raise SendingLimitReached(
+            f"{mailbox} reached Exchange's daily sending limit.",
+            retry_after=(until - timezone.now()).total_seconds(),
+        )
     client = platform.client(
         registration.for_platform(), mailbox, platform.tenant_for(mailbox, outlook)
     )

@@ -3,9 +3,41 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from convene.core.models import SiteSettings
+from convene.outlook.mailboxes import pool
 from convene.outlook.models import Mode, OutlookSettings
+
+
+def parse_pool(text: str, service_mailbox: str) -> list[str]:
+    """The pool's other mailboxes as typed (one per line, or separated by commas), lower-cased
+    and in order; a ``ValidationError`` naming every problem otherwise."""
+    found: list[str] = []
+    problems: list[str] = []
+    for raw in text.replace(",", "\n").splitlines():
+        address = raw.strip().lower()
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            problems.append(f"“{raw.strip()}” is not an email address.")
+            continue
+        if address == service_mailbox:
+            problems.append(f"{address} is the service mailbox already.")
+        elif address in found:
+            problems.append(f"{address} is listed twice.")
+        else:
+            found.append(address)
+    if len(found) > pool.MAX_EXTRA_MAILBOXES:
+        problems.append(f"At most {pool.MAX_EXTRA_MAILBOXES} more mailboxes.")
+    if found and not service_mailbox:
+        problems.append("Set the service mailbox first: it is the pool's first mailbox.")
+    if problems:
+        raise ValidationError(problems)
+    return found
 
 
 class OutlookSettingsForm(forms.Form):
@@ -35,6 +67,16 @@ class OutlookSettingsForm(forms.Form):
         max_length=100,
         help_text="Tenant id or domain of the platform's Microsoft 365; "
         "empty: the service mailbox's domain.",
+    )
+    pool_mailboxes = forms.CharField(
+        label="More service mailboxes (optional)",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One address per line, in the same tenant. New events are spread over the "
+        "service mailbox and these, so that none goes over Exchange's daily limit of "
+        "recipients (meeting invitations count). Each event stays in the mailbox it was "
+        "first made in.",
     )
     regular_users_may_create_events = forms.BooleanField(
         label="Regular users may create events", required=False
@@ -66,6 +108,16 @@ class OutlookSettingsForm(forms.Form):
         needs_mailbox = cleaned.get("mode") == Mode.PLATFORM and not cleaned.get("service_mailbox")
         if needs_mailbox and "service_mailbox" not in self.errors:
             self.add_error("service_mailbox", "The platform calendar needs a service mailbox.")
+        if "pool_mailboxes" not in self.data:
+            # A form that does not show the pool leaves it as it is.
+            cleaned["pool_mailboxes"] = None
+        elif "pool_mailboxes" not in self.errors and "service_mailbox" not in self.errors:
+            try:
+                cleaned["pool_mailboxes"] = parse_pool(
+                    cleaned.get("pool_mailboxes") or "", cleaned.get("service_mailbox") or ""
+                )
+            except ValidationError as exc:
+                self.add_error("pool_mailboxes", exc)
         return cleaned
 
     def clean_enabled(self) -> bool:
@@ -86,6 +138,7 @@ class OutlookSettingsForm(forms.Form):
             "hide_attendees_above": outlook.hide_attendees_above,
             "service_mailbox": outlook.service_mailbox,
             "platform_tenant": outlook.platform_tenant,
+            "pool_mailboxes": "\n".join(pool.members(outlook)[1:]),
             "regular_users_may_create_events": site.regular_users_may_create_events,
         }
 

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,7 +36,12 @@ from convene.outlook.models import (
 )
 from convene.outlook.moves import engine, modeswitch
 from convene.outlook.outbound import queueing
-from convene.outlook.web.forms import ModeSwitchForm, OutlookSettingsForm, PlatformMailboxForm
+from convene.outlook.web.forms import (
+    ModeSwitchForm,
+    OutlookSettingsForm,
+    PlatformMailboxForm,
+    parse_pool,
+)
 from convene.outlook.web.settings_page import render_settings
 
 # --- Test connection ----------------------------------------------------------------------
@@ -59,8 +64,23 @@ def test_connection(request: HttpRequest) -> HttpResponse:
     tenant = mailbox.cleaned_data["platform_tenant"] or platform.tenant_for(
         address, OutlookSettings(service_mailbox=address)
     )
+    try:
+        others = parse_pool(str(request.POST.get("pool_mailboxes", "")), address)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return render_settings(request, form, status=400)
     diagnosis = platform.test_connection(registration, address, tenant)
-    return render_settings(request, form, diagnosis=diagnosis)
+    # Every mailbox of the pool is tried the same way: each must be readable and writable.
+    pool_diagnoses = [
+        platform.test_connection(
+            registration,
+            other,
+            mailbox.cleaned_data["platform_tenant"]
+            or platform.tenant_for(other, OutlookSettings(service_mailbox=other)),
+        )
+        for other in others
+    ]
+    return render_settings(request, form, diagnosis=diagnosis, pool_diagnoses=pool_diagnoses)
 
 
 # --- admin consent for the platform's tenant ----------------------------------------------

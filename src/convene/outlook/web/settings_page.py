@@ -19,6 +19,7 @@ def render_settings(
     form: OutlookSettingsForm,
     *,
     diagnosis: Diagnosis | None = None,
+    pool_diagnoses: list[Diagnosis] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     registration = AppRegistration.from_settings()
@@ -43,6 +44,7 @@ def render_settings(
             "redirect_uri": registration.absolute(reverse("outlook:callback")),
             "consent_redirect_uri": registration.absolute(reverse("outlook:admin_consent_done")),
             "diagnosis": diagnosis,
+            "pool_diagnoses": pool_diagnoses or [],
             "switch_job": Job.objects.filter(kind=Job.Kind.MODE_SWITCH).first(),
         },
         status=status,

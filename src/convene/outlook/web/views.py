@@ -31,7 +31,7 @@ from convene.events.drafts import keep_draft
 from convene.operations.models import AdminAlert
 from convene.outlook import services, tasks
 from convene.outlook.inbound import reconcile
-from convene.outlook.mailboxes import connections
+from convene.outlook.mailboxes import connections, pool
 from convene.outlook.microsoft import crypto, identity
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
@@ -39,6 +39,7 @@ from convene.outlook.models import (
     ConnectionStatus,
     LinkState,
     LogKind,
+    Mode,
     OutlookConnection,
     OutlookSettings,
     RoomBooking,
@@ -113,11 +114,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         q=request.GET.get("q", "").strip()[:200],
     )
     page = audit_log.page(filters, request.GET.get("before", ""))
+    outlook = OutlookSettings.load()
     return render(
         request,
         "outlook/dashboard.html",
         {
-            "outlook": OutlookSettings.load(),
+            "outlook": outlook,
+            "sending": pool.forecast(outlook) if outlook.mode == Mode.PLATFORM else None,
+            "waiting_for_sending": pool.waiting_links()[:50],
             "states": states,
             "failing": failing,
             "needing_authorization": needing_authorization,
