@@ -39,6 +39,7 @@ from convene.outlook.outbound.push import (
     push_link,
     update_for,
     wants_push,
+    with_outlook_body,
 )
 from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
 from convene.outlook.outbound.snapshots import event_snapshot, people
@@ -124,6 +125,9 @@ def _push_many(
             )
             adopted = adopt_lost_create(link, target, snapshot)
             update = update_for(link, link.event, target.mailbox, snapshot)
+            if update is not None and not update.needs_answers_read(link):
+                # A Teams meeting's new body is written into Outlook's, read first (alone).
+                update = with_outlook_body(update, link, target)
         except MicrosoftError as exc:
             settle_failure(link, exc, link.owner_mailbox, enqueue)
             continue

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.utils import timezone
@@ -108,6 +108,9 @@ class Update:
     saved: Callable[[dict[str, Any]], dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
     clears_answers: bool = False  # it moves the meeting: sent only over answers Convene read
+    # It rewrites the body of a Teams meeting: sent only as Outlook's body with Convene's part
+    # replaced (``with_outlook_body``), or Outlook would disable the meeting.
+    keeps_outlook_body: bool = False
 
     def needs_answers_read(self, link: CalendarLink) -> bool:
         """No version of the copy is known whose answers Convene has read."""
@@ -137,6 +140,7 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
     for round_ in range(1, ANSWER_ROUNDS + 1):
         if update is None:
             break
+        update = with_outlook_body(update, link, target)
         try:
             answer = target.client.call(update.call)
         except MicrosoftError as exc:
@@ -183,6 +187,23 @@ def _again(
     if not event.is_cancelled:
         snapshot = online_meetings.checked(snapshot, event, target)
     return snapshot, update_for(link, event, target.mailbox, snapshot)
+
+
+def with_outlook_body(update: Update, link: CalendarLink, target: Target) -> Update:
+    """The update with the body Outlook has now, Convene's part replaced, when it rewrites
+    the body of a Teams meeting (one GET of the body; otherwise the update as it is).
+
+    Outlook adds the meeting's join block to the body it stores, and a body written without
+    that block disables the online meeting (event-update.md: get the body first, make the
+    changes and preserve the meeting blob). What Convene records as sent stays its own part,
+    so changes and drift are still judged on Convene's text alone."""
+    if not update.keeps_outlook_body or update.call.body is None:
+        return update
+    theirs = target.client.get_event(link.graph_id, select=("body",)).get("body")
+    ours = str(update.call.body["body"]["content"])
+    body = {"contentType": "html", "content": mapping.kept_body(theirs, ours)}
+    call = replace(update.call, body={**update.call.body, "body": body})
+    return replace(update, call=call, keeps_outlook_body=False)
 
 
 def read_answers(link: CalendarLink, event: Event, target: Target) -> None:
@@ -336,4 +357,5 @@ def update_for(
         lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": accepted},
         {"properties": sorted(changes)},
         clears_answers=moves,
+        keeps_outlook_body="body" in changes and snapshot.teams_meeting,
     )
