@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import pytest
 
 from m365_emulator.graph.testkit import event_body
-from m365_emulator.testing import EmulatorHandle
+from m365_emulator.testing import SERVICE_MAILBOX, STANDARD_SEED, EmulatorHandle
 
 ADA = "ada@contoso.test"
 GRACE = "grace@contoso.test"
@@ -336,3 +337,26 @@ def test_a_body_that_keeps_the_join_block_keeps_the_online_meeting(
         "PATCH", f"/users/{SERVICE}/events/{event['id']}", service, json={"subject": "Renamed"}
     )
     assert response.json()["onlineMeeting"]["joinUrl"] == join_url
+
+
+def test_a_late_teams_meeting_brings_its_join_block_when_it_arrives(
+    emulator: EmulatorHandle,
+) -> None:
+    seed = deepcopy(STANDARD_SEED)
+    for tenant in seed["tenants"]:
+        for user in tenant.get("users", []):
+            if user["userPrincipalName"] == SERVICE_MAILBOX:
+                user["teamsMeetingDelaySeconds"] = 60
+    emulator.reset(seed)
+    token = emulator.app_token()
+    event = teams_meeting(emulator, token, ADA)
+    assert event["onlineMeeting"] is None
+    assert "Microsoft Teams meeting" not in event["body"]["content"]
+
+    emulator.advance_clock(61)
+
+    read = emulator.graph("GET", f"/users/{SERVICE}/events/{event['id']}", token).json()
+    join_url = read["onlineMeeting"]["joinUrl"]
+    for found in (read, copy_of(emulator, ADA)):
+        assert f'href="{join_url}"' in found["body"]["content"]
+        assert "Bring your laptop." in found["body"]["content"]
