@@ -179,3 +179,12 @@ def test_a_kept_body_is_not_drift() -> None:
     assert '<body><div id="convene-event">' in kept
     theirs = {"contentType": "html", "content": kept}
     assert mapping.drifted_properties({"body": ours}, {"body": theirs}) == []
+
+
+def test_kept_body_does_not_take_a_look_alike_for_convenes_part() -> None:
+    new = '<div id="convene-event"><p>New</p></div>'
+    look_alikes = '<div data-id="convene-event">a</div><div id="convene-events">b</div>'
+
+    kept = mapping.kept_body(outlook_html(look_alikes), new)
+
+    assert kept == outlook_html(f"{new}{look_alikes}")["content"]

@@ -252,7 +252,9 @@ def _body_html(snapshot: EventSnapshot) -> str:
 # The id of the element holding Convene's part of an Outlook body. Outlook keeps element ids
 # of a body it stores (mail clients prefix them with ``x_`` in a quoted copy: accepted too).
 BODY_ID = "convene-event"
-_OUR_PART = re.compile(rf"""<div\b[^>]*\bid\s*=\s*["']?(?:x_)?{BODY_ID}["']?[^>]*>""", re.I)
+_OUR_PART = re.compile(
+    rf"""<div\b[^>]*(?<![\w-])id\s*=\s*["']?(?:x_)?{BODY_ID}(?=["'\s>])[^>]*>""", re.I
+)
 _DIV_TAG = re.compile(r"<(/?)div\b[^>]*>", re.IGNORECASE)
 _BODY_OPEN = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 

@@ -2,7 +2,8 @@
 
 The same leases and the same requests as ``outbound.push``, sent as one ``$batch`` per mailbox
 and up to 20 requests, with the database read and written once per batch. Each request keeps
-its own outcome, handled exactly as if it had gone alone.
+its own outcome, handled exactly as if it had gone alone. (A Teams meeting's new body is read
+first, alone, as ``outbound.push`` does, so the batch sends it with Outlook's join block kept.)
 
 The batches take the two shapes Microsoft documents for one mailbox. A few batches' worth goes
 out unordered, one batch at a time: Outlook runs 4 of its requests at once, so the batch holds

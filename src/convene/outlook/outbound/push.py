@@ -12,6 +12,8 @@ last accepted, and sends only the difference:
   out. Moving a meeting clears every attendee's answer in Outlook, so a decline that reached
   Outlook before the move is never wiped unread (a copy with no known version has its answers
   read before a move);
+- a Teams meeting's new body: Outlook's body is read first (one GET) and sent back with only
+  Convene's part replaced, since a body without Outlook's join block disables the meeting;
 - cancelled: one ``cancel`` with the organizer's reason, so Outlook tells everyone.
 
 The link's lease makes the worker the only one pushing the event; ``outbound.batches`` sends
