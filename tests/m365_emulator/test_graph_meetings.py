@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import pytest
 
 from m365_emulator.graph.testkit import event_body
-from m365_emulator.testing import EmulatorHandle
+from m365_emulator.testing import SERVICE_MAILBOX, STANDARD_SEED, EmulatorHandle
 
 ADA = "ada@contoso.test"
 GRACE = "grace@contoso.test"
@@ -265,3 +266,97 @@ def test_store_api_answers_as_an_attendee(emulator: EmulatorHandle, service: str
     store.respond(grace, copy.id, "decline", comment="Away")
     (master,) = [e for e in store.events_with_ical_uid(event["iCalUId"]) if e.is_organizer]
     assert master.attendees[0].response == "declined"
+
+
+def teams_meeting(emulator: EmulatorHandle, token: str, *attendees: str) -> dict[str, Any]:
+    return meeting(
+        emulator,
+        token,
+        *attendees,
+        body={"contentType": "html", "content": "<p>Bring your laptop.</p>"},
+        isOnlineMeeting=True,
+        onlineMeetingProvider="teamsForBusiness",
+    )
+
+
+def test_outlook_adds_the_teams_join_block_to_the_body_of_every_copy(
+    emulator: EmulatorHandle, service: str
+) -> None:
+    event = teams_meeting(emulator, service, ADA)
+    join_url = event["onlineMeeting"]["joinUrl"]
+    for copy in (event, copy_of(emulator, ADA)):
+        content = copy["body"]["content"]
+        assert content.index("Bring your laptop.") < content.index("Microsoft Teams meeting")
+        assert f'href="{join_url}"' in content
+        assert "Join the meeting now" in content
+        assert "Meeting ID: " in content
+        assert content.rstrip().endswith("</html>")
+    plain = meeting(emulator, service, ADA, subject="No Teams")
+    assert "Microsoft Teams meeting" not in plain["body"]["content"]
+
+
+def test_a_body_written_without_the_join_block_disables_the_online_meeting(
+    emulator: EmulatorHandle, service: str
+) -> None:
+    event = teams_meeting(emulator, service, ADA)
+    response = emulator.graph(
+        "PATCH",
+        f"/users/{SERVICE}/events/{event['id']}",
+        service,
+        json={"body": {"contentType": "html", "content": "<p>Bring a pen.</p>"}},
+    )
+
+    assert response.status_code == 200, response.text
+    for copy in (response.json(), copy_of(emulator, ADA)):
+        assert copy["isOnlineMeeting"] is False
+        assert copy["onlineMeeting"] is None
+        assert "Bring a pen." in copy["body"]["content"]
+
+
+def test_a_body_that_keeps_the_join_block_keeps_the_online_meeting(
+    emulator: EmulatorHandle, service: str
+) -> None:
+    event = teams_meeting(emulator, service, ADA)
+    join_url = event["onlineMeeting"]["joinUrl"]
+    kept = event["body"]["content"].replace("Bring your laptop.", "Bring a pen.")
+    response = emulator.graph(
+        "PATCH",
+        f"/users/{SERVICE}/events/{event['id']}",
+        service,
+        json={"body": {"contentType": "html", "content": kept}},
+    )
+
+    assert response.status_code == 200, response.text
+    for copy in (response.json(), copy_of(emulator, ADA)):
+        assert copy["isOnlineMeeting"] is True
+        assert copy["onlineMeeting"]["joinUrl"] == join_url
+        assert "Bring a pen." in copy["body"]["content"]
+        assert copy["body"]["content"].count("Microsoft Teams meeting") == 1
+    # a PATCH without the body leaves the meeting alone
+    response = emulator.graph(
+        "PATCH", f"/users/{SERVICE}/events/{event['id']}", service, json={"subject": "Renamed"}
+    )
+    assert response.json()["onlineMeeting"]["joinUrl"] == join_url
+
+
+def test_a_late_teams_meeting_brings_its_join_block_when_it_arrives(
+    emulator: EmulatorHandle,
+) -> None:
+    seed = deepcopy(STANDARD_SEED)
+    for tenant in seed["tenants"]:
+        for user in tenant.get("users", []):
+            if user["userPrincipalName"] == SERVICE_MAILBOX:
+                user["teamsMeetingDelaySeconds"] = 60
+    emulator.reset(seed)
+    token = emulator.app_token()
+    event = teams_meeting(emulator, token, ADA)
+    assert event["onlineMeeting"] is None
+    assert "Microsoft Teams meeting" not in event["body"]["content"]
+
+    emulator.advance_clock(61)
+
+    read = emulator.graph("GET", f"/users/{SERVICE}/events/{event['id']}", token).json()
+    join_url = read["onlineMeeting"]["joinUrl"]
+    for found in (read, copy_of(emulator, ADA)):
+        assert f'href="{join_url}"' in found["body"]["content"]
+        assert "Bring your laptop." in found["body"]["content"]

@@ -8,12 +8,14 @@ organizer's event only (external people). All functions here run under the store
 from __future__ import annotations
 
 import copy
+import html
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from m365_emulator.graph import places, series
+from m365_emulator.graph import places, serialize, series
 from m365_emulator.graph.model import (
     Attendee,
     Event,
@@ -77,6 +79,66 @@ class Snapshot:
 def teams_join_url() -> str:
     thread = os.urandom(16).hex()
     return f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{thread}%40thread.v2/0"
+
+
+# Outlook's Teams block: a separator line, the heading, the join link, the meeting id and the
+# dial-in, between the event's own text and the end of its HTML body. (The wording and layout
+# are the emulator's own; the elements are those real Outlook bodies show.)
+_SEPARATOR = (
+    '<div style="width:100%"><span style="white-space:nowrap;color:#5f5f5f;opacity:.36">'
+    + "_" * 80
+    + "</span></div>"
+)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def join_block(join_url: str) -> str:
+    """The HTML Outlook adds to an event's body when its Teams meeting is made."""
+    info = serialize.online_meeting_info(join_url)
+    conference = info["conferenceId"]
+    meeting_id = " ".join(conference[i : i + 3] for i in range(0, len(conference), 3))
+    link = html.escape(join_url, quote=True)
+    return (
+        '\r\n<div class="teams-meeting-block" style="margin-top:24px">\r\n'
+        f"{_SEPARATOR}\r\n"
+        '<div style="margin:12px 0"><span style="font-size:24px;font-weight:600">'
+        "Microsoft Teams meeting</span></div>\r\n"
+        f'<div style="margin-bottom:6px"><a href="{link}" title="Meeting join link" '
+        'target="_blank">Join the meeting now</a></div>\r\n'
+        f"<div>Meeting ID: {meeting_id}</div>\r\n"
+        f"<div>Dial in by phone: {info['tollNumber']}, conference ID {conference}#</div>\r\n"
+        f"{_SEPARATOR}\r\n</div>\r\n"
+    )
+
+
+def attach_meeting(event: Event, join_url: str) -> None:
+    """The Teams meeting reaches the event: its join link, and Outlook's block in the body."""
+    event.join_url = join_url
+    body = serialize.body_as(event.props.get("body") or {}, "html")["content"]
+    if not body:
+        body = serialize.body_as({"contentType": "html", "content": " "}, "html")["content"]
+    ends = list(_BODY_END.finditer(body))
+    block = join_block(join_url)
+    if ends:
+        body = body[: ends[-1].start()] + block + body[ends[-1].start() :]
+    else:
+        body += block
+    event.props["body"] = {"contentType": "html", "content": body}
+
+
+def keeps_meeting(event: Event) -> bool:
+    """Whether the event's body still holds its Teams meeting's join link (event-update: a
+    body written without Outlook's meeting blob disables the online meeting)."""
+    if not event.join_url:
+        return True
+    content = str((event.props.get("body") or {}).get("content") or "")
+    return event.join_url in html.unescape(content)
+
+
+def drop_meeting(event: Event) -> None:
+    event.is_online_meeting = False
+    event.online_meeting_provider = "unknown"
+    event.join_url = None
 
 
 def full_location(value: Any) -> dict[str, Any]:

@@ -281,6 +281,9 @@ class GraphStore:
             if "singleValueExtendedProperties" in body:
                 _apply_extended(event, body["singleValueExtendedProperties"])
             self._apply_online_meeting(event, body)
+            if "body" in body and not meetings.keeps_meeting(event):
+                # "removing the meeting blob inadvertently disables the meeting being online"
+                meetings.drop_meeting(event)
             if new_attendees is not None:
                 event.attendees = meetings.merge_statuses(event.attendees, new_attendees)
             if event.is_organizer and before.times_differ(event):
@@ -457,7 +460,7 @@ class GraphStore:
             due = self.now() + timedelta(seconds=delay)
             self._late_meetings.append((due, event.owner_id, event.id))
         else:
-            event.join_url = meetings.teams_join_url()
+            meetings.attach_meeting(event, meetings.teams_join_url())
 
     def provision_due_meetings(self) -> None:
         """Late Teams meetings whose time has come reach their event and its copies."""
@@ -474,7 +477,7 @@ class GraphStore:
                     continue
                 join_url = meetings.teams_join_url()
                 for copy_event in self.events_with_ical_uid(event.ical_uid):
-                    copy_event.join_url = join_url
+                    meetings.attach_meeting(copy_event, join_url)
                     self.touch(copy_event, "updated")
 
 

@@ -127,3 +127,64 @@ def test_an_enrollment_change_is_an_attendees_only_change() -> None:
     more = (*SNAPSHOT.people, mapping.Person("new@contoso.test", "New", "attendee"))
     after = mapping.event_payload(replace(SNAPSHOT, people=more))
     assert list(mapping.changed_properties(before, after)) == ["attendees"]
+
+
+# --- a new body written into Outlook's (Teams meetings) -----------------------------------
+
+TEAMS_BLOCK = (
+    '<div class="block"><div>Microsoft Teams meeting</div>'
+    '<div><a href="https://teams.example/join">Join the meeting now</a></div></div>'
+)
+
+
+def outlook_html(inner: str) -> dict[str, str]:
+    return {
+        "contentType": "html",
+        "content": f'<html><head><meta charset="utf-8"></head><body>{inner}</body></html>',
+    }
+
+
+def test_kept_body_replaces_only_convenes_marked_part() -> None:
+    old = '<div id="convene-event"><p>Old</p><div><p>nested</p></div></div>'
+    new = '<div id="convene-event"><p>New</p></div>'
+
+    kept = mapping.kept_body(outlook_html(f"{old}{TEAMS_BLOCK}"), new)
+
+    assert kept == outlook_html(f"{new}{TEAMS_BLOCK}")["content"]
+
+
+def test_kept_body_finds_the_mark_as_outlook_rewrites_it() -> None:
+    old = '<div lang="en" id=\'x_convene-event\' class="x_a"><p>Old</p></div>'
+    new = '<div id="convene-event"><p>New</p></div>'
+
+    kept = mapping.kept_body(outlook_html(f"<p>intro</p>{old}{TEAMS_BLOCK}"), new)
+
+    assert kept == outlook_html(f"<p>intro</p>{new}{TEAMS_BLOCK}")["content"]
+
+
+def test_kept_body_without_the_mark_puts_convenes_part_first_and_keeps_the_rest() -> None:
+    new = '<div id="convene-event"><p>New</p></div>'
+
+    kept = mapping.kept_body(outlook_html(f"<p>Edited in Outlook</p>{TEAMS_BLOCK}"), new)
+
+    assert kept == outlook_html(f"{new}<p>Edited in Outlook</p>{TEAMS_BLOCK}")["content"]
+    assert mapping.kept_body({"contentType": "text", "content": "a < b"}, new) == f"{new}a &lt; b"
+    assert mapping.kept_body(None, new) == new
+
+
+def test_a_kept_body_is_not_drift() -> None:
+    ours = mapping.event_payload(SNAPSHOT)["body"]
+    kept = mapping.kept_body(outlook_html(TEAMS_BLOCK), ours["content"])
+
+    assert '<body><div id="convene-event">' in kept
+    theirs = {"contentType": "html", "content": kept}
+    assert mapping.drifted_properties({"body": ours}, {"body": theirs}) == []
+
+
+def test_kept_body_does_not_take_a_look_alike_for_convenes_part() -> None:
+    new = '<div id="convene-event"><p>New</p></div>'
+    look_alikes = '<div data-id="convene-event">a</div><div id="convene-events">b</div>'
+
+    kept = mapping.kept_body(outlook_html(look_alikes), new)
+
+    assert kept == outlook_html(f"{new}{look_alikes}")["content"]

@@ -255,7 +255,55 @@ def _body_html(snapshot: EventSnapshot) -> str:
     link = html.escape(snapshot.url, quote=True)
     paragraphs.append(f'<p>Event page in Convene: <a href="{link}">{link}</a></p>')
     # Everything above is escaped already; the sanitizer is the second lock on the door.
-    return nh3.clean("".join(paragraphs), tags={"p", "br", "a"}, attributes={"a": {"href"}})
+    text = nh3.clean("".join(paragraphs), tags={"p", "br", "a"}, attributes={"a": {"href"}})
+    # Marked, so a later rewrite replaces just this part of what Outlook holds (``kept_body``).
+    return f'<div id="{BODY_ID}">{text}</div>'
+
+
+# --- writing a body Outlook added to ------------------------------------------------------
+
+# The id of the element holding Convene's part of an Outlook body. Outlook keeps element ids
+# of a body it stores (mail clients prefix them with ``x_`` in a quoted copy: accepted too).
+BODY_ID = "convene-event"
+_OUR_PART = re.compile(
+    rf"""<div\b[^>]*(?<![\w-])id\s*=\s*["']?(?:x_)?{BODY_ID}(?=["'\s>])[^>]*>""", re.I
+)
+_DIV_TAG = re.compile(r"<(/?)div\b[^>]*>", re.IGNORECASE)
+_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+def kept_body(theirs: Any, ours: str) -> str:
+    """Convene's new body HTML (``ours``, from ``event_payload``) put into the body Outlook has
+    now (``theirs``, an itemBody), keeping everything Outlook added: the Teams meeting's join
+    block above all, whose loss disables the meeting (event-update.md: get the body first,
+    make the changes, preserve the meeting blob).
+
+    Convene's marked part is replaced in place. A body without it (edited in Outlook, or a
+    copy made before bodies were marked) gets Convene's part first and keeps all of its own
+    content after it: a stale line then stays, the meeting with it.
+    """
+    content = str((theirs or {}).get("content") or "")
+    if str((theirs or {}).get("contentType") or "").lower() != "html":
+        content = html.escape(content).replace("\n", "<br>")
+    start = _OUR_PART.search(content)
+    if start is not None:
+        end = _element_end(content, start.end())
+        if end is not None:
+            return content[: start.start()] + ours + content[end:]
+    opening = _BODY_OPEN.search(content)
+    at = opening.end() if opening is not None else 0
+    return content[:at] + ours + content[at:]
+
+
+def _element_end(content: str, after: int) -> int | None:
+    """Where the div opened just before ``after`` closes (nested divs counted); None when it
+    never does."""
+    depth = 1
+    for tag in _DIV_TAG.finditer(content, after):
+        depth += -1 if tag.group(1) else 1
+        if depth == 0:
+            return tag.end()
+    return None
 
 
 # --- reading Outlook's copy back ----------------------------------------------------------

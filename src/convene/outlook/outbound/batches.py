@@ -2,7 +2,8 @@
 
 The same leases and the same requests as ``outbound.push``, sent as one ``$batch`` per mailbox
 and up to 20 requests, with the database read and written once per batch. Each request keeps
-its own outcome, handled exactly as if it had gone alone.
+its own outcome, handled exactly as if it had gone alone. (A Teams meeting's new body is read
+first, alone, as ``outbound.push`` does, so the batch sends it with Outlook's join block kept.)
 
 The batches take the two shapes Microsoft documents for one mailbox. A few batches' worth goes
 out unordered, one batch at a time: Outlook runs 4 of its requests at once, so the batch holds
@@ -41,6 +42,7 @@ from convene.outlook.outbound.push import (
     sent_recipients,
     update_for,
     wants_push,
+    with_outlook_body,
 )
 from convene.outlook.outbound.queueing import Enqueue, queue_behind, queue_many
 from convene.outlook.outbound.snapshots import event_snapshot, people
@@ -137,6 +139,9 @@ def _push_many(
             )
             adopted = adopt_lost_create(link, target, snapshot)
             update = update_for(link, link.event, target.mailbox, snapshot)
+            if update is not None and not update.needs_answers_read(link):
+                # A Teams meeting's new body is written into Outlook's, read first (alone).
+                update = with_outlook_body(update, link, target)
         except MicrosoftError as exc:
             settle_failure(link, exc, link.owner_mailbox, enqueue)
             continue

@@ -12,6 +12,8 @@ last accepted, and sends only the difference:
   out. Moving a meeting clears every attendee's answer in Outlook, so a decline that reached
   Outlook before the move is never wiped unread (a copy with no known version has its answers
   read before a move);
+- a Teams meeting's new body: Outlook's body is read first (one GET) and sent back with only
+  Convene's part replaced, since a body without Outlook's join block disables the meeting;
 - cancelled: one ``cancel`` with the organizer's reason, so Outlook tells everyone.
 
 The link's lease makes the worker the only one pushing the event; ``outbound.batches`` sends
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.utils import timezone
@@ -109,6 +111,9 @@ class Update:
     saved: Callable[[dict[str, Any]], dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
     clears_answers: bool = False  # it moves the meeting: sent only over answers Convene read
+    # It rewrites the body of a Teams meeting: sent only as Outlook's body with Convene's part
+    # replaced (``with_outlook_body``), or Outlook would disable the meeting.
+    keeps_outlook_body: bool = False
 
     def needs_answers_read(self, link: CalendarLink) -> bool:
         """No version of the copy is known whose answers Convene has read."""
@@ -146,6 +151,7 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
     for round_ in range(1, ANSWER_ROUNDS + 1):
         if update is None:
             break
+        update = with_outlook_body(update, link, target)
         try:
             if round_ == 1 and overflow.own is not None:
                 if isinstance(overflow.own, MicrosoftError):
@@ -227,6 +233,23 @@ def _again(
     if not event.is_cancelled:
         snapshot = online_meetings.checked(snapshot, event, target)
     return snapshot, update_for(link, event, target.mailbox, snapshot)
+
+
+def with_outlook_body(update: Update, link: CalendarLink, target: Target) -> Update:
+    """The update with the body Outlook has now, Convene's part replaced, when it rewrites
+    the body of a Teams meeting (one GET of the body; otherwise the update as it is).
+
+    Outlook adds the meeting's join block to the body it stores, and a body written without
+    that block disables the online meeting (event-update.md: get the body first, make the
+    changes and preserve the meeting blob). What Convene records as sent stays its own part,
+    so changes and drift are still judged on Convene's text alone."""
+    if not update.keeps_outlook_body or update.call.body is None:
+        return update
+    theirs = target.client.get_event(link.graph_id, select=("body",)).get("body")
+    ours = str(update.call.body["body"]["content"])
+    body = {"contentType": "html", "content": mapping.kept_body(theirs, ours)}
+    call = replace(update.call, body={**update.call.body, "body": body})
+    return replace(update, call=call, keeps_outlook_body=False)
 
 
 def read_answers(link: CalendarLink, event: Event, target: Target) -> None:
@@ -385,4 +408,5 @@ def update_for(
         lambda updated: {"change_key": updated.get("changeKey", ""), "last_pushed": accepted},
         {"properties": sorted(changes)},
         clears_answers=moves,
+        keeps_outlook_body="body" in changes and snapshot.teams_meeting,
     )
