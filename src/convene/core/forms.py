@@ -35,4 +35,4 @@ class BootstrapFormMixin:
 class SiteSettingsForm(BootstrapFormMixin, forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = SiteSettings
-        fields = ["regular_users_may_create_events"]
+        fields = ["regular_users_may_create_events", "waitlist_claim_hours"]

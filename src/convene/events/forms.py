@@ -93,6 +93,12 @@ class EventForm(BootstrapFormMixin, forms.Form):
         required=False,
         help_text="Most attendees allowed; leave empty for no limit.",
     )
+    waitlist_enabled = forms.BooleanField(
+        label="Waitlist when full",
+        required=False,
+        help_text="With a capacity: once every place is taken, people can wait for one, and a "
+        "freed place goes to the first person waiting.",
+    )
 
     def __init__(self, *args: Any, planner_zone: str = "", **kwargs: Any) -> None:
         """``planner_zone``: the zone of the person planning (their profile's); a new event
@@ -155,6 +161,7 @@ class EventForm(BootstrapFormMixin, forms.Form):
             online_url="" if kind == OnlineKind.TEAMS else data["online_url"],
             online_kind=kind,
             capacity=data["capacity"],
+            waitlist_enabled=data["waitlist_enabled"],
         )
 
 
