@@ -98,6 +98,17 @@ def has_open_offer(entry: WaitlistEntry, now: datetime | None = None) -> bool:
     return entry.offered_until is not None and entry.offered_until > (now or timezone.now())
 
 
+def freed_place_words(event: Event, since: datetime) -> str:
+    """What became of a place freed since ``since``, as a sentence for the organizer (empty
+    when nobody was waiting)."""
+    promoted = [p.user.name for p in event.promotions.filter(at__gte=since).select_related("user")]
+    if promoted:
+        return f"{', '.join(promoted)}, first on the waitlist, has their place."
+    if event.waitlist.filter(offered_until__gt=timezone.now()).exists():
+        return "Their place is offered to the first person on the waitlist."
+    return ""
+
+
 # --- people's own actions -------------------------------------------------------------------
 
 
