@@ -341,3 +341,24 @@ def test_an_organizer_removing_someone_tells_them(full_event, make_user, organiz
     waitlist.leave(full_event, person, actor=organizer)
     assert waiting_emails(full_event) == []
     assert "took you off the waitlist" in Notice.objects.get(user=person).text
+
+
+def test_metrics_count_people_waiting_offers_and_promotions(full_event, make_user, organizer):
+    from convene.events import waitlist_metrics
+
+    people = [make_user() for _ in range(3)]
+    for person in people:
+        waitlist.join(full_event, person, actor=person)
+    waitlist.promote(full_event, people[2], actor=organizer)
+    claim_window(24)
+    services.unenroll(full_event, first_attendee(full_event), actor=None)
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in waitlist_metrics.collect()
+        for sample in family.samples
+    }
+    assert samples[("convene_waitlist_people_waiting", ())] == 2
+    assert samples[("convene_waitlist_offers_open", ())] == 1
+    assert samples[("convene_waitlist_promotions_total", (("how", "by_hand"),))] == 1
+    assert samples[("convene_waitlist_promotions_total", (("how", "automatic"),))] == 0
