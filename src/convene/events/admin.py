@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from convene.events.models import Enrollment, Event
+from convene.events.models import Enrollment, Event, WaitlistEntry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -48,4 +48,11 @@ class EventAdmin(ReadOnlyAdmin):
 class EnrollmentAdmin(ReadOnlyAdmin):
     list_display = ["event", "user", "role", "created_at"]
     list_filter = ["role"]
+    search_fields = ["event__title", "user__email"]
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdmin):
+    list_display = ["event", "user", "position", "joined_at", "offered_until"]
+    list_select_related = ["event", "user"]
     search_fields = ["event__title", "user__email"]

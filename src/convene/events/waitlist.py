@@ -258,11 +258,27 @@ def fill_freed_places(sender: object, change: EventChange, **kwargs: object) -> 
         WaitlistEntry.objects.filter(
             event_id=change.event_id, user_id__in=change.affected_user_ids
         ).delete()
+    if change.kind == ChangeKind.CANCELLED:
+        _close(change.event_id)
+        return
     freeing = change.kind in _FREEING or (
         change.kind == ChangeKind.UPDATED and "capacity" in change.changed_fields
     )
     if freeing and WaitlistEntry.objects.filter(event_id=change.event_id).exists():
         _fill(Event.objects.select_for_update().get(pk=change.event_id))
+
+
+def _close(event_id: int) -> None:
+    """The event is cancelled: nobody waits for it any more, and everyone waiting is told."""
+    entries = list(WaitlistEntry.objects.filter(event_id=event_id).select_related("user", "event"))
+    for entry in entries:
+        notify(
+            entry.user,
+            f"“{entry.event.title}” was cancelled, so its waitlist is closed.",
+            url=_absolute(entry.event),
+            email_subject=f"Cancelled: {entry.event.title}",
+        )
+    WaitlistEntry.objects.filter(pk__in=[e.pk for e in entries]).delete()
 
 
 def expire_offers(now: datetime | None = None) -> int:
