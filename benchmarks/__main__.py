@@ -33,6 +33,7 @@ ORDER = [
     "series",
     "emulator",
     "free-busy",
+    "pages",
 ]
 
 

@@ -87,7 +87,9 @@ def world_seed(public_url: str, *, platform_consented: bool = False) -> dict[str
                             f"{public_url}/outlook/callback/",
                             f"{public_url}/outlook/admin-consent/",
                         ],
-                        "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
+                        # Place.Read.All delegated: an admin reads their organization's rooms
+                        # in organizer mode (asked of that admin alone)
+                        "delegatedScopes": ["Calendars.ReadWrite", "User.Read", "Place.Read.All"],
                         "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All"],
                     }
                 ],

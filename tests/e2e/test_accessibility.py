@@ -11,10 +11,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page
 
+from convene.accounts.models import User
 from convene.accounts.services import set_active
 from convene.core.notices import notify
 from convene.events import services
-from convene.events.models import Event
+from convene.events.models import Enrollment, EnrollmentRole, Event
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
@@ -131,6 +132,40 @@ def with_a_decline(world: World, scene: Scene) -> str:
     return scene.review.get_absolute_url()
 
 
+def with_a_crowd(world: World) -> Event:
+    """Ada's all-hands with 130 attendees, each with an answer in Outlook (made in bulk: the
+    pages are what is checked): Manage people has three pages, the event page says "and N
+    more"."""
+    start = next_weekday(2, 15, "Europe/Berlin")
+    crowd = services.create_event(
+        services.EventDetails(
+            title="All-hands",
+            start=start,
+            end=start + timedelta(hours=1),
+            timezone="Europe/Berlin",
+        ),
+        creator=world.people[ADA],
+    )
+    people = User.objects.bulk_create(
+        User(email=f"colleague{n:03}@contoso.test", display_name=f"Colleague {n:03}")
+        for n in range(130)
+    )
+    Enrollment.objects.bulk_create(
+        Enrollment(event=crowd, user=person, role=EnrollmentRole.ATTENDEE) for person in people
+    )
+    AttendeeReply.objects.bulk_create(
+        AttendeeReply(
+            event=crowd,
+            email=person.email,
+            user=person,
+            response="declined" if n % 10 == 0 else "accepted",
+            responded_at=timezone.now(),
+        )
+        for n, person in enumerate(people)
+    )
+    return crowd
+
+
 def with_a_failing_event(world: World, scene: Scene) -> str:
     """One event synced, one Microsoft keeps refusing, and what the audit log says about it."""
     in_outlook(scene.review)
@@ -225,6 +260,11 @@ PAGES: dict[str, Callable[[World, Scene], tuple[str | None, str]]] = {
     "not-found": lambda world, scene: (ALAN, "/events/999999/"),
     "invitation-link-used": lambda world, scene: (None, "/accounts/set-password/MQ/used-link/"),
     "manage-people": lambda world, scene: (ADA, f"/events/{scene.review.pk}/people/"),
+    "manage-people-crowded": lambda world, scene: (
+        ADA,
+        f"/events/{with_a_crowd(world).pk}/people/?role=attendee&page=2",
+    ),
+    "event-detail-crowded": lambda world, scene: (ADA, with_a_crowd(world).get_absolute_url()),
     "profile": lambda world, scene: (ADA, "/accounts/profile/"),
     "admin-users": lambda world, scene: (ADMIN, "/manage/users/"),
     "notices": lambda world, scene: (ADA, with_a_decline(world, scene) and "/notices/"),

@@ -67,7 +67,7 @@ def test_organizer_is_warned_about_a_booked_room_and_sees_it_decline(
     admin = new_context().new_page()
     sign_in(admin, ADMIN)
     admin.goto(f"{world.url}/outlook/admin/rooms/")
-    admin.get_by_role("button", name="Read rooms from Microsoft 365").click()
+    admin.get_by_role("button", name="Read rooms from the platform tenant").click()
     expect(admin.get_by_text("Read 2 room(s) from Microsoft 365.")).to_be_visible()
     admin.get_by_label("Room A").check()
     admin.get_by_label("Room B").check()

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from convene import permissions
 from convene.core import notices
-from convene.core.extensions import calendar_integrations
+from convene.core.extensions import admin_links, calendar_integrations
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -18,5 +18,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_can_create_events": permissions.can_create_events(user),
         "nav_is_site_admin": permissions.is_site_admin(user),
         "nav_calendar_integrations": calendar_integrations(),
+        "nav_admin_links": admin_links(),
         "nav_unread_notices": notices.unread_count(user),
     }

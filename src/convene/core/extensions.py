@@ -19,7 +19,9 @@ PROFILE = "profile"
 EVENT_DETAIL = "event_detail"
 # Inside the create / edit form, after "When" (e.g. Outlook's double-booking warning).
 EVENT_FORM = "event_form"
-SLOTS = (PROFILE, EVENT_DETAIL, EVENT_FORM)
+# Inside Manage people's "Add someone" form (e.g. whether the person is busy in Outlook then).
+EVENT_PEOPLE = "event_people"
+SLOTS = (PROFILE, EVENT_DETAIL, EVENT_FORM, EVENT_PEOPLE)
 
 PanelContext = Callable[[HttpRequest, Mapping[str, Any]], Mapping[str, Any]]
 # Asked before a valid event form is saved, with the request and the event being edited (None
@@ -49,6 +51,7 @@ class Panel:
 
 
 _calendar_integrations: dict[str, MenuEntry] = {}
+_admin_links: dict[str, MenuEntry] = {}
 _panels: dict[str, dict[str, Panel]] = {slot: {} for slot in SLOTS}
 _event_form_gates: dict[str, EventFormGate] = {}
 _event_form_notes: dict[str, EventFormNote] = {}
@@ -60,6 +63,15 @@ def register_calendar_integration(label: str, url_name: str) -> None:
 
 def calendar_integrations() -> list[MenuEntry]:
     return sorted(_calendar_integrations.values(), key=lambda entry: entry.label)
+
+
+def register_admin_link(label: str, url_name: str) -> None:
+    """A link in the Admin menu, beside "Users & roles" and "Site settings" (e.g. Alerts)."""
+    _admin_links[url_name] = MenuEntry(label=label, url_name=url_name)
+
+
+def admin_links() -> list[MenuEntry]:
+    return sorted(_admin_links.values(), key=lambda entry: entry.label)
 
 
 def register_panel(

@@ -172,6 +172,8 @@ class Enrollment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "user"], name="one_enrollment_per_person"),
         ]
+        # Lists sorted by the ordering above (Django admin's enrollment list) read it in order.
+        indexes = [models.Index(fields=["created_at", "id"], name="enrollment_created_order")]
 
     def __str__(self) -> str:
         return f"{self.user} - {self.get_role_display()} of {self.event}"

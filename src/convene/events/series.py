@@ -12,6 +12,7 @@ Changes follow ``services.py``'s conventions: permission checks unless ``actor=N
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -27,6 +28,7 @@ from convene.events.models import (
     Enrollment,
     Event,
     MissedSession,
+    OnlineKind,
     SeriesRule,
     SessionChange,
 )
@@ -131,6 +133,61 @@ def describe_series(event: Event) -> str:
     if rule is None:
         return ""
     return describe(rule, to_local(event.start, event.timezone), len(_planned(event, rule)))
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """How many sessions a series (or several) has, and how many differ from the pattern."""
+
+    series: int = 0
+    sessions: int = 0
+    changed: int = 0
+    cancelled: int = 0
+
+    def __add__(self, other: SessionCounts) -> SessionCounts:
+        return SessionCounts(
+            self.series + other.series,
+            self.sessions + other.sessions,
+            self.changed + other.changed,
+            self.cancelled + other.cancelled,
+        )
+
+    def in_words(self) -> str:
+        """E.g. "12 sessions, 1 changed, 1 cancelled" (parts that are 0 left out)."""
+        words = [f"{self.sessions} session{'s' if self.sessions != 1 else ''}"]
+        if self.changed:
+            words.append(f"{self.changed} changed")
+        if self.cancelled:
+            words.append(f"{self.cancelled} cancelled")
+        return ", ".join(words)
+
+
+def counts(event: Event) -> SessionCounts:
+    """The series' sessions counted (an event that does not repeat: nothing)."""
+    if not is_series(event):
+        return SessionCounts()
+    found = sessions(event)
+    return SessionCounts(
+        series=1,
+        sessions=len(found),
+        changed=sum(1 for s in found if s.is_changed),
+        cancelled=sum(1 for s in found if s.is_cancelled),
+    )
+
+
+def counts_of(events: Iterable[Event]) -> SessionCounts:
+    """``counts`` added up over several events (those that do not repeat add nothing)."""
+    total = SessionCounts()
+    for event in events:
+        total += counts(event)
+    return total
+
+
+def summary(event: Event) -> str:
+    """E.g. "Series, 12 sessions, 1 changed, 1 cancelled"; "" for an event that does not
+    repeat. What the sync badge, dashboard, audit log and ``manage.py outlook`` say."""
+    found = counts(event)
+    return f"Series, {found.in_words()}" if found.series else ""
 
 
 def _session(event: Event, on: date) -> Session:
@@ -331,7 +388,22 @@ def change_session(event: Event, on: date, details: SessionDetails, *, actor: Us
         raise InvalidEvent("Start and end must be aware datetimes.")
     if details.end <= details.start:
         raise InvalidEvent("The session must end after it starts.", field="end")
-    if details.is_online and not details.online_url and not current.online_url:
+    if session.start <= timezone.now():
+        raise InvalidEvent(
+            f"The session of {session.local_start:%a %d %b %Y} has already started or taken "
+            "place: it can no longer be changed.",
+            field="session",
+        )
+    if details.start <= timezone.now():
+        raise InvalidEvent("A session cannot be moved into the past.", field="start")
+    teams = current.is_online and current.online_kind == OnlineKind.TEAMS
+    if teams and details.online_url:
+        # one Teams meeting for the whole series: its sessions share it
+        raise InvalidEvent(
+            "The series is a Teams meeting: every session uses the same meeting.",
+            field="online_url",
+        )
+    if details.is_online and not details.online_url and not current.online_url and not teams:
         raise InvalidEvent("Give the online session its link.", field="online_url")
     if (
         details.start,
@@ -372,6 +444,12 @@ def cancel_session(event: Event, on: date, *, actor: User | None, message: str =
     session = _session(current, on)
     if session.is_cancelled:
         raise EventCancelled("This session is already cancelled.")
+    if session.start <= timezone.now():
+        raise InvalidEvent(
+            f"The session of {session.local_start:%a %d %b %Y} has already started or taken "
+            "place: it can no longer be cancelled.",
+            field="session",
+        )
     if len(message) > MESSAGE_MAX_LENGTH:
         raise InvalidEvent(
             f"Keep the message under {MESSAGE_MAX_LENGTH} characters.", field="message"

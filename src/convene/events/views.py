@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -17,7 +17,7 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import deny_unless, requires
 from convene.core.extensions import event_form_gates, event_form_notes
-from convene.events import series, services
+from convene.events import roster, series, services
 from convene.events.drafts import draft_key, drop_draft, read_draft
 from convene.events.errors import EventError, InvalidEvent, UnknownPerson
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
@@ -27,11 +27,6 @@ from convene.events.series_forms import RepeatForm
 
 EVENTS_PER_PAGE = 10
 MANAGERS_ONLY = "Only the organizers of this event may manage who is on it."
-# Organizers first, then presenters, then attendees (not the roles' alphabetical order).
-ROLE_ORDER = Case(
-    *(When(role=role, then=Value(rank)) for rank, role in enumerate(EnrollmentRole)),
-    output_field=IntegerField(),
-)
 
 
 def _member(request: HttpRequest) -> User:
@@ -51,11 +46,10 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    enrollments = list(event.enrollments.select_related("user").order_by("user__display_name"))
-    people = {
-        role.label: [e.user for e in enrollments if e.role == role] for role in EnrollmentRole
-    }
-    mine = next((e for e in enrollments if e.user_id == request.user.pk), None)
+    # Counts and the first few people of each role: the same queries for 20 people or 20,000.
+    people = roster.short_lists(event)
+    attendees = next(group.count for group in people if group.role == EnrollmentRole.ATTENDEE)
+    mine = event.enrollments.filter(user=_member(request)).first()
     missing = series.missing_by_session(event)
     my_misses = {on for on, who in missing.items() if any(u.pk == request.user.pk for u in who)}
     return render(
@@ -71,7 +65,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "series_words": series.describe_series(event),
             "people": people,
             "my_enrollment": mine,
-            "attendee_count": len(people[EnrollmentRole.ATTENDEE.label]),
+            "attendee_count": attendees,
             "is_full": event.is_full(),
         },
     )
@@ -328,21 +322,70 @@ def people(request: HttpRequest, pk: int) -> HttpResponse:
                 + invited,
             )
             return redirect("events:people", pk=event.pk)
-    enrollments = event.enrollments.select_related("user").order_by(
-        ROLE_ORDER, "user__display_name", "user__email"
-    )
     return render(
         request,
         "events/people.html",
         {
             "event": event,
             "form": form,
-            "enrollments": enrollments,
             "roles": EnrollmentRole.choices,
             "invitable": invitable,
             "invitable_role": invitable_role,
+            **_people_page(request, event),
         },
     )
+
+
+def _people_page(request: HttpRequest, event: Event) -> dict[str, Any]:
+    """The list part of Manage people: counts by role, the search (name or email, a role), and
+    one page of the people it finds. A page number that is not one (a word, 0, past the end)
+    shows the nearest page and says so."""
+    query = request.GET.get("q", "").strip()
+    role = request.GET.get("role", "")
+    if role not in EnrollmentRole.values:
+        role = ""
+    asked = request.GET.get("page", "")
+    page = Paginator(roster.matching(event, query, role), roster.PEOPLE_PER_PAGE).get_page(asked)
+    shown_instead = asked not in ("", str(page.number)) and page.paginator.count > 0
+    kept = _list_state(request.GET)
+    by_role = roster.counts(event)
+    return {
+        "people_page": page,
+        "people_query": query,
+        "people_role": role,
+        "people_counts": [(each.value, each.label, n) for each, n in by_role.items()],
+        "people_total": sum(by_role.values()),
+        "people_page_note": f"There is no page “{asked}”: this is page {page.number}."
+        if shown_instead
+        else "",
+        "people_filters": _list_query(kept, without="page"),
+        "people_back": kept.urlencode(),
+        # Each row's buttons post to its person's own URL, this one with the id appended: one
+        # reversal per page rather than two per row (4,005 for 2,000 people before paging).
+        "people_url": reverse("events:people", args=[event.pk]),
+    }
+
+
+def _list_state(source: QueryDict) -> QueryDict:
+    """Only the list's own parameters (search, role, page), whatever else was sent."""
+    kept = QueryDict(mutable=True)
+    for name in ("q", "role", "page"):
+        if value := source.get(name, "").strip():
+            kept[name] = value
+    return kept
+
+
+def _list_query(kept: QueryDict, without: str) -> str:
+    rest = kept.copy()
+    rest.pop(without, None)
+    return rest.urlencode()
+
+
+def _back_to_people(request: HttpRequest, event: Event) -> HttpResponse:
+    """Manage people again, on the page and search the action was taken from."""
+    back = _list_state(QueryDict(request.POST.get("back", ""))).urlencode()
+    url = reverse("events:people", args=[event.pk])
+    return redirect(f"{url}?{back}" if back else url)
 
 
 @require_POST
@@ -357,7 +400,7 @@ def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
         messages.error(request, str(problem))
     else:
         messages.success(request, f"{person.name} removed from the event.")
-    return redirect("events:people", pk=event.pk)
+    return _back_to_people(request, event)
 
 
 @require_POST
@@ -366,10 +409,12 @@ def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
     deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
-    form = ChangeRoleForm(request.POST)
+    # Manage people is one form for the whole page: each row's role is named after its person.
+    chosen = request.POST.get(f"role-{user_pk}", request.POST.get("role"))
+    form = ChangeRoleForm({"role": chosen})
     if not form.is_valid():
         messages.error(request, "Choose one of the roles in the list.")
-        return redirect("events:people", pk=event.pk)
+        return _back_to_people(request, event)
     try:
         enrollment = services.change_role(
             event, person, EnrollmentRole(form.cleaned_data["role"]), actor=_member(request)
@@ -378,7 +423,7 @@ def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
         messages.error(request, str(problem))
     else:
         messages.success(request, f"{person.name} is now {enrollment.get_role_display().lower()}.")
-    return redirect("events:people", pk=event.pk)
+    return _back_to_people(request, event)
 
 
 MY_EVENTS_TABS = {"upcoming": "Upcoming", "past": "Past"}

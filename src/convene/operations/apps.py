@@ -20,6 +20,7 @@ class OperationsConfig(AppConfig):
         from convene.operations import alerts, heartbeat
 
         extensions.register_alert_source("operations", alerts.worker_conditions)
+        extensions.register_admin_link("Alerts", "operations:alerts")
         # Every worker process (``run_huey``) beats while it runs; web processes never do.
         HUEY.on_startup("operations.heartbeat")(heartbeat.start)
         HUEY.on_shutdown("operations.heartbeat")(heartbeat.stop)

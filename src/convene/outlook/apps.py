@@ -11,17 +11,21 @@ class OutlookConfig(AppConfig):
     verbose_name = "Microsoft Outlook"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save, pre_delete, pre_save
+        from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
         from convene.accounts.models import User
         from convene.core import extensions
         from convene.events.changes import event_change_recorded
         from convene.outlook import emulator_setup
-        from convene.outlook.models import OutlookConnection
+        from convene.outlook.inbound.subscriptions import forget_verified
+        from convene.outlook.models import OutlookConnection, Subscription
         from convene.outlook.moves import handover, modeswitch  # noqa: F401 (their move rules)
         from convene.outlook.web import panels, views
 
         event_change_recorded.connect(_note_change, dispatch_uid="outlook.note_change")
+        # The webhook remembers active subscriptions for a few seconds: any change forgets them.
+        for changed in (post_save, post_delete):
+            changed.connect(forget_verified, sender=Subscription, dispatch_uid="outlook.forget")
         pre_delete.connect(
             _connection_ending, sender=OutlookConnection, dispatch_uid="outlook.unsubscribe"
         )
@@ -49,6 +53,11 @@ class OutlookConfig(AppConfig):
         )
         extensions.register_panel(
             extensions.EVENT_FORM, "outlook/form_free_busy.html", panels.form_free_busy_context
+        )
+        extensions.register_panel(
+            extensions.EVENT_PEOPLE,
+            "outlook/people_free_busy.html",
+            panels.people_free_busy_context,
         )
         extensions.register_event_form_gate("outlook", views.connect_before_saving)
         extensions.register_event_form_note("outlook", views.saving_leads_to_microsoft)

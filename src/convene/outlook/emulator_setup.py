@@ -74,7 +74,9 @@ def seed(
                         f"{public_url}/outlook/callback/",
                         f"{public_url}/outlook/admin-consent/",
                     ],
-                    "delegatedScopes": ["Calendars.ReadWrite", "User.Read"],
+                    # Place.Read.All delegated: an admin reads their organization's rooms in
+                    # organizer mode (asked of that admin alone, on the Rooms page).
+                    "delegatedScopes": ["Calendars.ReadWrite", "User.Read", "Place.Read.All"],
                     # Place.Read.All: the admin's Rooms page lists the tenant's rooms.
                     "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All"],
                     # Registered, not yet consented: as in Entra, an application permission is

@@ -102,3 +102,14 @@ def test_the_sync_dashboard_points_to_open_alerts(
     page = client.get("/outlook/admin/sync/").content.decode()
 
     assert "1 open alert needs an admin" in page and 'href="/manage/alerts/"' in page
+
+
+def test_the_admin_menu_links_to_the_alerts_page_for_admins_only(
+    client: Client, admin_user: Any, organizer: Any
+) -> None:
+    link = '<a class="dropdown-item" href="/manage/alerts/">Alerts</a>'
+    client.force_login(admin_user)
+    assert link in client.get("/").content.decode()
+
+    client.force_login(organizer)
+    assert link not in client.get("/").content.decode()

@@ -188,3 +188,47 @@ def test_throttling_counts_answers_and_the_time_waited(client: Client, metrics_t
     assert samples["convene_outlook_throttled_answers_total"] == 2
     assert samples["convene_outlook_throttled_wait_seconds_total"] == 5.5
     assert samples["convene_outlook_mailboxes_paused"] == 1
+
+
+def test_series_counters(client: Client, metrics_token: str, organizer: Any, regular: Any) -> None:
+    """Running, over and cancelled series; the coming sessions of running series that were
+    changed or cancelled, and those someone will miss (past ones are not counted)."""
+    from convene.events import series, services
+    from convene.events.models import SessionChange
+    from convene.events.recurrence import Frequency, Rule
+
+    def weekly(title: str, first: Any, count: int = 6) -> Event:
+        return series.create_series(
+            services.EventDetails(
+                title=title, start=first, end=first + timedelta(hours=1), timezone="UTC"
+            ),
+            Rule(Frequency.WEEKLY, weekdays=(first.weekday(),), count=count),
+            creator=organizer,
+            allow_past=True,
+        )
+
+    soon = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
+    running = weekly("Course", soon - timedelta(days=14))
+    services.enroll(running, regular, actor=None)
+    past, coming = series.sessions(running)[0], series.sessions(running)[4]
+    SessionChange.objects.create(event=running, on=past.on, is_cancelled=True)
+    series.cancel_session(running, series.sessions(running)[3].on, actor=None, message="Off")
+    series.change_session(
+        running,
+        coming.on,
+        series.SessionDetails(coming.start, coming.end, "Room 2", False, ""),
+        actor=None,
+    )
+    series.will_miss(running, series.sessions(running)[5].on, regular, actor=None)
+    series.will_miss(running, past.on, regular, actor=None)
+    weekly("Finished course", soon - timedelta(days=100), count=3)
+    services.cancel_event(weekly("Dropped course", soon), actor=None, reason="No room")
+
+    samples = scrape(client)
+
+    assert samples["convene_series{state=running}"] == 1
+    assert samples["convene_series{state=over}"] == 1
+    assert samples["convene_series{state=cancelled}"] == 1
+    assert samples["convene_series_sessions_differing{kind=changed}"] == 1
+    assert samples["convene_series_sessions_differing{kind=cancelled}"] == 1
+    assert samples["convene_series_sessions_missed"] == 1

@@ -36,6 +36,7 @@ from tests.world import (
 
 from convene.events import services
 from convene.events.models import Event
+from convene.outlook.inbound.subscriptions import forget_verified
 from convene.outlook.models import OutlookSettings
 from m365_emulator.config import EmulatorConfig
 from m365_emulator.server import RunningEmulator, start_emulator
@@ -43,6 +44,12 @@ from m365_emulator.testing import EmulatorHandle, ca_context
 
 PUBLIC_URL = "http://testserver"
 __all__ = ["CLIENT_ID", "CLIENT_SECRET", "PASSWORD", "PUBLIC_URL", "OutlookWorld", "world_seed"]
+
+
+@pytest.fixture(autouse=True)
+def webhook_remembers_nothing_from_another_test() -> None:
+    """A test's rolled-back subscriptions send no signal: forget what the webhook remembered."""
+    forget_verified()
 
 
 @pytest.fixture(scope="session")

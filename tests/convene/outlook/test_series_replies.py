@@ -1,16 +1,20 @@
-"""Answers to a series in Outlook, through real notifications: declining one occurrence
-records that the person will miss that session; declining the whole series unenrolls them;
-an occurrence moved in Outlook is put back."""
+"""Answers to a series in Outlook, through real notifications, in both modes (the organizer's
+calendar and the platform's service mailbox): declining one occurrence records that the person
+will miss that session; declining the whole series unenrolls them; an occurrence moved in
+Outlook is put back; the delta read finds what notifications missed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from convene.core.models import Notice
 from convene.events import series, services
 from convene.events.models import Event, MissedSession
-from convene.outlook.models import CalendarLink, LogKind, SyncLogEntry
+from convene.outlook.models import CalendarLink, LogKind, Subscription, SyncLogEntry
 
 from .conftest import OutlookWorld
 from .test_replies_world import (
@@ -18,15 +22,50 @@ from .test_replies_world import (
     ALAN,
     EDSGER,
     is_enrolled,
-    live,
     respond,
     set_unenroll_on_decline,
     settle,
-    subscribe,
 )
 from .test_series_sync import create_series, instances
 
-__all__ = ["live"]
+
+@pytest.fixture(params=["organizer", "platform"])
+def live(
+    request: pytest.FixtureRequest, outlook: OutlookWorld, live_server: Any, settings: Any
+) -> Iterator[OutlookWorld]:
+    """``outlook`` with Convene reachable by the emulator's notifications, in each mode: Ada's
+    own calendar (connected), or the service mailbox (``outlook.owner`` says which)."""
+    from .test_platform import SERVICE, platform_seed, use_platform_calendar
+
+    if request.param == "platform":
+        outlook.emulator.reset(platform_seed(consented=True))
+        use_platform_calendar()
+        owner = SERVICE
+    else:
+        outlook.connect(ADA)
+        owner = ADA
+    settings.OUTLOOK = {**settings.OUTLOOK, "public_url": live_server.url}
+    outlook.owner = owner  # type: ignore[attr-defined]
+    yield outlook
+    # as ``test_replies_world.live``: no delivery may outlive the test
+    outlook.emulator.control("POST", "/reset").raise_for_status()
+    outlook.wait_idle(quiet=0.2, scheduled=False)
+
+
+def owner(world: OutlookWorld) -> str:
+    return str(world.owner)  # type: ignore[attr-defined]
+
+
+def subscribe(world: OutlookWorld) -> Subscription:
+    """What the periodic task does: the owner mailbox gets its subscription."""
+    from convene.outlook import tasks
+    from convene.outlook.inbound import subscriptions
+
+    subscriptions.maintain(tasks.enqueue_delta)
+    found: Subscription = Subscription.objects.get(
+        mailbox=owner(world), state=Subscription.State.ACTIVE
+    )
+    return found
 
 
 def decline_occurrence(world: OutlookWorld, email: str, event: Event, number: int) -> None:
@@ -74,7 +113,7 @@ def test_an_occurrence_moved_in_outlook_is_put_back(live: OutlookWorld) -> None:
     subscribe(live)
     second = series.sessions(event)[1]
     link = CalendarLink.objects.get(event=event)
-    occurrence = instances(live, ADA, event)[1]
+    occurrence = instances(live, owner(live), event)[1]
     moved: dict[str, Any] = {
         "start": {
             "dateTime": (second.start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S"),
@@ -85,7 +124,7 @@ def test_an_occurrence_moved_in_outlook_is_put_back(live: OutlookWorld) -> None:
             "timeZone": "UTC",
         },
     }
-    token = live.emulator.token_for(ADA)
+    token = live.emulator.token_for(owner(live))
     live.emulator.graph(
         "PATCH", f"/me/events/{occurrence['id']}", token, json=moved
     ).raise_for_status()
@@ -95,7 +134,7 @@ def test_an_occurrence_moved_in_outlook_is_put_back(live: OutlookWorld) -> None:
         timeout=10,
     )
     settle(live, event)
-    back = instances(live, ADA, event)[1]
+    back = instances(live, owner(live), event)[1]
     assert back["start"]["dateTime"].startswith(second.start.strftime("%Y-%m-%dT%H:%M"))
     assert CalendarLink.objects.get(pk=link.pk).last_pushed.get("sessions", {}) == {}
     assert services.EventDetails.of(event).start == event.start
@@ -113,16 +152,16 @@ def test_the_delta_read_finds_a_declined_occurrence_and_a_declined_series(
     event = create_series(live)
     settle(live, event)
     notifications(live, enabled=False)
-    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+    delta.read(owner(live), tasks.enqueue_sync, tasks.reconcile_later)
     fourth = series.sessions(event)[3].on
 
     decline_occurrence(live, EDSGER, event, 3)
-    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+    delta.read(owner(live), tasks.enqueue_sync, tasks.reconcile_later)
 
     assert series.missing_by_session(event) == {fourth: [live.people[EDSGER]]}
     assert is_enrolled(event, EDSGER)
 
     respond(live, EDSGER, event, "decline")
-    delta.read(ADA, tasks.enqueue_sync, tasks.reconcile_later)
+    delta.read(owner(live), tasks.enqueue_sync, tasks.reconcile_later)
 
     live.wait_until(lambda: not is_enrolled(event, EDSGER), timeout=10)

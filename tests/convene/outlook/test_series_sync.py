@@ -155,6 +155,7 @@ def test_moving_one_session_is_an_exception_and_one_update_each(
     outlook.wait_synced(event.pk)
     third = series.sessions(event)[2]
     before = writes(outlook)
+    requests_before = outlook.stats()["requests"]["total"]
     series.change_session(
         event,
         third.on,
@@ -165,6 +166,9 @@ def test_moving_one_session_is_an_exception_and_one_update_each(
     )
     outlook.wait_synced(event.pk)
     assert writes(outlook) - before == Counter({"events.update": 1})
+    # the first change of a session is its PATCH alone: the occurrence ids were read with
+    # the create
+    assert outlook.stats()["requests"]["total"] - requests_before == 1
     exceptions = [i for i in instances(outlook, ALAN, event) if i["type"] == "exception"]
     assert [e["location"]["displayName"] for e in exceptions] == ["Room 9"]
     for email in ATTENDEES:
@@ -229,6 +233,46 @@ def test_a_whole_series_change_is_one_patch_of_the_master_and_one_update_each(
     assert len(starts) <= 2  # one wall-clock time, written in UTC on either side of DST
 
 
+def test_after_a_whole_series_move_the_first_session_change_is_one_request(
+    outlook: OutlookWorld, mode: str
+) -> None:
+    """Moving the series gives its occurrences new ids in Outlook; they are read again with
+    the move, so changing or cancelling one session afterwards is still one request."""
+    event = create_series(outlook)
+    outlook.wait_synced(event.pk)
+    details = services.EventDetails.of(event)
+    hour = timedelta(hours=1)
+    services.update_event(
+        event,
+        services.EventDetails(
+            **{**details.__dict__, "start": details.start + hour, "end": details.end + hour}
+        ),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    event.refresh_from_db()
+    for number, change in enumerate(("move", "cancel"), start=3):
+        session = series.sessions(event)[number]
+        requests_before = outlook.stats()["requests"]["total"]
+        before = writes(outlook)
+        if change == "move":
+            series.change_session(
+                event,
+                session.on,
+                series.SessionDetails(session.start, session.end, "Room 7", False, ""),
+                actor=None,
+            )
+        else:
+            series.cancel_session(event, session.on, actor=None, message="Holiday")
+        outlook.wait_synced(event.pk)
+        expected = "events.update" if change == "move" else "events.cancel"
+        assert writes(outlook) - before == Counter({expected: 1})
+        assert outlook.stats()["requests"]["total"] - requests_before == 1, change
+    found = instances(outlook, ALAN, event)
+    assert len(found) == 11
+    assert [i["location"]["displayName"] for i in found if i["type"] == "exception"] == ["Room 7"]
+
+
 def test_nothing_is_sent_when_nothing_outlook_shows_changed(
     outlook: OutlookWorld, mode: str
 ) -> None:
@@ -262,23 +306,41 @@ def test_enrolling_one_person_invites_that_person_alone(outlook: OutlookWorld, m
     [("Europe/Berlin", 0), ("America/New_York", 2), ("Australia/Sydney", 4)],
 )
 def test_a_series_across_daylight_saving_keeps_its_wall_clock_in_outlook(
-    outlook: OutlookWorld, zone: str, weekday: int
+    outlook: OutlookWorld, mode: str, zone: str, weekday: int
 ) -> None:
-    outlook.connect(ADA)
     # 20 weekly sessions from now always cross one of the zone's DST changes
     event = create_series(outlook, zone=zone, count=20, first=next_local(zone, weekday, 10))
     outlook.wait_synced(event.pk)
-    found = instances(outlook, ALAN, event)
-    assert len(found) == 20
-    local = [
-        datetime.fromisoformat(i["start"]["dateTime"][:19])
-        .replace(tzinfo=ZoneInfo("UTC"))
-        .astimezone(ZoneInfo(zone))
-        for i in found
-    ]
-    assert {(t.hour, t.minute) for t in local} == {(10, 0)}
-    assert [t.date() for t in local] == [s.on for s in series.sessions(event)]
-    assert len({t.utcoffset() for t in local}) == 2
+
+    def local_starts(email: str) -> list[datetime]:
+        return [
+            datetime.fromisoformat(i["start"]["dateTime"][:19])
+            .replace(tzinfo=ZoneInfo("UTC"))
+            .astimezone(ZoneInfo(zone))
+            for i in instances(outlook, email, event)
+        ]
+
+    for email in (owner(mode), ALAN):
+        local = local_starts(email)
+        assert len(local) == 20
+        assert {(t.hour, t.minute) for t in local} == {(10, 0)}
+        assert [t.date() for t in local] == [s.on for s in series.sessions(event)]
+        assert len({t.utcoffset() for t in local}) == 2
+
+    # a session moved late in the series keeps its own wall-clock time, in local terms
+    late = series.sessions(event)[15]
+    series.change_session(
+        event,
+        late.on,
+        series.SessionDetails(
+            late.start + timedelta(hours=2), late.end + timedelta(hours=2), "Room 2", False, ""
+        ),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    local = local_starts(ALAN)
+    assert (local[15].hour, local[15].minute) == (12, 0)
+    assert {(t.hour, t.minute) for i, t in enumerate(local) if i != 15} == {(10, 0)}
 
 
 def test_a_mode_switch_moves_a_series_whole_with_its_exceptions(outlook: OutlookWorld) -> None:
@@ -316,6 +378,30 @@ def test_a_mode_switch_moves_a_series_whole_with_its_exceptions(outlook: Outlook
             if e.get("type") == "seriesMaster" and not e["isCancelled"]
         ]
         assert len(live_masters) == 1
+
+
+def test_a_mode_switch_of_a_series_without_exceptions_costs_one_invitation_and_one_cancellation(
+    outlook: OutlookWorld,
+) -> None:
+    """The floor docs/outlook.md states: with no session that differs, exactly 1 invitation
+    to the new series and 1 cancellation of the old one per person."""
+    from .test_mode_switch import confirm, preview, wait_for_job
+
+    outlook.emulator.reset(platform_seed(consented=True))
+    outlook.connect(ADA)
+    event = create_series(outlook)
+    outlook.wait_synced(event.pk)
+    before = {email: received(outlook, email) for email in ATTENDEES}
+
+    response = confirm(outlook, preview(outlook, mode="platform", service_mailbox=SERVICE))
+    wait_for_job(outlook, int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    outlook.wait_synced(event.pk)
+
+    for email in ATTENDEES:
+        assert received(outlook, email) - before[email] == Counter(
+            {"newMeetingRequest": 1, "meetingCancelled": 1}
+        ), email
+    assert len(instances(outlook, ALAN, event)) == 12
 
 
 # 26 more attendees and one latecomer: with Ada and the three of ATTENDEES, 30 people
@@ -416,26 +502,59 @@ def test_status_badge_and_resync_speak_of_series_and_sessions(
     from django.core.management import call_command
 
     event = create_series(outlook)
-    series.cancel_session(event, series.sessions(event)[1].on, actor=None, message="")
+    second, fourth = series.sessions(event)[1], series.sessions(event)[3]
     outlook.wait_synced(event.pk)
+    series.cancel_session(event, second.on, actor=None, message="")
+    series.change_session(
+        event,
+        fourth.on,
+        series.SessionDetails(fourth.start, fourth.end, "Room 4", False, ""),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    assert series.summary(event) == "Series, 12 sessions, 1 changed, 1 cancelled"
 
     status = StringIO()
     call_command("outlook", "status", stdout=status)
     assert (
-        "Series: 1 (one Outlook series each), sessions changed or cancelled as exceptions: 1"
-        in status.getvalue()
+        "Series: 1 (one Outlook series each), 12 sessions, 1 changed, 1 cancelled; changed "
+        "and cancelled sessions are exceptions of their series" in status.getvalue()
     )
     page = outlook.browser(ADA).get(event.get_absolute_url()).content.decode()
-    assert "as one Outlook series with 1 session changed or cancelled as its exception" in page
+    assert (
+        "of the series (12 sessions, 1 changed, 1 cancelled), as one Outlook series with 2 "
+        "sessions changed or cancelled as exceptions" in page
+    )
     resync = StringIO()
     call_command("outlook", "resync", "--event", str(event.pk), stdout=resync)
-    assert f"Series {event.pk} queued for sync." in resync.getvalue()
+    assert (
+        f"Series, 12 sessions, 1 changed, 1 cancelled ({event.pk}) queued for sync."
+        in resync.getvalue()
+    )
+    resync_all = StringIO()
+    call_command("outlook", "resync", "--all", stdout=resync_all)
+    assert (
+        "1 events queued for sync, 1 of them series (12 sessions, 1 changed, 1 cancelled)."
+        in resync_all.getvalue()
+    )
     logged = list(
         SyncLogEntry.objects.filter(event=event, action="cancel session").values_list(
             "details", flat=True
         )
     )
-    assert logged == [{"session": series.sessions(event)[1].on.isoformat()}]
+    assert logged == [{"session": second.on.isoformat()}]
+    (created,) = SyncLogEntry.objects.filter(event=event, action="create")
+    assert created.details["series"] == "Series, 12 sessions"
+
+    from tests.world import ADMIN
+
+    dashboard = outlook.browser(ADMIN).get("/outlook/admin/sync/").content.decode()
+    assert (
+        "Series in Outlook: 1 (one Outlook series each), 12 sessions, 1 changed, 1 cancelled"
+        in dashboard
+    )
+    assert f"Session of {second.on:%a %d %b %Y}" in dashboard
+    assert "Series, 12 sessions" in dashboard
 
 
 def test_a_handover_moves_a_running_series_whole_to_the_co_organizer(

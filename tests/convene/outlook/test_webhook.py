@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from convene.outlook import tasks
 from convene.outlook.inbound import noted_changes, reconcile, subscriptions
-from convene.outlook.models import ChangeInbox, Mode, NotedChange, Subscription
+from convene.outlook.models import ChangeInbox, Mode, NotedChange, OutlookSettings, Subscription
 
 SECRET = "a-client-state-only-microsoft-and-this-test-know"
 URL = "/outlook/webhook/"
@@ -145,6 +147,27 @@ def test_a_removed_subscription_is_refused(subscription: Subscription, queued: l
     assert response.status_code == 403
     assert queued == []
     assert noted() == []
+
+
+def test_a_subscription_ended_here_is_refused_at_once_though_it_was_just_verified(
+    subscription: Subscription, queued: list[Any]
+) -> None:
+    assert post({"value": [change()]}).status_code == 202  # remembered by the webhook now
+
+    subscriptions.remove(subscription, OutlookSettings.load(), why="test")
+
+    assert post({"value": [change()]}).status_code == 403
+
+
+def test_notifications_of_a_subscription_just_verified_do_not_read_it_again(
+    subscription: Subscription, queued: list[Any]
+) -> None:
+    """Its row was read per notification: as much CPU as the rest of the webhook's work."""
+    assert post({"value": [change()]}).status_code == 202
+    with CaptureQueriesContext(connection) as queries:
+        assert post({"value": [change()]}).status_code == 202
+    tables = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "outlook_subscription" not in tables
 
 
 def test_in_a_mixed_batch_only_the_genuine_notification_counts(

@@ -186,6 +186,44 @@ def test_large_bodies_wait_behind_each_other_not_in_front_of_genuine_notificatio
     assert waited < 5  # not behind the blocked large batches (each would wait 10 s)
 
 
+def test_too_many_large_bodies_waiting_are_refused_at_once(
+    subscription: Subscription, queued: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each waiting body is held in memory (up to 1 MB): a flood is answered 503 beyond a few
+    dozen, which Graph, for a genuine batch, delivers again later."""
+    release = threading.Event()
+    real = webhook._receive
+
+    def receive(request: Any, accept: Any) -> Any:
+        release.wait(timeout=10)
+        return real(request, accept)
+
+    monkeypatch.setattr(webhook, "_receive", receive)
+    forged = json.dumps({"value": [json.loads(notification("guess"))["value"][0]] * 400}).encode()
+    flood = webhook_asgi.LARGE_BODIES_WAITING + 8
+
+    async def go() -> list[int]:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            headers = {"Content-Type": "application/json"}
+            posts = [
+                asyncio.create_task(
+                    client.post("/outlook/webhook/", content=forged, headers=headers)
+                )
+                for _ in range(flood)
+            ]
+            for _ in range(100):  # the refused are answered while the others still wait
+                if sum(t.done() for t in posts) >= 8:
+                    break
+                await asyncio.sleep(0.05)
+            release.set()
+            return [(await t).status_code for t in posts]
+
+    answers = asyncio.run(go())
+
+    assert sorted(answers) == [403] * webhook_asgi.LARGE_BODIES_WAITING + [503] * 8
+
+
 def test_each_webhook_thread_keeps_its_database_connection(
     subscription: Subscription, queued: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,9 +235,10 @@ def test_each_webhook_thread_keeps_its_database_connection(
     real = webhook._change
 
     def change(verified: Any) -> int:
+        queued = real(verified)  # reads the database: the thread's connection is open now
         name = threading.current_thread().name
         seen.setdefault(name, set()).add(id(connection.connection))
-        return real(verified)
+        return queued
 
     monkeypatch.setattr(webhook, "_change", change)
     for number in range(12):
@@ -212,3 +251,13 @@ def test_each_webhook_thread_keeps_its_database_connection(
         assert response.status_code == 202
 
     assert seen and all(len(connections) == 1 for connections in seen.values())
+
+
+def test_a_pooled_connection_goes_back_to_the_pool_after_each_notification() -> None:
+    """With PostgreSQL's pool, five idle webhook threads each holding a connection would take
+    half of the web process's pool (WEB_POOL_SIZE) from its pages."""
+    assert webhook_asgi._keeps_own_connection({"CONN_MAX_AGE": 0, "OPTIONS": {}})
+    assert not webhook_asgi._keeps_own_connection(
+        {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"max_size": 10}}}
+    )
+    assert not webhook_asgi._keeps_own_connection({"CONN_MAX_AGE": 60, "OPTIONS": {}})

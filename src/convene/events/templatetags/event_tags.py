@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import template
 from django.utils.dateformat import format as format_date
 
@@ -25,6 +27,27 @@ def next_session(event: Event) -> Event | series.Session:
 @register.filter
 def series_words(event: Event) -> str:
     return series.describe_series(event)
+
+
+@register.filter
+def series_summary(event: Event) -> str:
+    """E.g. "Series, 12 sessions, 1 changed, 1 cancelled"; "" for an event that does not repeat."""
+    return series.summary(event)
+
+
+@register.filter
+def session_counts(event: Event) -> str:
+    """E.g. "12 sessions, 1 changed, 1 cancelled"."""
+    return series.counts(event).in_words()
+
+
+@register.filter
+def session_day(iso_date: str) -> str:
+    """An audit entry's session (an ISO date) as people read it: "Mon 12 Jan 2026"."""
+    try:
+        return f"{date.fromisoformat(str(iso_date)):%a %d %b %Y}"
+    except ValueError:
+        return str(iso_date)
 
 
 @register.filter

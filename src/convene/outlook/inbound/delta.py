@@ -140,6 +140,12 @@ def _apply(
             )
             continue
         link = links.get(graph_id)
+        if link is None and "@removed" in item:
+            # a removed occurrence names no master: one of a Convene series is found by the
+            # occurrence ids its link remembers (no read)
+            if not sessions.removed_occurrence(mailbox, graph_id, enqueue):
+                retry_later(mailbox, graph_id)
+            continue
         if link is None:
             continue  # not Convene's (someone's own appointment, an invitation they received)
         if "@removed" not in item and item.get("changeKey") == link.change_key:

@@ -10,12 +10,20 @@ through ``seriesMasterId``, and then:
   master and is handled like a decline of a single event (``reconcile.apply_replies``);
 - an occurrence whose time or place differs from what Convene says the session is (edited in
   Outlook) is drift: it is noted on the link and the next push puts the session back.
+
+An occurrence deleted in Outlook (``removed_occurrence``) cannot be put back: Graph has no way
+to restore one occurrence of a series, and Outlook has already sent every attendee its
+cancellation. Convene follows Outlook: the session is cancelled in Convene too, the organizer
+is told, and no request goes to Outlook. It is found by the occurrence id the link remembers
+(read with the master), so it costs no read.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
+
+from django.db import transaction
 
 from convene.accounts.models import User
 from convene.events import series
@@ -33,6 +41,7 @@ from convene.outlook.outbound.snapshots import event_snapshot, session_snapshot
 from convene.outlook.outbound.targets import resolve_target
 
 MISSED_REASON = "Declined this session in Outlook"
+DELETED_REASON = "Deleted from the organizer's Outlook calendar."
 
 # Compared on an occurrence: what a session may differ in (the rest is the master's).
 SESSION_PROPERTIES = ("start", "end", "location")
@@ -55,7 +64,7 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
     try:
         occurrence = target.client.get_event(graph_id)
     except NotFound:
-        return True  # a removed occurrence: its master's own change says so
+        return removed_occurrence(mailbox, graph_id, enqueue)
     master_id = str(occurrence.get("seriesMasterId") or "")
     link = (
         CalendarLink.objects.select_related("event__created_by")
@@ -105,33 +114,39 @@ def apply_session_replies(event: Event, on: date, occurrence: dict[str, Any], ma
         user = users.get(reply.email)
         if user is None or event.enrollment_of(user) is None:
             continue
-        try:
-            if reply.response == "declined":
-                news = series.will_miss(event, on, user, actor=None, reason=MISSED_REASON)
-                words = (
-                    f"{user.name} will miss the session of {on:%a %d %b %Y} "
-                    "(declined it in Outlook)."
-                )
-            elif reply.response in mapping.ANSWERS:
-                news = series.will_attend(event, on, user, actor=None)
-                words = f"{user.name} will attend the session of {on:%a %d %b %Y} after all."
-            else:
-                continue
-        except EventError:
-            continue
-        if not news:
-            continue
-        record(
-            LogKind.REPLY,
-            reply.response,
-            status="session",
-            message=words,
-            event_id=event.pk,
-            user_id=user.pk,
-            mailbox=mailbox,
-            session=on.isoformat(),
-        )
-        tell_organizer(event, f"“{event.title}”: {words}", "Session answer")
+        # The answer, its log line and the organizer's notice land together: nobody reading
+        # the session list sees an answer the organizer was not told about.
+        with transaction.atomic():
+            _apply_one(event, on, user, reply.response, mailbox)
+
+
+def _apply_one(event: Event, on: date, user: User, response: str, mailbox: str) -> None:
+    try:
+        if response == "declined":
+            news = series.will_miss(event, on, user, actor=None, reason=MISSED_REASON)
+            words = (
+                f"{user.name} will miss the session of {on:%a %d %b %Y} (declined it in Outlook)."
+            )
+        elif response in mapping.ANSWERS:
+            news = series.will_attend(event, on, user, actor=None)
+            words = f"{user.name} will attend the session of {on:%a %d %b %Y} after all."
+        else:
+            return
+    except EventError:
+        return
+    if not news:
+        return
+    record(
+        LogKind.REPLY,
+        response,
+        status="session",
+        message=words,
+        event_id=event.pk,
+        user_id=user.pk,
+        mailbox=mailbox,
+        session=on.isoformat(),
+    )
+    tell_organizer(event, f"“{event.title}”: {words}", "Session answer")
 
 
 def _drifted(link: CalendarLink, on: date, occurrence: dict[str, Any]) -> list[str]:
@@ -151,4 +166,84 @@ def _forget_session(link: CalendarLink, on: date) -> None:
     sessions = dict(kept.get(outbound_series.SESSIONS) or {})
     sessions[on.isoformat()] = {"drifted": True}
     kept[outbound_series.SESSIONS] = sessions
+    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+
+
+def removed_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
+    """An occurrence of a Convene series is gone from the organizer's calendar (a deleted
+    notification, a delta ``@removed``, or a read answered 404): cancel that session in
+    Convene unless Convene cancelled it itself or it is over. Returns False when the series
+    is being pushed right now (the caller tries again): the push may be moving the series,
+    which removes every old occurrence on purpose."""
+    link = _link_remembering(mailbox, graph_id)
+    if link is None:
+        return True
+    if not links.take_lease(link.pk):
+        return False
+    try:
+        link.refresh_from_db()
+        occurrences = dict(link.last_pushed.get(outbound_series.OCCURRENCES) or {})
+        on_iso = next((on for on, known in occurrences.items() if known == graph_id), None)
+        if on_iso is None:
+            return True  # the series moved since: that id was one of its old occurrences
+        event = link.event
+        session = next((s for s in series.sessions(event) if s.on.isoformat() == on_iso), None)
+        if session is None or session.is_cancelled or session.is_past:
+            return True  # Convene's own cancel, or a session that is over
+        try:
+            series.cancel_session(event, session.on, actor=None, message=DELETED_REASON)
+        except EventError as problem:
+            refused = str(problem)
+        else:
+            refused = ""
+            _note_gone(link, on_iso, occurrences)
+    finally:
+        links.give_back_lease([link.pk])
+    words = (
+        f"The session of {session.on:%a %d %b %Y} was deleted in Outlook, which told everyone "
+        "it is cancelled; Outlook cannot restore it, so Convene cancelled it too."
+        if not refused
+        else f"The session of {session.on:%a %d %b %Y} was deleted in Outlook, but Convene "
+        f"could not cancel it: {refused}"
+    )
+    record(
+        LogKind.DECISION,
+        "session_deleted_in_outlook",
+        message=words,
+        event_id=event.pk,
+        mailbox=mailbox,
+        session=on_iso,
+    )
+    tell_organizer(event, f"“{event.title}”: {words}", "Session deleted in Outlook")
+    if CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
+        # the cancel's own push stepped aside while we held the lease; it sends nothing
+        enqueue(link.event_id, 0)
+    return True
+
+
+def _link_remembering(mailbox: str, graph_id: str) -> CalendarLink | None:
+    """The link of the series in ``mailbox`` whose occurrence ids include ``graph_id``."""
+    candidates = (
+        CalendarLink.objects.select_related("event__created_by")
+        .filter(owner_mailbox=mailbox, event__series_rule__isnull=False)
+        .exclude(graph_id="")
+        .exclude(state=LinkState.DELETED_IN_OUTLOOK)
+    )
+    for link in candidates:
+        if link.event.is_cancelled:
+            continue
+        if graph_id in (link.last_pushed.get(outbound_series.OCCURRENCES) or {}).values():
+            return link
+    return None
+
+
+def _note_gone(link: CalendarLink, on_iso: str, occurrences: dict[str, str]) -> None:
+    """Outlook has no occurrence for that session any more: the next push sends nothing
+    for it (``outbound.series`` sees it already cancelled there)."""
+    kept = dict(link.last_pushed)
+    sessions = dict(kept.get(outbound_series.SESSIONS) or {})
+    sessions[on_iso] = {"isCancelled": True}
+    occurrences.pop(on_iso, None)
+    kept[outbound_series.SESSIONS] = sessions
+    kept[outbound_series.OCCURRENCES] = occurrences
     CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,13 +106,7 @@ def verify_all(claims: Iterable[tuple[Any, Any]]) -> dict[tuple[str, str], Subsc
         # Graph repeats a subscription's one clientState on each of its items; a batch that
         # tries many against one subscription is guessing, and is refused unread.
         return {}
-    active = {
-        subscription.graph_id: subscription
-        for subscription in Subscription.objects.filter(
-            graph_id__in={subscription_id for subscription_id, _ in wanted},
-            state=Subscription.State.ACTIVE,
-        )
-    }
+    active = _active_subscriptions({subscription_id for subscription_id, _ in wanted})
     found = {}
     for subscription_id, client_state in wanted:
         subscription = active.get(subscription_id)
@@ -119,6 +115,44 @@ def verify_all(claims: Iterable[tuple[Any, Any]]) -> dict[tuple[str, str], Subsc
         ):
             found[(subscription_id, client_state)] = subscription
     return found
+
+
+# Graph may send hundreds of notifications a second, most naming the same few subscriptions:
+# looking each one up cost the webhook as much CPU as everything else it does (issue 19). An
+# active subscription found is remembered for this long by the process. Its rows change rarely
+# and every change made here forgets them at once (``forget_verified``); another process's
+# change (a worker removing one) is seen after at most this long, during which a notification
+# for it still only says "read this event", which the work checks with Graph itself.
+REMEMBER_ACTIVE = timedelta(seconds=5)
+_remembered: dict[str, tuple[float, Subscription]] = {}
+_remembered_lock = threading.Lock()
+
+
+def _active_subscriptions(graph_ids: set[str]) -> dict[str, Subscription]:
+    now = time.monotonic()
+    found: dict[str, Subscription] = {}
+    with _remembered_lock:
+        for graph_id in graph_ids:
+            entry = _remembered.get(graph_id)
+            if entry is not None and entry[0] > now:
+                found[graph_id] = entry[1]
+    missing = graph_ids - found.keys()
+    if missing:
+        read = Subscription.objects.filter(graph_id__in=missing, state=Subscription.State.ACTIVE)
+        until = now + REMEMBER_ACTIVE.total_seconds()
+        with _remembered_lock:
+            if len(_remembered) > 10_000:  # forged ids are never remembered; this bounds the rest
+                _remembered.clear()
+            for subscription in read:
+                found[subscription.graph_id] = subscription
+                _remembered[subscription.graph_id] = (until, subscription)
+    return found
+
+
+def forget_verified(**_: Any) -> None:
+    """Forget the remembered subscriptions: after any change to one (also a signal receiver)."""
+    with _remembered_lock:
+        _remembered.clear()
 
 
 # --- keeping them as needed ---------------------------------------------------------------
@@ -272,6 +306,7 @@ def remove(subscription: Subscription, outlook: OutlookSettings, *, why: str) ->
     changed = Subscription.objects.filter(
         pk=subscription.pk, state=Subscription.State.ACTIVE
     ).update(state=Subscription.State.REMOVING)
+    forget_verified()
     subscription.state = Subscription.State.REMOVING
     if changed:
         record(
@@ -394,6 +429,7 @@ def _removed(
     changed = Subscription.objects.filter(pk=subscription.pk, state=previous).update(
         state=Subscription.State.REMOVED, last_error=""
     )
+    forget_verified()
     subscription.state = Subscription.State.REMOVED
     if changed:
         record(

@@ -113,13 +113,15 @@ def _receive(request: HttpRequest, accept: Accept) -> HttpResponse:
 def _heard_from(verified: set[Subscription]) -> None:
     now = timezone.now()
     due = [
-        s.pk
+        s
         for s in verified
         if s.last_notification_at is None
         or now - s.last_notification_at > LAST_NOTIFICATION_PRECISION
     ]
     if due:
-        Subscription.objects.filter(pk__in=due).update(last_notification_at=now)
+        Subscription.objects.filter(pk__in=[s.pk for s in due]).update(last_notification_at=now)
+        for subscription in due:  # the webhook remembers these objects for a few seconds
+            subscription.last_notification_at = now
 
 
 def _body(request: HttpRequest) -> Any:

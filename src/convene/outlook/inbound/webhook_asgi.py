@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
@@ -44,6 +45,13 @@ THREADS = 4
 # forged batches then waits behind itself instead of holding the threads that genuine
 # notifications need (issue 19: ten at once delayed a real one from 10 ms to 6.4 s).
 LARGE_BODY_BYTES = 32_000
+# That one thread also shares the interpreter with the others: a flood kept it parsing without
+# a pause and held Python's lock from genuine notifications (p99 in seconds). After each large
+# body it rests this many times the CPU the body cost, so the flood gets at most a fifth of
+# the process, and at most this many large bodies wait at once (each up to 1 MB in memory);
+# more are answered 503, which Graph, for a genuine batch, delivers again later.
+LARGE_BODY_REST = 4
+LARGE_BODIES_WAITING = 32
 
 
 class WebhookFastPath:
@@ -54,6 +62,7 @@ class WebhookFastPath:
         self._views: dict[str, View] | None = None
         self._threads = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="webhook")
         self._large = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-large")
+        self._large_waiting = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         view = self._view(scope) if scope["type"] == "http" else None
@@ -64,8 +73,16 @@ class WebhookFastPath:
         if body is None:
             return  # the sender hung up
         loop = asyncio.get_running_loop()
-        threads = self._large if len(body) > LARGE_BODY_BYTES else self._threads
-        response = await loop.run_in_executor(threads, _handle, view, scope, body)
+        if len(body) <= LARGE_BODY_BYTES:
+            response = await loop.run_in_executor(self._threads, _handle, view, scope, body)
+        elif self._large_waiting >= LARGE_BODIES_WAITING:
+            response = HttpResponse(status=503)
+        else:
+            self._large_waiting += 1  # only the event loop's thread counts them
+            try:
+                response = await loop.run_in_executor(self._large, _handle_large, view, scope, body)
+            finally:
+                self._large_waiting -= 1
         await _send_response(send, response)
 
     def close_connections(self) -> None:
@@ -117,6 +134,15 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
+def _handle_large(view: View, scope: Scope, body: bytes) -> HttpResponse:
+    """``_handle``, then a rest in proportion to the CPU it took (see LARGE_BODY_REST)."""
+    started = time.thread_time()
+    try:
+        return _handle(view, scope, body)
+    finally:
+        time.sleep(LARGE_BODY_REST * (time.thread_time() - started))
+
+
 def _handle(view: View, scope: Scope, body: bytes) -> HttpResponse:
     """Run in a pool thread, as Django's own handler would run the view."""
     signals.request_started.send(sender=WebhookFastPath, scope=scope)
@@ -131,14 +157,20 @@ def _handle(view: View, scope: Scope, body: bytes) -> HttpResponse:
         log.exception("The webhook failed")
         return HttpResponse(status=500)
     finally:
-        # These few threads live as long as the server: each keeps its database connection
-        # (opening one, with its set-up, cost twice the notification itself when SQLite's
-        # CONN_MAX_AGE of 0 closed it after every request). A connection in error or left in a
-        # transaction is still closed below, and a CONN_MAX_AGE set above 0 still applies.
         for connection in connections.all(initialized_only=True):
-            if connection.settings_dict["CONN_MAX_AGE"] == 0:
+            if _keeps_own_connection(connection.settings_dict):
                 connection.close_at = None
         signals.request_finished.send(sender=WebhookFastPath)
+
+
+def _keeps_own_connection(settings: Mapping[str, Any]) -> bool:
+    """These few threads live as long as the server: without a pool each keeps its database
+    connection (opening one, with its set-up, cost twice the notification itself when SQLite's
+    CONN_MAX_AGE of 0 closed it after every request). A pooled connection goes back to the
+    pool after each notification instead: five idle webhook threads holding five of the web
+    process's pooled connections would starve its pages. A connection in error or left in a
+    transaction is still closed by ``request_finished``, and a CONN_MAX_AGE above 0 applies."""
+    return settings["CONN_MAX_AGE"] == 0 and not settings.get("OPTIONS", {}).get("pool")
 
 
 async def _send_response(send: Send, response: HttpResponse) -> None:

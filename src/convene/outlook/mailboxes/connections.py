@@ -91,6 +91,42 @@ def client(registration: AppRegistration, connection: OutlookConnection) -> grap
     )
 
 
+def places_client(
+    registration: AppRegistration, connection: OutlookConnection
+) -> graph.GraphClient:
+    """A Graph client for the places API (the tenant's rooms) through a connected admin's own
+    authorization, with the ``Place.Read.All`` scope they consented to on top of Convene's
+    own. Raises ``PlacesNotConsented`` when Microsoft gives no such token; the connection
+    itself stays as it is (its calendar scopes still work)."""
+    return graph.GraphClient(
+        base_url=registration.graph_url,
+        token=partial(_places_token, registration, connection.pk),
+        http=graph.shared_http(registration),
+        mailbox=None,
+    )
+
+
+class PlacesNotConsented(Exception):
+    """The admin's authorization carries no consent to read the tenant's places (yet)."""
+
+
+def _places_token(registration: AppRegistration, connection_id: int, fresh: bool = False) -> str:
+    connection = OutlookConnection.objects.get(pk=connection_id)
+    if not connection.is_usable:
+        raise PlacesNotConsented(connection.last_error or "Outlook needs to be connected again.")
+    try:
+        got = identity.delegated_token(
+            registration,
+            crypto.decrypt(connection.encrypted_token_cache),
+            connection.home_account_id,
+            force_refresh=fresh,
+            scopes=identity.PLACES_SCOPES,
+        )
+    except AuthorizationLost as exc:
+        raise PlacesNotConsented(str(exc)) from exc
+    return got.token
+
+
 def usable_connection(user_id: int) -> OutlookConnection | None:
     return OutlookConnection.objects.filter(
         user_id=user_id, status=ConnectionStatus.CONNECTED

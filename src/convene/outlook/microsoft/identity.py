@@ -16,6 +16,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -36,6 +37,9 @@ _msal_log.setLevel(max(_msal_log.getEffectiveLevel(), logging.INFO))
 
 # Delegated permissions Convene asks for; MSAL adds openid, profile and offline_access itself.
 DELEGATED_SCOPES = ["Calendars.ReadWrite", "User.Read"]
+# Asked only of an admin who reads the tenant's rooms in organizer mode (incremental consent:
+# organizers are never asked for it). List places accepts it delegated (work or school).
+PLACES_SCOPES = ["Place.Read.All"]
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
 # What an organization's admin approves for organizer calendars: the same delegated scopes,
 # named. Never /.default: that asks for every permission on the registration, application
@@ -90,12 +94,15 @@ def start_sign_in(
     redirect_uri: str,
     return_to: str,
     login_hint: str | None = None,
+    extra_scopes: Sequence[str] = (),
 ) -> str:
-    """Begin a sign-in for ``user_id``; returns the Microsoft URL to send the browser to."""
+    """Begin a sign-in for ``user_id``; returns the Microsoft URL to send the browser to.
+    ``extra_scopes`` are asked beside Convene's own (e.g. ``PLACES_SCOPES``)."""
+    scopes = [*DELEGATED_SCOPES, *(s for s in extra_scopes if s not in DELEGATED_SCOPES)]
     # form_post: the code comes back in a POST body, never in a URL (browser history, proxy
     # and server logs); see views.callback for how it then meets the person's session.
     flow = _app(registration).initiate_auth_code_flow(
-        DELEGATED_SCOPES,
+        scopes,
         redirect_uri=redirect_uri,
         login_hint=login_hint,
         response_mode="form_post",
@@ -108,6 +115,7 @@ def start_sign_in(
         "flow": crypto.seal(json.dumps(flow)),
         "user_id": user_id,
         "return_to": return_to,
+        "scopes": scopes,
         "started": time.time(),
     }
     session[SESSION_KEY] = pending
@@ -153,7 +161,9 @@ def _redeem(
     with _new_http_session(registration) as http:
         app = _app(registration, cache, http_client=http, http_cache={})
         try:
-            result = app.acquire_token_by_auth_code_flow(flow, params, scopes=DELEGATED_SCOPES)
+            result = app.acquire_token_by_auth_code_flow(
+                flow, params, scopes=list(entry.get("scopes") or DELEGATED_SCOPES)
+            )
         except ValueError as exc:  # MSAL: state mismatch or missing code
             raise SignInError(
                 "state", f"Microsoft's answer did not match this sign-in ({exc})."
@@ -230,6 +240,7 @@ def delegated_token(
     home_account_id: str,
     *,
     force_refresh: bool = False,
+    scopes: Sequence[str] = tuple(DELEGATED_SCOPES),
 ) -> DelegatedToken:
     """An access token for the stored authorization, and the cache to store if it changed.
 
@@ -246,7 +257,7 @@ def delegated_token(
         raise AuthorizationLost("No stored authorization for this account.")
     try:
         result = app.acquire_token_silent_with_error(
-            DELEGATED_SCOPES, account, force_refresh=force_refresh
+            list(scopes), account, force_refresh=force_refresh
         )
     except UNAVAILABLE as exc:
         raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc

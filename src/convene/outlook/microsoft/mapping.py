@@ -112,15 +112,20 @@ def session_payloads(snapshot: EventSnapshot) -> dict[str, JSON]:
 def session_payload(snapshot: EventSnapshot, session: SessionSnapshot) -> JSON:
     if session.is_cancelled:
         return {"isCancelled": True, "comment": session.message}
-    return {
+    payload: JSON = {
         "start": graph_date_time(session.start, snapshot.timezone),
         "end": graph_date_time(session.end, snapshot.timezone),
         "location": {"displayName": session.location},
-        "body": {
+    }
+    if not snapshot.teams_meeting:
+        # A Teams series' sessions share the master's meeting and text: an occurrence's body
+        # is never sent, because a body written without Outlook's Teams join block loses the
+        # meeting for that occurrence (event-update: keep the online meeting blob).
+        payload["body"] = {
             "contentType": "html",
             "content": _body_html(replace(snapshot, description=session.description)),
-        },
-    }
+        }
+    return payload
 
 
 def create_payload(snapshot: EventSnapshot, generation: int) -> JSON:

@@ -19,8 +19,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from convene.events.models import Event
+from django.db.models import QuerySet
+
+from convene.events.models import Event, EventStatus
 from convene.outlook.microsoft import graph, mapping
+from convene.outlook.microsoft.errors import MailboxGone, NotFound
 from convene.outlook.microsoft.recurrence import occurrence_dates
 from convene.outlook.outbound.snapshots import session_snapshot
 
@@ -63,17 +66,31 @@ def sync_sessions(
     due = [on for on, payload in sorted(desired.items()) if pushed.get(on) != payload]
     if due:
         keep({SESSIONS: pushed, OCCURRENCES: occurrences})
-    if any(on not in occurrences for on in due):
+    # A session cancelled in Convene that Outlook no longer has (deleted there, noted by
+    # ``inbound.sessions``) needs no request.
+    gone = {
+        on for on in due if desired[on].get("isCancelled") and pushed.get(on, {}).get("isCancelled")
+    }
+    if not occurrences or any(on not in occurrences for on in due if on not in gone):
+        # a new or reset master (no ids known), or a session whose id is not known yet
         occurrences = _read_occurrences(event, client, graph_id)
     for on in due:
+        payload = desired[on]
         occurrence_id = occurrences.get(on)
+        if on in gone:
+            pushed[on] = payload
+            continue
         if occurrence_id is None:
             continue  # Outlook has no such occurrence (e.g. gone already): nothing to change
-        payload = desired[on]
         if payload.get("isCancelled"):
-            if not pushed.get(on, {}).get("isCancelled"):
-                call = graph.Call.cancel_event(occurrence_id, str(payload["comment"]))
+            call = graph.Call.cancel_event(occurrence_id, str(payload["comment"]))
+            try:
                 client.call(call)
+            except NotFound as exc:
+                if not exc.item_not_found or isinstance(exc, MailboxGone):
+                    raise
+                log("cancel session", call, {"session": on, "outcome": "already gone"})
+            else:
                 log("cancel session", call, {"session": on})
         else:
             changes = mapping.changed_properties(pushed.get(on, {}), payload)
@@ -94,3 +111,14 @@ def _read_occurrences(event: Event, client: graph.GraphClient, graph_id: str) ->
     window_start = (event.start - timedelta(days=1)).isoformat()
     window_end = (last_end + timedelta(days=1)).isoformat()
     return occurrence_dates(client.instances(graph_id, window_start, window_end), event.timezone)
+
+
+def linked_series() -> QuerySet[Event]:
+    """Series that have (or are getting) an Outlook series and are not cancelled, with what
+    ``convene.events.series.counts`` reads."""
+    return (
+        Event.objects.filter(calendar_link__isnull=False, series_rule__isnull=False)
+        .exclude(status=EventStatus.CANCELLED)
+        .select_related("series_rule")
+        .prefetch_related("session_changes")
+    )

@@ -8,13 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from convene import permissions
 from convene.accounts.models import User
+from convene.events import series
 from convene.events.models import EnrollmentRole, Event
 from convene.events.timezones import LocalTimeError, localize
 from convene.outlook import free_busy
@@ -61,6 +63,39 @@ def my_free_busy(request: HttpRequest, event_id: int) -> HttpResponse:
     return _answer(request, asker, mine, [(event.start, event.end)], own=True, itself=itself)
 
 
+@require_POST
+@login_required
+def people_free_busy(request: HttpRequest, event_id: int) -> HttpResponse:
+    """On Manage people: whether the co-organizer or presenter about to be added is busy at
+    the event's time (for a series, in which of its coming sessions). Attendees chose to
+    come: they are not asked about."""
+    asker = request.user
+    assert isinstance(asker, User)
+    event = get_object_or_404(Event, pk=event_id)
+    if not permissions.can_manage_event(asker, event):
+        raise PermissionDenied
+    email = request.POST.get("email", "").strip().lower()
+    if request.POST.get("role", "") not in _MUST_ATTEND or event.is_cancelled:
+        return HttpResponse("")
+    try:
+        validate_email(email)
+    except ValidationError:
+        return HttpResponse("")
+    person = User.objects.filter(email__iexact=email).first()
+    if person is not None and event.enrollments.filter(user=person, role__in=_MUST_ATTEND).exists():
+        return HttpResponse("")  # already there: nothing new to warn about
+    sessions = [
+        (session.start, session.end)
+        for session in series.sessions(event)
+        if not session.is_past and not session.is_cancelled
+    ]
+    if not sessions:
+        return HttpResponse("")
+    who = free_busy.Attendee(email, person.name if person is not None else email)
+    itself = free_busy.Itself(event.title, event.start, event.end)
+    return _answer(request, asker, [who], sessions, own=False, itself=itself, still="add them")
+
+
 def _answer(
     request: HttpRequest,
     asker: User,
@@ -69,12 +104,18 @@ def _answer(
     *,
     own: bool,
     itself: free_busy.Itself | None,
+    still: str = "save",
 ) -> HttpResponse:
     client = free_busy.client_for(asker, OutlookSettings.load())
     if client is None or not attendees:
         return HttpResponse("")
     found = free_busy.check(client, attendees, sessions, itself=itself)
-    context: dict[str, Any] = {"check": found, "own": own, "by_person": _by_person(found)}
+    context: dict[str, Any] = {
+        "check": found,
+        "own": own,
+        "by_person": _by_person(found),
+        "still": still,
+    }
     return render(request, "outlook/_free_busy.html", context)
 
 

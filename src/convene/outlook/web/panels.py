@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count, F
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -106,6 +108,19 @@ def form_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Map
     return {"free_busy_url": reverse("outlook:free_busy")}
 
 
+def people_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
+    """On Manage people: whether the co-organizer or presenter being added is busy then."""
+    event = page.get("event")
+    if (
+        event is None
+        or event.is_cancelled
+        or not permissions.can_manage_event(request.user, event)
+        or not OutlookSettings.load().enabled
+    ):
+        return {"people_free_busy_url": ""}
+    return {"people_free_busy_url": reverse("outlook:people_free_busy", args=[event.pk])}
+
+
 def my_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str, Any]:
     """For a signed-in person not yet on the event: a note when their calendar is busy."""
     event = page.get("event")
@@ -121,17 +136,47 @@ def my_free_busy_context(request: HttpRequest, page: Mapping[str, Any]) -> Mappi
     return {"my_free_busy_url": reverse("outlook:my_free_busy", args=[event.pk])}
 
 
-def replies_by_answer(event: Any) -> list[tuple[str, list[AttendeeReply]]]:
-    """Answers given in Outlook, grouped for the organizer: (heading, replies) per answer."""
-    rows = AttendeeReply.objects.filter(event=event).select_related("user").order_by("email")
-    groups: list[tuple[str, str, list[AttendeeReply]]] = [
-        (answer, heading, []) for answer, heading in REPLY_HEADINGS
+# How many people each answer names before "and N more" (the counts are always whole).
+REPLIES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class ReplyGroup:
+    """One answer on the organizer's panel: how many gave it, and the latest few."""
+
+    heading: str
+    count: int
+    shown: list[AttendeeReply]
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.shown)
+
+
+def replies_by_answer(event: Any, shown: int = REPLIES_SHOWN) -> list[ReplyGroup]:
+    """Answers given in Outlook, grouped for the organizer: per answer its count and the
+    latest ``shown`` replies. The same queries for 20 people or 20,000."""
+    headings = dict(REPLY_HEADINGS)
+    grouped = (
+        AttendeeReply.objects.filter(event=event, response__in=headings)
+        .order_by()
+        .values("response")
+        .annotate(n=Count("pk"))
+    )
+    counts = {row["response"]: row["n"] for row in grouped}
+    return [
+        ReplyGroup(
+            heading,
+            counts[answer],
+            list(
+                AttendeeReply.objects.filter(event=event, response=answer)
+                .select_related("user")
+                .order_by(F("responded_at").desc(nulls_last=True), "email")[:shown]
+            ),
+        )
+        for answer, heading in REPLY_HEADINGS
+        if counts.get(answer)
     ]
-    by_answer: dict[str, list[AttendeeReply]] = {answer: found for answer, _, found in groups}
-    for row in rows:
-        if row.response in by_answer:
-            by_answer[row.response].append(row)
-    return [(heading, found) for _, heading, found in groups if found]
 
 
 REPLY_HEADINGS = (

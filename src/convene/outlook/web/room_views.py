@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from convene import permissions
@@ -16,7 +18,7 @@ from convene.core.access import requires
 from convene.events.errors import EventError
 from convene.events.models import Event
 from convene.outlook import rooms, tasks
-from convene.outlook.mailboxes import platform
+from convene.outlook.mailboxes import connections, platform
 from convene.outlook.microsoft.errors import MicrosoftError
 from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import OutlookSettings, Room
@@ -27,6 +29,8 @@ def rooms_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     if request.method == "POST":
+        if "read_mine" in request.POST:
+            return _read_rooms_as_admin(request, user)
         if "read" in request.POST:
             _read_rooms(request)
         else:
@@ -66,6 +70,45 @@ def _read_rooms(request: HttpRequest) -> None:
         )
         return
     messages.success(request, f"Read {count} room(s) from Microsoft 365.")
+
+
+def _read_rooms_as_admin(request: HttpRequest, user: User) -> HttpResponse:
+    """Organizer mode: the rooms of the admin's own tenant (the organizers'), read through
+    their own Outlook authorization with the delegated Place.Read.All. Without it yet, the
+    admin is sent through Microsoft's sign-in to consent to it, and back here."""
+    registration = AppRegistration.from_settings()
+    connection = connections.usable_connection(user.pk)
+    sign_in = (
+        f"{reverse('outlook:connect')}?"
+        f"{urlencode({'scope': 'places', 'next': reverse('outlook:rooms')})}"
+    )
+    if connection is None:
+        messages.info(
+            request,
+            "Connect your Outlook to read your organization's rooms (Convene asks for "
+            "permission to read its places); then press Read again.",
+        )
+        return redirect(sign_in)
+    try:
+        count = rooms.read_tenant_rooms(connections.places_client(registration, connection))
+    except connections.PlacesNotConsented:
+        messages.info(
+            request,
+            "Reading your organization's rooms needs your consent to Place.Read.All (an Entra "
+            "admin may have to grant it for the organization); then press Read again.",
+        )
+        return redirect(sign_in)
+    except MicrosoftError as exc:
+        messages.error(
+            request,
+            f"Microsoft 365 did not list the rooms: {exc}. Reading them needs the delegated "
+            "permission Place.Read.All (see docs/outlook.md).",
+        )
+        return redirect("outlook:rooms")
+    messages.success(
+        request, f"Read {count} room(s) from your organization ({connection.account_username})."
+    )
+    return redirect("outlook:rooms")
 
 
 @require_POST

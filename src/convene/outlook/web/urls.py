@@ -26,6 +26,11 @@ urlpatterns = [
     path("events/<int:event_id>/room/", room_views.choose_room, name="choose_room"),
     path("free-busy/", free_busy_views.free_busy_warning, name="free_busy"),
     path("events/<int:event_id>/my-free-busy/", free_busy_views.my_free_busy, name="my_free_busy"),
+    path(
+        "events/<int:event_id>/people-free-busy/",
+        free_busy_views.people_free_busy,
+        name="people_free_busy",
+    ),
     path("webhook/", webhook.notifications, name="webhook"),
     path("webhook/lifecycle/", webhook.lifecycle, name="webhook_lifecycle"),
     path("events/<int:event_id>/publish-again/", views.publish_again, name="publish_again"),

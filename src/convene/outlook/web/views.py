@@ -26,6 +26,7 @@ from convene.accounts.models import User
 from convene.core.access import requires
 from convene.core.models import SiteSettings
 from convene.core.text import counted
+from convene.events import series
 from convene.events.drafts import keep_draft
 from convene.operations.models import AdminAlert
 from convene.outlook import services, tasks
@@ -46,6 +47,7 @@ from convene.outlook.models import (
 from convene.outlook.moves import handover
 from convene.outlook.operations import self_repair
 from convene.outlook.outbound import queueing
+from convene.outlook.outbound import series as outbound_series
 from convene.outlook.web import audit_log
 from convene.outlook.web.forms import OutlookSettingsForm
 from convene.outlook.web.platform_views import (
@@ -132,6 +134,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "log_kinds": LogKind.choices,
             "self_repairs": self_repair.summary(),
             "open_alerts": AdminAlert.objects.filter(cleared_at__isnull=True).count(),
+            "series_counts": series.counts_of(outbound_series.linked_series()),
         },
     )
 
@@ -178,6 +181,14 @@ def connect(request: HttpRequest) -> HttpResponse:
             redirect_uri=registration.absolute(reverse("outlook:callback")),
             return_to=return_to,
             login_hint=_user(request).email,
+            # an admin reading their organization's rooms (Rooms page) also consents to
+            # reading its places; nobody else is ever asked for it
+            extra_scopes=(
+                identity.PLACES_SCOPES
+                if request.GET.get("scope") == "places"
+                and permissions.is_site_admin(_user(request))
+                else ()
+            ),
         )
     except Exception as exc:  # MSAL raises plain exceptions when discovery fails
         return _sign_in_problem(request, "unreachable", str(exc), return_to=return_to)

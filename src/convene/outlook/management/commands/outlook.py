@@ -19,6 +19,7 @@ from convene.outlook.models import (
     OutlookSettings,
 )
 from convene.outlook.outbound import queueing
+from convene.outlook.outbound import series as outbound_series
 
 
 class Command(BaseCommand):
@@ -49,14 +50,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label:<28} {counts.get(value, 0):>6}")
         behind = CalendarLink.objects.filter(synced_version__lt=F("desired_version")).count()
         self.stdout.write(f"  {'Behind (changes not sent)':<28} {behind:>6}")
-        series_links = CalendarLink.objects.filter(event__series_rule__isnull=False)
-        differing = sum(
-            len(pushed.get("sessions") or {})
-            for pushed in series_links.values_list("last_pushed", flat=True)
-        )
+        linked = series.counts_of(outbound_series.linked_series())
         self.stdout.write(
-            f"Series: {series_links.count()} (one Outlook series each), sessions changed or "
-            f"cancelled as exceptions: {differing}"
+            f"Series: {linked.series} (one Outlook series each), {linked.in_words()}; "
+            "changed and cancelled sessions are exceptions of their series"
         )
         lost = OutlookConnection.objects.filter(status=ConnectionStatus.NEEDS_AUTHORIZATION)
         self.stdout.write(
@@ -74,14 +71,19 @@ class Command(BaseCommand):
             if link is None:
                 raise CommandError(f"Event {event} is not tracked in Outlook.")
             queueing.retry_now(link, tasks.enqueue_sync, compare_again=True)
-            what = "Series" if series.is_series(link.event) else "Event"
-            self.stdout.write(f"{what} {event} queued for sync.")
+            words = series.summary(link.event)
+            what = f"{words} ({event})" if words else f"Event {event}"
+            self.stdout.write(f"{what} queued for sync.")
             return
         links = list(CalendarLink.objects.all())
         for done, link in enumerate(links, start=1):
             queueing.retry_now(link, tasks.enqueue_sync, compare_again=True)
             self._progress(done, len(links))
-        self.stdout.write(f"\n{len(links)} events queued for sync.")
+        among = series.counts_of(outbound_series.linked_series())
+        self.stdout.write(
+            f"\n{len(links)} events queued for sync"
+            + (f", {among.series} of them series ({among.in_words()})." if among.series else ".")
+        )
 
     def _rotate_keys(self, **options: Any) -> None:
         connections = list(OutlookConnection.objects.all())

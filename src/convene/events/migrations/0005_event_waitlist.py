@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0003_event_online_kind"),
+        ("events", "0004_enrollment_created_at_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
