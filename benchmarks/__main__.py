@@ -24,6 +24,7 @@ ORDER = [
     "burst",
     "latency",
     "replies",
+    "waitlist",
     "scale-out",
     "crash",
     "chaos",

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from benchmarks import big_event, free_busy, pages, sdk_baseline, world
+from benchmarks import big_event, free_busy, pages, sdk_baseline, waitlist, world
 from benchmarks.ceiling import FORMULA, ceiling, mean_latency
 from benchmarks.procs import cpu_seconds
 from benchmarks.profiling import Sampler, summarize
@@ -1373,6 +1373,7 @@ GROUPS: dict[str, tuple[list[str], Callable[[Options], list[Scenario]]]] = {
     "burst": (["3"], enrollment_burst),
     "latency": (["4"], change_latency),
     "replies": (["5", "6", "6F"], replies),
+    "waitlist": (["W"], waitlist.run),
     "scale-out": (["8"], lambda o: backfill(o, SCALE_OUT)),
     "crash": (["C"], crashes),
     "chaos": (["X"], chaos),

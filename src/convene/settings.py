@@ -182,6 +182,9 @@ if "filename" in HUEY["connection"]:
     private_file(Path(HUEY["connection"]["filename"]))
 
 # --- Microsoft Outlook -------------------------------------------------------------------
+# Where people reach Convene: links in emails sent from background work.
+PUBLIC_URL = os.environ.get("CONVENE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # The app registration in Microsoft Entra ID (see docs/outlook.md). `make run` points these at
 # the bundled emulator; in production they come from the environment.
 OUTLOOK = {
@@ -196,7 +199,7 @@ OUTLOOK = {
         "/"
     ),
     "ca_bundle": os.environ.get("OUTLOOK_CA_BUNDLE") or None,
-    "public_url": os.environ.get("CONVENE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+    "public_url": PUBLIC_URL,
     # The platform calendar's own registration (application permission); see docs/outlook.md.
     "platform_client_id": os.environ.get("OUTLOOK_PLATFORM_CLIENT_ID", ""),
     "platform_client_secret": os.environ.get("OUTLOOK_PLATFORM_CLIENT_SECRET", ""),

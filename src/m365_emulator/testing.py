@@ -7,6 +7,7 @@ pytest, so any test runner can use it.
 
 from __future__ import annotations
 
+import copy
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -90,6 +91,16 @@ STANDARD_SEED: dict[str, Any] = {
         },
     ]
 }
+
+
+def seed_with_delegated_scopes(*scopes: str) -> dict[str, Any]:
+    """``STANDARD_SEED`` whose app registrations also list these delegated scopes (e.g.
+    ``Mail.Read``), so that tokens may carry them."""
+    seed = copy.deepcopy(STANDARD_SEED)
+    for tenant in seed["tenants"]:
+        for app in tenant.get("apps", []):
+            app["delegatedScopes"] = [*app["delegatedScopes"], *scopes]
+    return seed
 
 
 def ca_context(ca_path: str) -> ssl.SSLContext:

@@ -35,4 +35,13 @@ class BootstrapFormMixin:
 class SiteSettingsForm(BootstrapFormMixin, forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = SiteSettings
-        fields = ["regular_users_may_create_events"]
+        fields = ["regular_users_may_create_events", "waitlist_claim_hours"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Left empty, the claim window is none: a freed place goes at once.
+        self.fields["waitlist_claim_hours"].required = False
+
+    def clean_waitlist_claim_hours(self) -> int:
+        hours = self.cleaned_data.get("waitlist_claim_hours")
+        return 0 if hours is None else int(hours)

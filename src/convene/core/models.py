@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 SITE_SETTINGS_PK = 1
@@ -13,6 +14,15 @@ class SiteSettings(models.Model):
     regular_users_may_create_events = models.BooleanField(
         default=False,
         help_text="Let Regular users create, edit and cancel events too.",
+    )
+    # 0: a freed place goes at once to the first person waiting; otherwise it is offered to
+    # them for this many hours (they claim it), then to the next (``convene.events.waitlist``).
+    waitlist_claim_hours = models.PositiveSmallIntegerField(
+        "waitlist claim window (hours)",
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(168)],
+        help_text="0: a freed place goes at once to the first person waiting. More: it is "
+        "offered to them for this many hours (at most 168), then to the next person.",
     )
 
     class Meta:

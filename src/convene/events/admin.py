@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from convene.events import roster
-from convene.events.models import Enrollment, Event
+from convene.events.models import Enrollment, Event, WaitlistEntry
 
 # People shown on an event's change page; the rest are in the enrollment list.
 INLINE_PEOPLE = 50
@@ -102,3 +102,10 @@ class EnrollmentAdmin(ReadOnlyAdmin):
         # The change page's title is Enrollment.__str__ (its person and event).
         queryset: QuerySet[Enrollment] = super().get_queryset(request)
         return queryset.select_related("event", "user")
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdmin):
+    list_display = ["event", "user", "position", "joined_at", "offered_until"]
+    list_select_related = ["event", "user"]
+    search_fields = ["event__title", "user__email"]

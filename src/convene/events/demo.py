@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from convene.accounts.models import Role, User
 from convene.core import extensions
-from convene.events import services
+from convene.events import services, waitlist
 from convene.events.models import EnrollmentRole, Event
 from convene.events.timezones import localize
 
@@ -53,6 +53,9 @@ class DemoEvent:
     presenters: tuple[str, ...] = ()
     attendees: tuple[str, ...] = ()
     co_organizers: tuple[str, ...] = field(default_factory=tuple)
+    # A full event may have a waitlist, with these people on it in this order.
+    waitlist_enabled: bool = False
+    waiting: tuple[str, ...] = ()
 
 
 EVENTS = (
@@ -80,6 +83,8 @@ EVENTS = (
         capacity=3,
         description="From COBOL to today's compilers, in plain words.",
         attendees=("ken@contoso.test", "margaret@contoso.test", "alan@contoso.test"),
+        waitlist_enabled=True,
+        waiting=("barbara@contoso.test",),
     ),
     DemoEvent(
         "Structured programming clinic",
@@ -244,6 +249,7 @@ def load() -> tuple[int, int]:
                 location=spec.location,
                 is_online=spec.is_online,
                 capacity=spec.capacity,
+                waitlist_enabled=spec.waitlist_enabled,
             ),
             creator=organizer,
             allow_past=True,  # an event of today may have started by the time demo data loads
@@ -256,5 +262,7 @@ def load() -> tuple[int, int]:
             for email in emails:
                 if event.enrollment_of(people[email]) is None:
                     services.add_person(event, people[email], role, actor=None)
+        for email in spec.waiting:
+            waitlist.join(event, people[email], actor=None)
         new_events += 1
     return User.objects.count() - before_people, new_events

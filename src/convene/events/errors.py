@@ -41,3 +41,7 @@ class UnknownPerson(EventError):
 
 class EventOver(EventError):
     """The event has ended: nobody can join it any more."""
+
+
+class WaitlistError(EventError):
+    """A waitlist refusal: no waitlist here, already waiting, not waiting, no offer to claim."""

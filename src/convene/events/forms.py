@@ -93,6 +93,12 @@ class EventForm(BootstrapFormMixin, forms.Form):
         required=False,
         help_text="Most attendees allowed; leave empty for no limit.",
     )
+    waitlist_enabled = forms.BooleanField(
+        label="Waitlist when full",
+        required=False,
+        help_text="With a capacity: once every place is taken, people can wait for one, and a "
+        "freed place goes to the first person waiting.",
+    )
     attendee_list = forms.ChoiceField(
         label="Attendee list in Outlook",
         choices=AttendeeList.choices,
@@ -162,6 +168,7 @@ class EventForm(BootstrapFormMixin, forms.Form):
             online_url="" if kind == OnlineKind.TEAMS else data["online_url"],
             online_kind=kind,
             capacity=data["capacity"],
+            waitlist_enabled=data["waitlist_enabled"],
             attendee_list=data.get("attendee_list") or AttendeeList.AUTO,
         )
 

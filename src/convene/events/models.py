@@ -91,6 +91,8 @@ class Event(models.Model):
     capacity = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most attendees allowed; empty for no limit."
     )
+    # With a capacity: people may wait for a place once it is full (``convene.events.waitlist``).
+    waitlist_enabled = models.BooleanField("waitlist when full", default=False)
     attendee_list = models.CharField(
         "attendee list in Outlook",
         max_length=8,
@@ -152,10 +154,15 @@ class Event(models.Model):
     def attendee_count(self) -> int:
         return self.enrollments.filter(role=EnrollmentRole.ATTENDEE).count()
 
+    def places_taken(self) -> int:
+        """Attendees, plus the places held for people offered one from the waitlist."""
+        now = timezone.now()
+        return self.attendee_count() + self.waitlist.filter(offered_until__gt=now).count()
+
     def seats_left(self) -> int | None:
         if self.capacity is None:
             return None
-        return max(self.capacity - self.attendee_count(), 0)
+        return max(self.capacity - self.places_taken(), 0)
 
     def is_full(self) -> bool:
         return self.seats_left() == 0
@@ -281,3 +288,48 @@ class MissedSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrollment} misses {self.on}"
+
+
+class WaitlistEntry(models.Model):
+    """Someone waiting for a place on a full event (``convene.events.waitlist``). Never an
+    attendee, so never in Outlook. ``offered_until``: a place is held for them until then
+    (claim window); empty while they simply wait."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="waitlist")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    # Lower goes first; organizers reorder by swapping neighbours' positions.
+    position = models.PositiveIntegerField()
+    joined_at = models.DateTimeField(auto_now_add=True)
+    offered_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user"], name="one_wait_per_person"),
+        ]
+        indexes = [models.Index(fields=["offered_until"], name="waitlist_offer_due")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} waiting for event {self.event_id}"
+
+
+class WaitlistPromotion(models.Model):
+    """A place given from the waitlist, kept for the figures (``/metrics``) and the record."""
+
+    class How(models.TextChoices):
+        AUTOMATIC = "automatic", "A place freed"
+        CLAIMED = "claimed", "Claimed an offered place"
+        BY_HAND = "by_hand", "Promoted by an organizer"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="promotions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    how = models.CharField(max_length=16, choices=How.choices)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} promoted on event {self.event_id} ({self.how})"

@@ -62,6 +62,7 @@ class EventDetails:
     online_url: str = ""
     capacity: int | None = None
     online_kind: str = OnlineKind.LINK
+    waitlist_enabled: bool = False
     attendee_list: str = AttendeeList.AUTO
 
     @classmethod
@@ -90,6 +91,11 @@ def _check_details(details: EventDetails) -> None:
         raise InvalidEvent(f"Unknown time zone {details.timezone!r}.", field="timezone")
     if details.capacity is not None:
         _validated("capacity", bounds.validate_capacity, details.capacity)
+    elif details.waitlist_enabled:
+        raise InvalidEvent(
+            "A waitlist needs a capacity: say how many people may attend.",
+            field="waitlist_enabled",
+        )
     if details.online_kind not in OnlineKind.values:
         raise InvalidEvent("Choose a Teams meeting or your own link.", field="online_kind")
 
@@ -148,7 +154,8 @@ def _ensure_scheduled(event: Event) -> None:
 
 
 def _ensure_room_for_attendee(event: Event) -> None:
-    if event.capacity is not None and event.attendee_count() >= event.capacity:
+    # Places held for people offered one from the waitlist are taken too.
+    if event.capacity is not None and event.places_taken() >= event.capacity:
         raise EventFull(f"This event is full: all places ({event.capacity}) are taken.")
 
 
@@ -195,10 +202,15 @@ def update_event(event: Event, details: EventDetails, *, actor: User | None) -> 
     current = _locked(event)
     _ensure_scheduled(current)
     _check_details(details)
-    attendees = current.attendee_count()
-    if details.capacity is not None and details.capacity < attendees:
+    attendees, taken = current.attendee_count(), current.places_taken()
+    if details.capacity is not None and details.capacity < taken:
         raise InvalidEvent(
-            f"Capacity cannot be lower than the {attendees} attendees already enrolled.",
+            f"Capacity cannot be lower than the {attendees} attendees already enrolled"
+            + (
+                f" and the {taken - attendees} places offered from the waitlist."
+                if taken > attendees
+                else "."
+            ),
             field="capacity",
         )
     changed = frozenset(

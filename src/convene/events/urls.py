@@ -1,6 +1,6 @@
 from django.urls import path
 
-from convene.events import series_views, views
+from convene.events import series_views, views, waitlist_views
 
 app_name = "events"
 
@@ -17,6 +17,20 @@ urlpatterns = [
     path("events/<int:pk>/people/", views.people, name="people"),
     path("events/<int:pk>/people/<int:user_pk>/remove/", views.remove_person, name="remove_person"),
     path("events/<int:pk>/people/<int:user_pk>/role/", views.change_role, name="change_role"),
+    path("events/<int:pk>/waitlist/join/", waitlist_views.join, name="waitlist_join"),
+    path("events/<int:pk>/waitlist/leave/", waitlist_views.leave, name="waitlist_leave"),
+    path("events/<int:pk>/waitlist/claim/", waitlist_views.claim, name="waitlist_claim"),
+    path("events/<int:pk>/waitlist/<int:user_pk>/move/", waitlist_views.move, name="waitlist_move"),
+    path(
+        "events/<int:pk>/waitlist/<int:user_pk>/promote/",
+        waitlist_views.promote,
+        name="waitlist_promote",
+    ),
+    path(
+        "events/<int:pk>/waitlist/<int:user_pk>/remove/",
+        waitlist_views.remove,
+        name="waitlist_remove",
+    ),
     path("events/<int:pk>/sessions/<str:on>/", series_views.session_edit, name="session"),
     path(
         "events/<int:pk>/sessions/<str:on>/cancel/",

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from convene.accounts.models import User, normalize_email
 from convene.events import services as event_services
+from convene.events import waitlist
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event
 from convene.outlook.links import tell_organizer
@@ -144,11 +145,16 @@ def _decide_on_decline(
         return "kept_started", "The event has already begun, so they stay on it."
     if not outlook.unenroll_on_decline:
         return "kept_setting_off", "They stay enrolled: automatic unenrolling is off."
+    freed_at = timezone.now()
     try:
         event_services.unenroll(event, user, actor=None, reason=DECLINED_REASON)
     except EventError as exc:
         return "kept", f"They stay enrolled: {exc}"
-    return "unenrolled", "They were unenrolled and can enroll again at any time."
+    # The place went to the waitlist in the same transaction (``events.waitlist``).
+    next_one = waitlist.freed_place_words(event, freed_at)
+    return "unenrolled", " ".join(
+        filter(None, ["They were unenrolled and can enroll again at any time.", next_one])
+    )
 
 
 def _name(user: User | None, reply: mapping.Reply) -> str:

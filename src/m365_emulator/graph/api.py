@@ -24,7 +24,7 @@ from m365_emulator.graph.operations import MAILBOX, Route, global_routes, mailbo
 from m365_emulator.graph.payload import parse_iso, parse_json_body
 from m365_emulator.graph.subscriptions import parse_resource
 from m365_emulator.graph.subscriptions import to_json as subscription_json
-from m365_emulator.identity.access import Caller, mailbox_for
+from m365_emulator.identity.access import MAIL_READ_SCOPES, Caller, mailbox_for
 
 if TYPE_CHECKING:
     from m365_emulator.backend import Backend
@@ -150,7 +150,9 @@ class GraphApi:
         user_ref: str | None,
         params: dict[str, str],
     ) -> GraphResponse:
-        owner = mailbox_for(self.backend, request.caller, user_ref, write=route.write)
+        owner = mailbox_for(
+            self.backend, request.caller, user_ref, write=route.write, mail=route.mail
+        )
         request.mailbox_upn = owner.upn
         calendar = params.get("calendar")
         if calendar is not None and calendar != self.store.mailbox(owner).calendar_id:
@@ -325,7 +327,12 @@ class GraphApi:
         chosen = messages[query.skip : query.skip + top]
         body: dict[str, Any] = {
             "@odata.context": self._context_url(ctx, "messages"),
-            "value": [serialize.message_json(m) for m in chosen],
+            "value": [
+                serialize.message_json(
+                    m, with_body=bool(ctx.request.caller.scopes & MAIL_READ_SCOPES)
+                )
+                for m in chosen
+            ],
         }
         if query.skip + top < len(messages):
             body["@odata.nextLink"] = self._next_link(ctx, query.skip + top, top)

@@ -25,6 +25,7 @@ class Route:
     operation: str
     write: bool
     handler: Handler
+    mail: bool = False  # needs a mail permission, not a calendar one
 
 
 GlobalRoute = tuple[str, re.Pattern[str], str, "GlobalHandler"]
@@ -96,9 +97,16 @@ def mailbox_routes(api: GraphApi) -> list[Route]:
     """Routes inside one mailbox (its calendar, events, messages)."""
 
     def r(
-        method: str, pattern: str, operation: str, handler: Handler, write: bool = False
+        method: str,
+        pattern: str,
+        operation: str,
+        handler: Handler,
+        write: bool = False,
+        mail: bool = False,
     ) -> Route:
-        return Route(method, re.compile(f"^{pattern}$", re.IGNORECASE), operation, write, handler)
+        return Route(
+            method, re.compile(f"^{pattern}$", re.IGNORECASE), operation, write, handler, mail
+        )
 
     event = rf"{_CAL}events/(?P<event>[^/]+)"
     return [
@@ -141,5 +149,5 @@ def mailbox_routes(api: GraphApi) -> list[Route]:
         r("GET", "calendar", "calendar.get", api.get_calendar),
         r("GET", "calendars", "calendars.list", api.list_calendars),
         r("GET", "calendars/(?P<calendar>[^/]+)", "calendar.get", api.get_calendar),
-        r("GET", "messages", "messages.list", api.list_messages),
+        r("GET", "messages", "messages.list", api.list_messages, mail=True),
     ]

@@ -194,8 +194,10 @@ def online_meeting_info(join_url: str) -> dict[str, Any]:
     }
 
 
-def message_json(message: MeetingMessage) -> dict[str, Any]:
-    """A meeting message as an eventMessage (eventMessageRequest / eventMessageResponse)."""
+def message_json(message: MeetingMessage, with_body: bool = True) -> dict[str, Any]:
+    """A meeting message as an eventMessage (eventMessageRequest / eventMessageResponse).
+    ``with_body=False``: without ``body`` and ``bodyPreview``, as Graph answers a caller that
+    has ``Mail.ReadBasic`` only. An answer's comment (decline's ``comment``) is its body."""
     odata_type = "#microsoft.graph.eventMessage"
     if message.meeting_message_type == "meetingRequest":
         odata_type = "#microsoft.graph.eventMessageRequest"
@@ -240,6 +242,8 @@ def message_json(message: MeetingMessage) -> dict[str, Any]:
         "isAllDay": False,
         "isDelegated": False,
     }
+    if not with_body:
+        del data["body"], data["bodyPreview"]
     if message.meeting_request_type is not None:
         data["meetingRequestType"] = message.meeting_request_type
     if message.response_type is not None:

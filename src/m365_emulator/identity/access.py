@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 # Application permissions and delegated scopes that allow reading / writing calendars.
 _READ_SCOPES = frozenset({"Calendars.Read", "Calendars.ReadWrite"})
 _WRITE_SCOPES = frozenset({"Calendars.ReadWrite"})
+# Reading messages (the meeting requests and answers in an Inbox) needs a mail permission;
+# with ``Mail.ReadBasic`` only, a message comes without its body and bodyPreview.
+MAIL_READ_SCOPES = frozenset({"Mail.Read", "Mail.ReadWrite"})
+_MAIL_SCOPES = MAIL_READ_SCOPES | {"Mail.ReadBasic", "Mail.ReadBasic.All"}
 
 
 @dataclass(frozen=True)
@@ -93,14 +97,18 @@ def caller_mailbox_hint(backend: Backend, request: HTTPConnection) -> User | Non
 
 
 def mailbox_for(
-    backend: Backend, caller: Caller, user_ref: str | None, write: bool = False
+    backend: Backend,
+    caller: Caller,
+    user_ref: str | None,
+    write: bool = False,
+    mail: bool = False,
 ) -> User:
     """The mailbox owner for ``/me`` (``user_ref=None``) or ``/users/{user_ref}``.
 
     Raises 403 ``ErrorAccessDenied`` when the caller may not reach it, 404 ``ErrorInvalidUser``
     for an unknown user and 404 ``MailboxNotEnabledForRESTAPI`` for a user without a mailbox.
     """
-    needed = _WRITE_SCOPES if write else _READ_SCOPES
+    needed = _MAIL_SCOPES if mail else _WRITE_SCOPES if write else _READ_SCOPES
     if caller.kind == "delegated":
         if user_ref is None:
             assert caller.user_id is not None  # delegated callers always carry a user
