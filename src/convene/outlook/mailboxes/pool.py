@@ -77,7 +77,7 @@ def replace_extra(addresses: list[str]) -> str | None:
     for address in addresses:
         PoolMailbox.objects.get_or_create(address=address)
     _loads.forget()
-    return f"More service mailboxes: {', '.join(before) or '—'} → {', '.join(addresses) or '—'}"
+    return f"Extra mailboxes to send from: {', '.join(before) or '—'} → {', '.join(addresses) or '—'}"
 
 
 def in_pool(mailbox: str) -> bool:

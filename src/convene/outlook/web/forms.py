@@ -69,7 +69,7 @@ class OutlookSettingsForm(forms.Form):
         "empty: the service mailbox's domain.",
     )
     pool_mailboxes = forms.CharField(
-        label="More service mailboxes (optional)",
+        label="Extra mailboxes to send from (optional)",
         required=False,
         max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 3}),
