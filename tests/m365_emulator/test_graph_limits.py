@@ -67,10 +67,16 @@ def test_a_burst_of_twelve_meets_the_concurrency_limit_with_the_default_service_
             # The first burst opens the connections; the second arrives all at once, as a
             # client with a warm connection pool sends it.
             await asyncio.gather(*(client.get(url, headers=headers) for _ in range(12)))
-            await asyncio.sleep(0.2)
-            return list(
-                await asyncio.gather(*(client.get(url, headers=headers) for _ in range(12)))
-            )
+            # On a busy machine the client may send a burst too slowly for its requests to
+            # overlap: up to three tries (the limit is what is checked, not the client).
+            for _ in range(3):
+                await asyncio.sleep(0.2)
+                answers = list(
+                    await asyncio.gather(*(client.get(url, headers=headers) for _ in range(12)))
+                )
+                if any(r.status_code == 429 for r in answers):
+                    break
+            return answers
 
     responses = asyncio.run(bursts())
     throttled = [r for r in responses if r.status_code == 429]
