@@ -65,9 +65,14 @@ pytest: install browser
 
 test: lint typecheck pytest
 
-test-postgres: install browser
+# Everything that reaches the database, against PostgreSQL. Not the emulator's own tests (they
+# use no database) nor the browser tests (the pages they drive are the ones tests/convene renders
+# on PostgreSQL here): both already ran in `make test`.
+POSTGRES_SKIPS := --ignore=tests/m365_emulator --ignore=tests/e2e
+
+test-postgres: install
 	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(POSTGRES_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		DATABASE_URL='$(POSTGRES_URL)' $(PYTEST); \
+		DATABASE_URL='$(POSTGRES_URL)' $(PYTEST) $(POSTGRES_SKIPS); \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(POSTGRES_URL), and CI requires it." >&2; exit 1; \
 	else \
