@@ -35,7 +35,7 @@ from convene.outlook.models import (
 )
 from convene.outlook.outbound.copies import PER_COPY, copies_needed
 
-from .conftest import PUBLIC_URL, OutlookWorld
+from .conftest import PUBLIC_URL, OutlookWorld, event_details
 from .test_connect_and_sync import ADA, update
 from .test_platform import SERVICE, use_platform_calendar
 
@@ -74,13 +74,7 @@ def big_event(outlook: OutlookWorld, people: int, guests: list[User], title: str
     start = timezone.now() + timedelta(days=5)
     with transaction.atomic():
         event = services.create_event(
-            services.EventDetails(
-                title=title,
-                start=start,
-                end=start + timedelta(hours=1),
-                timezone="Europe/Berlin",
-                location="Main hall",
-            ),
+            event_details(title, start, location="Main hall"),
             creator=outlook.people[ADA],
         )
         add(event, guests[: people - 1])

@@ -23,7 +23,7 @@ from convene.outlook import tasks
 from convene.outlook.inbound import subscriptions
 from convene.outlook.models import CalendarLink, OutlookSettings, Subscription
 
-from .conftest import OutlookWorld
+from .conftest import OutlookWorld, event_details
 
 ADA = "ada@contoso.test"
 GRACE = "grace@contoso.test"
@@ -52,12 +52,11 @@ def create_event(
     """Ada's event with these people enrolled as attendees, synced to Outlook."""
     start = timezone.now() + starts_in
     event = services.create_event(
-        services.EventDetails(
-            title="Compilers night",
+        event_details(
+            "Compilers night",
+            start,
+            hours=2,
             description="Parsing, then pizza.",
-            start=start,
-            end=start + timedelta(hours=2),
-            timezone="Europe/Berlin",
             location="Room 1",
         ),
         creator=world.people[ADA],
