@@ -22,6 +22,7 @@ from .conftest import (
     ALAN,
     Shot,
     World,
+    connect_outlook,
     microsoft_sign_in,
     next_weekday,
     open_mailbox,
@@ -108,10 +109,7 @@ def test_organizer_signs_in_with_microsoft_while_creating_an_event_and_sees_it_s
 def ada_connected_with_an_event(page: Page, world: World, sign_in: SignIn) -> Event:
     """Outlook on, Ada connected through Microsoft's pages, one event of hers in Outlook."""
     switch_outlook_on()
-    sign_in(page, ADA)
-    page.goto(f"{world.url}/outlook/connect/?next=/")
-    microsoft_sign_in(page, ADA)
-    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
+    connect_outlook(page, world, sign_in, ADA)
     start = next_weekday(2, 14, "Europe/Berlin")
     event = services.create_event(
         services.EventDetails(

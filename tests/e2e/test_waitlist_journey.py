@@ -19,7 +19,7 @@ from .conftest import (
     EDSGER,
     Shot,
     World,
-    microsoft_sign_in,
+    connect_outlook,
     next_weekday,
     open_mailbox,
     reload_until_visible,
@@ -42,10 +42,7 @@ def test_a_decline_in_outlook_gives_the_place_to_the_person_waiting(
     OutlookSettings.objects.update_or_create(
         pk=1, defaults={"enabled": True, "mode": Mode.ORGANIZER, "unenroll_on_decline": True}
     )
-    sign_in(page, ADA)
-    page.goto(f"{world.url}/outlook/connect/?next=/")
-    microsoft_sign_in(page, ADA)
-    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
+    connect_outlook(page, world, sign_in, ADA)
     start = next_weekday(3, 15, "Europe/Berlin")
     event = services.create_event(
         services.EventDetails(
