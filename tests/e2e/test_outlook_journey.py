@@ -9,6 +9,7 @@ from datetime import UTC, timedelta
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
+from tests.world import event_details
 
 from convene.core.templatetags.convene_tags import zoned
 from convene.events import services
@@ -112,11 +113,9 @@ def ada_connected_with_an_event(page: Page, world: World, sign_in: SignIn) -> Ev
     connect_outlook(page, world, sign_in, ADA)
     start = next_weekday(2, 14, "Europe/Berlin")
     event = services.create_event(
-        services.EventDetails(
-            title="Compilers reading group",
-            start=start,
-            end=start + timedelta(hours=1),
-            timezone="Europe/Berlin",
+        event_details(
+            "Compilers reading group",
+            start,
             description="Chapter 4: parsing.",
             location="Library, 2nd floor",
         ),

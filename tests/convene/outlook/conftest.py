@@ -36,6 +36,7 @@ from tests.world import (
     World,
     create_people,
     enter_world,
+    event_details,
     world_seed,
 )
 
@@ -135,20 +136,6 @@ def next_local(zone: str, weekday: int, hour: int, days_ahead: int = 7) -> datet
     day = (timezone.now() + timedelta(days=days_ahead)).astimezone(ZoneInfo(zone)).date()
     day += timedelta(days=(weekday - day.weekday()) % 7)
     return datetime(day.year, day.month, day.day, hour)
-
-
-def event_details(
-    title: str, start: datetime, *, hours: float = 1, **details: Any
-) -> services.EventDetails:
-    """An event's details as the tests make them: ``title`` for ``hours`` from ``start``, in
-    Berlin; ``details`` add the other fields."""
-    return services.EventDetails(
-        title=title,
-        start=start,
-        end=start + timedelta(hours=hours),
-        timezone="Europe/Berlin",
-        **details,
-    )
 
 
 # Whom ``event_with_attendees`` enrolls: one person in the organizer's tenant, one in another.

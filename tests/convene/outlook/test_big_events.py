@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
-from tests.world import CUSTOMER, PASSWORD, world_seed
+from tests.world import CUSTOMER, PASSWORD, event_details, world_seed
 
 from convene.accounts.models import Role, User
 from convene.events import services
@@ -35,7 +35,7 @@ from convene.outlook.models import (
 )
 from convene.outlook.outbound.copies import PER_COPY, copies_needed
 
-from .conftest import PUBLIC_URL, OutlookWorld, event_details
+from .conftest import PUBLIC_URL, OutlookWorld
 from .test_connect_and_sync import ADA, update
 from .test_platform import SERVICE, use_platform_calendar
 

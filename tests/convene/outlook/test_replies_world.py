@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from tests.world import event_details
 
 from convene.events import services
 from convene.events.models import Event
@@ -23,7 +24,7 @@ from convene.outlook import tasks
 from convene.outlook.inbound import subscriptions
 from convene.outlook.models import CalendarLink, OutlookSettings, Subscription
 
-from .conftest import OutlookWorld, event_details
+from .conftest import OutlookWorld
 
 ADA = "ada@contoso.test"
 GRACE = "grace@contoso.test"
