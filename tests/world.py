@@ -5,6 +5,7 @@ browser tests (tests/e2e) and the benchmarks' checks build it from here.
   and the platform's own tenant with its service mailbox, where an administrator has not
   consented to Convene yet unless a test says so (``world_seed(platform_consented=True)``).
 - The same people in the emulator (a mailbox each) and in Convene (``create_people``).
+- ``event_details``: the details of an event in Berlin, as the tests make them.
 - ``World``: what every test asks of it (a mailbox's events, the emulator's counters) and how
   it waits: for a condition, for an event to be in sync, or for everything to be idle.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet
@@ -26,6 +28,7 @@ from m365_emulator.testing import EmulatorHandle
 
 if TYPE_CHECKING:
     from convene.accounts.models import User
+    from convene.events.services import EventDetails
     from convene.outlook.models import CalendarLink
     from m365_emulator.server import RunningEmulator
 
@@ -156,6 +159,20 @@ def create_people() -> dict[str, User]:
         email: User.objects.create_user(email, PASSWORD, display_name=name, role=role)
         for email, (name, role) in PEOPLE.items()
     }
+
+
+def event_details(title: str, start: datetime, *, hours: float = 1, **details: Any) -> EventDetails:
+    """An event's details as the tests make them: ``title`` for ``hours`` from ``start``, in
+    Berlin; ``details`` add the other fields."""
+    from convene.events.services import EventDetails
+
+    return EventDetails(
+        title=title,
+        start=start,
+        end=start + timedelta(hours=hours),
+        timezone="Europe/Berlin",
+        **details,
+    )
 
 
 @dataclass

@@ -4,32 +4,16 @@ in Outlook -> exactly those read and put back. Timings are for ``make bench``.""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.benchmark_scenarios import run_scenario
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
 
 
 def test_the_daily_reconcile_scenario_meets_its_targets(tmp_path: Path) -> None:
-    out = tmp_path / "reconcile.json"
-    command = [
-        sys.executable, "-m", "benchmarks.scenarios", "reconcile",
-        "--size", "ci", "--threads", "4", "--no-baseline", "--out", str(out),
-    ]  # fmt: skip
-    # The scenario's stack makes its own database and queue (SQLite in its var dir).
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HUEY_REDIS_URL")}
-    finished = subprocess.run(
-        command, cwd=REPOSITORY, env=env, capture_output=True, text=True,
-        timeout=300, check=False,
-    )  # fmt: skip
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    (result,) = json.loads(out.read_text())
+    result = run_scenario("reconcile", tmp_path, threads=4, timeout=300)
 
-    checked = {f["name"]: f["met"] for f in result["figures"] if f["met"] is not None}
+    checked = result.targets_met
     assert checked and all(checked.values()), checked

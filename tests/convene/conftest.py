@@ -32,6 +32,18 @@ def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# The event form (events:create) filled in validly: a test changes a field to see it refused.
+VALID_EVENT = {
+    "title": "Planning day",
+    "timezone": "Europe/Berlin",
+    "start": "2030-05-06T09:00",
+    "end": "2030-05-06T17:00",
+    "location": "Berlin",
+    "capacity": "",
+    "online_url": "",
+    "description": "",
+}
+
 MakeUser = Callable[..., User]
 
 

@@ -7,23 +7,13 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from tests.convene.conftest import VALID_EVENT
 
 from convene.accounts.models import Role, User
 from convene.events import services
 from convene.events.models import Enrollment, Event, EventStatus
 
 pytestmark = pytest.mark.django_db
-
-VALID_EVENT = {
-    "title": "Planning day",
-    "timezone": "Europe/Berlin",
-    "start": "2030-05-06T09:00",
-    "end": "2030-05-06T17:00",
-    "location": "Berlin",
-    "capacity": "",
-    "online_url": "",
-    "description": "",
-}
 
 
 def field_errors(response, field):

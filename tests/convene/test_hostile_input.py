@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.convene.conftest import VALID_EVENT
 
 from convene.accounts.forms import ProfileForm
 from convene.events import services
@@ -20,17 +21,6 @@ from convene.events.forms import EventForm
 from convene.events.models import Event
 
 pytestmark = pytest.mark.django_db
-
-VALID_EVENT = {
-    "title": "Planning day",
-    "timezone": "Europe/Berlin",
-    "start": "2030-05-06T09:00",
-    "end": "2030-05-06T17:00",
-    "location": "Berlin",
-    "capacity": "",
-    "online_url": "",
-    "description": "",
-}
 
 
 @pytest.mark.parametrize(

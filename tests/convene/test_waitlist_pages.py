@@ -8,23 +8,13 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from tests.convene.conftest import VALID_EVENT
 
 from convene.core.models import SiteSettings
 from convene.events import services, waitlist
 from convene.events.models import EnrollmentRole, Event, WaitlistEntry
 
 pytestmark = pytest.mark.django_db
-
-VALID_EVENT = {
-    "title": "Planning day",
-    "timezone": "Europe/Berlin",
-    "start": "2030-05-06T09:00",
-    "end": "2030-05-06T17:00",
-    "location": "Berlin",
-    "capacity": "",
-    "online_url": "",
-    "description": "",
-}
 
 
 @pytest.fixture

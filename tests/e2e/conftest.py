@@ -362,6 +362,17 @@ def microsoft_sign_in(
     page.get_by_role("button", name="Accept").click()
 
 
+def connect_outlook(
+    page: Page, world: World, sign_in: Callable[[Page, str], None], email: str
+) -> None:
+    """``email`` signs in to Convene and connects Outlook through Microsoft's pages, and is back
+    on Convene's home page, which says so."""
+    sign_in(page, email)
+    page.goto(f"{world.url}/outlook/connect/?next=/")
+    microsoft_sign_in(page, email)
+    expect(page.get_by_text(f"Outlook connected as {email}.")).to_be_visible()
+
+
 def reload_until_visible(page: Page, text: str, timeout: float = 20.0) -> None:
     """Reload the page until ``text`` shows (what a person waiting for the worker does)."""
     deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ from datetime import UTC, timedelta
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
+from tests.world import event_details
 
 from convene.core.templatetags.convene_tags import zoned
 from convene.events import services
@@ -22,6 +23,7 @@ from .conftest import (
     ALAN,
     Shot,
     World,
+    connect_outlook,
     microsoft_sign_in,
     next_weekday,
     open_mailbox,
@@ -108,17 +110,12 @@ def test_organizer_signs_in_with_microsoft_while_creating_an_event_and_sees_it_s
 def ada_connected_with_an_event(page: Page, world: World, sign_in: SignIn) -> Event:
     """Outlook on, Ada connected through Microsoft's pages, one event of hers in Outlook."""
     switch_outlook_on()
-    sign_in(page, ADA)
-    page.goto(f"{world.url}/outlook/connect/?next=/")
-    microsoft_sign_in(page, ADA)
-    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
+    connect_outlook(page, world, sign_in, ADA)
     start = next_weekday(2, 14, "Europe/Berlin")
     event = services.create_event(
-        services.EventDetails(
-            title="Compilers reading group",
-            start=start,
-            end=start + timedelta(hours=1),
-            timezone="Europe/Berlin",
+        event_details(
+            "Compilers reading group",
+            start,
             description="Chapter 4: parsing.",
             location="Library, 2nd floor",
         ),

@@ -20,7 +20,7 @@ from .conftest import (
     ALAN,
     Shot,
     World,
-    microsoft_sign_in,
+    connect_outlook,
     next_weekday,
     open_mailbox,
     wait_until,
@@ -34,10 +34,7 @@ def test_organizer_moves_one_session_and_cancels_another_and_the_attendee_sees_b
     page: Page, world: World, worker: None, sign_in: Callable[[Page, str], None], shot: Shot
 ) -> None:
     switch_outlook_on()
-    sign_in(page, ADA)
-    page.goto(f"{world.url}/outlook/connect/?next=/")
-    microsoft_sign_in(page, ADA)
-    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
+    connect_outlook(page, world, sign_in, ADA)
     start = next_weekday(1, 10, "Europe/Berlin")  # a Tuesday at 10:00
 
     page.goto(f"{world.url}/events/new/")

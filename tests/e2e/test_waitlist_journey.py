@@ -4,10 +4,10 @@ Outlook (the mailbox viewer), and the person waiting finds the invitation in the
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
+from tests.world import event_details
 
 from convene.events import services
 from convene.outlook import tasks
@@ -19,7 +19,7 @@ from .conftest import (
     EDSGER,
     Shot,
     World,
-    microsoft_sign_in,
+    connect_outlook,
     next_weekday,
     open_mailbox,
     reload_until_visible,
@@ -42,17 +42,13 @@ def test_a_decline_in_outlook_gives_the_place_to_the_person_waiting(
     OutlookSettings.objects.update_or_create(
         pk=1, defaults={"enabled": True, "mode": Mode.ORGANIZER, "unenroll_on_decline": True}
     )
-    sign_in(page, ADA)
-    page.goto(f"{world.url}/outlook/connect/?next=/")
-    microsoft_sign_in(page, ADA)
-    expect(page.get_by_text(f"Outlook connected as {ADA}.")).to_be_visible()
+    connect_outlook(page, world, sign_in, ADA)
     start = next_weekday(3, 15, "Europe/Berlin")
     event = services.create_event(
-        services.EventDetails(
-            title="Lambda calculus workshop",
-            start=start,
-            end=start + timedelta(hours=2),
-            timezone="Europe/Berlin",
+        event_details(
+            "Lambda calculus workshop",
+            start,
+            hours=2,
             location="Lab 3",
             capacity=1,
             waitlist_enabled=True,

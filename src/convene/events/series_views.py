@@ -17,6 +17,7 @@ from convene.core.access import deny_unless
 from convene.events import series
 from convene.events.errors import EventError, InvalidEvent
 from convene.events.models import Event
+from convene.events.outcome_messages import report_outcome
 from convene.events.series_forms import CancelSessionForm, SessionForm
 
 
@@ -85,14 +86,12 @@ def session_cancel(request: HttpRequest, pk: int, on: str) -> HttpResponse:
                 "cancel_form": form,
             },
         )
-    try:
-        series.cancel_session(
-            event, session.on, actor=_member(request), message=form.cleaned_data["message"]
-        )
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"Session {session.number} is cancelled.")
+    message = form.cleaned_data["message"]
+    report_outcome(
+        request,
+        lambda: series.cancel_session(event, session.on, actor=_member(request), message=message),
+        f"Session {session.number} is cancelled.",
+    )
     return redirect(event)
 
 

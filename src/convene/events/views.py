@@ -22,6 +22,7 @@ from convene.events.drafts import draft_key, drop_draft, read_draft
 from convene.events.errors import EventError, InvalidEvent, UnknownPerson
 from convene.events.forms import AddPersonForm, CancelEventForm, ChangeRoleForm, EventForm
 from convene.events.models import EnrollmentRole, Event, not_over
+from convene.events.outcome_messages import report_outcome
 from convene.events.recurrence import Rule
 from convene.events.series_forms import RepeatForm
 
@@ -245,12 +246,12 @@ def event_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(event)
     form = CancelEventForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.cancel_event(event, actor=_member(request), reason=form.cleaned_data["reason"])
-        except EventError as problem:
-            messages.error(request, str(problem))
-        else:
-            messages.success(request, f"“{event.title}” is cancelled.")
+        reason = form.cleaned_data["reason"]
+        report_outcome(
+            request,
+            lambda: services.cancel_event(event, actor=_member(request), reason=reason),
+            f"“{event.title}” is cancelled.",
+        )
         return redirect(event)
     return render(request, "events/cancel.html", {"form": form, "event": event})
 
@@ -259,12 +260,11 @@ def event_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def enroll(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    try:
-        services.enroll(event, _member(request), actor=_member(request))
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"You are enrolled in “{event.title}”.")
+    report_outcome(
+        request,
+        lambda: services.enroll(event, _member(request), actor=_member(request)),
+        f"You are enrolled in “{event.title}”.",
+    )
     return redirect(event)
 
 
@@ -272,12 +272,12 @@ def enroll(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def unenroll(request: HttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
-    try:
-        services.unenroll(event, _member(request), actor=_member(request), reason="Left in Convene")
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"You are no longer on “{event.title}”.")
+    me = _member(request)
+    report_outcome(
+        request,
+        lambda: services.unenroll(event, me, actor=me, reason="Left in Convene"),
+        f"You are no longer on “{event.title}”.",
+    )
     return redirect(event)
 
 
@@ -394,12 +394,13 @@ def remove_person(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=pk)
     deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
     person = get_object_or_404(User, pk=user_pk)
-    try:
-        services.unenroll(event, person, actor=_member(request), reason="Removed by an organizer")
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"{person.name} removed from the event.")
+    report_outcome(
+        request,
+        lambda: services.unenroll(
+            event, person, actor=_member(request), reason="Removed by an organizer"
+        ),
+        f"{person.name} removed from the event.",
+    )
     return _back_to_people(request, event)
 
 
@@ -415,14 +416,12 @@ def change_role(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose one of the roles in the list.")
         return _back_to_people(request, event)
-    try:
-        enrollment = services.change_role(
-            event, person, EnrollmentRole(form.cleaned_data["role"]), actor=_member(request)
-        )
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"{person.name} is now {enrollment.get_role_display().lower()}.")
+    role = EnrollmentRole(form.cleaned_data["role"])
+    report_outcome(
+        request,
+        lambda: services.change_role(event, person, role, actor=_member(request)),
+        lambda enrollment: f"{person.name} is now {enrollment.get_role_display().lower()}.",
+    )
     return _back_to_people(request, event)
 
 

@@ -13,8 +13,8 @@ from convene import permissions
 from convene.accounts.models import User
 from convene.core.access import deny_unless
 from convene.events import waitlist
-from convene.events.errors import EventError
 from convene.events.models import Event
+from convene.events.outcome_messages import report_outcome
 
 MANAGERS_ONLY = "Only the organizers of this event may manage its waitlist."
 DIRECTIONS = {"up": "up", "down": "down"}
@@ -23,6 +23,18 @@ DIRECTIONS = {"up": "up", "down": "down"}
 def _member(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
+
+
+def _event_and_me(request: HttpRequest, pk: int) -> tuple[Event, User]:
+    """The event and the signed-in person acting on their own place on its waitlist."""
+    return get_object_or_404(Event, pk=pk), _member(request)
+
+
+def _managed_event_and_person(request: HttpRequest, pk: int, user_pk: int) -> tuple[Event, User]:
+    """The event and the person an organizer acts on; anyone else is refused (403)."""
+    event = get_object_or_404(Event, pk=pk)
+    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
+    return event, get_object_or_404(User, pk=user_pk)
 
 
 def _back_to_event(event: Event) -> HttpResponse:
@@ -36,99 +48,87 @@ def _back_to_people(event: Event) -> HttpResponse:
 @require_POST
 @login_required
 def join(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(Event, pk=pk)
-    me = _member(request)
-    try:
-        entry = waitlist.join(event, me, actor=me)
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(
-            request,
-            f"You are on the waitlist of “{event.title}”, number {waitlist.position(entry)}.",
-        )
+    event, me = _event_and_me(request, pk)
+    report_outcome(
+        request,
+        lambda: waitlist.join(event, me, actor=me),
+        lambda entry: (
+            f"You are on the waitlist of “{event.title}”, number {waitlist.position(entry)}."
+        ),
+    )
     return _back_to_event(event)
 
 
 @require_POST
 @login_required
 def leave(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(Event, pk=pk)
-    me = _member(request)
-    try:
-        waitlist.leave(event, me, actor=me)
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"You left the waitlist of “{event.title}”.")
+    event, me = _event_and_me(request, pk)
+    report_outcome(
+        request,
+        lambda: waitlist.leave(event, me, actor=me),
+        f"You left the waitlist of “{event.title}”.",
+    )
     return _back_to_event(event)
 
 
 @require_POST
 @login_required
 def claim(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(Event, pk=pk)
-    me = _member(request)
-    try:
-        waitlist.claim(event, me, actor=me)
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"The place is yours: you are enrolled in “{event.title}”.")
+    event, me = _event_and_me(request, pk)
+    report_outcome(
+        request,
+        lambda: waitlist.claim(event, me, actor=me),
+        f"The place is yours: you are enrolled in “{event.title}”.",
+    )
     return _back_to_event(event)
 
 
 @require_POST
 @login_required
 def move(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
-    event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
-    person = get_object_or_404(User, pk=user_pk)
+    event, person = _managed_event_and_person(request, pk, user_pk)
     direction = DIRECTIONS.get(request.POST.get("direction", ""))
     if direction is None:
         messages.error(request, "Move someone up or down the waitlist.")
         return _back_to_people(event)
-    try:
-        now_at = waitlist.move(
+    report_outcome(
+        request,
+        lambda: waitlist.move(
             event, person, "up" if direction == "up" else "down", actor=_member(request)
-        )
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"{person.name} is now number {now_at} on the waitlist.")
+        ),
+        lambda now_at: f"{person.name} is now number {now_at} on the waitlist.",
+    )
     return _back_to_people(event)
+
+
+def _promoted(person: User, promotion: waitlist.Promotion) -> str:
+    raised = (
+        f" The capacity was raised to {promotion.capacity_raised_to} to make room."
+        if promotion.capacity_raised_to is not None
+        else ""
+    )
+    return f"{person.name} has a place on the event now.{raised}"
 
 
 @require_POST
 @login_required
 def promote(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
-    event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
-    person = get_object_or_404(User, pk=user_pk)
-    try:
-        promotion = waitlist.promote(event, person, actor=_member(request))
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        raised = (
-            f" The capacity was raised to {promotion.capacity_raised_to} to make room."
-            if promotion.capacity_raised_to is not None
-            else ""
-        )
-        messages.success(request, f"{person.name} has a place on the event now.{raised}")
+    event, person = _managed_event_and_person(request, pk, user_pk)
+    report_outcome(
+        request,
+        lambda: waitlist.promote(event, person, actor=_member(request)),
+        lambda promotion: _promoted(person, promotion),
+    )
     return _back_to_people(event)
 
 
 @require_POST
 @login_required
 def remove(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
-    event = get_object_or_404(Event, pk=pk)
-    deny_unless(permissions.can_manage_event(request.user, event), MANAGERS_ONLY)
-    person = get_object_or_404(User, pk=user_pk)
-    try:
-        waitlist.leave(event, person, actor=_member(request))
-    except EventError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"{person.name} is off the waitlist.")
+    event, person = _managed_event_and_person(request, pk, user_pk)
+    report_outcome(
+        request,
+        lambda: waitlist.leave(event, person, actor=_member(request)),
+        f"{person.name} is off the waitlist.",
+    )
     return _back_to_people(event)

@@ -14,28 +14,36 @@ import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from tests.huey_worker import running_worker
 from tests.world import (
+    ADA,
+    ALAN,
+    BARBARA,
     CLIENT_ID,
     CLIENT_SECRET,
     PASSWORD,
     World,
     create_people,
     enter_world,
+    event_details,
     world_seed,
 )
 
-from convene.events import services
-from convene.events.models import Event
+from convene.events import series, services
+from convene.events.models import EnrollmentRole, Event, OnlineKind
+from convene.events.recurrence import Frequency, Rule
+from convene.events.timezones import localize
 from convene.outlook.inbound.subscriptions import forget_verified
 from convene.outlook.models import OutlookSettings
 from m365_emulator.config import EmulatorConfig
@@ -121,6 +129,77 @@ class OutlookWorld(World):
                 services.enroll(event, self.people[email], actor=None)
             events.append(event)
         return events
+
+
+def next_local(zone: str, weekday: int, hour: int, days_ahead: int = 7) -> datetime:
+    """A naive local time ``days_ahead`` or more from now, on ``weekday``, at ``hour``."""
+    day = (timezone.now() + timedelta(days=days_ahead)).astimezone(ZoneInfo(zone)).date()
+    day += timedelta(days=(weekday - day.weekday()) % 7)
+    return datetime(day.year, day.month, day.day, hour)
+
+
+# Whom ``event_with_attendees`` enrolls: one person in the organizer's tenant, one in another.
+EVENT_ATTENDEES = (ALAN, BARBARA)
+
+
+def event_with_attendees(
+    world: OutlookWorld,
+    title: str,
+    *,
+    days: float,
+    creator: str = ADA,
+    co_organizer: str | None = None,
+) -> Event:
+    """An hour in Room 1 ``days`` from now (in the past when negative) by ``creator``, with
+    ``co_organizer`` and ``EVENT_ATTENDEES`` added one by one, as people would."""
+    start = timezone.now() + timedelta(days=days)
+    event = services.create_event(
+        event_details(title, start, location="Room 1"),
+        creator=world.people[creator],
+        allow_past=days < 0,
+    )
+    if co_organizer:
+        services.add_person(event, world.people[co_organizer], EnrollmentRole.ORGANIZER, actor=None)
+    for email in EVENT_ATTENDEES:
+        services.enroll(event, world.people[email], actor=None)
+    return event
+
+
+# An event whose online meeting Outlook creates (Teams) rather than a link the organizer gives.
+TEAMS: dict[str, Any] = {"is_online": True, "online_kind": OnlineKind.TEAMS}
+
+
+def teams_event(world: OutlookWorld, *, attendees: Iterable[str] = (), **details: Any) -> Event:
+    """Ada's "Compilers night" a week from now with a Teams meeting. The ``attendees`` are
+    enrolled in the same transaction, so the worker's first push has them."""
+    start = timezone.now() + timedelta(days=7)
+    with transaction.atomic():
+        event = services.create_event(
+            event_details("Compilers night", start, hours=2, **TEAMS, **details),
+            creator=world.people[ADA],
+        )
+        for email in attendees:
+            services.enroll(event, world.people[email], actor=None)
+    return event
+
+
+def teams_series(
+    world: OutlookWorld, sessions: int, *, attendees: Iterable[str] = (), **details: Any
+) -> Event:
+    """Ada's weekly "Weekly design review" with a Teams meeting: ``sessions`` hour-long
+    sessions on Wednesdays at 10:00 in Berlin, from a week ahead. The ``attendees`` are enrolled
+    in the same transaction, so the worker's first push has them."""
+    local = next_local("Europe/Berlin", 2, 10)
+    start = localize(local, "Europe/Berlin")
+    with transaction.atomic():
+        event = series.create_series(
+            event_details("Weekly design review", start, **TEAMS, **details),
+            Rule(Frequency.WEEKLY, weekdays=(local.weekday(),), count=sessions),
+            creator=world.people[ADA],
+        )
+        for email in attendees:
+            services.enroll(event, world.people[email], actor=None)
+    return event
 
 
 @pytest.fixture

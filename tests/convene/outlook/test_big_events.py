@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
-from tests.world import CUSTOMER, PASSWORD, world_seed
+from tests.world import CUSTOMER, PASSWORD, event_details, world_seed
 
 from convene.accounts.models import Role, User
 from convene.events import services
@@ -74,13 +74,7 @@ def big_event(outlook: OutlookWorld, people: int, guests: list[User], title: str
     start = timezone.now() + timedelta(days=5)
     with transaction.atomic():
         event = services.create_event(
-            services.EventDetails(
-                title=title,
-                start=start,
-                end=start + timedelta(hours=1),
-                timezone="Europe/Berlin",
-                location="Main hall",
-            ),
+            event_details(title, start, location="Main hall"),
             creator=outlook.people[ADA],
         )
         add(event, guests[: people - 1])

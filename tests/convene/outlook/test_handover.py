@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
 
 from convene.accounts.models import User
 from convene.core.models import Notice
@@ -32,13 +30,13 @@ from convene.outlook.models import (
 from convene.outlook.moves import engine, handover
 from convene.outlook.outbound import push, queueing
 
-from .conftest import OutlookWorld
-from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE
+from .conftest import EVENT_ATTENDEES, OutlookWorld, event_with_attendees
+from .test_connect_and_sync import ADA, ALAN, EDSGER, GRACE
 from .test_mode_switch import number as switch_number
 from .test_mode_switch import preview as switch_preview
 from .test_platform import ADMIN, SERVICE, platform_seed, use_platform_calendar
 
-ATTENDEES = (ALAN, BARBARA)
+ATTENDEES = EVENT_ATTENDEES
 
 
 def make_event(
@@ -49,23 +47,8 @@ def make_event(
     creator: str = ADA,
     co_organizer: str | None = GRACE,
 ) -> Event:
-    start = timezone.now() + timedelta(days=days)
-    event = services.create_event(
-        services.EventDetails(
-            title=title,
-            start=start,
-            end=start + timedelta(hours=1),
-            timezone="Europe/Berlin",
-            location="Room 1",
-        ),
-        creator=world.people[creator],
-        allow_past=days < 0,
-    )
-    if co_organizer:
-        services.add_person(event, world.people[co_organizer], EnrollmentRole.ORGANIZER, actor=None)
-    for email in ATTENDEES:
-        services.enroll(event, world.people[email], actor=None)
-    return event
+    """The shared event, with Grace as co-organizer unless said otherwise: she takes over."""
+    return event_with_attendees(world, title, days=days, creator=creator, co_organizer=co_organizer)
 
 
 def deactivate_in_django_admin(world: OutlookWorld, email: str) -> None:

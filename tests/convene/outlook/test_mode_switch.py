@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from convene.events import services
-from convene.events.models import Event
 from convene.outlook import tasks
 from convene.outlook.mailboxes.platform import _app_tokens as app_tokens_cache
 from convene.outlook.models import (
@@ -27,8 +24,8 @@ from convene.outlook.models import (
 from convene.outlook.moves import engine, modeswitch
 from convene.outlook.outbound import push
 
-from .conftest import OutlookWorld
-from .test_connect_and_sync import ADA, ALAN, BARBARA, GRACE
+from .conftest import EVENT_ATTENDEES, OutlookWorld, event_with_attendees
+from .test_connect_and_sync import ADA, ALAN, GRACE
 from .test_platform import (
     ADMIN,
     SERVICE,
@@ -36,7 +33,7 @@ from .test_platform import (
     use_platform_calendar,
 )
 
-ATTENDEES = (ALAN, BARBARA)
+ATTENDEES = EVENT_ATTENDEES
 
 
 @pytest.fixture
@@ -44,24 +41,6 @@ def world(outlook: OutlookWorld) -> OutlookWorld:
     app_tokens_cache.clear()
     outlook.emulator.reset(platform_seed(consented=True))
     return outlook
-
-
-def make_event(outlook: OutlookWorld, title: str, *, days: float, creator: str = ADA) -> Event:
-    start = timezone.now() + timedelta(days=days)
-    event = services.create_event(
-        services.EventDetails(
-            title=title,
-            start=start,
-            end=start + timedelta(hours=1),
-            timezone="Europe/Berlin",
-            location="Room 1",
-        ),
-        creator=outlook.people[creator],
-        allow_past=days < 0,
-    )
-    for email in ATTENDEES:
-        services.enroll(event, outlook.people[email], actor=None)
-    return event
 
 
 def live(outlook: OutlookWorld, email: str) -> Counter[str]:
@@ -102,8 +81,8 @@ def test_organizer_to_platform_moves_upcoming_events_exactly_as_previewed(
     world: OutlookWorld,
 ) -> None:
     world.connect(ADA)
-    upcoming = [make_event(world, f"Upcoming {n}", days=3 + n) for n in range(3)]
-    past = make_event(world, "Last week", days=-7)
+    upcoming = [event_with_attendees(world, f"Upcoming {n}", days=3 + n) for n in range(3)]
+    past = event_with_attendees(world, "Last week", days=-7)
     for event in [*upcoming, past]:
         world.wait_synced(event.pk)
     old_uids = {e.pk: CalendarLink.objects.get(event=e).ical_uid for e in upcoming}
@@ -148,7 +127,7 @@ def test_organizer_to_platform_moves_upcoming_events_exactly_as_previewed(
 
 def test_platform_to_organizer_moves_into_the_organizers_calendar(world: OutlookWorld) -> None:
     use_platform_calendar()
-    events = [make_event(world, f"Talk {n}", days=2 + n) for n in range(2)]
+    events = [event_with_attendees(world, f"Talk {n}", days=2 + n) for n in range(2)]
     for event in events:
         world.wait_synced(event.pk)
     world.connect(ADA)
@@ -172,8 +151,8 @@ def test_an_organizer_who_has_not_connected_keeps_their_events_where_they_are(
     world: OutlookWorld,
 ) -> None:
     use_platform_calendar()
-    adas = make_event(world, "Ada's talk", days=2)
-    graces = make_event(world, "Grace's talk", days=3, creator=GRACE)
+    adas = event_with_attendees(world, "Ada's talk", days=2)
+    graces = event_with_attendees(world, "Grace's talk", days=3, creator=GRACE)
     for event in (adas, graces):
         world.wait_synced(event.pk)
     world.connect(ADA)
@@ -210,7 +189,7 @@ def test_a_move_interrupted_after_the_new_copy_was_made_finishes_without_a_dupli
     world: OutlookWorld,
 ) -> None:
     world.connect(ADA)
-    event = make_event(world, "Interrupted", days=4)
+    event = event_with_attendees(world, "Interrupted", days=4)
     old = world.wait_synced(event.pk)
     OutlookSettings.objects.filter(pk=1).update(service_mailbox=SERVICE)
     job = modeswitch.start(
@@ -246,10 +225,10 @@ def test_a_move_interrupted_after_the_new_copy_was_made_finishes_without_a_dupli
 
 def test_a_changed_plan_is_shown_again_before_anything_moves(world: OutlookWorld) -> None:
     world.connect(ADA)
-    first = make_event(world, "First", days=2)
+    first = event_with_attendees(world, "First", days=2)
     world.wait_synced(first.pk)
     page = preview(world, mode="platform", service_mailbox=SERVICE)
-    second = make_event(world, "Second", days=3)
+    second = event_with_attendees(world, "Second", days=3)
     world.wait_synced(second.pk)
 
     response = confirm(world, page)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from tests.world import event_details
 
 from convene.events import services
 from convene.events.models import Event
@@ -52,12 +53,11 @@ def create_event(
     """Ada's event with these people enrolled as attendees, synced to Outlook."""
     start = timezone.now() + starts_in
     event = services.create_event(
-        services.EventDetails(
-            title="Compilers night",
+        event_details(
+            "Compilers night",
+            start,
+            hours=2,
             description="Parsing, then pizza.",
-            start=start,
-            end=start + timedelta(hours=2),
-            timezone="Europe/Berlin",
             location="Room 1",
         ),
         creator=world.people[ADA],

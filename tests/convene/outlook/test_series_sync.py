@@ -19,7 +19,7 @@ from convene.events.recurrence import Frequency, Rule
 from convene.events.timezones import localize
 from convene.outlook.models import SyncLogEntry
 
-from .conftest import OutlookWorld
+from .conftest import OutlookWorld, next_local
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE
 from .test_platform import SERVICE, platform_seed, use_platform_calendar
 
@@ -40,13 +40,6 @@ def mode(request: pytest.FixtureRequest, outlook: OutlookWorld) -> str:
 
 def owner(mode: str) -> str:
     return SERVICE if mode == "platform" else ADA
-
-
-def next_local(zone: str, weekday: int, hour: int, days_ahead: int = 7) -> datetime:
-    """A naive local time ``days_ahead`` or more from now, on ``weekday``, at ``hour``."""
-    day = (timezone.now() + timedelta(days=days_ahead)).astimezone(ZoneInfo(zone)).date()
-    day += timedelta(days=(weekday - day.weekday()) % 7)
-    return datetime(day.year, day.month, day.day, hour)
 
 
 def create_series(

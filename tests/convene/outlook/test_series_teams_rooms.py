@@ -7,41 +7,23 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
 
-from convene.events import series, services
+from convene.events import series
 from convene.events.errors import InvalidEvent
-from convene.events.models import Event, OnlineKind
-from convene.events.recurrence import Frequency, Rule
-from convene.events.timezones import localize
+from convene.events.models import Event
 from convene.outlook.models import OnlineMeeting, Room, SyncLogEntry
 
-from .conftest import OutlookWorld
+from .conftest import OutlookWorld, teams_series
 from .test_connect_and_sync import ADA, ALAN
 from .test_platform import SERVICE
 from .test_rooms import ROOM, answered, platform
-from .test_series_sync import instances, next_local
+from .test_series_sync import instances
 
 __all__ = ["platform"]
 
 
 def teams_series_with_room(world: OutlookWorld) -> Event:
-    local = next_local("Europe/Berlin", 2, 10)
-    start = localize(local, "Europe/Berlin")
-    with transaction.atomic():
-        event = series.create_series(
-            services.EventDetails(
-                title="Weekly design review",
-                start=start,
-                end=start + timedelta(hours=1),
-                timezone="Europe/Berlin",
-                is_online=True,
-                online_kind=OnlineKind.TEAMS,
-            ),
-            Rule(Frequency.WEEKLY, weekdays=(local.weekday(),), count=6),
-            creator=world.people[ADA],
-        )
-        services.enroll(event, world.people[ALAN], actor=None)
+    event = teams_series(world, 6, attendees=[ALAN])
     room = Room.objects.get(email=ROOM)
     response = world.browser(ADA).post(f"/outlook/events/{event.pk}/room/", {"room": str(room.pk)})
     assert response.status_code == 302

@@ -8,67 +8,26 @@ So Convene reads the body before it rewrites it and replaces only its own part.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
 from tests.world import ADA, ALAN
 
-from convene.events import series, services
-from convene.events.models import Event, OnlineKind
-from convene.events.recurrence import Frequency, Rule
-from convene.events.timezones import localize
+from convene.events import series
+from convene.events.models import Event
 from convene.outlook.models import CalendarLink, OnlineMeeting
 from convene.outlook.outbound import batches, push
 
-from .conftest import OutlookWorld
+from .conftest import OutlookWorld, teams_event, teams_series
 from .test_replies_drift import drift_entries, edit_in_outlook
 from .test_replies_world import live, notifications, organizer_copy, subscribe
-from .test_series_sync import mode, next_local, owner, series_copy
+from .test_series_sync import mode, owner, series_copy
 from .test_teams_meetings import update
 
 __all__ = ["live", "mode"]
 
 
-def teams_event(world: OutlookWorld) -> Event:
-    start = timezone.now() + timedelta(days=7)
-    with transaction.atomic():
-        event = services.create_event(
-            services.EventDetails(
-                title="Compilers night",
-                description="Parsing, then pizza.",
-                start=start,
-                end=start + timedelta(hours=2),
-                timezone="Europe/Berlin",
-                is_online=True,
-                online_kind=OnlineKind.TEAMS,
-            ),
-            creator=world.people[ADA],
-        )
-        services.enroll(event, world.people[ALAN], actor=None)
-    return event
-
-
-def teams_series(world: OutlookWorld) -> Event:
-    local = next_local("Europe/Berlin", 2, 10)
-    start = localize(local, "Europe/Berlin")
-    with transaction.atomic():
-        event = series.create_series(
-            services.EventDetails(
-                title="Weekly design review",
-                description="Bring sketches.",
-                start=start,
-                end=start + timedelta(hours=1),
-                timezone="Europe/Berlin",
-                is_online=True,
-                online_kind=OnlineKind.TEAMS,
-            ),
-            Rule(Frequency.WEEKLY, weekdays=(local.weekday(),), count=4),
-            creator=world.people[ADA],
-        )
-        services.enroll(event, world.people[ALAN], actor=None)
-    return event
+# Ada's event with Alan, with a description of its own: the body Convene writes and must keep.
+DESCRIPTION = "Parsing, then pizza."
 
 
 def copy_in(world: OutlookWorld, email: str, event: Event) -> dict[str, Any]:
@@ -107,7 +66,7 @@ def events_read(world: OutlookWorld) -> int:
 
 def test_a_changed_description_keeps_the_teams_meeting(outlook: OutlookWorld, mode: str) -> None:
     notifications(outlook, False)  # only the push reads the copy: its reads can be counted
-    event = teams_event(outlook)
+    event = teams_event(outlook, attendees=[ALAN], description=DESCRIPTION)
     outlook.wait_synced(event.pk)
     join_url = join_url_of(outlook, event, mode)
     reads = events_read(outlook)
@@ -129,7 +88,7 @@ def test_a_changed_description_keeps_the_teams_meeting(outlook: OutlookWorld, mo
 def test_a_series_description_change_keeps_the_teams_meeting(
     outlook: OutlookWorld, mode: str
 ) -> None:
-    event = teams_series(outlook)
+    event = teams_series(outlook, 4, attendees=[ALAN], description="Bring sketches.")
     outlook.wait_synced(event.pk)
     join_url = join_url_of(outlook, event, mode)
 
@@ -149,7 +108,7 @@ def test_a_batched_description_change_keeps_the_teams_meeting(
     world = outlook_without_worker
     world.connect(ADA)
     notifications(world, False)
-    event = teams_event(world)
+    event = teams_event(world, attendees=[ALAN], description=DESCRIPTION)
     push.sync_event(event.pk, _ignore)
     join_url = join_url_of(world, event, "organizer")
 
@@ -163,7 +122,7 @@ def test_a_batched_description_change_keeps_the_teams_meeting(
 def test_a_body_edited_in_outlook_is_repaired_without_losing_the_teams_meeting(
     live: OutlookWorld,
 ) -> None:
-    event = teams_event(live)
+    event = teams_event(live, attendees=[ALAN], description=DESCRIPTION)
     live.wait_synced(event.pk)
     join_url = join_url_of(live, event, "organizer")
     link = CalendarLink.objects.get(event=event)

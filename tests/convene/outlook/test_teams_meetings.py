@@ -20,24 +20,8 @@ from convene.outlook.models import (
     OutlookSettings,
 )
 
-from .conftest import PUBLIC_URL, OutlookWorld
+from .conftest import PUBLIC_URL, OutlookWorld, teams_event
 from .test_connect_and_sync import event_form
-
-
-def teams_event(outlook: OutlookWorld, **extra: Any) -> Event:
-    start = timezone.now() + timedelta(days=7)
-    return services.create_event(
-        services.EventDetails(
-            title="Compilers night",
-            start=start,
-            end=start + timedelta(hours=2),
-            timezone="Europe/Berlin",
-            is_online=True,
-            online_kind=OnlineKind.TEAMS,
-            **extra,
-        ),
-        creator=outlook.people[ADA],
-    )
 
 
 def update(event: Event, **changes: Any) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
 
@@ -111,20 +111,38 @@ class PlacesNotConsented(Exception):
 
 
 def _places_token(registration: AppRegistration, connection_id: int, fresh: bool = False) -> str:
-    connection = OutlookConnection.objects.get(pk=connection_id)
-    if not connection.is_usable:
-        raise PlacesNotConsented(connection.last_error or "Outlook needs to be connected again.")
     try:
-        got = identity.delegated_token(
-            registration,
-            crypto.decrypt(connection.encrypted_token_cache),
-            connection.home_account_id,
-            force_refresh=fresh,
-            scopes=identity.PLACES_SCOPES,
-        )
+        connection = _usable_connection(connection_id)
+        got = _stored_token(registration, connection, fresh, scopes=identity.PLACES_SCOPES)
     except AuthorizationLost as exc:
         raise PlacesNotConsented(str(exc)) from exc
     return got.token
+
+
+def _usable_connection(connection_id: int) -> OutlookConnection:
+    """The connection, if its stored authorization may still be used (``AuthorizationLost``
+    with the reason it may not, otherwise)."""
+    connection = OutlookConnection.objects.get(pk=connection_id)
+    if not connection.is_usable:
+        raise AuthorizationLost(connection.last_error or "Outlook needs to be connected again.")
+    return connection
+
+
+def _stored_token(
+    registration: AppRegistration,
+    connection: OutlookConnection,
+    force_refresh: bool,
+    *,
+    scopes: Sequence[str] = tuple(identity.DELEGATED_SCOPES),
+) -> identity.DelegatedToken:
+    """A token from the connection's stored (encrypted) authorization, through MSAL."""
+    return identity.delegated_token(
+        registration,
+        crypto.decrypt(connection.encrypted_token_cache),
+        connection.home_account_id,
+        force_refresh=force_refresh,
+        scopes=scopes,
+    )
 
 
 def usable_connection(user_id: int) -> OutlookConnection | None:
@@ -201,16 +219,9 @@ def access_token(
     """A valid access token for the connection, refreshing (and storing the rotation) if needed."""
     _take_lease(connection_id)
     try:
-        connection = OutlookConnection.objects.get(pk=connection_id)
-        if not connection.is_usable:
-            raise AuthorizationLost(connection.last_error or "Outlook needs to be connected again.")
+        connection = _usable_connection(connection_id)
         try:
-            got = identity.delegated_token(
-                registration,
-                crypto.decrypt(connection.encrypted_token_cache),
-                connection.home_account_id,
-                force_refresh=force_refresh,
-            )
+            got = _stored_token(registration, connection, force_refresh)
         except AuthorizationLost as exc:
             mark_authorization_lost(connection, str(exc))
             raise

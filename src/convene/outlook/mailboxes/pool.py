@@ -77,7 +77,8 @@ def replace_extra(addresses: list[str]) -> str | None:
     for address in addresses:
         PoolMailbox.objects.get_or_create(address=address)
     _loads.forget()
-    return f"Extra mailboxes to send from: {', '.join(before) or '—'} → {', '.join(addresses) or '—'}"
+    was, now = ", ".join(before) or "—", ", ".join(addresses) or "—"
+    return f"Extra mailboxes to send from: {was} → {now}"
 
 
 def in_pool(mailbox: str) -> bool:
