@@ -117,17 +117,20 @@ def _declined(
     outlook: OutlookSettings,
 ) -> None:
     who = _name(user, reply)
-    status, outcome = _decide_on_decline(event, user, outlook)
-    record(
-        LogKind.REPLY,
-        "declined",
-        status=status,
-        message=f"{who} declined in Outlook. {outcome}",
-        event_id=event.pk,
-        user_id=user.pk if user else None,
-        mailbox=mailbox,
-    )
-    tell_organizer(event, f"{who} declined “{event.title}” in Outlook. {outcome}", "Declined")
+    # The unenrolling (and the waitlist's promotion), its log line and the organizer's notice
+    # land together: nobody sees the decline's effect before the organizer is told of it.
+    with transaction.atomic():
+        status, outcome = _decide_on_decline(event, user, outlook)
+        record(
+            LogKind.REPLY,
+            "declined",
+            status=status,
+            message=f"{who} declined in Outlook. {outcome}",
+            event_id=event.pk,
+            user_id=user.pk if user else None,
+            mailbox=mailbox,
+        )
+        tell_organizer(event, f"{who} declined “{event.title}” in Outlook. {outcome}", "Declined")
 
 
 def _decide_on_decline(

@@ -190,20 +190,30 @@ def removed_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -
         session = next((s for s in series.sessions(event) if s.on.isoformat() == on_iso), None)
         if session is None or session.is_cancelled or session.is_past:
             return True  # Convene's own cancel, or a session that is over
-        try:
-            series.cancel_session(event, session.on, actor=None, message=DELETED_REASON)
-        except EventError as problem:
-            refused = str(problem)
-        else:
-            refused = ""
-            _note_gone(link, on_iso, occurrences)
+        # The cancel, its log line and the organizer's notice land together.
+        with transaction.atomic():
+            try:
+                series.cancel_session(event, session.on, actor=None, message=DELETED_REASON)
+            except EventError as problem:
+                refused = str(problem)
+            else:
+                refused = ""
+                _note_gone(link, on_iso, occurrences)
+            _tell_session_deleted(event, session.on, refused, mailbox)
     finally:
         links.give_back_lease([link.pk])
+    if CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
+        # the cancel's own push stepped aside while we held the lease; it sends nothing
+        enqueue(link.event_id, 0)
+    return True
+
+
+def _tell_session_deleted(event: Event, on: date, refused: str, mailbox: str) -> None:
     words = (
-        f"The session of {session.on:%a %d %b %Y} was deleted in Outlook, which told everyone "
+        f"The session of {on:%a %d %b %Y} was deleted in Outlook, which told everyone "
         "it is cancelled; Outlook cannot restore it, so Convene cancelled it too."
         if not refused
-        else f"The session of {session.on:%a %d %b %Y} was deleted in Outlook, but Convene "
+        else f"The session of {on:%a %d %b %Y} was deleted in Outlook, but Convene "
         f"could not cancel it: {refused}"
     )
     record(
@@ -212,13 +222,9 @@ def removed_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -
         message=words,
         event_id=event.pk,
         mailbox=mailbox,
-        session=on_iso,
+        session=on.isoformat(),
     )
     tell_organizer(event, f"“{event.title}”: {words}", "Session deleted in Outlook")
-    if CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
-        # the cancel's own push stepped aside while we held the lease; it sends nothing
-        enqueue(link.event_id, 0)
-    return True
 
 
 def _link_remembering(mailbox: str, graph_id: str) -> CalendarLink | None:

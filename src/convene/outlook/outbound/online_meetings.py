@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -129,11 +130,12 @@ def _record(event: Event, state: str, details: JoinDetails | None, problem: str)
             quick_dial=details.quick_dial,
         )
     joined_before = found.join_url if found is not None else ""
-    meeting, _ = OnlineMeeting.objects.update_or_create(event=event, defaults=values)
-    if state != OnlineMeeting.State.READY and before != state:
-        links.tell_organizer(event, problem, "No Teams meeting yet")
-    if details is not None and details.join_url != joined_before:
-        _tell_people(event, details)
+    with transaction.atomic():  # what is known and who was told of it, together
+        meeting, _ = OnlineMeeting.objects.update_or_create(event=event, defaults=values)
+        if state != OnlineMeeting.State.READY and before != state:
+            links.tell_organizer(event, problem, "No Teams meeting yet")
+        if details is not None and details.join_url != joined_before:
+            _tell_people(event, details)
     return meeting
 
 

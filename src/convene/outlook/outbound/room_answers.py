@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from convene.events.models import Event
@@ -48,23 +49,27 @@ def note_answer(
     reason = ""
     if response == RoomBooking.Answer.DECLINED:
         reason = _why_declined(event, booking.room, client)
-    RoomBooking.objects.filter(pk=booking.pk).update(
-        answer=response, reason=reason, answered_at=answered_at or timezone.now()
-    )
-    record(
-        LogKind.REPLY,
-        response,
-        status="room",
-        message=f"{booking.room.name}: {RoomBooking.Answer(response).label.lower()}."
-        + (f" Reason: {reason}." if reason else ""),
-        event_id=event.pk,
-    )
-    if response == RoomBooking.Answer.DECLINED:
-        links.tell_organizer(
-            event,
-            f"{booking.room.name} declined “{event.title}”: {reason}. Choose another room or time.",
-            "Room declined",
+    # The answer, its log line and the organizer's notice land together (the reason was read
+    # from Microsoft before): nobody sees a declined room the organizer was not told about.
+    with transaction.atomic():
+        RoomBooking.objects.filter(pk=booking.pk).update(
+            answer=response, reason=reason, answered_at=answered_at or timezone.now()
         )
+        record(
+            LogKind.REPLY,
+            response,
+            status="room",
+            message=f"{booking.room.name}: {RoomBooking.Answer(response).label.lower()}."
+            + (f" Reason: {reason}." if reason else ""),
+            event_id=event.pk,
+        )
+        if response == RoomBooking.Answer.DECLINED:
+            links.tell_organizer(
+                event,
+                f"{booking.room.name} declined “{event.title}”: {reason}. "
+                "Choose another room or time.",
+                "Room declined",
+            )
     return True
 
 
