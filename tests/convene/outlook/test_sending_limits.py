@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.storage import MemoryStorage
@@ -94,18 +95,21 @@ def sent(world: OutlookWorld, mailbox: str) -> int:
 
 
 def event_with(world: OutlookWorld, title: str, *people: str, hours: int = 0) -> Event:
+    """The event and its people in one transaction: the worker sees one create with everyone
+    (one invitation message), not a create and then updates adding people one by one."""
     start = timezone.now() + timedelta(days=3, hours=hours)
-    event = services.create_event(
-        services.EventDetails(
-            title=title,
-            start=start,
-            end=start + timedelta(hours=1),
-            timezone="Europe/Berlin",
-        ),
-        creator=world.people[ADA],
-    )
-    for email in people:
-        services.enroll(event, world.people[email], actor=None)
+    with transaction.atomic():
+        event = services.create_event(
+            services.EventDetails(
+                title=title,
+                start=start,
+                end=start + timedelta(hours=1),
+                timezone="Europe/Berlin",
+            ),
+            creator=world.people[ADA],
+        )
+        for email in people:
+            services.enroll(event, world.people[email], actor=None)
     return event
 
 
