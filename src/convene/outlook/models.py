@@ -47,16 +47,7 @@ class OutlookSettings(models.Model):
     )
     # Off by default: reading a decline's comment means reading the organizer's (or the
     # service mailbox's) mail, a permission of its own (Mail.Read), asked only when wanted.
-    show_decline_comments = models.BooleanField(
-        "Show decline comments in Convene",
-        default=False,
-        help_text="Outlook sends the comment of a decline (“Sorry, I cannot make it”) only "
-        "as a message to the organizer's mailbox, so reading it needs the Microsoft Graph "
-        "permission Mail.Read: organizers are asked for it (delegated) the next time they "
-        "save an event; in platform mode the platform registration needs the application "
-        "permission Mail.Read (or the Exchange role Application Mail.Read) on the service "
-        "mailbox. Convene reads only the one answer message of each decline.",
-    )
+    show_decline_comments = models.BooleanField("Show decline comments in Convene", default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
