@@ -83,7 +83,7 @@ def read(
                 return Comment(text=plain_text(message.get("body")))
         return Comment()
     except (MicrosoftError, connections.MailNotGranted) as exc:
-        problem = str(exc)
+        problem = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     except Exception as exc:  # a comment must never cost the decline
         problem = f"unexpected {type(exc).__name__}"
         log.exception("Reading a decline comment of event %s failed", event.pk)
