@@ -244,3 +244,33 @@ def test_a_platform_without_the_mail_permission_gets_the_decline_without_comment
     finally:
         live.emulator.control("POST", "/reset").raise_for_status()
         live.wait_idle(quiet=0.2, scheduled=False)
+
+
+def test_an_organizer_who_refuses_mail_access_keeps_the_calendar_and_is_not_asked_again(
+    organizer_live: OutlookWorld, settings: Any
+) -> None:
+    live = organizer_live
+    settings.OUTLOOK = {**settings.OUTLOOK, "public_url": PUBLIC_URL}
+    show_comments(True)
+    event = create_event(live, ALAN)
+    edit = f"/events/{event.pk}/edit/"
+    client = live.browser(ADA)
+
+    start = client.get("/outlook/connect/", {"next": edit})
+    back = live.emulator.sign_in(start["Location"], ADA, consent=False)
+    finished = live.return_from_microsoft(client, back)
+
+    assert finished.status_code == 302 and finished["Location"] == edit
+    connection = OutlookConnection.objects.get(user=live.people[ADA])
+    assert connection.mail_access == MailAccess.DECLINED
+    assert connection.status == "connected"
+    form = client.get(edit).content.decode()
+    assert "allow Convene to read them in your mail" not in form
+    assert (
+        "Mail.Read"
+        not in parse_qs(urlsplit(client.get("/outlook/connect/")["Location"]).query)["scope"][0]
+    )
+    # ... unless they ask for it themselves
+    assert "Allow it (Mail.Read)" in client.get("/outlook/").content.decode()
+    again = client.get("/outlook/connect/", {"scope": "mail"})
+    assert "Mail.Read" in parse_qs(urlsplit(again["Location"]).query)["scope"][0]
