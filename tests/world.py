@@ -59,8 +59,13 @@ PEOPLE: Mapping[str, tuple[str, str]] = {
 }
 
 
-def world_seed(public_url: str, *, platform_consented: bool = False) -> dict[str, Any]:
-    """The emulator's seed: the tenants, their mailboxes and Convene's app registration."""
+def world_seed(
+    public_url: str, *, platform_consented: bool = False, mail_read: bool = False
+) -> dict[str, Any]:
+    """The emulator's seed: the tenants, their mailboxes and Convene's app registration
+    (``mail_read``: registered with Mail.Read too, delegated and application, as an admin who
+    wants decline comments shown registers it)."""
+    mail = ["Mail.Read"] if mail_read else []
 
     def users(domain: str) -> list[dict[str, Any]]:
         return [
@@ -92,8 +97,13 @@ def world_seed(public_url: str, *, platform_consented: bool = False) -> dict[str
                         ],
                         # Place.Read.All delegated: an admin reads their organization's rooms
                         # in organizer mode (asked of that admin alone)
-                        "delegatedScopes": ["Calendars.ReadWrite", "User.Read", "Place.Read.All"],
-                        "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All"],
+                        "delegatedScopes": [
+                            "Calendars.ReadWrite",
+                            "User.Read",
+                            "Place.Read.All",
+                            *mail,
+                        ],
+                        "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All", *mail],
                     }
                 ],
             },

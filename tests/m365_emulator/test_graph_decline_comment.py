@@ -80,3 +80,58 @@ def test_messages_need_a_mail_permission_and_their_body_mail_read(
     listed = emulator.graph("GET", "/me/messages", basic).json()["value"]
     assert listed and all("body" not in m and "bodyPreview" not in m for m in listed)
     assert COMMENT not in str(listed)
+
+
+def narrow_query(since: str, sender: str) -> dict[str, str]:
+    """What Convene asks for one decline: that person's answers since the time they answered,
+    newest first, with the body and the event each is about."""
+    return {
+        "$filter": f"receivedDateTime ge {since} and from/emailAddress/address eq '{sender}'",
+        "$orderby": "receivedDateTime desc",
+        "$select": "subject,body,from,receivedDateTime",
+        "$expand": "microsoft.graph.eventMessage/event($select=id)",
+        "$top": "5",
+    }
+
+
+def test_one_narrow_request_finds_the_answer_and_the_event_it_is_about(
+    emulator: EmulatorHandle,
+) -> None:
+    event = declined_meeting(emulator)
+    reader = emulator.token_for(ADA, ("Mail.Read",))
+    listed = emulator.graph(
+        "GET",
+        "/me/messages",
+        reader,
+        params=narrow_query("2000-01-01T00:00:00Z", ALAN.upper()),
+        headers={"Prefer": 'outlook.body-content-type="text"'},
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["Preference-Applied"] == 'outlook.body-content-type="text"'
+    (answer,) = listed.json()["value"]
+    assert answer["@odata.type"] == "#microsoft.graph.eventMessageResponse"
+    assert answer["event"]["id"] == event["id"]
+    assert answer["body"] == {"contentType": "text", "content": COMMENT}
+    assert "toRecipients" not in answer and "meetingMessageType" not in answer
+    # Nobody else's answers, nothing older than asked.
+    for params in (
+        narrow_query("2000-01-01T00:00:00Z", "grace@contoso.test"),
+        narrow_query("2999-01-01T00:00:00Z", ALAN),
+    ):
+        assert emulator.graph("GET", "/me/messages", reader, params=params).json()["value"] == []
+
+
+def test_ordering_by_a_property_not_filtered_first_is_too_complex(
+    emulator: EmulatorHandle,
+) -> None:
+    declined_meeting(emulator)
+    reader = emulator.token_for(ADA, ("Mail.Read",))
+    params = narrow_query("2000-01-01T00:00:00Z", ALAN)
+    params["$filter"] = (
+        f"from/emailAddress/address eq '{ALAN}' and receivedDateTime ge 2000-01-01T00:00:00Z"
+    )
+    refused = emulator.graph("GET", "/me/messages", reader, params=params)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "InefficientFilter"
+    unknown = emulator.graph("GET", "/me/messages", reader, params={"$expand": "event"})
+    assert unknown.status_code == 400

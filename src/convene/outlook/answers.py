@@ -22,6 +22,7 @@ from convene.events import waitlist
 from convene.events.errors import EventError
 from convene.events.models import EnrollmentRole, Event
 from convene.outlook.links import tell_organizer
+from convene.outlook.mailboxes import decline_comments
 from convene.outlook.microsoft import mapping
 from convene.outlook.models import (
     AttendeeReply,
@@ -58,7 +59,7 @@ def apply_replies(
         if not _is_new(event, reply, user):
             continue
         if reply.response == "declined":
-            _declined(event, reply, user, mailbox, outlook)
+            _declined(event, reply, user, mailbox, outlook, graph_event)
         elif reply.response in mapping.ANSWERS:
             record(
                 LogKind.REPLY,
@@ -91,7 +92,8 @@ def _is_new(event: Event, reply: mapping.Reply, user: User | None) -> bool:
     """Store the answer if it differs from the one recorded; True for the one caller that
     stored it (two workers handling the same change: only one acts)."""
     row = AttendeeReply.objects.filter(event=event, email=reply.email).first()
-    values = {"response": reply.response, "responded_at": reply.time, "user": user}
+    # A new answer starts without a comment; a decline's is read next (``_declined``).
+    values = {"response": reply.response, "responded_at": reply.time, "user": user, "comment": ""}
     if row is None:
         if reply.response not in mapping.ANSWERS:
             return False  # nothing to show for someone who has not answered yet
@@ -115,22 +117,55 @@ def _declined(
     user: User | None,
     mailbox: str,
     outlook: OutlookSettings,
+    graph_event: dict[str, Any],
 ) -> None:
     who = _name(user, reply)
+    # Read before the decline's transaction (no lock held meanwhile), one request at most, and
+    # only with the setting on; whatever happens to it, the decline goes on as without it.
+    comment = decline_comments.read(event, graph_event, reply.email, reply.time, mailbox, outlook)
     # The unenrolling (and the waitlist's promotion), its log line and the organizer's notice
     # land together: nobody sees the decline's effect before the organizer is told of it.
     with transaction.atomic():
+        if comment.text:
+            AttendeeReply.objects.filter(
+                event=event, email=reply.email, response="declined"
+            ).update(comment=comment.text)
         status, outcome = _decide_on_decline(event, user, outlook)
         record(
             LogKind.REPLY,
             "declined",
             status=status,
-            message=f"{who} declined in Outlook. {outcome}",
+            message=f"{who} declined in Outlook. {outcome}{_unread(comment)}",
             event_id=event.pk,
             user_id=user.pk if user else None,
             mailbox=mailbox,
         )
-        tell_organizer(event, f"{who} declined “{event.title}” in Outlook. {outcome}", "Declined")
+        tell_organizer(
+            event,
+            with_comment(f"{who} declined “{event.title}” in Outlook. {outcome}", comment.text),
+            "Declined",
+        )
+
+
+# What a notice may hold (``core.notices.notify`` keeps 500 characters).
+NOTICE_LENGTH = 500
+
+
+def with_comment(text: str, comment: str) -> str:
+    """A notice's words followed by the decliner's own, quoted, shortened to fit the notice."""
+    if not comment:
+        return text
+    before = f"{text} Their comment: “"
+    room = NOTICE_LENGTH - len(before) - 1
+    if room < 20:
+        return text
+    if len(comment) > room:
+        comment = comment[: room - 1].rstrip() + "…"
+    return f"{before}{comment}”"
+
+
+def _unread(comment: decline_comments.Comment) -> str:
+    return f" (Its comment could not be read: {comment.problem})" if comment.problem else ""
 
 
 def _decide_on_decline(

@@ -75,10 +75,21 @@ def seed(
                         f"{public_url}/outlook/admin-consent/",
                     ],
                     # Place.Read.All delegated: an admin reads their organization's rooms in
-                    # organizer mode (asked of that admin alone, on the Rooms page).
-                    "delegatedScopes": ["Calendars.ReadWrite", "User.Read", "Place.Read.All"],
+                    # organizer mode (asked of that admin alone, on the Rooms page). Mail.Read:
+                    # decline comments, asked only once an admin turns them on.
+                    "delegatedScopes": [
+                        "Calendars.ReadWrite",
+                        "User.Read",
+                        "Place.Read.All",
+                        "Mail.Read",
+                    ],
                     # Place.Read.All: the admin's Rooms page lists the tenant's rooms.
-                    "applicationPermissions": ["Calendars.ReadWrite", "Place.Read.All"],
+                    # Mail.Read: the service mailbox's decline comments (when turned on).
+                    "applicationPermissions": [
+                        "Calendars.ReadWrite",
+                        "Place.Read.All",
+                        "Mail.Read",
+                    ],
                     # Registered, not yet consented: as in Entra, an application permission is
                     # granted only when an admin consents (Platform calendar > Grant admin
                     # consent), so Test connection fails until then, as it would at Microsoft.

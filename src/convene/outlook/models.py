@@ -45,6 +45,9 @@ class OutlookSettings(models.Model):
         help_text="Each person then sees only themselves and the organizer in Outlook. "
         "An event may choose otherwise.",
     )
+    # Off by default: reading a decline's comment means reading the organizer's (or the
+    # service mailbox's) mail, a permission of its own (Mail.Read), asked only when wanted.
+    show_decline_comments = models.BooleanField("Show decline comments in Convene", default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -69,6 +72,12 @@ class ConnectionStatus(models.TextChoices):
     NEEDS_AUTHORIZATION = "needs_authorization", "Needs authorization"
 
 
+class MailAccess(models.TextChoices):
+    MISSING = "missing", "Not granted"
+    GRANTED = "granted", "Granted"
+    DECLINED = "declined", "Declined by the person"
+
+
 class OutlookConnection(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="outlook_connection"
@@ -91,6 +100,11 @@ class OutlookConnection(models.Model):
     # When Convene last redeemed the refresh token (Microsoft rotated it): Entra expires one
     # left unused for 90 days, so the keep-alive refreshes idle ones well before that.
     tokens_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Whether this authorization lets Convene read the person's mail (Mail.Read), for decline
+    # comments: asked at the next event save while missing; never again once they declined.
+    mail_access = models.CharField(
+        max_length=16, choices=MailAccess.choices, default=MailAccess.MISSING
+    )
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.account_username} ({self.status})"
@@ -339,6 +353,9 @@ class AttendeeReply(models.Model):
     response = models.CharField(max_length=24)
     responded_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
+    # A decline's comment, as plain text (attacker-controlled: escaped wherever shown), read
+    # from the answer message in the organizer's mailbox when the admin wants that.
+    comment = models.TextField(blank=True)
 
     class Meta:
         constraints = [

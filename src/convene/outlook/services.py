@@ -31,7 +31,14 @@ def change_settings(
     was_enabled = outlook.enabled
     if "service_mailbox" in values:
         values = {**values, "service_mailbox": values["service_mailbox"].strip().lower()}
-    for name in ("enabled", "mode", "unenroll_on_decline", "service_mailbox", "platform_tenant"):
+    for name in (
+        "enabled",
+        "mode",
+        "unenroll_on_decline",
+        "show_decline_comments",
+        "service_mailbox",
+        "platform_tenant",
+    ):
         if name in values and getattr(outlook, name) != values[name]:
             changes.append(_describe(name, getattr(outlook, name), values[name]))
             setattr(outlook, name, values[name])
@@ -65,6 +72,7 @@ def _describe(name: str, old: Any, new: Any) -> str:
         "enabled": "Outlook sync",
         "mode": "Mode",
         "unenroll_on_decline": "Unenroll people who decline in Outlook",
+        "show_decline_comments": "Show decline comments in Convene",
         "regular_users_may_create_events": "Regular users may create events",
         "service_mailbox": "Service mailbox",
         "platform_tenant": "Platform tenant",

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from m365_emulator.errors import GraphError
-from m365_emulator.graph import delta, freebusy, odata, places, serialize, series, users
+from m365_emulator.graph import (
+    delta,
+    freebusy,
+    message_query,
+    odata,
+    places,
+    serialize,
+    series,
+    users,
+)
 from m365_emulator.graph.model import Event, looks_like_item_id
 from m365_emulator.graph.operations import MAILBOX, Route, global_routes, mailbox_routes
 from m365_emulator.graph.payload import parse_iso, parse_json_body
@@ -319,24 +328,35 @@ class GraphApi:
         )
 
     async def list_messages(self, ctx: Context) -> GraphResponse:
-        messages = sorted(self.store.messages(ctx.owner), key=lambda m: m.received, reverse=True)
-        query = odata.parse_query(
-            {k: v for k, v in ctx.request.query.items() if k in ("$top", "$skip")}
-        )
+        query = message_query.parse(dict(ctx.request.query))
+        prefs = odata.preferences(ctx.request.headers)
+        messages = message_query.apply(self.store.messages(ctx.owner), query)
         top = query.top or odata.DEFAULT_PAGE_SIZE
         chosen = messages[query.skip : query.skip + top]
+        with_body = bool(ctx.request.caller.scopes & MAIL_READ_SCOPES)
+        value = []
+        for message in chosen:
+            data = serialize.message_json(message, with_body=with_body, body_type=prefs.body_type)
+            data = message_query.shaped(data, query.select)
+            if query.expand_event is not None and message.event_id is not None:
+                data["event"] = self._message_event(ctx, message.event_id, query.expand_event)
+            value.append(data)
         body: dict[str, Any] = {
             "@odata.context": self._context_url(ctx, "messages"),
-            "value": [
-                serialize.message_json(
-                    m, with_body=bool(ctx.request.caller.scopes & MAIL_READ_SCOPES)
-                )
-                for m in chosen
-            ],
+            "value": value,
         }
         if query.skip + top < len(messages):
             body["@odata.nextLink"] = self._next_link(ctx, query.skip + top, top)
-        return GraphResponse(200, body)
+        return GraphResponse(200, body, _applied(prefs))
+
+    def _message_event(self, ctx: Context, event_id: str, select: list[str]) -> Any:
+        """The event a meeting message is about (``$expand=microsoft.graph.eventMessage/event``),
+        or null when it is no longer in the calendar."""
+        try:
+            event = self.store.event(ctx.owner, event_id)
+        except GraphError:
+            return None
+        return serialize.event_json(event, select=select or None)
 
     # ----- free/busy and places ------------------------------------------
 

@@ -194,7 +194,9 @@ def online_meeting_info(join_url: str) -> dict[str, Any]:
     }
 
 
-def message_json(message: MeetingMessage, with_body: bool = True) -> dict[str, Any]:
+def message_json(
+    message: MeetingMessage, with_body: bool = True, body_type: str = "html"
+) -> dict[str, Any]:
     """A meeting message as an eventMessage (eventMessageRequest / eventMessageResponse).
     ``with_body=False``: without ``body`` and ``bodyPreview``, as Graph answers a caller that
     has ``Mail.ReadBasic`` only. An answer's comment (decline's ``comment``) is its body."""
@@ -223,7 +225,7 @@ def message_json(message: MeetingMessage, with_body: bool = True) -> dict[str, A
         "conversationId": message.ical_uid,
         "isRead": message.is_read,
         "isDraft": False,
-        "body": body_as(body, "html"),
+        "body": body_as(body, body_type),
         "sender": sender,
         "from": sender,
         "toRecipients": [

@@ -28,9 +28,11 @@ from django.db import transaction
 from convene.accounts.models import User
 from convene.events import series
 from convene.events.errors import EventError
-from convene.events.models import Event
+from convene.events.models import Event, MissedSession
 from convene.outlook import links
+from convene.outlook.answers import with_comment
 from convene.outlook.links import tell_organizer
+from convene.outlook.mailboxes import decline_comments
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import NotFound
 from convene.outlook.microsoft.recurrence import original_date
@@ -114,13 +116,33 @@ def apply_session_replies(event: Event, on: date, occurrence: dict[str, Any], ma
         user = users.get(reply.email)
         if user is None or event.enrollment_of(user) is None:
             continue
+        comment = decline_comments.Comment()
+        if reply.response == "declined" and not _misses(event, on, user):
+            # A new decline of the session: its comment, read before the transaction (one
+            # request, only while the admin wants comments; never in the way of the answer).
+            comment = decline_comments.read(
+                event, occurrence, reply.email, reply.time, mailbox, OutlookSettings.load()
+            )
         # The answer, its log line and the organizer's notice land together: nobody reading
         # the session list sees an answer the organizer was not told about.
         with transaction.atomic():
-            _apply_one(event, on, user, reply.response, mailbox)
+            _apply_one(event, on, user, reply.response, mailbox, comment)
 
 
-def _apply_one(event: Event, on: date, user: User, response: str, mailbox: str) -> None:
+def _misses(event: Event, on: date, user: User) -> bool:
+    return MissedSession.objects.filter(
+        enrollment__event=event, enrollment__user=user, on=on
+    ).exists()
+
+
+def _apply_one(
+    event: Event,
+    on: date,
+    user: User,
+    response: str,
+    mailbox: str,
+    comment: decline_comments.Comment,
+) -> None:
     try:
         if response == "declined":
             news = series.will_miss(event, on, user, actor=None, reason=MISSED_REASON)
@@ -145,8 +167,10 @@ def _apply_one(event: Event, on: date, user: User, response: str, mailbox: str) 
         user_id=user.pk,
         mailbox=mailbox,
         session=on.isoformat(),
+        **({"comment": comment.text} if comment.text else {}),
+        **({"comment_unread": comment.problem} if comment.problem else {}),
     )
-    tell_organizer(event, f"“{event.title}”: {words}", "Session answer")
+    tell_organizer(event, with_comment(f"“{event.title}”: {words}", comment.text), "Session answer")
 
 
 def _drifted(link: CalendarLink, on: date, occurrence: dict[str, Any]) -> list[str]:

@@ -31,6 +31,7 @@ from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     ConnectionStatus,
     LogKind,
+    MailAccess,
     OutlookConnection,
     record,
 )
@@ -43,6 +44,12 @@ LEASE_WAIT_SECONDS = 30.0
 
 def save_sign_in(user_id: int, signed_in: identity.SignedIn) -> OutlookConnection:
     """Store (or replace) a person's authorization after they signed in with Microsoft."""
+    before = OutlookConnection.objects.filter(user_id=user_id).values_list("mail_access", flat=True)
+    if signed_in.granted(identity.MAIL_SCOPES[0]):
+        mail_access = MailAccess.GRANTED
+    else:
+        # Someone who refused mail access is not asked again by this sign-in.
+        mail_access = MailAccess.DECLINED if MailAccess.DECLINED in before else MailAccess.MISSING
     connection, _ = OutlookConnection.objects.update_or_create(
         user_id=user_id,
         defaults={
@@ -55,6 +62,7 @@ def save_sign_in(user_id: int, signed_in: identity.SignedIn) -> OutlookConnectio
             "authorization_lost_at": None,
             "refresh_lease_until": None,
             "connected_at": timezone.now(),
+            "mail_access": mail_access,
         },
     )
     record(
@@ -117,6 +125,81 @@ def _places_token(registration: AppRegistration, connection_id: int, fresh: bool
     except AuthorizationLost as exc:
         raise PlacesNotConsented(str(exc)) from exc
     return got.token
+
+
+def mail_client(registration: AppRegistration, connection: OutlookConnection) -> graph.GraphClient:
+    """A Graph client on the person's own mailbox (``/me``) with the ``Mail.Read`` scope on
+    top of Convene's own, to read a decline's comment. Raises ``MailNotGranted`` when
+    Microsoft gives no such token (never consented, or consent withdrawn); the connection
+    itself stays as it is: its calendar scopes still work."""
+    return graph.GraphClient(
+        base_url=registration.graph_url,
+        token=MailTokens(registration, connection.pk, connection.home_account_id),
+        http=graph.shared_http(registration),
+        mailbox=None,
+        gate=partial(limits.mailbox_slot, connection.mailbox),
+    )
+
+
+class MailNotGranted(Exception):
+    """The person's authorization carries no consent to read their mail (Mail.Read)."""
+
+
+class MailTokens:
+    """``Mail.Read`` access tokens for one connection, kept like ``DelegatedTokens``' (under
+    a key of their own) and taken from the same stored authorization, under its lease, with a
+    rotated refresh token written back. A refusal marks only the mail access as missing (the
+    next event save asks for it again), never the connection as lost."""
+
+    def __init__(self, registration: AppRegistration, connection_id: int, account_id: str) -> None:
+        self.registration = registration
+        self.connection_id = connection_id
+        self._key = (f"{registration.client_id} Mail.Read", connection_id, account_id)
+
+    def __call__(self, fresh: bool = False) -> str:
+        if not fresh:
+            token = _valid_tokens.get(self._key)
+            if token is not None:
+                return token
+        _take_lease(self.connection_id)
+        try:
+            connection = _usable_connection(self.connection_id)
+            try:
+                got = _stored_token(
+                    self.registration, connection, fresh, scopes=identity.MAIL_SCOPES
+                )
+            except AuthorizationLost as exc:
+                note_mail_access(self.connection_id, granted=False)
+                raise MailNotGranted(str(exc)) from exc
+            if got.rotated_cache is not None:
+                OutlookConnection.objects.filter(pk=self.connection_id).update(
+                    encrypted_token_cache=crypto.encrypt(got.rotated_cache),
+                    tokens_refreshed_at=timezone.now(),
+                )
+        finally:
+            OutlookConnection.objects.filter(pk=self.connection_id).update(refresh_lease_until=None)
+        note_mail_access(self.connection_id, granted=True)
+        _valid_tokens.keep(self._key, got.token, got.expires_in)
+        return got.token
+
+
+def note_mail_access(connection_id: int, *, granted: bool) -> None:
+    """What Microsoft just said about the connection's mail access: granted (an admin may
+    have consented for the organization meanwhile), or missing (the next event save asks for
+    it again, unless the person refused it)."""
+    rows = OutlookConnection.objects.filter(pk=connection_id)
+    if granted:
+        rows.exclude(mail_access=MailAccess.GRANTED).update(mail_access=MailAccess.GRANTED)
+    else:
+        rows.filter(mail_access=MailAccess.GRANTED).update(mail_access=MailAccess.MISSING)
+
+
+def mail_refused(user_id: int) -> None:
+    """The person turned down Microsoft's request for mail access (their calendar stays
+    connected): Convene does not ask again until they reconnect of their own accord."""
+    OutlookConnection.objects.filter(user_id=user_id, status=ConnectionStatus.CONNECTED).update(
+        mail_access=MailAccess.DECLINED
+    )
 
 
 def _usable_connection(connection_id: int) -> OutlookConnection:

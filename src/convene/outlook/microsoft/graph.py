@@ -309,6 +309,34 @@ class GraphClient:
         """What a batched call's error means here: the same as for the call sent alone."""
         return error
 
+    # --- mail -----------------------------------------------------------------------------
+
+    def answers_from(self, sender: str, since: datetime, *, top: int = 5) -> list[JSON]:
+        """The newest messages ``sender`` sent this mailbox since ``since`` (one request, at
+        most ``top``): their subject, plain-text body and, for a meeting answer, the id of the
+        event it answers (``$expand=microsoft.graph.eventMessage/event``).
+
+        As list messages documents: ``$filter`` on ``receivedDateTime`` and the sender's
+        address, ``$orderby`` only on a property filtered first (else ``InefficientFilter``),
+        bodies as text with ``Prefer: outlook.body-content-type="text"``. Needs Mail.Read;
+        with Mail.ReadBasic Graph leaves the body out."""
+        quoted = sender.replace("'", "''")
+        params = {
+            "$filter": f"receivedDateTime ge {_utc(since)}Z and from/emailAddress/address eq "
+            f"'{quoted}'",
+            "$orderby": "receivedDateTime desc",
+            "$select": "subject,body,from,receivedDateTime",
+            "$expand": "microsoft.graph.eventMessage/event($select=id)",
+            "$top": str(top),
+        }
+        page = self._json(
+            "GET",
+            f"{self._root}/messages",
+            params=params,
+            headers={"Prefer": 'outlook.body-content-type="text"'},
+        )
+        return [m for m in page.get("value") or [] if isinstance(m, dict)]
+
     # --- subscriptions (not tied to the mailbox path) -------------------------------------
 
     def create_subscription(self, body: JSON) -> JSON:

@@ -40,6 +40,11 @@ DELEGATED_SCOPES = ["Calendars.ReadWrite", "User.Read"]
 # Asked only of an admin who reads the tenant's rooms in organizer mode (incremental consent:
 # organizers are never asked for it). List places accepts it delegated (work or school).
 PLACES_SCOPES = ["Place.Read.All"]
+# Asked of organizers only while the admin wants decline comments shown (OutlookSettings.
+# show_decline_comments), on top of the calendar scopes (incremental consent): a decline's
+# comment is the body of the answer message in the organizer's mailbox, and a message's body
+# needs Mail.Read (Mail.ReadBasic leaves it out).
+MAIL_SCOPES = ["Mail.Read"]
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
 # What an organization's admin approves for organizer calendars: the same delegated scopes,
 # named. Never /.default: that asks for every permission on the registration, application
@@ -75,6 +80,8 @@ class SignInError(MicrosoftError):
         # Where the person was going when the sign-in started (e.g. their event form with its
         # draft), when known: every way out of a failed sign-in leads back there.
         self.return_to = return_to
+        # The delegated scopes that sign-in asked for (when known).
+        self.scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,14 @@ class SignedIn:
     home_account_id: str
     token_cache: str
     return_to: str
+    # The delegated scopes Microsoft granted (as its token answer lists them).
+    scopes: frozenset[str] = frozenset()
+
+    def granted(self, scope: str) -> bool:
+        """Whether ``scope`` (``Mail.Read``) is among the granted scopes, named short or as
+        ``https://graph.microsoft.com/Mail.Read``."""
+        wanted = scope.lower()
+        return any(s.lower().rsplit("/", 1)[-1] == wanted for s in self.scopes)
 
 
 def start_sign_in(
@@ -139,6 +154,7 @@ def finish_sign_in(
         return _redeem(registration, entry, params)
     except SignInError as exc:
         exc.return_to = str(entry["return_to"])
+        exc.scopes = tuple(entry.get("scopes") or ())
         raise
 
 
@@ -177,12 +193,14 @@ def _redeem(
     if not accounts:
         raise SignInError("failed", "Microsoft did not return an account.")
     account = accounts[0]
+    granted = result.get("scope") or ()
     return SignedIn(
         username=str(account.get("username") or claims.get("preferred_username", "")),
         tenant_id=str(claims.get("tid", "")),
         home_account_id=str(account["home_account_id"]),
         token_cache=cache.serialize(),
         return_to=str(entry["return_to"]),
+        scopes=frozenset(granted.split() if isinstance(granted, str) else map(str, granted)),
     )
 
 
@@ -193,14 +211,23 @@ def admin_consent_url(
     state: str | None = None,
     *,
     application: bool = False,
+    extra_scopes: Sequence[str] = (),
 ) -> str:
     """The page where a tenant's admin grants Convene its permissions for the whole tenant.
 
-    Organizer calendars (the default) name the delegated scopes; ``application`` (the platform
-    calendar's own registration, in its own tenant) asks for ``/.default``, the only way to
-    request an application permission.
+    Organizer calendars (the default) name the delegated scopes (with ``extra_scopes``, e.g.
+    ``MAIL_SCOPES``, named too); ``application`` (the platform calendar's own registration, in
+    its own tenant) asks for ``/.default``, the only way to request an application permission.
     """
-    scopes = APP_SCOPES if application else ORGANIZER_CONSENT_SCOPES
+    scopes = (
+        APP_SCOPES
+        if application
+        else [
+            *ORGANIZER_CONSENT_SCOPES[: len(DELEGATED_SCOPES)],
+            *(f"https://graph.microsoft.com/{scope}" for scope in extra_scopes),
+            *ORGANIZER_CONSENT_SCOPES[len(DELEGATED_SCOPES) :],
+        ]
+    )
     query = urlencode(
         {
             "client_id": registration.client_id,
@@ -219,6 +246,7 @@ def admin_consent_page(
     state: str,
     *,
     application: bool = False,
+    extra_scopes: Sequence[str] = (),
 ) -> str:
     """``admin_consent_url`` on the host that serves Microsoft's sign-in pages.
 
@@ -226,7 +254,14 @@ def admin_consent_page(
     production, the emulator's browser port locally. If discovery fails the plain URL is
     returned and Microsoft's page explains the problem (an unknown tenant, say).
     """
-    url = admin_consent_url(registration, tenant, redirect_uri, state, application=application)
+    url = admin_consent_url(
+        registration,
+        tenant,
+        redirect_uri,
+        state,
+        application=application,
+        extra_scopes=extra_scopes,
+    )
     try:
         authorize = urlsplit(_app(registration, tenant=tenant).authority.authorization_endpoint)
     except (ValueError, *UNAVAILABLE):

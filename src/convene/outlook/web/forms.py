@@ -84,6 +84,19 @@ class OutlookSettingsForm(forms.Form):
     unenroll_on_decline = forms.BooleanField(
         label="Unenroll people who decline in Outlook", required=False
     )
+    show_decline_comments = forms.BooleanField(
+        label="Show decline comments in Convene (asks for permission to read the organizer's mail)",
+        required=False,
+        help_text="Outlook gives the comment of a decline (“Sorry, I cannot make it”) only as "
+        "the answer message in the organizer's mailbox, and reading a message needs the "
+        "Microsoft Graph permission Mail.Read, which covers the whole mailbox. Organizer "
+        "calendars: each organizer is asked for it (delegated) the next time they save an "
+        "event. Platform calendar: the platform registration needs the application permission "
+        "Mail.Read or the Exchange role Application Mail.Read on the service mailbox (see "
+        "docs/outlook.md). Convene reads only each decliner's answer message, and only while "
+        "this is on; without the permission a decline is handled as before, without its "
+        "comment.",
+    )
     hide_attendees_above = forms.IntegerField(
         label="Hide the attendee list of events with more people than",
         min_value=0,
@@ -135,6 +148,7 @@ class OutlookSettingsForm(forms.Form):
             "enabled": outlook.enabled,
             "mode": outlook.mode,
             "unenroll_on_decline": outlook.unenroll_on_decline,
+            "show_decline_comments": outlook.show_decline_comments,
             "hide_attendees_above": outlook.hide_attendees_above,
             "service_mailbox": outlook.service_mailbox,
             "platform_tenant": outlook.platform_tenant,

@@ -39,6 +39,7 @@ from convene.outlook.models import (
     ConnectionStatus,
     LinkState,
     LogKind,
+    MailAccess,
     Mode,
     OutlookConnection,
     OutlookSettings,
@@ -192,15 +193,30 @@ def connect(request: HttpRequest) -> HttpResponse:
             # an admin reading their organization's rooms (Rooms page) also consents to
             # reading its places; nobody else is ever asked for it
             extra_scopes=(
-                identity.PLACES_SCOPES
-                if request.GET.get("scope") == "places"
-                and permissions.is_site_admin(_user(request))
-                else ()
+                *(
+                    identity.PLACES_SCOPES
+                    if request.GET.get("scope") == "places"
+                    and permissions.is_site_admin(_user(request))
+                    else ()
+                ),
+                *(identity.MAIL_SCOPES if _asks_for_mail(request) else ()),
             ),
         )
     except Exception as exc:  # MSAL raises plain exceptions when discovery fails
         return _sign_in_problem(request, "unreachable", str(exc), return_to=return_to)
     return HttpResponseRedirect(auth_uri)
+
+
+def _asks_for_mail(request: HttpRequest) -> bool:
+    """Decline comments are wanted: a sign-in asks for Mail.Read too, unless the person
+    already turned it down (then only when they ask for it: ``?scope=mail``)."""
+    outlook = OutlookSettings.load()
+    if not (outlook.syncs_organizer_calendars and outlook.show_decline_comments):
+        return False
+    if request.GET.get("scope") == "mail":
+        return True
+    connection = OutlookConnection.objects.filter(user=_user(request)).first()
+    return connection is None or connection.mail_access != MailAccess.DECLINED
 
 
 # What Microsoft posts back after sign-in (response_mode=form_post).
@@ -274,6 +290,8 @@ def _finish_sign_in(request: HttpRequest) -> HttpResponse:
         )
     except identity.SignInError as exc:
         return_to = safe_next(request, exc.return_to, default="") if exc.return_to else ""
+        if _mail_refused(request, exc):
+            return _mail_problem(request, return_to)
         return _sign_in_problem(request, exc.reason, str(exc), return_to=return_to)
     connections.save_sign_in(_user(request).pk, signed_in)
     resumed = queueing.resume_owner(_user(request).pk, tasks.enqueue_sync)
@@ -341,14 +359,44 @@ def microsoft_error_codes(request: HttpRequest) -> str:
     return ", ".join(codes)
 
 
+def _mail_refused(request: HttpRequest, exc: identity.SignInError) -> bool:
+    """A sign-in that asked for mail access too was turned down by someone whose calendar is
+    connected already: only the mail access was refused. Convene does not ask again."""
+    if exc.reason not in ("cancelled", "consent") or not any(
+        scope in exc.scopes for scope in identity.MAIL_SCOPES
+    ):
+        return False
+    if connections.usable_connection(_user(request).pk) is None:
+        return False
+    connections.mail_refused(_user(request).pk)
+    return True
+
+
+def _mail_problem(request: HttpRequest, return_to: str) -> HttpResponse:
+    messages.info(
+        request,
+        "Convene will not read your mail: decline comments from your events' attendees will "
+        "not be shown here (you still see them in your Outlook inbox). Your calendar stays "
+        "connected.",
+    )
+    return redirect(return_to or reverse("outlook:mine"))
+
+
 def _must_connect_first(request: HttpRequest, event: Any) -> bool:
     """In organizer mode, an event is saved into its creator's Outlook calendar: its creator
-    needs a working connection before saving it."""
-    if not OutlookSettings.load().syncs_organizer_calendars:
+    needs a working connection before saving it, and, while decline comments are wanted, one
+    that may read their mail (asked once: someone who refused is not asked again)."""
+    outlook = OutlookSettings.load()
+    if not outlook.syncs_organizer_calendars:
         return False
     user = _user(request)
     creator_id = event.created_by_id if event is not None else user.pk
-    return creator_id == user.pk and connections.usable_connection(user.pk) is None
+    if creator_id != user.pk:
+        return False
+    connection = connections.usable_connection(user.pk)
+    if connection is None:
+        return True
+    return outlook.show_decline_comments and connection.mail_access == MailAccess.MISSING
 
 
 def connect_before_saving(request: HttpRequest, event: Any) -> HttpResponseBase | None:
@@ -365,6 +413,12 @@ def saving_leads_to_microsoft(request: HttpRequest, event: Any) -> str | None:
     """Event form note: what saving will do, said before it happens."""
     if not _must_connect_first(request, event):
         return None
+    if connections.usable_connection(_user(request).pk) is not None:
+        return (
+            "Convene now shows the comments people give when they decline your events: saving "
+            "takes you to Microsoft once to allow Convene to read them in your mail "
+            "(Mail.Read), then back here with everything you typed, ready to save."
+        )
     return (
         "This event goes into your Outlook calendar: saving takes you to Microsoft to sign in "
         "once, then back here with everything you typed, ready to save."
@@ -431,14 +485,19 @@ def _sign_in_problem(
         registration = AppRegistration.from_settings()
         # The registration's own tenant setting: "organizations" for a multi-tenant one (the
         # admin's sign-in picks their organization), the tenant itself for a single-tenant one.
+        outlook = OutlookSettings.load()
+        mail = outlook.show_decline_comments and outlook.syncs_organizer_calendars
         link = identity.admin_consent_page(
             registration,
             registration.tenant,
             registration.absolute(reverse("outlook:admin_consent_done")),
             secrets.token_urlsafe(16),
+            extra_scopes=identity.MAIL_SCOPES if mail else (),
         )
         context["admin_consent_url"] = link
-        context["admin_message"] = ADMIN_MESSAGE.format(site=registration.public_url, link=link)
+        context["admin_message"] = ADMIN_MESSAGE.format(
+            site=registration.public_url, link=link, mail=MAIL_SENTENCE if mail else ""
+        )
     return render(request, "outlook/sign_in_problem.html", context, status=400)
 
 
@@ -450,8 +509,8 @@ I would like to connect my Outlook calendar to Convene ({site}), but our Microso
 organization requires an administrator to approve the app first ("Need admin approval").
 
 Convene asks only for delegated permissions: Calendars.ReadWrite (the calendar of each person \
-who connects it, and no one else's), User.Read, offline_access, openid and profile. It asks \
-for no application permission.
+who connects it, and no one else's), User.Read, offline_access, openid and profile.{mail} It \
+asks for no application permission.
 
 To approve it for our organization, please open this link and sign in as a Cloud Application \
 Administrator, Application Administrator or Global Administrator:
@@ -459,6 +518,13 @@ Administrator, Application Administrator or Global Administrator:
 {link}
 
 Thank you!"""
+
+
+MAIL_SENTENCE = (
+    " Our Convene also shows the comments attendees give when they decline, which Outlook "
+    "delivers only as a message to the organizer: for that it asks for Mail.Read (the mail "
+    "of each person who connects it)."
+)
 
 
 def _user(request: HttpRequest) -> User:
