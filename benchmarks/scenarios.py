@@ -997,7 +997,10 @@ def series_economy(options: Options) -> list[Scenario]:
         "the organizer's mailbox (every 5 minutes) lists the series' occurrences and Convene "
         "keeps their ids, so every session change or cancellation after it is one request. "
         "The rounds run here between the phases are counted apart (all their requests, for "
-        "the whole mailbox). A session change sent before any round listed the series costs "
+        "the whole mailbox): their pages, a read of the master per page that lists its "
+        "occurrences, and after the move one read of the instances, because the old "
+        "occurrences' removals come before the new occurrences and are looked for by date. "
+        "A session change sent before any round listed the series costs "
         "one read more (GET instances, once per series and move; "
         "tests/convene/outlook/test_series_sync.py)."
     )
@@ -1049,7 +1052,11 @@ class _Phases:
         requests = sum(n for op, n in counted.items() if every or op.startswith("events"))
         after = self._messages()
         self.figures[phase] = (requests, round((after - before) / len(self.cast.guests), 2))
-        print(f"  [S] {phase}: {requests} requests", flush=True)
+        if every:
+            ops = ", ".join(f"{op} {n}" for op, n in sorted(counted.items()) if n)
+            print(f"  [S] {phase}: {requests} requests ({ops})", flush=True)
+        else:
+            print(f"  [S] {phase}: {requests} requests", flush=True)
 
     def _messages(self) -> int:
         return sum(
