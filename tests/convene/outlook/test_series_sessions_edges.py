@@ -21,7 +21,15 @@ from convene.outlook.models import CalendarLink, SyncLogEntry
 from .conftest import OutlookWorld
 from .test_replies_world import ADA, notifications, settle
 from .test_series_replies import live, owner, subscribe
-from .test_series_sync import ATTENDEES, create_series, instances, received, writes
+from .test_series_sync import (
+    ATTENDEES,
+    create_series,
+    delta_round,
+    instances,
+    known_occurrences,
+    received,
+    writes,
+)
 
 __all__ = ["live"]
 
@@ -119,9 +127,13 @@ def check_followed_outlook(
 def test_an_occurrence_deleted_in_outlook_cancels_that_session_in_convene(
     live: OutlookWorld,
 ) -> None:
+    """The notification names an occurrence id no link knows yet (the series was just
+    created, no delta round has listed it): the series' occurrences are read once and the
+    session whose date Outlook no longer has is cancelled."""
     event = create_series(live)
     settle(live, event)
     subscribe(live)
+    assert known_occurrences(event) == {}, "created in one request: no ids read"
     before = {email: received(live, email) for email in ATTENDEES}
     writes_before = writes(live)
 
@@ -145,30 +157,89 @@ def test_an_occurrence_deleted_in_outlook_cancels_that_session_in_convene(
 
 
 def test_the_delta_read_finds_an_occurrence_deleted_in_outlook(live: OutlookWorld) -> None:
-    from convene.outlook import tasks
-    from convene.outlook.inbound import delta
-
+    """The first delta round learns the occurrence ids; the next one's ``@removed`` names a
+    known id: the session is cancelled with no read at all."""
     event = create_series(live)
     settle(live, event)
     notifications(live, enabled=False)
-    delta.read(owner(live), tasks.enqueue_sync, tasks.reconcile_later)
+    assert known_occurrences(event) == {}
+    delta_round(live, owner(live))
+    assert len(known_occurrences(event)) == 12, "learned from the delta round"
+    before = {email: received(live, email) for email in ATTENDEES}
+    writes_before = writes(live)
+
+    deleted = delete_occurrence(live, event, 3)
+    reads_before = live.stats()["requests"]["byOperation"].get("events.instances", 0)
+    delta_round(live, owner(live))
+    settle(live, event)
+    reads = live.stats()["requests"]["byOperation"].get("events.instances", 0) - reads_before
+    assert reads == 0, "found by the id the delta round learned"
+
+    assert cancelled_in_convene(event, 3)
+    check_followed_outlook(live, event, before)
+    assert writes(live) - writes_before == Counter({"events.delete": 1})
+    assert deleted not in known_occurrences(event).values()
+
+
+def test_the_delta_read_finds_an_occurrence_deleted_before_its_id_was_learned(
+    live: OutlookWorld,
+) -> None:
+    """A series created after the last delta round, one of its occurrences deleted before the
+    next: that round's ``@removed`` names an id no link knows, so the series reads its
+    occurrences once and follows Outlook by date."""
+    notifications(live, enabled=False)
+    (earlier,) = live.make_events(ADA, 1, [])
+    settle(live, earlier)
+    delta_round(live, owner(live))  # the mailbox's rounds are under way before the series
+    event = create_series(live)
+    settle(live, event)
+    assert known_occurrences(event) == {}
     before = {email: received(live, email) for email in ATTENDEES}
     writes_before = writes(live)
 
     delete_occurrence(live, event, 3)
-    delta.read(owner(live), tasks.enqueue_sync, tasks.reconcile_later)
+    delta_round(live, owner(live))
 
     assert cancelled_in_convene(event, 3)
     settle(live, event)
     check_followed_outlook(live, event, before)
     assert writes(live) - writes_before == Counter({"events.delete": 1})
+    assert len(known_occurrences(event)) == 11
+    # nothing else was taken for deleted: the other sessions run as before
+    assert [s.is_cancelled for s in series.sessions(event)].count(True) == 1
 
 
-def test_convene_cancelling_a_session_is_not_mistaken_for_a_deletion(live: OutlookWorld) -> None:
+def test_an_unknown_removal_is_checked_once_per_series_and_not_while_it_is_pushed(
+    live: OutlookWorld,
+) -> None:
+    """Ids no link remembers (someone's own event deleted, the old occurrences of a series
+    Convene moved) read each series with unknown ids once; then the series' ids are known
+    and the next unknown removal costs nothing. A series whose push is due is not compared
+    (Outlook does not show its new rule yet): the removal is looked at again later."""
+    from convene.outlook import links, tasks
+    from convene.outlook.inbound import sessions
+
+    notifications(live, enabled=False)
     event = create_series(live)
     settle(live, event)
-    subscribe(live)
-    series.cancel_session(event, series.sessions(event)[2].on, actor=None, message="Holiday")
-    settle(live, event)
-    assert series.sessions(event)[2].cancellation_reason == "Holiday"
-    assert not SyncLogEntry.objects.filter(action="session_deleted_in_outlook").exists()
+    counted = live.stats()["requests"]["byOperation"]
+    reads_before = counted.get("events.instances", 0)
+    assert sessions.removed_occurrence(owner(live), "AAMkSomeoneElses", tasks.enqueue_sync)
+    assert sessions.removed_occurrence(owner(live), "AAMkSomeoneElses2", tasks.enqueue_sync)
+    counted = live.stats()["requests"]["byOperation"]
+    assert counted.get("events.instances", 0) - reads_before == 1
+    assert len(known_occurrences(event)) == 12
+    assert not any(s.is_cancelled for s in series.sessions(event))
+
+    # while the series is being pushed (its lease is taken) the removal waits
+    link = CalendarLink.objects.get(event=event)
+    CalendarLink.objects.filter(pk=link.pk).update(
+        last_pushed={**link.last_pushed, "occurrences": {}}
+    )
+    assert links.take_lease(link.pk)
+    try:
+        assert not sessions.removed_occurrence(owner(live), "AAMkOther", tasks.enqueue_sync)
+    finally:
+        links.give_back_lease([link.pk])
+    assert sessions.removed_occurrence(owner(live), "AAMkOther", tasks.enqueue_sync)
+    assert not any(s.is_cancelled for s in series.sessions(event))

@@ -17,7 +17,7 @@ from convene.events import series, services
 from convene.events.models import Event
 from convene.events.recurrence import Frequency, Rule
 from convene.events.timezones import localize
-from convene.outlook.models import SyncLogEntry
+from convene.outlook.models import CalendarLink, SyncLogEntry
 
 from .conftest import OutlookWorld, next_local
 from .test_connect_and_sync import ADA, ALAN, BARBARA, EDSGER, GRACE
@@ -107,6 +107,25 @@ def series_copy(outlook: OutlookWorld, email: str) -> dict[str, Any]:
     return copy
 
 
+def requests_total(outlook: OutlookWorld) -> int:
+    return int(outlook.stats()["requests"]["total"])
+
+
+def delta_round(outlook: OutlookWorld, mailbox: str) -> None:
+    """What the periodic task does every few minutes: one calendarView delta round of the
+    organizer's mailbox (it learns the occurrence ids of the series it lists)."""
+    from convene.outlook import tasks
+    from convene.outlook.inbound import delta
+
+    delta.read(mailbox, tasks.enqueue_sync, tasks.reconcile_later)
+    outlook.wait_idle()
+
+
+def known_occurrences(event: Event) -> dict[str, str]:
+    known: dict[str, str] = CalendarLink.objects.get(event=event).last_pushed.get("occurrences", {})
+    return known
+
+
 def instances(outlook: OutlookWorld, email: str, event: Event) -> list[dict[str, Any]]:
     master = series_copy(outlook, email)
     token = outlook.emulator.token_for(email)
@@ -130,9 +149,13 @@ def test_a_series_is_one_master_created_in_one_request_and_one_invitation_each(
     outlook: OutlookWorld, mode: str
 ) -> None:
     before = writes(outlook)
+    requests_before = requests_total(outlook)
     event = create_series(outlook)
     outlook.wait_synced(event.pk)
     assert writes(outlook) - before == Counter({"events.create": 1})
+    # the create alone: no read of the occurrence ids with it
+    assert requests_total(outlook) - requests_before == 1
+    assert known_occurrences(event) == {}
     master = series_copy(outlook, owner(mode))
     assert master["recurrence"]["pattern"]["type"] == "weekly"
     assert master["recurrence"]["range"]["numberOfOccurrences"] == 12
@@ -146,6 +169,8 @@ def test_moving_one_session_is_an_exception_and_one_update_each(
 ) -> None:
     event = create_series(outlook)
     outlook.wait_synced(event.pk)
+    delta_round(outlook, owner(mode))
+    assert len(known_occurrences(event)) == 12, "the delta round listed every occurrence"
     third = series.sessions(event)[2]
     before = writes(outlook)
     requests_before = outlook.stats()["requests"]["total"]
@@ -159,8 +184,7 @@ def test_moving_one_session_is_an_exception_and_one_update_each(
     )
     outlook.wait_synced(event.pk)
     assert writes(outlook) - before == Counter({"events.update": 1})
-    # the first change of a session is its PATCH alone: the occurrence ids were read with
-    # the create
+    # the first change of a session is its PATCH alone: the delta round learned the ids
     assert outlook.stats()["requests"]["total"] - requests_before == 1
     exceptions = [i for i in instances(outlook, ALAN, event) if i["type"] == "exception"]
     assert [e["location"]["displayName"] for e in exceptions] == ["Room 9"]
@@ -180,6 +204,53 @@ def test_moving_one_session_is_an_exception_and_one_update_each(
     outlook.wait_synced(event.pk)
     assert writes(outlook) - before == Counter({"events.update": 1})
     assert outlook.stats()["requests"]["total"] - requests_before == 1
+
+
+def test_a_session_change_before_any_read_learned_the_ids_reads_them_once(
+    outlook: OutlookWorld, mode: str
+) -> None:
+    """Right after the create no delta round or notification has shown the occurrences yet:
+    the first session change reads them (one GET of the instances) with its PATCH, and keeps
+    them, so the next change is one request. A whole-series move that must send changed
+    sessions again reads the new ids the same way, once."""
+    event = create_series(outlook)
+    outlook.wait_synced(event.pk)
+    for number in (2, 4):
+        session = series.sessions(event)[number]
+        requests_before = requests_total(outlook)
+        series.change_session(
+            event,
+            session.on,
+            series.SessionDetails(session.start, session.end, f"Room {number}", False, ""),
+            actor=None,
+        )
+        outlook.wait_synced(event.pk)
+        expected = 2 if number == 2 else 1
+        assert requests_total(outlook) - requests_before == expected, number
+    assert len(known_occurrences(event)) == 12
+
+    details = services.EventDetails.of(event)
+    hour = timedelta(hours=1)
+    requests_before = requests_total(outlook)
+    services.update_event(
+        event,
+        services.EventDetails(
+            **{**details.__dict__, "start": details.start + hour, "end": details.end + hour}
+        ),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk)
+    # the master's PATCH, one read of the new ids, the two changed sessions again
+    assert requests_total(outlook) - requests_before == 4
+    requests_before = requests_total(outlook)
+    series.cancel_session(event, series.sessions(event)[6].on, actor=None, message="Holiday")
+    outlook.wait_synced(event.pk)
+    assert requests_total(outlook) - requests_before == 1
+    found = instances(outlook, ALAN, event)
+    assert len(found) == 11
+    # the move made Outlook drop the exceptions; Convene sent both sessions again
+    rooms = sorted(i["location"]["displayName"] for i in found if i["type"] == "exception")
+    assert rooms == ["Room 2", "Room 4"]
 
 
 def test_cancelling_one_session_cancels_that_occurrence_with_the_message(
@@ -205,6 +276,7 @@ def test_a_whole_series_change_is_one_patch_of_the_master_and_one_update_each(
     event = create_series(outlook)
     outlook.wait_synced(event.pk)
     before = writes(outlook)
+    requests_before = requests_total(outlook)
     details = services.EventDetails.of(event)
     services.update_event(
         event,
@@ -220,6 +292,7 @@ def test_a_whole_series_change_is_one_patch_of_the_master_and_one_update_each(
     )
     outlook.wait_synced(event.pk)
     assert writes(outlook) - before == Counter({"events.update": 1})
+    assert requests_total(outlook) - requests_before == 1, "the PATCH alone, no read"
     for email in ATTENDEES:
         assert received(outlook, email) == Counter({"newMeetingRequest": 1, "fullUpdate": 1})
     starts = {i["start"]["dateTime"][11:16] for i in instances(outlook, owner(mode), event)}
@@ -229,12 +302,17 @@ def test_a_whole_series_change_is_one_patch_of_the_master_and_one_update_each(
 def test_after_a_whole_series_move_the_first_session_change_is_one_request(
     outlook: OutlookWorld, mode: str
 ) -> None:
-    """Moving the series gives its occurrences new ids in Outlook; they are read again with
-    the move, so changing or cancelling one session afterwards is still one request."""
+    """Moving the series gives its occurrences new ids in Outlook: the move forgets the old
+    ones, and the next delta round (already under way before the move) learns the new ones,
+    so changing or cancelling one session afterwards is still one request."""
     event = create_series(outlook)
     outlook.wait_synced(event.pk)
+    delta_round(outlook, owner(mode))
+    old_ids = known_occurrences(event)
+    assert len(old_ids) == 12
     details = services.EventDetails.of(event)
     hour = timedelta(hours=1)
+    requests_before = requests_total(outlook)
     services.update_event(
         event,
         services.EventDetails(
@@ -243,6 +321,11 @@ def test_after_a_whole_series_move_the_first_session_change_is_one_request(
         actor=None,
     )
     outlook.wait_synced(event.pk)
+    assert requests_total(outlook) - requests_before == 1, "the master's PATCH alone"
+    assert known_occurrences(event) == {}
+    delta_round(outlook, owner(mode))
+    new_ids = known_occurrences(event)
+    assert len(new_ids) == 12 and not set(new_ids.values()) & set(old_ids.values())
     event.refresh_from_db()
     for number, change in enumerate(("move", "cancel"), start=3):
         session = series.sessions(event)[number]

@@ -5,6 +5,9 @@ the first round lists every event in the window, later rounds only what changed 
 Convene event among them that Outlook changed (its changeKey is not the one Convene's last
 write got back) or removed is reconciled exactly as a notification would have it.
 
+The occurrences it lists of a Convene series carry their ids: each link keeps them
+(``sessions.remember_occurrences``), so a later change of one session is a single request.
+
 The cursor (the next or delta link) is saved after each page, so a crash resumes where it
 stopped. A token Microsoft no longer accepts (410) starts a fresh full read, and so does a
 window that has slid too far (its start is fixed when a round begins).
@@ -22,6 +25,7 @@ from convene.outlook.inbound import reconcile, sessions
 from convene.outlook.inbound.subscriptions import needed_mailboxes
 from convene.outlook.mailboxes.connections import mark_mailbox_gone
 from convene.outlook.microsoft.errors import MailboxGone, SyncStateExpired
+from convene.outlook.microsoft.recurrence import shown_date
 from convene.outlook.models import (
     CalendarLink,
     DeltaCursor,
@@ -101,12 +105,19 @@ def _round(
         cursor.link = ""
         cursor.window_start, cursor.window_end = now, now + WINDOW
     assert cursor.window_start is not None and cursor.window_end is not None
+    # When this round's view of the calendar was asked for. A round resumed halfway (a
+    # nextLink saved before a crash) may list what Outlook had before then: its occurrence
+    # ids are not learned.
+    asked_at = None if "skiptoken" in cursor.link.lower() else timezone.now()
     pages = target.client.calendar_view_delta(
         cursor.link or None, _graph_time(cursor.window_start), _graph_time(cursor.window_end)
     )
     reconciled = 0
     for page in pages:
-        reconciled += _apply(target.mailbox, page.get("value") or [], enqueue, retry_later)
+        items = page.get("value") or []
+        if asked_at is not None:
+            _remember_occurrences(target.mailbox, items, asked_at, enqueue)
+        reconciled += _apply(target.mailbox, items, enqueue, retry_later)
         # Only once the page's changes are applied: a crash re-reads it rather than skip it.
         cursor.link = str(page.get("@odata.nextLink") or page.get("@odata.deltaLink") or "")
         cursor.last_run_at = timezone.now()
@@ -155,6 +166,29 @@ def _apply(
             retry_later(mailbox, graph_id)
         count += 1
     return count
+
+
+def _remember_occurrences(
+    mailbox: str, items: list[dict[str, Any]], asked_at: datetime, enqueue: queueing.Enqueue
+) -> None:
+    """Keep the ids of the occurrences listed of Convene's series on their links (before the
+    page's removals are handled: an id known is a deletion found without a read)."""
+    by_master: dict[str, list[dict[str, Any]]] = {}
+    for _, item in _latest(items):
+        if item.get("seriesMasterId") and "@removed" not in item and not item.get("isCancelled"):
+            by_master.setdefault(str(item["seriesMasterId"]), []).append(item)
+    if not by_master:
+        return
+    found = CalendarLink.objects.filter(
+        owner_mailbox=mailbox, graph_id__in=list(by_master), event__series_rule__isnull=False
+    ).exclude(state=LinkState.DELETED_IN_OUTLOOK)
+    for link in found.select_related("event"):
+        dated = {}
+        for item in by_master[link.graph_id]:
+            on = shown_date(item, link.event.timezone)
+            if on is not None:
+                dated[on.isoformat()] = str(item["id"])
+        sessions.remember_occurrences(mailbox, link.graph_id, dated, asked_at, enqueue)
 
 
 def _apply_occurrence(

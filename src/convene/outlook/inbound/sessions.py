@@ -14,16 +14,24 @@ through ``seriesMasterId``, and then:
 An occurrence deleted in Outlook (``removed_occurrence``) cannot be put back: Graph has no way
 to restore one occurrence of a series, and Outlook has already sent every attendee its
 cancellation. Convene follows Outlook: the session is cancelled in Convene too, the organizer
-is told, and no request goes to Outlook. It is found by the occurrence id the link remembers
-(read with the master), so it costs no read.
+is told, and no request goes to Outlook. It is found by the occurrence id the link remembers,
+at no cost; an id no link remembers (a series created or moved since the last delta read) is
+looked for by date instead: each series of that mailbox with sessions of unknown id reads its
+occurrences once (``GET instances``), and an upcoming session Convene did not cancel whose date
+Outlook no longer has was deleted there.
+
+The ids a link remembers are learned without requests of their own (``remember_occurrences``):
+from the occurrences the calendarView delta lists, and from each occurrence a notification
+makes Convene read. So a push rarely reads them (``outbound.series``).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from convene.accounts.models import User
 from convene.events import series
@@ -63,6 +71,7 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
     if any_series is None or not outlook.enabled:
         return True
     target = resolve_target(any_series, any_series.event, outlook)
+    asked_at = timezone.now()
     try:
         occurrence = target.client.get_event(graph_id)
     except NotFound:
@@ -85,6 +94,7 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
         return False  # being pushed now: our own write is not drift; look again shortly
     try:
         link.refresh_from_db()
+        _learn(link, {on.isoformat(): graph_id}, asked_at)
         drifted = _drifted(link, on, occurrence)
         if drifted:
             _forget_session(link, on)
@@ -201,7 +211,7 @@ def removed_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -
     which removes every old occurrence on purpose."""
     link = _link_remembering(mailbox, graph_id)
     if link is None:
-        return True
+        return _missing_by_date(mailbox, enqueue)
     if not links.take_lease(link.pk):
         return False
     try:
@@ -210,26 +220,138 @@ def removed_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -
         on_iso = next((on for on, known in occurrences.items() if known == graph_id), None)
         if on_iso is None:
             return True  # the series moved since: that id was one of its old occurrences
-        event = link.event
-        session = next((s for s in series.sessions(event) if s.on.isoformat() == on_iso), None)
-        if session is None or session.is_cancelled or session.is_past:
-            return True  # Convene's own cancel, or a session that is over
-        # The cancel, its log line and the organizer's notice land together.
-        with transaction.atomic():
-            try:
-                series.cancel_session(event, session.on, actor=None, message=DELETED_REASON)
-            except EventError as problem:
-                refused = str(problem)
-            else:
-                refused = ""
-                _note_gone(link, on_iso, occurrences)
-            _tell_session_deleted(event, session.on, refused, mailbox)
+        _follow_deletion(link, on_iso, occurrences, mailbox)
     finally:
-        links.give_back_lease([link.pk])
-    if CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
-        # the cancel's own push stepped aside while we held the lease; it sends nothing
-        enqueue(link.event_id, 0)
+        _give_back(link, enqueue)
     return True
+
+
+def _follow_deletion(
+    link: CalendarLink, on_iso: str, occurrences: dict[str, str], mailbox: str
+) -> None:
+    """Outlook no longer has the session of ``on_iso``: cancel it in Convene too, unless
+    Convene cancelled it itself or it is over. Called with the link's lease held."""
+    event = link.event
+    session = next((s for s in series.sessions(event) if s.on.isoformat() == on_iso), None)
+    if session is None or session.is_cancelled or session.is_past:
+        return  # Convene's own cancel, or a session that is over
+    # The cancel, its log line and the organizer's notice land together.
+    with transaction.atomic():
+        try:
+            series.cancel_session(event, session.on, actor=None, message=DELETED_REASON)
+        except EventError as problem:
+            refused = str(problem)
+        else:
+            refused = ""
+            _note_gone(link, on_iso, occurrences)
+        _tell_session_deleted(event, session.on, refused, mailbox)
+
+
+def _give_back(link: CalendarLink, enqueue: queueing.Enqueue) -> None:
+    links.give_back_lease([link.pk])
+    if CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
+        # a push (the cancel's own, which sends nothing) stepped aside while we held the lease
+        enqueue(link.event_id, 0)
+
+
+def _missing_by_date(mailbox: str, enqueue: queueing.Enqueue) -> bool:
+    """An occurrence id no link remembers is gone from ``mailbox``: someone's own event, an
+    old occurrence of a series Convene moved, or an occurrence of a Convene series whose id
+    was never learned. Each series there with sessions of unknown id reads its occurrences
+    (one request) and follows Outlook for every upcoming session whose date is gone; the ids
+    read are kept, so the next unknown id costs that series nothing. Returns False when a
+    series is being pushed (its lease is taken, or a push of it is due: Outlook may not show
+    its new rule yet); the caller tries again shortly."""
+    outlook = OutlookSettings.load()
+    if not outlook.enabled:
+        return True
+    done = True
+    for link in _series_links(mailbox):
+        if not outbound_series.unknown_sessions(link.event, link.last_pushed):
+            continue
+        if not links.take_lease(link.pk):
+            done = False
+            continue
+        try:
+            link.refresh_from_db()
+            if link.is_behind:
+                # Convene's sessions are not Outlook's yet: compared after the push. A link
+                # that will not be pushed by itself (failing, parked) is left alone.
+                done = done and not CalendarLink.objects.filter(links.behind(), pk=link.pk).exists()
+                continue
+            _compare_by_date(link, outlook, mailbox)
+        finally:
+            _give_back(link, enqueue)
+    return done
+
+
+def _compare_by_date(link: CalendarLink, outlook: OutlookSettings, mailbox: str) -> None:
+    """Read the series' occurrences, keep their ids, and follow Outlook for each upcoming
+    session whose date it no longer has. Called with the lease held."""
+    event = link.event
+    unknown = outbound_series.unknown_sessions(event, link.last_pushed)
+    if not unknown:
+        return
+    target = resolve_target(link, event, outlook)
+    try:
+        read = outbound_series.read_occurrences(event, target.client, link.graph_id)
+    except NotFound:
+        return  # the series itself is gone: its own reconcile says so
+    if not read:
+        return  # no occurrence at all: not one deleted session, the series' own matter
+    kept = {**link.last_pushed, outbound_series.OCCURRENCES: read}
+    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+    link.last_pushed = kept
+    for on_iso in unknown:
+        if on_iso not in read:
+            _follow_deletion(link, on_iso, dict(read), mailbox)
+            link.refresh_from_db(fields=["last_pushed"])
+
+
+def remember_occurrences(
+    mailbox: str,
+    master_id: str,
+    found: dict[str, str],
+    asked_at: datetime,
+    enqueue: queueing.Enqueue,
+) -> None:
+    """Occurrence ids (by ISO date) of the series ``master_id`` that a read sent at
+    ``asked_at`` showed (a delta page): kept on its link when they belong to the series as it
+    is now. Skipped while the series is being pushed (the next read shows them again)."""
+    link = (
+        CalendarLink.objects.select_related("event")
+        .filter(owner_mailbox=mailbox, graph_id=master_id, event__series_rule__isnull=False)
+        .first()
+    )
+    if link is None or not found:
+        return
+    known = link.last_pushed.get(outbound_series.OCCURRENCES) or {}
+    if all(known.get(on) == graph_id for on, graph_id in found.items()):
+        return  # nothing new: no write
+    if not links.take_lease(link.pk):
+        return
+    try:
+        link.refresh_from_db()
+        _learn(link, found, asked_at)
+    finally:
+        _give_back(link, enqueue)
+
+
+def _learn(link: CalendarLink, found: dict[str, str], asked_at: datetime) -> None:
+    """Keep ``found`` on the link (lease held, ``link`` just read) unless the master's time
+    or rule changed after the read was sent: its occurrences then have other ids."""
+    if not outbound_series.current_since(link.last_pushed, asked_at):
+        return
+    dates = {session.on.isoformat() for session in series.sessions(link.event)}
+    known = dict(link.last_pushed.get(outbound_series.OCCURRENCES) or {})
+    new = {
+        on: graph_id for on, graph_id in found.items() if on in dates and known.get(on) != graph_id
+    }
+    if not new:
+        return
+    kept = {**link.last_pushed, outbound_series.OCCURRENCES: {**known, **new}}
+    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+    link.last_pushed = kept
 
 
 def _tell_session_deleted(event: Event, on: date, refused: str, mailbox: str) -> None:
@@ -251,17 +373,20 @@ def _tell_session_deleted(event: Event, on: date, refused: str, mailbox: str) ->
     tell_organizer(event, f"“{event.title}”: {words}", "Session deleted in Outlook")
 
 
-def _link_remembering(mailbox: str, graph_id: str) -> CalendarLink | None:
-    """The link of the series in ``mailbox`` whose occurrence ids include ``graph_id``."""
+def _series_links(mailbox: str) -> list[CalendarLink]:
+    """The links of the Convene series in ``mailbox`` that Outlook has and that still run."""
     candidates = (
         CalendarLink.objects.select_related("event__created_by")
         .filter(owner_mailbox=mailbox, event__series_rule__isnull=False)
         .exclude(graph_id="")
         .exclude(state=LinkState.DELETED_IN_OUTLOOK)
     )
-    for link in candidates:
-        if link.event.is_cancelled:
-            continue
+    return [link for link in candidates if not link.event.is_cancelled]
+
+
+def _link_remembering(mailbox: str, graph_id: str) -> CalendarLink | None:
+    """The link of the series in ``mailbox`` whose occurrence ids include ``graph_id``."""
+    for link in _series_links(mailbox):
         if graph_id in (link.last_pushed.get(outbound_series.OCCURRENCES) or {}).values():
             return link
     return None

@@ -69,6 +69,24 @@ def original_date(occurrence: JSON, zone_name: str) -> date | None:
     return _instant(original).astimezone(ZoneInfo(zone_name)).date()
 
 
+def shown_date(occurrence: JSON, zone_name: str) -> date | None:
+    """The local date under the series' rule of an occurrence or exception as a calendarView
+    (delta) lists it: its ``originalStart``, or for a plain occurrence listed with only ``id``,
+    ``seriesMasterId``, ``type``, ``start`` and ``end`` (as delta may), its start in UTC, which
+    is its original start since it was never changed."""
+    on = original_date(occurrence, zone_name)
+    if on is not None or occurrence.get("type") != "occurrence":
+        return on
+    start = occurrence.get("start")
+    if not isinstance(start, dict) or str(start.get("timeZone") or "UTC") not in ("UTC", "Etc/UTC"):
+        return None
+    try:
+        moment = _instant(str(start.get("dateTime") or ""))
+    except ValueError:
+        return None
+    return moment.astimezone(ZoneInfo(zone_name)).date()
+
+
 def _instant(text: str) -> datetime:
     """Graph's DateTimeOffset: ``2026-10-12T08:00:00Z``, with up to seven fractional digits."""
     whole, _, rest = text.rstrip("Z").partition(".")
