@@ -278,6 +278,9 @@ class MissedSession(models.Model):
     )
     on = models.DateField()
     reason = models.CharField(max_length=200, blank=True)
+    # What they wrote when declining the occurrence in Outlook (plain text; read only while the
+    # admin wants decline comments: ``convene.outlook.mailboxes.decline_comments``).
+    comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -487,16 +487,24 @@ def _enrollment(event: Event, user: User) -> Enrollment:
 
 
 @transaction.atomic
-def will_miss(event: Event, on: date, user: User, *, actor: User | None, reason: str = "") -> bool:
+def will_miss(
+    event: Event,
+    on: date,
+    user: User,
+    *,
+    actor: User | None,
+    reason: str = "",
+    comment: str = "",
+) -> bool:
     """``user`` stays enrolled in the series but will miss the session on ``on`` (e.g. they
-    declined that occurrence in Outlook). Returns whether this is news."""
+    declined that occurrence in Outlook, with ``comment``). Returns whether this is news."""
     if actor is not None and actor.pk != user.pk:
         _require(permissions.can_manage_event(actor, event), "You may not answer for others.")
     current = _locked(event)
     _session(current, on)
     enrollment = _enrollment(current, user)
     _, created = MissedSession.objects.get_or_create(
-        enrollment=enrollment, on=on, defaults={"reason": reason.strip()[:200]}
+        enrollment=enrollment, on=on, defaults={"reason": reason.strip()[:200], "comment": comment}
     )
     if created:
         announce(
@@ -533,11 +541,19 @@ def will_attend(event: Event, on: date, user: User, *, actor: User | None) -> bo
     return bool(deleted)
 
 
-def missing_by_session(event: Event) -> dict[date, list[User]]:
-    """For the organizer: per session date, who said they will miss it."""
-    result: dict[date, list[User]] = {}
+def misses_by_session(event: Event) -> dict[date, list[MissedSession]]:
+    """For the organizer: per session date, who said they will miss it (and their comment)."""
+    result: dict[date, list[MissedSession]] = {}
     for miss in MissedSession.objects.filter(enrollment__event=event).select_related(
         "enrollment__user"
     ):
-        result.setdefault(miss.on, []).append(miss.enrollment.user)
+        result.setdefault(miss.on, []).append(miss)
     return result
+
+
+def missing_by_session(event: Event) -> dict[date, list[User]]:
+    """Per session date, who said they will miss it."""
+    return {
+        on: [miss.enrollment.user for miss in misses]
+        for on, misses in misses_by_session(event).items()
+    }

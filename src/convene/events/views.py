@@ -51,8 +51,12 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     people = roster.short_lists(event)
     attendees = next(group.count for group in people if group.role == EnrollmentRole.ATTENDEE)
     mine = event.enrollments.filter(user=_member(request)).first()
-    missing = series.missing_by_session(event)
-    my_misses = {on for on, who in missing.items() if any(u.pk == request.user.pk for u in who)}
+    missing = series.misses_by_session(event)
+    my_misses = {
+        on
+        for on, misses in missing.items()
+        if any(m.enrollment.user_id == request.user.pk for m in misses)
+    }
     return render(
         request,
         "events/detail.html",

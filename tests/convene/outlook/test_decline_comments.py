@@ -118,7 +118,9 @@ def test_a_decline_without_a_comment_shows_none(live: OutlookWorld) -> None:
     assert mail_requests(live) == 1
 
 
-def test_a_session_decline_brings_its_comment_to_the_notice(live: OutlookWorld) -> None:
+def test_a_session_decline_brings_its_comment_to_the_notice_and_the_session_list(
+    live: OutlookWorld,
+) -> None:
     event = create_series(live)
     live.wait_synced(event.pk)
     live.wait_idle()
@@ -133,6 +135,11 @@ def test_a_session_decline_brings_its_comment_to_the_notice(live: OutlookWorld) 
     entry = SyncLogEntry.objects.get(kind=LogKind.REPLY, event=event, status="session")
     assert entry.details["comment"] == "Dentist"
     assert entry.details["session"] == third.isoformat()
+    assert MissedSession.objects.get().comment == "Dentist"
+    page = live.browser(ADA).get(event.get_absolute_url()).content.decode()
+    session = page[page.index(f'id="session-{third.isoformat()}"') :]
+    missing = session[session.index("Will miss it:") : session.index("</div>")]
+    assert "Alan Turing" in missing and "Dentist" in missing
 
 
 # --- without the setting, or without the permission ---------------------------------------

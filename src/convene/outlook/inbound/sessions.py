@@ -155,7 +155,9 @@ def _apply_one(
 ) -> None:
     try:
         if response == "declined":
-            news = series.will_miss(event, on, user, actor=None, reason=MISSED_REASON)
+            news = series.will_miss(
+                event, on, user, actor=None, reason=MISSED_REASON, comment=comment.text
+            )
             words = (
                 f"{user.name} will miss the session of {on:%a %d %b %Y} (declined it in Outlook)."
             )
