@@ -745,7 +745,7 @@ def reconcile_copy(
                 found = target.client.get_event(graph_id)
             except NotFound:
                 return True
-            apply_replies(event, found, mailbox, outlook)
+            seen = copy.change_key
             drifted = mapping.drifted_properties(copy.last_pushed, found)
             if drifted:
                 record(
@@ -763,6 +763,16 @@ def reconcile_copy(
                 copy.save(update_fields=["last_pushed", "updated_at"])
     finally:
         links.give_back_lease([link.pk])
+    # Answers are acted on once the lease is back (as for the own copy, ``inbound.reconcile``):
+    # a decline unenrolls, and the push that change queues can take the lease.
+    apply_replies(event, found, mailbox, outlook)
+    if found.get("changeKey"):
+        # This version needs no second look (the delta read and the daily reconcile compare
+        # with it), and a push may go out over it (``If-Match``); not when a push wrote a
+        # newer one meanwhile.
+        OverflowCopy.objects.filter(pk=copy.pk, change_key=seen).update(
+            change_key=str(found["changeKey"])
+        )
     if drifted:
         send_again(link)  # once the lease is back, so the push can take it
     return True
