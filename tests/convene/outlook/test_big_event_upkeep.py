@@ -110,7 +110,11 @@ def test_the_pool_counts_each_session_change_on_every_copy(outlook: OutlookWorld
             event,
             third.on,
             series.SessionDetails(
-                third.start + timedelta(hours=1), third.end + timedelta(hours=1), "Room 9", False, ""
+                third.start + timedelta(hours=1),
+                third.end + timedelta(hours=1),
+                "Room 9",
+                False,
+                "",
             ),
             actor=None,
         )

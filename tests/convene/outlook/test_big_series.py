@@ -39,9 +39,7 @@ def platform(request: pytest.FixtureRequest) -> bool:
     return bool(request.param == "platform")
 
 
-def big_series(
-    outlook: OutlookWorld, guests: list[User], title: str, **details: Any
-) -> Event:
+def big_series(outlook: OutlookWorld, guests: list[User], title: str, **details: Any) -> Event:
     """Ada's weekly series of six sessions with ``PEOPLE`` people, made in one transaction."""
     local = next_local("Europe/Berlin", 0, 10)
     start = localize(local, "Europe/Berlin")
@@ -220,9 +218,11 @@ def test_a_big_teams_meeting_is_one_meeting_on_every_copy(outlook: OutlookWorld)
     assert len(copies) == len(on_overflow) > 0
     assert all(meeting.join_url in e["body"] and not e["joinUrl"] for e in copies)
     kinds = received(found)
-    assert {m: kinds.get(m) for m in invitees(event, True) if kinds.get(m) != Counter(
-        {"newMeetingRequest": 1}
-    )} == {}
+    assert {
+        m: kinds.get(m)
+        for m in invitees(event, True)
+        if kinds.get(m) != Counter({"newMeetingRequest": 1})
+    } == {}
 
     # A changed session of the Teams series keeps the one meeting on the overflow copy too.
     third = series.sessions(event)[2]

@@ -23,7 +23,10 @@ could also put them in a secondary calendar, ``POST /calendars``, at the cost of
 mailbox to create, find again and subscribe to: docs/outlook.md says why that was not chosen.)
 
 Every change goes to every copy; the event's link is in sync only once all of them have it, so
-until everyone has the change the event says "Sync pending" (or failing, with the reason).
+until everyone has the change the event says "Sync pending" (or failing, with the reason). A
+series' overflow copies are series too, and each changed or cancelled session goes to each of
+them through the copy's own occurrence (``push_overflow_sessions``). A Teams meeting is the own
+copy's alone: the overflow copies carry its join link in their body.
 """
 
 from __future__ import annotations
