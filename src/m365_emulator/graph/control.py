@@ -177,6 +177,15 @@ def control_routes(backend: Backend, attach_loop: Callable[[Backend], None]) -> 
                 "hideAttendees": bool(e.props.get("hideAttendees")),
                 "showAs": e.props.get("showAs"),
                 "isReminderOn": e.props.get("isReminderOn"),
+                "isOnlineMeeting": e.is_online_meeting,
+                "joinUrl": e.join_url,
+                "body": str((e.props.get("body") or {}).get("content") or ""),
+                # A series: its master, an exception (changed occurrence) with its master and
+                # original start, and the original starts of occurrences cancelled from it.
+                "type": e.type,
+                "seriesMasterId": e.series_master_id,
+                "originalStart": e.original_start.isoformat() if e.original_start else None,
+                "cancelledStarts": sorted(start.isoformat() for start in e.cancelled_starts),
             }
             for e in store.events_with_subject(subject)
         ]

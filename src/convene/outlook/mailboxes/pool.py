@@ -88,7 +88,8 @@ def in_pool(mailbox: str) -> bool:
 # --- counting what was sent -------------------------------------------------------------
 
 
-def _addresses(attendees: Any) -> set[str]:
+def attendee_addresses(attendees: Any) -> set[str]:
+    """The addresses of a Graph attendee list, lower-cased."""
     found = set()
     for attendee in attendees or []:
         address = ((attendee or {}).get("emailAddress") or {}).get("address")
@@ -101,12 +102,12 @@ def recipients_of(action: str, last_pushed: Mapping[str, Any], body: Mapping[str
     """The recipients of the meeting messages one accepted request sent: everyone invited by a
     create or told of a cancellation; for an update, who joined or left, plus everyone staying
     when more than the attendee list changed."""
-    before = _addresses(last_pushed.get("attendees"))
+    before = attendee_addresses(last_pushed.get("attendees"))
     if action == "create":
-        return len(_addresses(body.get("attendees")))
+        return len(attendee_addresses(body.get("attendees")))
     if action == "cancel":
         return len(before)
-    after = _addresses(body["attendees"]) if "attendees" in body else before
+    after = attendee_addresses(body["attendees"]) if "attendees" in body else before
     changed = len(after ^ before)
     if set(body) - {"attendees"}:
         changed += len(after & before)

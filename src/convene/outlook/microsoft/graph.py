@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from django.conf import settings
@@ -81,6 +81,21 @@ class Call:
     @classmethod
     def cancel_event(cls, event_id: str, comment: str) -> Call:
         return cls("POST", f"{event_path(event_id)}/cancel", {"comment": comment})
+
+    @classmethod
+    def instances(cls, master_id: str, start: str, end: str) -> Call:
+        """A series master's occurrences between two instants, as ``GraphClient.instances``
+        reads them, for a batch (one page: a Convene series has at most 100 sessions)."""
+        query = urlencode(
+            {
+                "startDateTime": start,
+                "endDateTime": end,
+                "$select": "id,type,originalStart",
+                "$top": "100",
+            },
+            safe="$,:",
+        )
+        return cls("GET", f"{event_path(master_id)}/instances?{query}")
 
     @classmethod
     def get_schedule(

@@ -1,4 +1,5 @@
-"""The daily full reconcile: every upcoming event's Outlook copy compared with Convene.
+"""The daily full reconcile: every upcoming event's Outlook copy (and a big event's overflow
+copies, ``outbound.copies``) compared with Convene.
 
 Notifications and the delta read catch changes as they happen; this catches whatever both
 missed (a delta round lost with its token, a copy changed while a subscription was down, a
@@ -23,7 +24,14 @@ from convene.events.models import EventStatus
 from convene.outlook.inbound import reconcile
 from convene.outlook.mailboxes import limits
 from convene.outlook.microsoft.errors import MicrosoftError, Throttled
-from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
+from convene.outlook.models import (
+    CalendarLink,
+    LinkState,
+    LogKind,
+    OutlookSettings,
+    OverflowCopy,
+    record,
+)
 from convene.outlook.outbound import queueing
 
 # Events per listing request (Prefer: odata.maxpagesize). At least 50, so a mailbox where
@@ -58,10 +66,13 @@ def reconcile_mailbox(
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return None
-    links = list(
-        _upcoming(now)
-        .filter(owner_mailbox=mailbox, mode=outlook.mode)
-        .values_list("graph_id", "change_key", "event__end")
+    upcoming = _upcoming(now).filter(owner_mailbox=mailbox, mode=outlook.mode)
+    links = list(upcoming.values_list("graph_id", "change_key", "event__end"))
+    # A big event's overflow copies (``outbound.copies``) in this mailbox are compared too.
+    overflow = list(
+        OverflowCopy.objects.filter(link__in=upcoming, mailbox__iexact=mailbox)
+        .exclude(graph_id="")
+        .values_list("graph_id", "change_key", "link__event__end")
     )
     target = reconcile.mailbox_target(mailbox, outlook)
     if not links or target is None:
@@ -99,18 +110,25 @@ def reconcile_mailbox(
         requests=requests,
     )
     differing = [
-        graph_id for graph_id, change_key, _ in links if outlook_keys.get(graph_id) != change_key
+        graph_id
+        for graph_id, change_key, _ in links + overflow
+        if outlook_keys.get(graph_id) != change_key
     ]
     for graph_id in differing:
+        # An overflow copy is reconciled as a notification on it would be
+        # (``copies.reconcile_copy``: answers taken in, drift sent back).
         if not reconcile.reconcile(target.mailbox, graph_id, enqueue):
             retry_later(target.mailbox, graph_id)  # being pushed right now: read it shortly
-    result = MailboxResult(target.mailbox, len(links), requests, len(differing))
+    compared = len(links) + len(overflow)
+    result = MailboxResult(target.mailbox, compared, requests, len(differing))
     record(
         LogKind.DECISION,
         "daily_reconcile",
         status="repaired" if differing else "unchanged",
         message=(
-            f"Compared {len(links)} upcoming events with Outlook in {requests} request"
+            f"Compared {len(links)} upcoming events"
+            + (f" and {len(overflow)} overflow copies" if overflow else "")
+            + f" with Outlook in {requests} request"
             f"{'s' * (requests != 1)}: "
             + (
                 f"{len(differing)} differed and were reconciled."
@@ -119,7 +137,8 @@ def reconcile_mailbox(
             )
         ),
         mailbox=target.mailbox,
-        compared=len(links),
+        compared=compared,
+        overflow_copies=len(overflow),
         requests=requests,
         differing=len(differing),
     )

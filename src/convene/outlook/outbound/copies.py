@@ -23,7 +23,10 @@ could also put them in a secondary calendar, ``POST /calendars``, at the cost of
 mailbox to create, find again and subscribe to: docs/outlook.md says why that was not chosen.)
 
 Every change goes to every copy; the event's link is in sync only once all of them have it, so
-until everyone has the change the event says "Sync pending" (or failing, with the reason).
+until everyone has the change the event says "Sync pending" (or failing, with the reason). A
+series' overflow copies are series too, and each changed or cancelled session goes to each of
+them through the copy's own occurrence (``push_overflow_sessions``). A Teams meeting is the own
+copy's alone: the overflow copies carry its join link in their body.
 """
 
 from __future__ import annotations
@@ -34,14 +37,17 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 
 from convene.events.models import Enrollment, Event
 from convene.outlook.answers import apply_replies
+from convene.outlook.mailboxes import pool
 from convene.outlook.microsoft import graph, mapping
-from convene.outlook.microsoft.errors import CopyChanged, MicrosoftError, NotFound
+from convene.outlook.microsoft.errors import CopyChanged, MailboxGone, MicrosoftError, NotFound
+from convene.outlook.microsoft.recurrence import occurrence_dates
 from convene.outlook.models import (
     CalendarLink,
     CopySeat,
@@ -65,8 +71,16 @@ COPY_PROPERTY = "String {6f1c5e0a-6c3b-4d8e-9a51-0c0e7e5d2b11} Name ConveneOverf
 _TRANSACTION_NAMESPACE = uuid.UUID("0b6f7d1e-52a4-4c0f-9f63-7a1d2c3e4b58")
 # How often a change refused because someone answered meanwhile (412) is read and sent again.
 ANSWER_ROUNDS = 3
+# What an overflow copy of a Teams event says before the own copy's join link.
+JOIN_LINE = "Join the Teams meeting: "
+# Where a copy of a series keeps, in ``last_pushed`` beside the master's properties, what
+# Outlook accepted per session (by ISO date) and each occurrence's id: the keys the own copy
+# uses (``outbound.series``).
+SESSIONS = "sessions"
+OCCURRENCES = "occurrences"
 
 Row = tuple[int, int, str, str, str]  # snapshots.EnrollmentRow: event, user, email, name, role
+JSON = dict[str, Any]
 
 
 @dataclass
@@ -233,14 +247,31 @@ def copy_snapshot(
     snapshot: mapping.EventSnapshot, people: tuple[mapping.Person, ...], join_url: str
 ) -> mapping.EventSnapshot:
     """An overflow copy's snapshot: the event's, with that copy's people. The Teams meeting is
-    the own copy's (a copy asking for one would get a second meeting): its link goes in the
-    body."""
-    description = snapshot.description
-    if snapshot.teams_meeting and join_url:
-        description = f"{description}\n\nJoin the Teams meeting: {join_url}".strip()
+    the own copy's (a copy asking for one would get a second meeting): the copy is no online
+    meeting of its own (``isOnlineMeeting: false``) and the own copy's join link goes in its
+    body, and in the body of each of its changed sessions, so everyone joins the one
+    meeting."""
+
     return replace(
-        snapshot, people=people, teams_meeting=False, description=description, sessions=()
+        snapshot,
+        people=people,
+        teams_meeting=False,
+        description=_joined(snapshot, snapshot.description, join_url),
+        sessions=tuple(_copy_session(snapshot, session, join_url) for session in snapshot.sessions),
     )
+
+
+def _joined(snapshot: mapping.EventSnapshot, description: str, join_url: str) -> str:
+    if snapshot.teams_meeting and join_url:
+        return f"{description}\n\n{JOIN_LINE}{join_url}".strip()
+    return description
+
+
+def _copy_session(
+    snapshot: mapping.EventSnapshot, session: mapping.SessionSnapshot, join_url: str
+) -> mapping.SessionSnapshot:
+    """A session as an overflow copy shows it: with the own copy's join link, as its master."""
+    return replace(session, description=_joined(snapshot, session.description, join_url))
 
 
 def create_payload(desired: dict[str, Any], event_id: int, generation: int, part: int) -> Any:
@@ -342,6 +373,7 @@ def push_overflow(
         if number == 0 and own is not None:
             result.own = outcomes.pop()
         entries = []
+        sent = 0
         for (copy, action, call, desired), outcome in zip(chunk, outcomes, strict=True):
             if isinstance(outcome, CopyChanged):
                 try:
@@ -367,16 +399,254 @@ def push_overflow(
                 failure = failure or failed
                 continue
             assert not isinstance(outcome, MicrosoftError)
+            # Deleting a meeting cancels it for everyone on it, as a cancel does.
+            sent += pool.recipients_of(
+                "cancel" if action == "delete" else action, copy.last_pushed, call.body or {}
+            )
             _settle(copy, action, outcome, desired, link.desired_version)
         SyncLogEntry.objects.bulk_create(entries)
+        # Exchange counts the overflow copies' messages against the mailbox's daily limit too.
+        pool.count_sent({mailbox: sent})
     if failure is not None:
         log.warning("Outlook overflow copies of event %s in %s: %s", event.pk, mailbox, failure)
         result.failure = failure
         return result
+    # Every copy now has this version (those this change did not touch had it already).
+    OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox).exclude(graph_id="").update(
+        synced_version=link.desired_version
+    )
     if not wanted:
         # Back in one copy, and the overflow copies are gone: the seats are no longer needed.
         CopySeat.objects.filter(event=event).delete()
     return result
+
+
+# --- a series' sessions on its overflow copies ---------------------------------------------
+
+
+@dataclass
+class _CopySessions:
+    """One overflow copy of a series: what its sessions are in Outlook and should be."""
+
+    copy: OverflowCopy
+    snapshot: mapping.EventSnapshot  # the copy's own (``copy_snapshot``)
+    pushed: dict[str, JSON]  # per session (ISO date), what Outlook accepted
+    occurrences: dict[str, str]  # per session, the copy's occurrence id
+    desired: dict[str, JSON]  # per session, what Outlook should have
+    due: list[str]  # the sessions to send
+    failed: bool = False
+    changed: bool = False  # ``pushed`` or ``occurrences`` to be saved
+
+
+def push_overflow_sessions(
+    link: CalendarLink,
+    event: Event,
+    client: graph.GraphClient,
+    mailbox: str,
+    snapshot: mapping.EventSnapshot,
+    people_of: dict[int, tuple[mapping.Person, ...]],
+    plain_session: Callable[[str], mapping.SessionSnapshot | None],
+) -> MicrosoftError | None:
+    """Bring the changed and cancelled sessions of a series to each of its overflow copies,
+    as ``outbound.series`` does for the own copy: a PATCH of the copy's own occurrence (an
+    exception: one update per person on it) or its ``cancel`` with the organizer's message
+    (one cancellation per person). Each copy's occurrence ids are its own: read when a session
+    first needs one (``GET /instances``, one per copy, batched) and forgotten when the copy's
+    master moves (``_sessions_kept``). All copies' requests go out as JSON batches; what
+    Outlook accepted is saved after each batch, so a failure (or a crash) resends only the
+    sessions still missing and nobody gets a second update. Returns the first failure (None:
+    every copy has every session); a copy that failed is not marked as having this version.
+
+    ``snapshot`` is the own copy's; ``plain_session`` gives a session by ISO date as the
+    series says it is (to undo an exception no longer wanted)."""
+    if snapshot.recurrence is None or event.is_cancelled:
+        return None
+    meeting = (
+        OnlineMeeting.objects.filter(event=event).values_list("join_url", flat=True).first() or ""
+    )
+    work: list[_CopySessions] = []
+    for copy in (
+        OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox)
+        .exclude(graph_id="")
+        .order_by("part")
+    ):
+        if not people_of.get(copy.part) or copy.last_pushed.get("isCancelled"):
+            continue
+        work.append(_sessions_of(copy, copy_snapshot(snapshot, people_of[copy.part], meeting)))
+    # Whether these copies' sessions need anything at all is known without a request.
+    for item in work:
+        for on in [on for on in item.pushed if on not in item.desired]:
+            plain = plain_session(on)
+            if plain is not None and not plain.is_cancelled:
+                session = _copy_session(snapshot, plain, meeting)
+                item.desired[on] = mapping.session_payload(item.snapshot, session)
+            else:
+                del item.pushed[on]
+                item.changed = True
+        due = [on for on, payload in sorted(item.desired.items()) if item.pushed.get(on) != payload]
+        for on in due:
+            # Cancelled in Convene, and Outlook's occurrence is gone already (deleted there):
+            # nothing to send.
+            if item.desired[on].get("isCancelled") and item.pushed.get(on, {}).get("isCancelled"):
+                item.pushed[on] = item.desired[on]
+                item.changed = True
+            else:
+                item.due.append(on)
+    failure = _read_occurrences(event, client, mailbox, work)
+    plans: list[tuple[_CopySessions, str, str, graph.Call]] = []
+    for item in work:
+        if item.failed:
+            continue
+        for on in item.due:
+            occurrence_id = item.occurrences.get(on)
+            if occurrence_id is None:
+                continue  # Outlook has no such occurrence (gone already): nothing to change
+            payload = item.desired[on]
+            if payload.get("isCancelled"):
+                call = graph.Call.cancel_event(occurrence_id, str(payload["comment"]))
+                plans.append((item, on, "cancel session", call))
+            else:
+                changes = mapping.changed_properties(item.pushed.get(on, {}), payload)
+                call = graph.Call.update_event(occurrence_id, changes)
+                plans.append((item, on, "update session", call))
+    for start in range(0, len(plans), graph.MAX_BATCH):
+        chunk = plans[start : start + graph.MAX_BATCH]
+        outcomes = _send(client, [plan[3] for plan in chunk])
+        entries = []
+        sent = 0
+        for (item, on, action, call), outcome in zip(chunk, outcomes, strict=True):
+            details: dict[str, Any] = {"session": on}
+            if action == "update session":
+                details["properties"] = sorted(call.body or {})
+            if (
+                isinstance(outcome, NotFound)
+                and action == "cancel session"
+                and outcome.item_not_found
+                and not isinstance(outcome, MailboxGone)
+            ):
+                details["outcome"] = "already gone"
+                outcome = {}
+            failed = outcome if isinstance(outcome, MicrosoftError) else None
+            entries.append(
+                log_entry(
+                    LogKind.GRAPH,
+                    action,
+                    status=str(failed.status or type(failed).__name__) if failed else "ok",
+                    message=str(failed) if failed else "",
+                    event_id=event.pk,
+                    mailbox=mailbox,
+                    copy=item.copy.part,
+                    people=len(people_of.get(item.copy.part, ())),
+                    **details,
+                )
+            )
+            if failed is not None:
+                item.failed = True
+                failure = failure or failed
+                continue
+            if "outcome" not in details:
+                # An occurrence's update or cancellation goes to everyone on the copy.
+                sent += len(pool.attendee_addresses(item.copy.last_pushed.get("attendees")))
+            item.pushed[on] = item.desired[on]
+            item.changed = True
+        SyncLogEntry.objects.bulk_create(entries)
+        pool.count_sent({mailbox: sent})
+        _save_sessions(work, link.desired_version, final=False)
+    _save_sessions(work, link.desired_version, final=True)
+    if failure is not None:
+        log.warning(
+            "Outlook sessions on overflow copies of event %s in %s: %s", event.pk, mailbox, failure
+        )
+    return failure
+
+
+def _sessions_of(copy: OverflowCopy, snapshot: mapping.EventSnapshot) -> _CopySessions:
+    return _CopySessions(
+        copy,
+        snapshot,
+        dict(copy.last_pushed.get(SESSIONS) or {}),
+        dict(copy.last_pushed.get(OCCURRENCES) or {}),
+        mapping.session_payloads(snapshot),
+        [],
+    )
+
+
+def _read_occurrences(
+    event: Event, client: graph.GraphClient, mailbox: str, work: list[_CopySessions]
+) -> MicrosoftError | None:
+    """Read the occurrence ids of each copy that has a session to send whose id is not known
+    (one ``GET /instances`` per copy, batched); returns the first failure (that copy waits)."""
+    reading = [item for item in work if any(on not in item.occurrences for on in item.due)]
+    if not reading:
+        return None
+    window_start = (event.start - timedelta(days=1)).isoformat()
+    window_end = (event.series_rule.last_end + timedelta(days=1)).isoformat()
+    calls = [graph.Call.instances(item.copy.graph_id, window_start, window_end) for item in reading]
+    failure: MicrosoftError | None = None
+    for item, outcome in zip(reading, _send(client, calls), strict=True):
+        if isinstance(outcome, MicrosoftError):
+            record(
+                LogKind.GRAPH,
+                "read occurrences",
+                status=str(outcome.status or type(outcome).__name__),
+                message=str(outcome),
+                event_id=event.pk,
+                mailbox=mailbox,
+                copy=item.copy.part,
+            )
+            item.failed = True
+            failure = failure or outcome
+            continue
+        found = list(outcome.get("value") or [])
+        if outcome.get("@odata.nextLink"):
+            found = client.instances(item.copy.graph_id, window_start, window_end)
+        item.occurrences = occurrence_dates(found, event.timezone)
+        item.changed = True
+    return failure
+
+
+def _send(
+    client: graph.GraphClient, calls: list[graph.Call]
+) -> list[dict[str, Any] | MicrosoftError]:
+    """Each call's answer or error: alone for one call, else as JSON batches."""
+    outcomes: list[dict[str, Any] | MicrosoftError] = []
+    for start in range(0, len(calls), graph.MAX_BATCH):
+        chunk = calls[start : start + graph.MAX_BATCH]
+        if len(chunk) == 1:
+            try:
+                outcomes.append(client.call(chunk[0]))
+            except MicrosoftError as exc:
+                outcomes.append(exc)
+            continue
+        try:
+            outcomes += client.batch(chunk)
+        except MicrosoftError as exc:
+            outcomes += [exc] * len(chunk)
+    return outcomes
+
+
+def _save_sessions(work: list[_CopySessions], version: int, *, final: bool) -> None:
+    """Save what Outlook accepted of each copy's sessions. ``final``: the round is over, so a
+    session brought back to the series' values is no longer an exception Convene made, and a
+    copy that failed is not marked as having this version."""
+    for item in work:
+        if final:
+            wanted = mapping.session_payloads(item.snapshot)
+            for on in [on for on in item.pushed if on not in wanted]:
+                if item.pushed[on] == item.desired.get(on):
+                    del item.pushed[on]
+                    item.changed = True
+        if not item.changed and not (final and item.failed):
+            continue
+        copy = item.copy
+        sessions = {SESSIONS: item.pushed, OCCURRENCES: item.occurrences}
+        copy.last_pushed = {**copy.last_pushed, **sessions}
+        if final and item.failed:
+            copy.synced_version = min(copy.synced_version, version - 1)
+        OverflowCopy.objects.filter(pk=copy.pk).update(
+            last_pushed=copy.last_pushed, synced_version=copy.synced_version
+        )
+        item.changed = False
 
 
 def _answered_then_again(
@@ -413,12 +683,24 @@ def _settle(
     if action == "cancel":
         copy.last_pushed = {**copy.last_pushed, "isCancelled": True}
     else:
-        copy.last_pushed = desired
+        copy.last_pushed = {**desired, **_sessions_kept(copy.last_pushed, desired, action)}
         copy.change_key = str(answer.get("changeKey") or copy.change_key)
     if action == "create":
         copy.graph_id = str(answer["id"])
     copy.synced_version = version
     copy.save()
+
+
+def _sessions_kept(previous: dict[str, Any], desired: dict[str, Any], action: str) -> JSON:
+    """What a copy of a series keeps of its sessions once Outlook accepted its master:
+    nothing after a create, nor after a change of the master's time or rule (Outlook then
+    drops every exception and cancelled occurrence, and the occurrences get new ids: the
+    sessions that still differ are sent again); otherwise all of it."""
+    if action == "create":
+        return {}
+    if set(mapping.changed_properties(previous, desired)) & mapping.RESETS_EXCEPTIONS:
+        return {}
+    return {key: previous[key] for key in (SESSIONS, OCCURRENCES) if key in previous}
 
 
 def old_copies(link: CalendarLink, mailbox: str) -> list[OverflowCopy]:
@@ -466,7 +748,7 @@ def reconcile_copy(
                 found = target.client.get_event(graph_id)
             except NotFound:
                 return True
-            apply_replies(event, found, mailbox, outlook)
+            seen = copy.change_key
             drifted = mapping.drifted_properties(copy.last_pushed, found)
             if drifted:
                 record(
@@ -484,6 +766,16 @@ def reconcile_copy(
                 copy.save(update_fields=["last_pushed", "updated_at"])
     finally:
         links.give_back_lease([link.pk])
+    # Answers are acted on once the lease is back (as for the own copy, ``inbound.reconcile``):
+    # a decline unenrolls, and the push that change queues can take the lease.
+    apply_replies(event, found, mailbox, outlook)
+    if found.get("changeKey"):
+        # This version needs no second look (the delta read and the daily reconcile compare
+        # with it), and a push may go out over it (``If-Match``); not when a push wrote a
+        # newer one meanwhile.
+        OverflowCopy.objects.filter(pk=copy.pk, change_key=seen).update(
+            change_key=str(found["changeKey"])
+        )
     if drifted:
         send_again(link)  # once the lease is back, so the push can take it
     return True

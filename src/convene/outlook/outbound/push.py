@@ -40,7 +40,12 @@ from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSett
 from convene.outlook.outbound import copies, online_meetings, room_answers, series
 from convene.outlook.outbound.outcomes import settle_failure
 from convene.outlook.outbound.queueing import Enqueue, queue_behind
-from convene.outlook.outbound.snapshots import event_snapshot, overflow_people, split_for
+from convene.outlook.outbound.snapshots import (
+    event_snapshot,
+    overflow_people,
+    session_snapshot,
+    split_for,
+)
 from convene.outlook.outbound.targets import Target, TargetResolver, resolve_target
 
 log = logging.getLogger(__name__)
@@ -141,10 +146,12 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
         read_answers(link, event, target)
         snapshot, update = _again(link, event, target)
     overflow = copies.Outcome()
-    if split.is_split:
+    creating = update.call if update is not None and update.action == "create" else None
+    if split.is_split and not (creating is not None and snapshot.teams_meeting):
         # Overflow copies first: someone moving to the own copy leaves theirs before. The own
         # copy's create (nobody moves onto a copy that does not exist yet) rides in their batch.
-        creating = update.call if update is not None and update.action == "create" else None
+        # A new Teams event's copies wait for the own copy's meeting (below): they carry its
+        # join link from their first invitation on, instead of an update bringing it.
         overflow = _push_overflow(link, event, target, snapshot, split, creating)
     saved: dict[str, Any] = adopted
     missing = False
@@ -196,7 +203,8 @@ def push_link(link: CalendarLink, event: Event, target: Target) -> tuple[dict[st
         CalendarLink.objects.filter(pk=link.pk).update(**saved)
         raise overflow.failure
     if split.is_split and snapshot.teams_meeting and update is not None:
-        # The Teams meeting the own copy just got goes into the overflow copies' body.
+        # The Teams meeting the own copy just got goes into the overflow copies' body (made
+        # now, for a new event).
         CalendarLink.objects.filter(pk=link.pk).update(**saved)
         again = _push_overflow(link, event, target, snapshot, split, None)
         if again.failure is not None:
@@ -214,15 +222,22 @@ def _push_overflow(
     split: copies.Split,
     own: graph.Call | None,
 ) -> copies.Outcome:
-    return copies.push_overflow(
-        link,
-        event,
-        target.client,
-        target.mailbox,
-        snapshot,
-        overflow_people(event, split, target.is_platform),
-        own,
+    """The overflow copies brought in line, then (a series) their sessions."""
+    people_of = overflow_people(event, split, target.is_platform)
+    outcome = copies.push_overflow(
+        link, event, target.client, target.mailbox, snapshot, people_of, own
     )
+    if outcome.failure is None:
+        outcome.failure = copies.push_overflow_sessions(
+            link,
+            event,
+            target.client,
+            target.mailbox,
+            snapshot,
+            people_of,
+            lambda on: session_snapshot(event, on),
+        )
+    return outcome
 
 
 def _again(
@@ -280,6 +295,8 @@ def _with_sessions(
             else frozenset(update.details.get("properties", ()))
         )
 
+    last_pushed = saved.get("last_pushed", link.last_pushed)
+
     def audit(action: str, call: graph.Call, details: dict[str, Any]) -> None:
         record(
             LogKind.GRAPH,
@@ -289,8 +306,10 @@ def _with_sessions(
             status="ok",
             **details,
         )
-
-    last_pushed = saved.get("last_pushed", link.last_pushed)
+        if details.get("outcome") != "already gone":
+            # An occurrence's update or cancellation goes to everyone on the copy.
+            recipients = pool.attendee_addresses(last_pushed.get("attendees"))
+            pool.count_sent({target.mailbox: len(recipients)})
 
     def keep(progress: dict[str, Any]) -> None:
         # What Outlook accepted so far (the master, earlier sessions), without claiming the
