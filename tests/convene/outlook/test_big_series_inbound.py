@@ -224,3 +224,81 @@ def test_a_session_deleted_on_an_overflow_copy_is_cancelled_for_everyone_once(
     assert (
         SyncLogEntry.objects.filter(event=event, action="session_deleted_in_outlook").count() == 1
     )
+
+
+def test_a_deletion_on_an_overflow_copy_is_found_before_its_ids_are_known(
+    outlook: OutlookWorld, platform: bool
+) -> None:
+    """What a notification does (its read of the deleted occurrence is answered 404) before
+    any delta round: no copy knows the id, so each copy reads its occurrences once and the
+    session whose date the overflow copy no longer has is cancelled; the ids read are kept."""
+    from convene.outlook import tasks
+    from convene.outlook.inbound import reconcile
+
+    guests = crowd(outlook, PEOPLE, platform=platform)
+    event = big_series(outlook, guests, "Unknown weekly")
+    outlook.wait_synced(event.pk, timeout=90)
+    copy = overflow_copy(event)
+    assert known(copy) == {}
+    fourth = series.sessions(event)[3]
+    occurrence = occurrences(outlook, owner(platform), copy.graph_id, event)[3]
+    token = outlook.emulator.token_for(owner(platform))
+    outlook.emulator.graph("DELETE", f"/me/events/{occurrence['id']}", token).raise_for_status()
+    counted = outlook.stats()["requests"]["byOperation"]
+    reads_before = counted.get("events.instances", 0)
+    before = writes(outlook)
+
+    assert reconcile.reconcile(owner(platform), occurrence["id"], tasks.enqueue_sync)
+    outlook.wait_synced(event.pk, timeout=60)
+
+    assert series.sessions(event)[3].is_cancelled
+    assert [s.is_cancelled for s in series.sessions(event)].count(True) == 1
+    counted = outlook.stats()["requests"]["byOperation"]
+    assert counted.get("events.instances", 0) - reads_before == 2, "one read per copy"
+    assert writes(outlook) - before == Counter({"events.cancel": 1})
+    ids = known(copy)
+    assert len(ids) == 5 and fourth.on.isoformat() not in ids
+    assert copy.last_pushed["sessions"][fourth.on.isoformat()]["isCancelled"]
+
+
+def test_ids_read_before_an_overflow_copy_moved_are_not_kept(
+    outlook: OutlookWorld, platform: bool
+) -> None:
+    """The staleness guard of the own copy, on an overflow copy: moving the series gives its
+    occurrences new ids and notes when; ids a read sent before then showed are not kept, ids
+    read after are."""
+    from django.utils import timezone
+
+    from convene.events import services
+    from convene.outlook import tasks
+    from convene.outlook.inbound import sessions
+
+    guests = crowd(outlook, PEOPLE, platform=platform)
+    event = big_series(outlook, guests, "Moving weekly")
+    outlook.wait_synced(event.pk, timeout=90)
+    copy = overflow_copy(event)
+    created = copy.last_pushed["occurrences_from"]
+    asked_before = timezone.now()
+    first = series.sessions(event)[0].on.isoformat()
+
+    details = services.EventDetails.of(event)
+    hour = timedelta(hours=1)
+    services.update_event(
+        event,
+        services.EventDetails(
+            **{**details.__dict__, "start": details.start + hour, "end": details.end + hour}
+        ),
+        actor=None,
+    )
+    outlook.wait_synced(event.pk, timeout=60)
+    copy.refresh_from_db()
+    assert copy.last_pushed["occurrences_from"] > created
+
+    sessions.remember_occurrences(
+        owner(platform), copy.graph_id, {first: "AAMkOld"}, asked_before, tasks.enqueue_sync
+    )
+    assert first not in known(copy), "read before the move: one of the old occurrences"
+    sessions.remember_occurrences(
+        owner(platform), copy.graph_id, {first: "AAMkNew"}, timezone.now(), tasks.enqueue_sync
+    )
+    assert known(copy)[first] == "AAMkNew"
