@@ -40,10 +40,13 @@ from .test_connect_and_sync import ADA, update
 from .test_platform import SERVICE, use_platform_calendar
 
 
-def crowd(outlook: OutlookWorld, count: int, *, platform: bool) -> list[User]:
-    """``count`` more people, each with a mailbox in the emulator and an account in Convene."""
+def crowd(
+    outlook: OutlookWorld, count: int, *, platform: bool, mail_read: bool = False
+) -> list[User]:
+    """``count`` more people, each with a mailbox in the emulator and an account in Convene
+    (``mail_read``: Convene may read the organizer's mail, for decline comments)."""
     emails = [f"guest{number:05}@{CUSTOMER}" for number in range(count)]
-    seed = world_seed(PUBLIC_URL, platform_consented=True)
+    seed = world_seed(PUBLIC_URL, platform_consented=True, mail_read=mail_read)
     seed["tenants"][0]["users"] += [
         {"userPrincipalName": email, "displayName": email.split("@")[0], "password": PASSWORD}
         for email in emails

@@ -7,6 +7,8 @@ write got back) or removed is reconciled exactly as a notification would have it
 
 The occurrences it lists of a Convene series carry their ids: each link keeps them
 (``sessions.remember_occurrences``), so a later change of one session is a single request.
+The overflow copies of a big event (``outbound.copies``) are read like the own copy: a copy
+Outlook changed is reconciled as one, and a copy's occurrences are that copy's to keep.
 
 The cursor (the next or delta link) is saved after each page, so a crash resumes where it
 stopped. A token Microsoft no longer accepts (410) starts a fresh full read, and so does a
@@ -33,6 +35,7 @@ from convene.outlook.models import (
     LogKind,
     OutlookConnection,
     OutlookSettings,
+    OverflowCopy,
     record,
 )
 from convene.outlook.outbound import queueing, targets
@@ -135,75 +138,84 @@ def _apply(
     ids = [str(item.get("id")) for item in items if item.get("id")]
     # calendarView shows a series as its occurrences and exceptions, never its master
     masters = {str(item["seriesMasterId"]) for item in items if item.get("seriesMasterId")}
-    links = {
-        link.graph_id: link
-        for link in CalendarLink.objects.filter(
-            owner_mailbox=mailbox, graph_id__in=[*ids, *masters]
-        ).exclude(state=LinkState.DELETED_IN_OUTLOOK)
-    }
+    known = _versions(mailbox, [*ids, *masters])
     count = 0
     seen_masters: set[str] = set()
     for graph_id, item in _latest(items):
         master_id = str(item.get("seriesMasterId") or "")
         if master_id:
             count += _apply_occurrence(
-                mailbox, graph_id, item, links, seen_masters, enqueue, retry_later
+                mailbox, graph_id, item, known, seen_masters, enqueue, retry_later
             )
             continue
-        link = links.get(graph_id)
-        if link is None and "@removed" in item:
+        if graph_id not in known and "@removed" in item:
             # a removed occurrence names no master: one of a Convene series is found by the
-            # occurrence ids its link remembers (no read)
+            # occurrence ids its copies remember (no read)
             if not sessions.removed_occurrence(mailbox, graph_id, enqueue):
                 retry_later(mailbox, graph_id)
             continue
-        if link is None:
+        if graph_id not in known:
             continue  # not Convene's (someone's own appointment, an invitation they received)
-        if "@removed" not in item and item.get("changeKey") == link.change_key:
+        if "@removed" not in item and item.get("changeKey") == known[graph_id]:
             continue  # exactly what Convene last wrote
         # A removal may also mean "left the window": reconcile reads the event to be sure.
+        # An overflow copy is reconciled as one (``copies.reconcile_copy``).
         if not reconcile.reconcile(mailbox, graph_id, enqueue):
             retry_later(mailbox, graph_id)
         count += 1
     return count
 
 
+def _versions(mailbox: str, graph_ids: list[str]) -> dict[str, str]:
+    """Which of these Outlook ids are Convene's events in ``mailbox`` (own copies and
+    overflow copies), with the version (changeKey) Convene last wrote or read of each."""
+    found = dict(
+        CalendarLink.objects.filter(owner_mailbox=mailbox, graph_id__in=graph_ids)
+        .exclude(state=LinkState.DELETED_IN_OUTLOOK)
+        .values_list("graph_id", "change_key")
+    )
+    for graph_id, change_key in OverflowCopy.objects.filter(
+        mailbox__iexact=mailbox, graph_id__in=graph_ids
+    ).values_list("graph_id", "change_key"):
+        found.setdefault(graph_id, change_key)
+    return found
+
+
 def _remember_occurrences(
     mailbox: str, items: list[dict[str, Any]], asked_at: datetime, enqueue: queueing.Enqueue
 ) -> None:
-    """Keep the ids of the occurrences listed of Convene's series on their links (before the
-    page's removals are handled: an id known is a deletion found without a read)."""
+    """Keep the ids of the occurrences listed of Convene's series on their copies, the own
+    copy's or an overflow copy's (before the page's removals are handled: an id known is a
+    deletion found without a read)."""
     by_master: dict[str, list[dict[str, Any]]] = {}
     for _, item in _latest(items):
         if item.get("seriesMasterId") and "@removed" not in item and not item.get("isCancelled"):
             by_master.setdefault(str(item["seriesMasterId"]), []).append(item)
     if not by_master:
         return
-    found = CalendarLink.objects.filter(
-        owner_mailbox=mailbox, graph_id__in=list(by_master), event__series_rule__isnull=False
-    ).exclude(state=LinkState.DELETED_IN_OUTLOOK)
-    for link in found.select_related("event"):
+    for master_id, event in sessions.series_masters(mailbox, list(by_master)).items():
         dated = {}
-        for item in by_master[link.graph_id]:
-            on = shown_date(item, link.event.timezone)
+        for item in by_master[master_id]:
+            on = shown_date(item, event.timezone)
             if on is not None:
                 dated[on.isoformat()] = str(item["id"])
-        sessions.remember_occurrences(mailbox, link.graph_id, dated, asked_at, enqueue)
+        sessions.remember_occurrences(mailbox, master_id, dated, asked_at, enqueue)
 
 
 def _apply_occurrence(
     mailbox: str,
     graph_id: str,
     item: dict[str, Any],
-    links: dict[str, CalendarLink],
+    known: dict[str, str],
     seen_masters: set[str],
     enqueue: queueing.Enqueue,
     retry_later: reconcile.RetryLater,
 ) -> int:
-    """An occurrence or exception of a series: an exception is read on its own (answers to
-    that session, drift); an occurrence stands for a change of its master, read once."""
+    """An occurrence or exception of a series (the own copy's or an overflow copy's): an
+    exception is read on its own (answers to that session, drift); an occurrence stands for a
+    change of its master, read once."""
     master_id = str(item["seriesMasterId"])
-    if master_id not in links:
+    if master_id not in known:
         return 0
     if item.get("type") == "exception":
         if not sessions.reconcile_occurrence(mailbox, graph_id, enqueue):

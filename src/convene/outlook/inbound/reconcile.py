@@ -85,6 +85,7 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
             mailbox,
             graph_id,
             lambda link: queueing.retry_now(link, enqueue, compare_again=True),
+            lambda link: enqueue(link.event_id, 0),
         )
         if handled is not None:
             return handled  # an overflow copy (False: being pushed, look again)

@@ -23,10 +23,20 @@ Outlook no longer has was deleted there.
 The ids a link remembers are learned without requests of their own (``remember_occurrences``):
 from the occurrences the calendarView delta lists, and from each occurrence a notification
 makes Convene read. So a push rarely reads them (``outbound.series``).
+
+A series of more than 500 people is several Outlook series (``outbound.copies``): the own copy
+(the link's master) and overflow copies. An occurrence of any of them is the same session of
+the event (``SeriesCopy``): an answer to it counts as on the own copy; drift on it is put back
+on that copy alone (only that copy's session is forgotten, so only it gets the fix); its id is
+kept on that copy (``OverflowCopy.last_pushed``, with the own copy's staleness guard); and an
+occurrence deleted on one copy cancels the session in Convene once, which then cancels it on
+the other copies too: Outlook has already told the people on the copy it was deleted from, and
+the others must not keep a session that no longer runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -44,7 +54,14 @@ from convene.outlook.mailboxes import decline_comments
 from convene.outlook.microsoft import mapping
 from convene.outlook.microsoft.errors import NotFound
 from convene.outlook.microsoft.recurrence import original_date
-from convene.outlook.models import CalendarLink, LinkState, LogKind, OutlookSettings, record
+from convene.outlook.models import (
+    CalendarLink,
+    LinkState,
+    LogKind,
+    OutlookSettings,
+    OverflowCopy,
+    record,
+)
 from convene.outlook.outbound import queueing
 from convene.outlook.outbound import series as outbound_series
 from convene.outlook.outbound.snapshots import event_snapshot, session_snapshot
@@ -55,6 +72,75 @@ DELETED_REASON = "Deleted from the organizer's Outlook calendar."
 
 # Compared on an occurrence: what a session may differ in (the rest is the master's).
 SESSION_PROPERTIES = ("start", "end", "location")
+
+
+@dataclass
+class SeriesCopy:
+    """One Outlook series of a Convene series: the own copy (the link's master) or one of its
+    overflow copies. Each keeps its own ``sessions`` and ``occurrences`` in ``last_pushed``;
+    the lease is always the link's (one push sends every copy)."""
+
+    link: CalendarLink
+    overflow: OverflowCopy | None = None
+
+    @property
+    def graph_id(self) -> str:
+        return (self.overflow or self.link).graph_id
+
+    @property
+    def last_pushed(self) -> dict[str, Any]:
+        kept: dict[str, Any] = (self.overflow or self.link).last_pushed
+        return kept
+
+    @property
+    def part(self) -> int:
+        return self.overflow.part if self.overflow is not None else 0
+
+    @property
+    def is_live(self) -> bool:
+        """Whether Outlook has it and Convene still watches it."""
+        if self.overflow is not None:
+            return bool(self.overflow.graph_id) and not self.overflow.last_pushed.get("isCancelled")
+        return self.link.state != LinkState.DELETED_IN_OUTLOOK
+
+    def refresh(self) -> None:
+        self.link.refresh_from_db()
+        if self.overflow is not None:
+            self.overflow.refresh_from_db()
+
+    def keep(self, last_pushed: dict[str, Any]) -> None:
+        if self.overflow is not None:
+            OverflowCopy.objects.filter(pk=self.overflow.pk).update(last_pushed=last_pushed)
+            self.overflow.last_pushed = last_pushed
+        else:
+            CalendarLink.objects.filter(pk=self.link.pk).update(last_pushed=last_pushed)
+            self.link.last_pushed = last_pushed
+
+    def words(self) -> str:
+        """How log lines and notices name it: nothing for the own copy."""
+        return f" on overflow copy {self.part}" if self.part else ""
+
+    def details(self) -> dict[str, int]:
+        return {"copy": self.part} if self.part else {}
+
+
+def series_copy(mailbox: str, master_id: str) -> SeriesCopy | None:
+    """The copy of a Convene event in ``mailbox`` whose Outlook id is ``master_id``."""
+    if not master_id:
+        return None
+    link = (
+        CalendarLink.objects.select_related("event__created_by")
+        .filter(owner_mailbox=mailbox, graph_id=master_id)
+        .first()
+    )
+    if link is not None:
+        return SeriesCopy(link)
+    overflow = (
+        OverflowCopy.objects.select_related("link__event__created_by")
+        .filter(mailbox__iexact=mailbox, graph_id=master_id)
+        .first()
+    )
+    return SeriesCopy(overflow.link, overflow) if overflow is not None else None
 
 
 def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
@@ -76,16 +162,11 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
         occurrence = target.client.get_event(graph_id)
     except NotFound:
         return removed_occurrence(mailbox, graph_id, enqueue)
-    master_id = str(occurrence.get("seriesMasterId") or "")
-    link = (
-        CalendarLink.objects.select_related("event__created_by")
-        .filter(owner_mailbox=mailbox, graph_id=master_id)
-        .first()
-        if master_id
-        else None
-    )
-    if link is None or link.state == LinkState.DELETED_IN_OUTLOOK or link.event.is_cancelled:
+    # The own copy's series or an overflow copy's: the same session of the event either way.
+    found = series_copy(mailbox, str(occurrence.get("seriesMasterId") or ""))
+    if found is None or not found.is_live or found.link.event.is_cancelled:
         return True
+    link = found.link
     on = original_date(occurrence, link.event.timezone)
     if on is None:
         return True
@@ -93,11 +174,11 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
     if not links.take_lease(link.pk):
         return False  # being pushed now: our own write is not drift; look again shortly
     try:
-        link.refresh_from_db()
-        _learn(link, {on.isoformat(): graph_id}, asked_at)
+        found.refresh()
+        _learn(found, {on.isoformat(): graph_id}, asked_at)
         drifted = _drifted(link, on, occurrence)
         if drifted:
-            _forget_session(link, on)
+            _forget_session(found, on)
     finally:
         links.give_back_lease([link.pk])
     if drifted:
@@ -105,13 +186,14 @@ def reconcile_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue)
             LogKind.DECISION,
             "drift_overwritten",
             message=(
-                f"Session of {on:%d %b %Y} changed in Outlook: {', '.join(drifted)}. "
-                "Convene's version will be sent back to Outlook."
+                f"Session of {on:%d %b %Y} changed in Outlook{found.words()}: "
+                f"{', '.join(drifted)}. Convene's version will be sent back to Outlook."
             ),
             event_id=link.event_id,
             mailbox=mailbox,
             properties=drifted,
             session=on.isoformat(),
+            **found.details(),
         )
         queueing.retry_now(link, enqueue, compare_again=True)
     return True
@@ -196,44 +278,51 @@ def _drifted(link: CalendarLink, on: date, occurrence: dict[str, Any]) -> list[s
     return mapping.drifted_properties(shown, occurrence)
 
 
-def _forget_session(link: CalendarLink, on: date) -> None:
-    """The next push sends this session again, whatever Convene last sent for it."""
-    kept = dict(link.last_pushed)
+def _forget_session(found: SeriesCopy, on: date) -> None:
+    """The next push sends this session again to that copy (and to no other), whatever
+    Convene last sent for it."""
+    kept = dict(found.last_pushed)
     sessions = dict(kept.get(outbound_series.SESSIONS) or {})
     sessions[on.isoformat()] = {"drifted": True}
     kept[outbound_series.SESSIONS] = sessions
-    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+    found.keep(kept)
 
 
 def removed_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
     """An occurrence of a Convene series is gone from the organizer's calendar (a deleted
-    notification, a delta ``@removed``, or a read answered 404): cancel that session in
-    Convene unless Convene cancelled it itself or it is over. Returns False when the series
-    is being pushed right now (the caller tries again): the push may be moving the series,
-    which removes every old occurrence on purpose."""
-    link = _link_remembering(mailbox, graph_id)
-    if link is None:
+    notification, a delta ``@removed``, or a read answered 404), on the own copy or on an
+    overflow copy: cancel that session in Convene unless Convene cancelled it itself or it is
+    over. Returns False when the series is being pushed right now (the caller tries again):
+    the push may be moving the series, which removes every old occurrence on purpose."""
+    found = _copy_remembering(mailbox, graph_id)
+    if found is None:
         return _missing_by_date(mailbox, enqueue)
+    link = found.link
     if not links.take_lease(link.pk):
         return False
     try:
-        link.refresh_from_db()
-        occurrences = dict(link.last_pushed.get(outbound_series.OCCURRENCES) or {})
+        found.refresh()
+        occurrences = dict(found.last_pushed.get(outbound_series.OCCURRENCES) or {})
         on_iso = next((on for on, known in occurrences.items() if known == graph_id), None)
         if on_iso is None:
             return True  # the series moved since: that id was one of its old occurrences
-        _follow_deletion(link, on_iso, occurrences, mailbox)
+        _follow_deletion(found, on_iso, occurrences, mailbox)
     finally:
         _give_back(link, enqueue)
     return True
 
 
 def _follow_deletion(
-    link: CalendarLink, on_iso: str, occurrences: dict[str, str], mailbox: str
+    found: SeriesCopy, on_iso: str, occurrences: dict[str, str], mailbox: str
 ) -> None:
-    """Outlook no longer has the session of ``on_iso``: cancel it in Convene too, unless
-    Convene cancelled it itself or it is over. Called with the link's lease held."""
-    event = link.event
+    """Outlook no longer has the session of ``on_iso`` on that copy: cancel it in Convene too,
+    unless Convene cancelled it itself or it is over. Called with the link's lease held.
+
+    Deleted on one copy of a big series, the session is cancelled once for the whole event:
+    the push that follows cancels it on the other copies (their people get one cancellation
+    each, with the reason below) and sends nothing to the copy it was deleted from, whose
+    people Outlook has already told."""
+    event = found.link.event
     session = next((s for s in series.sessions(event) if s.on.isoformat() == on_iso), None)
     if session is None or session.is_cancelled or session.is_past:
         return  # Convene's own cancel, or a session that is over
@@ -245,8 +334,8 @@ def _follow_deletion(
             refused = str(problem)
         else:
             refused = ""
-            _note_gone(link, on_iso, occurrences)
-        _tell_session_deleted(event, session.on, refused, mailbox)
+            _note_gone(found, on_iso, occurrences)
+        _tell_session_deleted(event, session.on, refused, mailbox, found)
 
 
 def _give_back(link: CalendarLink, enqueue: queueing.Enqueue) -> None:
@@ -257,57 +346,62 @@ def _give_back(link: CalendarLink, enqueue: queueing.Enqueue) -> None:
 
 
 def _missing_by_date(mailbox: str, enqueue: queueing.Enqueue) -> bool:
-    """An occurrence id no link remembers is gone from ``mailbox``: someone's own event, an
+    """An occurrence id no copy remembers is gone from ``mailbox``: someone's own event, an
     old occurrence of a series Convene moved, or an occurrence of a Convene series whose id
-    was never learned. Each series there with sessions of unknown id reads its occurrences
-    (one request) and follows Outlook for every upcoming session whose date is gone; the ids
-    read are kept, so the next unknown id costs that series nothing. Returns False when a
-    series is being pushed (its lease is taken, or a push of it is due: Outlook may not show
-    its new rule yet); the caller tries again shortly."""
+    was never learned. Each copy of a series there with sessions of unknown id reads its
+    occurrences (one request) and follows Outlook for every upcoming session whose date is
+    gone; the ids read are kept, so the next unknown id costs that copy nothing. Returns
+    False when a series is being pushed (its lease is taken, or a push of it is due: Outlook
+    may not show its new rule yet); the caller tries again shortly."""
     outlook = OutlookSettings.load()
     if not outlook.enabled:
         return True
     done = True
-    for link in _series_links(mailbox):
-        if not outbound_series.unknown_sessions(link.event, link.last_pushed):
+    by_link: dict[int, list[SeriesCopy]] = {}
+    for found in _series_copies(mailbox):
+        by_link.setdefault(found.link.pk, []).append(found)
+    for copies in by_link.values():
+        link = copies[0].link
+        if not any(outbound_series.unknown_sessions(link.event, c.last_pushed) for c in copies):
             continue
         if not links.take_lease(link.pk):
             done = False
             continue
         try:
-            link.refresh_from_db()
+            for found in copies:
+                found.refresh()
             if link.is_behind:
                 # Convene's sessions are not Outlook's yet: compared after the push. A link
                 # that will not be pushed by itself (failing, parked) is left alone.
                 done = done and not CalendarLink.objects.filter(links.behind(), pk=link.pk).exists()
                 continue
-            _compare_by_date(link, outlook, mailbox)
+            for found in copies:
+                _compare_by_date(found, outlook, mailbox)
         finally:
             _give_back(link, enqueue)
     return done
 
 
-def _compare_by_date(link: CalendarLink, outlook: OutlookSettings, mailbox: str) -> None:
-    """Read the series' occurrences, keep their ids, and follow Outlook for each upcoming
-    session whose date it no longer has. Called with the lease held."""
+def _compare_by_date(found: SeriesCopy, outlook: OutlookSettings, mailbox: str) -> None:
+    """Read the copy's occurrences, keep their ids, and follow Outlook for each upcoming
+    session whose date it no longer has. Called with the link's lease held."""
+    link = found.link
     event = link.event
-    unknown = outbound_series.unknown_sessions(event, link.last_pushed)
-    if not unknown:
+    unknown = outbound_series.unknown_sessions(event, found.last_pushed)
+    if not unknown or not found.is_live:
         return
     target = resolve_target(link, event, outlook)
     try:
-        read = outbound_series.read_occurrences(event, target.client, link.graph_id)
+        read = outbound_series.read_occurrences(event, target.client, found.graph_id)
     except NotFound:
         return  # the series itself is gone: its own reconcile says so
     if not read:
         return  # no occurrence at all: not one deleted session, the series' own matter
-    kept = {**link.last_pushed, outbound_series.OCCURRENCES: read}
-    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
-    link.last_pushed = kept
+    found.keep({**found.last_pushed, outbound_series.OCCURRENCES: read})
     for on_iso in unknown:
         if on_iso not in read:
-            _follow_deletion(link, on_iso, dict(read), mailbox)
-            link.refresh_from_db(fields=["last_pushed"])
+            _follow_deletion(found, on_iso, dict(read), mailbox)
+            found.refresh()
 
 
 def remember_occurrences(
@@ -317,53 +411,79 @@ def remember_occurrences(
     asked_at: datetime,
     enqueue: queueing.Enqueue,
 ) -> None:
-    """Occurrence ids (by ISO date) of the series ``master_id`` that a read sent at
-    ``asked_at`` showed (a delta page): kept on its link when they belong to the series as it
-    is now. Skipped while the series is being pushed (the next read shows them again)."""
-    link = (
-        CalendarLink.objects.select_related("event")
-        .filter(owner_mailbox=mailbox, graph_id=master_id, event__series_rule__isnull=False)
-        .first()
-    )
-    if link is None or not found:
+    """Occurrence ids (by ISO date) of the series ``master_id`` (the own copy's or an
+    overflow copy's) that a read sent at ``asked_at`` showed (a delta page): kept on that copy
+    when they belong to the series as it is now. Skipped while the series is being pushed
+    (the next read shows them again)."""
+    copy = series_copy(mailbox, master_id)
+    if copy is None or not found or not series.is_series(copy.link.event):
         return
-    known = link.last_pushed.get(outbound_series.OCCURRENCES) or {}
+    known = copy.last_pushed.get(outbound_series.OCCURRENCES) or {}
     if all(known.get(on) == graph_id for on, graph_id in found.items()):
         return  # nothing new: no write
+    link = copy.link
     if not links.take_lease(link.pk):
         return
     try:
-        link.refresh_from_db()
-        _learn(link, found, asked_at)
+        copy.refresh()
+        _learn(copy, found, asked_at)
     finally:
         _give_back(link, enqueue)
 
 
-def _learn(link: CalendarLink, found: dict[str, str], asked_at: datetime) -> None:
-    """Keep ``found`` on the link (lease held, ``link`` just read) unless the master's time
-    or rule changed after the read was sent: its occurrences then have other ids."""
-    if not outbound_series.current_since(link.last_pushed, asked_at):
+def series_masters(mailbox: str, master_ids: list[str]) -> dict[str, Event]:
+    """Which of these Outlook ids are masters of a Convene series in ``mailbox`` (own copies
+    and overflow copies), with their event (two queries)."""
+    found: dict[str, Event] = {}
+    for link in (
+        CalendarLink.objects.select_related("event")
+        .filter(owner_mailbox=mailbox, graph_id__in=master_ids, event__series_rule__isnull=False)
+        .exclude(state=LinkState.DELETED_IN_OUTLOOK)
+    ):
+        found[link.graph_id] = link.event
+    for overflow in OverflowCopy.objects.select_related("link__event").filter(
+        mailbox__iexact=mailbox,
+        graph_id__in=master_ids,
+        link__event__series_rule__isnull=False,
+    ):
+        found[overflow.graph_id] = overflow.link.event
+    return found
+
+
+def _learn(found: SeriesCopy, ids: dict[str, str], asked_at: datetime) -> None:
+    """Keep ``ids`` on the copy (lease held, ``found`` just read) unless the copy's master's
+    time or rule changed after the read was sent: its occurrences then have other ids."""
+    if not outbound_series.current_since(found.last_pushed, asked_at):
         return
-    dates = {session.on.isoformat() for session in series.sessions(link.event)}
-    known = dict(link.last_pushed.get(outbound_series.OCCURRENCES) or {})
+    dates = {session.on.isoformat() for session in series.sessions(found.link.event)}
+    known = dict(found.last_pushed.get(outbound_series.OCCURRENCES) or {})
     new = {
-        on: graph_id for on, graph_id in found.items() if on in dates and known.get(on) != graph_id
+        on: graph_id for on, graph_id in ids.items() if on in dates and known.get(on) != graph_id
     }
     if not new:
         return
-    kept = {**link.last_pushed, outbound_series.OCCURRENCES: {**known, **new}}
-    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
-    link.last_pushed = kept
+    found.keep({**found.last_pushed, outbound_series.OCCURRENCES: {**known, **new}})
 
 
-def _tell_session_deleted(event: Event, on: date, refused: str, mailbox: str) -> None:
-    words = (
-        f"The session of {on:%a %d %b %Y} was deleted in Outlook, which told everyone "
-        "it is cancelled; Outlook cannot restore it, so Convene cancelled it too."
-        if not refused
-        else f"The session of {on:%a %d %b %Y} was deleted in Outlook, but Convene "
-        f"could not cancel it: {refused}"
-    )
+def _tell_session_deleted(
+    event: Event, on: date, refused: str, mailbox: str, found: SeriesCopy
+) -> None:
+    if refused:
+        words = (
+            f"The session of {on:%a %d %b %Y} was deleted in Outlook{found.words()}, but "
+            f"Convene could not cancel it: {refused}"
+        )
+    elif found.part:
+        words = (
+            f"The session of {on:%a %d %b %Y} was deleted in Outlook on overflow copy "
+            f"{found.part}, which told the people on that copy it is cancelled; Outlook cannot "
+            "restore it, so Convene cancelled it too, for everyone on the other copies."
+        )
+    else:
+        words = (
+            f"The session of {on:%a %d %b %Y} was deleted in Outlook, which told everyone "
+            "it is cancelled; Outlook cannot restore it, so Convene cancelled it too."
+        )
     record(
         LogKind.DECISION,
         "session_deleted_in_outlook",
@@ -371,6 +491,7 @@ def _tell_session_deleted(event: Event, on: date, refused: str, mailbox: str) ->
         event_id=event.pk,
         mailbox=mailbox,
         session=on.isoformat(),
+        **found.details(),
     )
     tell_organizer(event, f"“{event.title}”: {words}", "Session deleted in Outlook")
 
@@ -386,21 +507,44 @@ def _series_links(mailbox: str) -> list[CalendarLink]:
     return [link for link in candidates if not link.event.is_cancelled]
 
 
-def _link_remembering(mailbox: str, graph_id: str) -> CalendarLink | None:
-    """The link of the series in ``mailbox`` whose occurrence ids include ``graph_id``."""
-    for link in _series_links(mailbox):
-        if graph_id in (link.last_pushed.get(outbound_series.OCCURRENCES) or {}).values():
-            return link
+def _series_copies(mailbox: str) -> list[SeriesCopy]:
+    """Every Outlook series of the Convene series in ``mailbox`` that still run: each one's
+    own copy, then its overflow copies (two queries)."""
+    series_links = _series_links(mailbox)
+    by_link: dict[int, list[OverflowCopy]] = {}
+    for overflow in (
+        OverflowCopy.objects.filter(link__in=series_links, mailbox__iexact=mailbox)
+        .exclude(graph_id="")
+        .order_by("part")
+    ):
+        by_link.setdefault(overflow.link_id, []).append(overflow)
+    found: list[SeriesCopy] = []
+    for link in series_links:
+        found.append(SeriesCopy(link))
+        for overflow in by_link.get(link.pk, []):
+            overflow.link = link
+            copy = SeriesCopy(link, overflow)
+            if copy.is_live:
+                found.append(copy)
+    return found
+
+
+def _copy_remembering(mailbox: str, graph_id: str) -> SeriesCopy | None:
+    """The copy of a series in ``mailbox`` whose occurrence ids include ``graph_id``."""
+    for found in _series_copies(mailbox):
+        if graph_id in (found.last_pushed.get(outbound_series.OCCURRENCES) or {}).values():
+            return found
     return None
 
 
-def _note_gone(link: CalendarLink, on_iso: str, occurrences: dict[str, str]) -> None:
-    """Outlook has no occurrence for that session any more: the next push sends nothing
-    for it (``outbound.series`` sees it already cancelled there)."""
-    kept = dict(link.last_pushed)
+def _note_gone(found: SeriesCopy, on_iso: str, occurrences: dict[str, str]) -> None:
+    """Outlook has no occurrence for that session on that copy any more: the next push sends
+    nothing for it there (``outbound.series`` and ``outbound.copies`` see it already
+    cancelled), and cancels it on the other copies."""
+    kept = dict(found.last_pushed)
     sessions = dict(kept.get(outbound_series.SESSIONS) or {})
     sessions[on_iso] = {"isCancelled": True}
     occurrences.pop(on_iso, None)
     kept[outbound_series.SESSIONS] = sessions
     kept[outbound_series.OCCURRENCES] = occurrences
-    CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
+    found.keep(kept)

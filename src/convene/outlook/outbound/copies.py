@@ -41,6 +41,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from convene.events.models import Enrollment, Event
 from convene.outlook.answers import apply_replies
@@ -78,6 +79,9 @@ JOIN_LINE = "Join the Teams meeting: "
 # uses (``outbound.series``).
 SESSIONS = "sessions"
 OCCURRENCES = "occurrences"
+# When Outlook last got the copy's master's time or rule: an occurrence id read by a request
+# sent before then (a delta page, a notification's read) is not kept (``inbound.sessions``).
+OCCURRENCES_FROM = "occurrences_from"
 
 Row = tuple[int, int, str, str, str]  # snapshots.EnrollmentRow: event, user, email, name, role
 JSON = dict[str, Any]
@@ -695,12 +699,15 @@ def _sessions_kept(previous: dict[str, Any], desired: dict[str, Any], action: st
     """What a copy of a series keeps of its sessions once Outlook accepted its master:
     nothing after a create, nor after a change of the master's time or rule (Outlook then
     drops every exception and cancelled occurrence, and the occurrences get new ids: the
-    sessions that still differ are sent again); otherwise all of it."""
-    if action == "create":
-        return {}
-    if set(mapping.changed_properties(previous, desired)) & mapping.RESETS_EXCEPTIONS:
-        return {}
-    return {key: previous[key] for key in (SESSIONS, OCCURRENCES) if key in previous}
+    sessions that still differ are sent again), only when that was (ids read before it are
+    not kept); otherwise all of it."""
+    if action == "create" or (
+        set(mapping.changed_properties(previous, desired)) & mapping.RESETS_EXCEPTIONS
+    ):
+        return {OCCURRENCES_FROM: timezone.now().isoformat()} if "recurrence" in desired else {}
+    return {
+        key: previous[key] for key in (SESSIONS, OCCURRENCES, OCCURRENCES_FROM) if key in previous
+    }
 
 
 def old_copies(link: CalendarLink, mailbox: str) -> list[OverflowCopy]:
@@ -715,13 +722,17 @@ def forget_old_copies(link: CalendarLink, mailbox: str) -> None:
 
 
 def reconcile_copy(
-    mailbox: str, graph_id: str, send_again: Callable[[CalendarLink], None]
+    mailbox: str,
+    graph_id: str,
+    send_again: Callable[[CalendarLink], None],
+    push_now: Callable[[CalendarLink], None] | None = None,
 ) -> bool | None:
     """A change Outlook notified on one of Convene's overflow copies: record the answers it
     holds (a decline there unenrolls as on the own copy), and put back what was edited there
     (its time, place, text or people: at the next push). None: not an overflow copy; False:
     the event is being pushed now (our own write is not drift), look again shortly.
-    ``send_again`` has the event compared with Outlook and pushed again."""
+    ``send_again`` has the event compared with Outlook and pushed again; ``push_now`` queues
+    the push of a change made meanwhile (it stepped aside while the lease was held)."""
     from convene.outlook import links
     from convene.outlook.outbound.targets import resolve_target
 
@@ -778,6 +789,10 @@ def reconcile_copy(
         )
     if drifted:
         send_again(link)  # once the lease is back, so the push can take it
+    elif push_now is not None and CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
+        # A push that arrived while we held the lease (a session cancelled meanwhile, say)
+        # stepped aside; run it now.
+        push_now(link)
     return True
 
 
