@@ -13,7 +13,8 @@ a move or a person leaving.
 - failed: ``fail`` (retried later, or given up until a change or a "Retry");
 - parked: ``park`` (waiting for its organizer to reconnect), ``needs_new_organizer``,
   ``park_leaver`` (all of a deactivated organizer's events), ``unpark`` (they are back);
-- ``deleted_in_outlook`` and ``publish_again``;
+- ``deleted_in_outlook`` (and ``copy_deleted_in_outlook`` for an overflow copy) and
+  ``publish_again``;
 - moved: ``detach`` (pointed at a new calendar, no copy yet) and ``reattach`` (back to the old
   copy when the new calendar refused it).
 
@@ -42,9 +43,12 @@ from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     AttendeeReply,
     CalendarLink,
+    CopySeat,
     LinkState,
     LogKind,
     MoveStep,
+    OverflowCopy,
+    SyncLogEntry,
     lease_free,
     record,
 )
@@ -272,13 +276,36 @@ def seen_as_written(link: CalendarLink, seen: str, change_key: str) -> None:
     CalendarLink.objects.filter(pk=link.pk, change_key=seen).update(change_key=change_key)
 
 
-def drift_repeating(link: CalendarLink, reason: str, drifted: list[str]) -> None:
-    """Outlook keeps changing the copy back: stop pushing Convene's version (it would only
-    loop) until someone presses Retry."""
+# Outlook changing the same copy back this often in a day is something in the mailbox (a rule,
+# an add-in, another sync tool) fighting Convene: pushing back again would only loop.
+DRIFT_REPEATS_PER_DAY = 3
+
+
+def drift_repeats(event_id: int, part: int = 0) -> bool:
+    """Has this copy of the event (0: the own copy, else that overflow copy) been put back
+    ``DRIFT_REPEATS_PER_DAY`` times within a day already? Each copy counts its own."""
+    recent = SyncLogEntry.objects.filter(
+        event_id=event_id,
+        action="drift_overwritten",
+        created_at__gte=timezone.now() - timedelta(days=1),
+    )
+    recent = recent.filter(details__copy=part) if part else recent.exclude(details__has_key="copy")
+    return recent.count() >= DRIFT_REPEATS_PER_DAY
+
+
+def drift_repeating(link: CalendarLink, drifted: list[str], part: int = 0) -> None:
+    """Outlook keeps changing a copy back (the own copy, or overflow copy ``part``): stop
+    pushing Convene's version (it would only loop) until someone presses Retry."""
+    where = f"overflow copy {part} of this event" if part else "this event"
+    reason = (
+        f"Outlook keeps changing {', '.join(drifted)} of {where} ({DRIFT_REPEATS_PER_DAY} "
+        "times in a day): Convene stopped sending its version back. Look for a rule, add-in "
+        "or other tool changing the mailbox's events, then press Retry."
+    )
     CalendarLink.objects.filter(pk=link.pk).update(
         state=LinkState.FAILING, last_error=reason, next_attempt_at=None
     )
-    decide(link, "drift_repeating", reason, properties=drifted)
+    decide(link, "drift_repeating", reason, properties=drifted, **({"copy": part} if part else {}))
 
 
 def follow_mode(link: CalendarLink, mode: str) -> None:
@@ -394,9 +421,45 @@ def deleted_in_outlook(link: CalendarLink) -> None:
     )
 
 
+def copy_deleted_in_outlook(copy: OverflowCopy) -> None:
+    """An overflow copy (``outbound.copies``) was deleted in Outlook (found by a push, a
+    notification, a delta read or the daily reconcile). As for the own copy
+    (``deleted_in_outlook``), Convene does not make it again on its own (that would invite its
+    people again); the organizer is told once and may publish it again. The event's other
+    copies go on being kept up to date meanwhile."""
+    changed = OverflowCopy.objects.filter(pk=copy.pk, deleted_in_outlook_at__isnull=True).update(
+        deleted_in_outlook_at=timezone.now()
+    )
+    if not changed:
+        return
+    link = CalendarLink.objects.get(pk=copy.link_id)
+    people = CopySeat.objects.filter(event_id=link.event_id, part=copy.part).count()
+    decide(
+        link,
+        "deleted_in_outlook",
+        f"Overflow copy {copy.part} ({people} people) was deleted in Outlook; it will not be "
+        "re-created on its own.",
+        copy=copy.part,
+        people=people,
+    )
+    event = Event.objects.select_related("created_by").get(pk=link.event_id)
+    tell_organizer(
+        event,
+        f"One of the Outlook copies of “{event.title}” (overflow copy {copy.part}, {people} "
+        "people) was deleted from Outlook. Convene did not put it back (that would invite them "
+        "again); open the event to publish it again.",
+        "Deleted in Outlook",
+    )
+
+
+def deleted_copies(link: CalendarLink) -> QuerySet[OverflowCopy]:
+    """The link's overflow copies deleted in Outlook and not published again yet."""
+    return OverflowCopy.objects.filter(link=link, deleted_in_outlook_at__isnull=False)
+
+
 def can_publish_again(link: CalendarLink) -> bool:
     return (
-        link.state == LinkState.DELETED_IN_OUTLOOK
+        (link.state == LinkState.DELETED_IN_OUTLOOK or deleted_copies(link).exists())
         and not link.event.is_cancelled
         and link.event.end > timezone.now()
     )
@@ -404,24 +467,54 @@ def can_publish_again(link: CalendarLink) -> bool:
 
 def publish_again(link: CalendarLink, *, actor_id: int | None) -> bool:
     """A new Outlook copy of an event deleted there: a new generation, so a new transactionId
-    and a fresh create (which invites everyone again). False when it does not apply; the
+    and a fresh create (which invites everyone again). Overflow copies deleted there are made
+    again the same way, inviting only their people again. False when it does not apply; the
     caller queues the sync."""
     if not can_publish_again(link):
         return False
-    changed = CalendarLink.objects.filter(pk=link.pk, state=LinkState.DELETED_IN_OUTLOOK).update(
-        **_without_copy(), desired_version=F("desired_version") + 1
-    )
-    if not changed:
+    with transaction.atomic():
+        own = CalendarLink.objects.filter(pk=link.pk, state=LinkState.DELETED_IN_OUTLOOK).update(
+            **_without_copy(), desired_version=F("desired_version") + 1
+        )
+        parts = list(deleted_copies(link).values_list("part", flat=True))
+        if parts:
+            deleted_copies(link).update(
+                graph_id="",
+                change_key="",
+                last_pushed={},
+                synced_version=0,
+                deleted_in_outlook_at=None,
+            )
+            if not own:
+                # A new generation: the copies' new creates get transactionIds of their own.
+                CalendarLink.objects.filter(pk=link.pk).update(
+                    generation=F("generation") + 1,
+                    desired_version=F("desired_version") + 1,
+                    state=LinkState.PENDING,
+                    next_attempt_at=timezone.now(),
+                    behind_since=timezone.now(),
+                )
+    if not own and not parts:
         return False
     # The answers belonged to the deleted copy; the new invitation asks everyone again.
-    AttendeeReply.objects.filter(event_id=link.event_id).delete()
+    replies = AttendeeReply.objects.filter(event_id=link.event_id)
+    if not own:
+        replies = replies.filter(
+            user_id__in=CopySeat.objects.filter(event_id=link.event_id, part__in=parts).values(
+                "user_id"
+            )
+        )
+    replies.delete()
     record(
         LogKind.DECISION,
         "publish_again",
-        message="Published again after it was deleted in Outlook.",
+        message="Published again after it was deleted in Outlook"
+        + (f" (overflow copies {', '.join(map(str, sorted(parts)))})" if parts else "")
+        + ".",
         event_id=link.event_id,
         user_id=actor_id,
         mailbox=link.owner_mailbox,
+        **({"copies": sorted(parts)} if parts else {}),
     )
     link.refresh_from_db()
     return True

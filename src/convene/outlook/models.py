@@ -656,6 +656,10 @@ class OverflowCopy(models.Model):
     last_pushed = models.JSONField(default=dict, blank=True)
     # The link's desired version this copy last reached.
     synced_version = models.PositiveIntegerField(default=0)
+    # When Convene found it deleted in Outlook (the organizer deleted it, or someone with
+    # access to the service mailbox): like the own copy, not made again until an organizer
+    # publishes it again (``links.publish_again``).
+    deleted_in_outlook_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

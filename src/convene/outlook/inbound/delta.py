@@ -175,7 +175,7 @@ def _versions(mailbox: str, graph_ids: list[str]) -> dict[str, str]:
         .values_list("graph_id", "change_key")
     )
     for graph_id, change_key in OverflowCopy.objects.filter(
-        mailbox__iexact=mailbox, graph_id__in=graph_ids
+        mailbox__iexact=mailbox, graph_id__in=graph_ids, deleted_in_outlook_at__isnull=True
     ).values_list("graph_id", "change_key"):
         found.setdefault(graph_id, change_key)
     return found

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
-
-from django.utils import timezone
 
 from convene.events.models import EventStatus
 from convene.outlook import links
@@ -35,7 +32,6 @@ from convene.outlook.models import (
     LinkState,
     LogKind,
     OutlookSettings,
-    SyncLogEntry,
     record,
 )
 from convene.outlook.outbound import copies, online_meetings, queueing, room_answers
@@ -149,8 +145,8 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
             mailbox=mailbox,
             addresses=addresses,
         )
-    if drifted and _drift_repeats(link):
-        _stop_pushing_back(link, drifted, mailbox)
+    if drifted and links.drift_repeats(link.event_id):
+        links.drift_repeating(link, drifted)
     elif drifted:
         record(
             LogKind.DECISION,
@@ -185,29 +181,6 @@ def _drifted(link: CalendarLink, target: Target, graph_event: dict[str, Any]) ->
     )
     theirs = set(mapping.drifted_properties(wanted, graph_event))
     return [name for name in drifted if name in theirs]
-
-
-# Outlook changing the same event back this often in a day is something in the mailbox (a rule,
-# an add-in, another sync tool) fighting Convene: pushing back again would only loop.
-DRIFT_REPEATS_PER_DAY = 3
-
-
-def _drift_repeats(link: CalendarLink) -> bool:
-    recent = SyncLogEntry.objects.filter(
-        event_id=link.event_id,
-        action="drift_overwritten",
-        created_at__gte=timezone.now() - timedelta(days=1),
-    )
-    return recent.count() >= DRIFT_REPEATS_PER_DAY
-
-
-def _stop_pushing_back(link: CalendarLink, drifted: list[str], mailbox: str) -> None:
-    reason = (
-        f"Outlook keeps changing {', '.join(drifted)} of this event ({DRIFT_REPEATS_PER_DAY} "
-        "times in a day): Convene stopped sending its version back. Look for a rule, add-in "
-        "or other tool changing the mailbox's events, then press Retry."
-    )
-    links.drift_repeating(link, reason, drifted)
 
 
 def _link(mailbox: str, graph_id: str) -> CalendarLink | None:

@@ -100,7 +100,11 @@ class SeriesCopy:
     def is_live(self) -> bool:
         """Whether Outlook has it and Convene still watches it."""
         if self.overflow is not None:
-            return bool(self.overflow.graph_id) and not self.overflow.last_pushed.get("isCancelled")
+            return (
+                bool(self.overflow.graph_id)
+                and not self.overflow.last_pushed.get("isCancelled")
+                and self.overflow.deleted_in_outlook_at is None
+            )
         return self.link.state != LinkState.DELETED_IN_OUTLOOK
 
     def refresh(self) -> None:
@@ -445,6 +449,7 @@ def series_masters(mailbox: str, master_ids: list[str]) -> dict[str, Event]:
         mailbox__iexact=mailbox,
         graph_id__in=master_ids,
         link__event__series_rule__isnull=False,
+        deleted_in_outlook_at__isnull=True,
     ):
         found[overflow.graph_id] = overflow.link.event
     return found

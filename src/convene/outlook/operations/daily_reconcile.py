@@ -8,8 +8,9 @@ change nothing then: per mailbox, one listing of the calendar over the upcoming 
 with only ``id`` and ``changeKey`` (``PAGE_SIZE`` events a request), compared with the
 ``changeKey`` of Convene's last write. Only a copy whose key differs, or that is missing, is
 read in full and reconciled as a notification would have it (replies taken in, drift sent
-back by the sync engine, a deleted copy shown). An unchanged copy gets no read of its own, no
-PATCH and no message. Requests go through the mailbox's request slots, like every other.
+back by the sync engine, a deleted copy shown, an overflow copy's too). An unchanged copy gets
+no read of its own, no PATCH and no message. Requests go through the mailbox's request slots,
+like every other.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def reconcile_mailbox(
     links = list(upcoming.values_list("graph_id", "change_key", "event__end"))
     # A big event's overflow copies (``outbound.copies``) in this mailbox are compared too.
     overflow = list(
-        OverflowCopy.objects.filter(link__in=upcoming, mailbox__iexact=mailbox)
+        OverflowCopy.objects.filter(
+            link__in=upcoming, mailbox__iexact=mailbox, deleted_in_outlook_at__isnull=True
+        )
         .exclude(graph_id="")
         .values_list("graph_id", "change_key", "link__event__end")
     )

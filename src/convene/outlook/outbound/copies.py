@@ -44,6 +44,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from convene.events.models import Enrollment, Event
+from convene.outlook import links
 from convene.outlook.answers import apply_replies
 from convene.outlook.mailboxes import pool
 from convene.outlook.microsoft import graph, mapping
@@ -326,6 +327,12 @@ def push_overflow(
     plans: list[tuple[OverflowCopy, str, graph.Call, dict[str, Any]]] = []
     for part in sorted(set(existing) | wanted, reverse=True):
         copy = existing.get(part) or OverflowCopy(link=link, part=part, mailbox=mailbox.lower())
+        if copy.deleted_in_outlook_at is not None:
+            # Deleted in Outlook (its people got Outlook's cancellation): nothing to send until
+            # an organizer publishes it again; a copy no longer wanted is simply forgotten.
+            if event.is_cancelled or part not in wanted:
+                copy.delete()
+            continue
         if event.is_cancelled or part not in wanted:
             if not copy.graph_id:
                 if copy.pk:
@@ -349,6 +356,12 @@ def push_overflow(
             continue
         changes = mapping.changed_properties(copy.last_pushed, desired)
         if changes:
+            if "attendees" in changes and copy.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES):
+                # The list replaces Outlook's: people added there (forwarded invitations) stay
+                # on it, as on the own copy (``push.update_for``).
+                changes["attendees"] = mapping.with_outlook_only(
+                    changes["attendees"], copy.last_pushed
+                )
             call = graph.Call.update_event(copy.graph_id, changes, if_version=copy.change_key)
             plans.append((copy, "update", call, desired))
     failure: MicrosoftError | None = None
@@ -384,8 +397,25 @@ def push_overflow(
                     outcome = _answered_then_again(copy, event, client, mailbox, call)
                 except MicrosoftError as exc:
                     outcome = exc
-            if isinstance(outcome, NotFound) and action == "delete":
-                outcome = {}  # already gone
+            gone = (action == "delete" and isinstance(outcome, NotFound)) or _deleted(outcome)
+            if gone and action in ("delete", "cancel"):
+                outcome = {}  # already gone: nothing sent
+            elif gone and action == "update" and isinstance(outcome, NotFound):
+                # Deleted in Outlook: told and kept so, as the own copy is (not a failure).
+                links.copy_deleted_in_outlook(copy)
+                entries.append(
+                    log_entry(
+                        LogKind.GRAPH,
+                        action,
+                        status=str(outcome.status or type(outcome).__name__),
+                        message=str(outcome),
+                        event_id=event.pk,
+                        mailbox=mailbox,
+                        copy=copy.part,
+                        outcome="deleted in Outlook",
+                    )
+                )
+                continue
             failed = outcome if isinstance(outcome, MicrosoftError) else None
             entries.append(
                 log_entry(
@@ -403,10 +433,11 @@ def push_overflow(
                 failure = failure or failed
                 continue
             assert not isinstance(outcome, MicrosoftError)
-            # Deleting a meeting cancels it for everyone on it, as a cancel does.
-            sent += pool.recipients_of(
-                "cancel" if action == "delete" else action, copy.last_pushed, call.body or {}
-            )
+            if not gone:
+                # Deleting a meeting cancels it for everyone on it, as a cancel does.
+                sent += pool.recipients_of(
+                    "cancel" if action == "delete" else action, copy.last_pushed, call.body or {}
+                )
             _settle(copy, action, outcome, desired, link.desired_version)
         SyncLogEntry.objects.bulk_create(entries)
         # Exchange counts the overflow copies' messages against the mailbox's daily limit too.
@@ -416,9 +447,9 @@ def push_overflow(
         result.failure = failure
         return result
     # Every copy now has this version (those this change did not touch had it already).
-    OverflowCopy.objects.filter(link=link, mailbox__iexact=mailbox).exclude(graph_id="").update(
-        synced_version=link.desired_version
-    )
+    OverflowCopy.objects.filter(
+        link=link, mailbox__iexact=mailbox, deleted_in_outlook_at__isnull=True
+    ).exclude(graph_id="").update(synced_version=link.desired_version)
     if not wanted:
         # Back in one copy, and the overflow copies are gone: the seats are no longer needed.
         CopySeat.objects.filter(event=event).delete()
@@ -474,7 +505,11 @@ def push_overflow_sessions(
         .exclude(graph_id="")
         .order_by("part")
     ):
-        if not people_of.get(copy.part) or copy.last_pushed.get("isCancelled"):
+        if (
+            not people_of.get(copy.part)
+            or copy.last_pushed.get("isCancelled")
+            or copy.deleted_in_outlook_at is not None
+        ):
             continue
         work.append(_sessions_of(copy, copy_snapshot(snapshot, people_of[copy.part], meeting)))
     # Whether these copies' sessions need anything at all is known without a request.
@@ -687,7 +722,12 @@ def _settle(
     if action == "cancel":
         copy.last_pushed = {**copy.last_pushed, "isCancelled": True}
     else:
-        copy.last_pushed = {**desired, **_sessions_kept(copy.last_pushed, desired, action)}
+        kept = copy.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES)
+        copy.last_pushed = {
+            **desired,
+            **_sessions_kept(copy.last_pushed, desired, action),
+            **({mapping.OUTLOOK_ONLY_ATTENDEES: kept} if kept and action != "create" else {}),
+        }
         copy.change_key = str(answer.get("changeKey") or copy.change_key)
     if action == "create":
         copy.graph_id = str(answer["id"])
@@ -710,6 +750,16 @@ def _sessions_kept(previous: dict[str, Any], desired: dict[str, Any], action: st
     }
 
 
+def _deleted(outcome: dict[str, Any] | MicrosoftError) -> bool:
+    """Whether Outlook answered that the copy is not there (``ErrorItemNotFound``; a gone
+    mailbox is not a deleted event)."""
+    return (
+        isinstance(outcome, NotFound)
+        and outcome.item_not_found
+        and not isinstance(outcome, MailboxGone)
+    )
+
+
 def old_copies(link: CalendarLink, mailbox: str) -> list[OverflowCopy]:
     """The overflow copies a move left in ``mailbox`` (the calendar the event moved from)."""
     return list(
@@ -727,13 +777,16 @@ def reconcile_copy(
     send_again: Callable[[CalendarLink], None],
     push_now: Callable[[CalendarLink], None] | None = None,
 ) -> bool | None:
-    """A change Outlook notified on one of Convene's overflow copies: record the answers it
-    holds (a decline there unenrolls as on the own copy), and put back what was edited there
-    (its time, place, text or people: at the next push). None: not an overflow copy; False:
-    the event is being pushed now (our own write is not drift), look again shortly.
-    ``send_again`` has the event compared with Outlook and pushed again; ``push_now`` queues
-    the push of a change made meanwhile (it stepped aside while the lease was held)."""
-    from convene.outlook import links
+    """A change Outlook notified on one of Convene's overflow copies, handled as one on the own
+    copy (``inbound.reconcile``): record the answers it holds (a decline there unenrolls),
+    put back what was edited there (its time, place, text or people: at the next push) unless
+    that copy keeps being changed back (``links.drift_repeats``), keep the people added there
+    (``mapping.OUTLOOK_ONLY_ATTENDEES``), and mark a copy deleted there
+    (``links.copy_deleted_in_outlook``). None: not an overflow copy; False: the event is being
+    pushed now (our own write is not drift), look again shortly. ``send_again`` has the event
+    compared with Outlook and pushed again; ``push_now`` queues the push of a change made
+    meanwhile (it stepped aside while the lease was held)."""
+    from convene.outlook.mailboxes.connections import mark_mailbox_gone
     from convene.outlook.outbound.targets import resolve_target
 
     copy = (
@@ -744,7 +797,7 @@ def reconcile_copy(
     if copy is None:
         return None
     outlook = OutlookSettings.load()
-    if not outlook.enabled:
+    if not outlook.enabled or copy.deleted_in_outlook_at is not None:
         return True
     link = copy.link
     event = link.event
@@ -752,16 +805,31 @@ def reconcile_copy(
     if not links.take_lease(link.pk):
         return False
     drifted: list[str] = []
+    repeating = False
     try:
         with links.leases_kept([link.pk]):
             copy.refresh_from_db()
+            if copy.deleted_in_outlook_at is not None or copy.graph_id != graph_id:
+                return True
             try:
                 found = target.client.get_event(graph_id)
-            except NotFound:
+            except MailboxGone as exc:
+                mark_mailbox_gone(event.created_by_id, str(exc))
+                return True
+            except NotFound as exc:
+                if exc.item_not_found and not event.is_cancelled:
+                    links.copy_deleted_in_outlook(copy)
                 return True
             seen = copy.change_key
             drifted = mapping.drifted_properties(copy.last_pushed, found)
-            if drifted:
+            known_before = copy.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES) or []
+            outlook_only = (
+                mapping.outlook_only_attendees(copy.last_pushed, found)
+                if "attendees" in copy.last_pushed  # else Convene's own list is being resent
+                else known_before
+            )
+            repeating = bool(drifted) and links.drift_repeats(event.pk, copy.part)
+            if drifted and not repeating:
                 record(
                     LogKind.DECISION,
                     "drift_overwritten",
@@ -772,8 +840,11 @@ def reconcile_copy(
                     copy=copy.part,
                     properties=drifted,
                 )
-                # Forget that Outlook has them: the next push sends them again.
-                copy.last_pushed = {k: v for k, v in copy.last_pushed.items() if k not in drifted}
+            if drifted or outlook_only != known_before:
+                # Forget that Outlook has the drifted ones (the next push sends them again);
+                # remember who is on this copy in Outlook only (the next list keeps them).
+                kept = {k: v for k, v in copy.last_pushed.items() if k not in drifted}
+                copy.last_pushed = {**kept, mapping.OUTLOOK_ONLY_ATTENDEES: outlook_only}
                 copy.save(update_fields=["last_pushed", "updated_at"])
     finally:
         links.give_back_lease([link.pk])
@@ -787,7 +858,25 @@ def reconcile_copy(
         OverflowCopy.objects.filter(pk=copy.pk, change_key=seen).update(
             change_key=str(found["changeKey"])
         )
-    if drifted:
+    if outlook_only != known_before:
+        addresses = [a["emailAddress"]["address"] for a in outlook_only]
+        record(
+            LogKind.DECISION,
+            "outlook_only_attendees",
+            message=(
+                f"On overflow copy {copy.part} in Outlook but not in Convene (left alone): "
+                f"{', '.join(addresses)}."
+                if addresses
+                else f"Nobody is on overflow copy {copy.part} in Outlook only any more."
+            ),
+            event_id=event.pk,
+            mailbox=mailbox,
+            copy=copy.part,
+            addresses=addresses,
+        )
+    if repeating:
+        links.drift_repeating(link, drifted, copy.part)
+    elif drifted:
         send_again(link)  # once the lease is back, so the push can take it
     elif push_now is not None and CalendarLink.objects.filter(links.behind(), pk=link.pk).exists():
         # A push that arrived while we held the lease (a session cancelled meanwhile, say)

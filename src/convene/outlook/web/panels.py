@@ -22,6 +22,7 @@ from convene.outlook.models import (
     OnlineMeeting,
     OutlookConnection,
     OutlookSettings,
+    OverflowCopy,
     Room,
     RoomBooking,
 )
@@ -46,12 +47,28 @@ def event_context(request: HttpRequest, page: Mapping[str, Any]) -> Mapping[str,
         "outlook": OutlookSettings.load(),
         "outlook_link": link,
         "outlook_replies": replies_by_answer(event),
-        "outlook_only_attendees": (
-            link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES, []) if link else []
+        "outlook_only_attendees": outlook_only(link) if link else [],
+        "outlook_deleted_copies": (
+            list(links.deleted_copies(link).order_by("part").values_list("part", flat=True))
+            if link
+            else []
         ),
         "outlook_may_publish_again": link is not None and links.can_publish_again(link),
         "outlook_settling": link is not None and is_settling(link),
     }
+
+
+def outlook_only(link: CalendarLink) -> list[dict[str, Any]]:
+    """Who is on the event's Outlook copies (the own copy and its overflow copies) in Outlook
+    only: added there, not enrolled in Convene."""
+    found: list[dict[str, Any]] = list(link.last_pushed.get(mapping.OUTLOOK_ONLY_ATTENDEES, []))
+    for kept in (
+        OverflowCopy.objects.filter(link=link)
+        .order_by("part")
+        .values_list("last_pushed", flat=True)
+    ):
+        found += kept.get(mapping.OUTLOOK_ONLY_ATTENDEES, [])
+    return found
 
 
 def is_settling(link: CalendarLink) -> bool:
