@@ -16,7 +16,7 @@ from convene.core.models import Notice
 from convene.events import series
 from convene.events.errors import InvalidEvent
 from convene.events.models import Event
-from convene.outlook.models import CalendarLink, SyncLogEntry
+from convene.outlook.models import CalendarLink, LinkState, SyncLogEntry
 
 from .conftest import OutlookWorld
 from .test_replies_world import ADA, notifications, settle
@@ -243,3 +243,25 @@ def test_an_unknown_removal_is_checked_once_per_series_and_not_while_it_is_pushe
         links.give_back_lease([link.pk])
     assert sessions.removed_occurrence(owner(live), "AAMkOther", tasks.enqueue_sync)
     assert not any(s.is_cancelled for s in series.sessions(event))
+
+
+def test_a_series_deleted_whole_in_outlook_cancels_no_session(live: OutlookWorld) -> None:
+    """Outlook removes every occurrence with its series, and the delta read may list those
+    removals before the series' own: they are not sessions deleted one by one (nothing is
+    cancelled in Convene, no notice per session); the series is shown deleted in Outlook, as a
+    single event would be."""
+    event = create_series(live)
+    settle(live, event)
+    notifications(live, enabled=False)
+    delta_round(live, owner(live))
+    assert len(known_occurrences(event)) == 12
+    link = CalendarLink.objects.get(event=event)
+    token = live.emulator.token_for(owner(live))
+    live.emulator.graph("DELETE", f"/me/events/{link.graph_id}", token).raise_for_status()
+
+    delta_round(live, owner(live))
+    live.wait_idle()
+
+    assert not any(session.is_cancelled for session in series.sessions(event))
+    assert not SyncLogEntry.objects.filter(event=event, action="session_deleted_in_outlook")
+    assert CalendarLink.objects.get(event=event).state == LinkState.DELETED_IN_OUTLOOK

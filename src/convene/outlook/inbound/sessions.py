@@ -52,7 +52,7 @@ from convene.outlook.answers import with_comment
 from convene.outlook.links import tell_organizer
 from convene.outlook.mailboxes import decline_comments
 from convene.outlook.microsoft import mapping
-from convene.outlook.microsoft.errors import NotFound
+from convene.outlook.microsoft.errors import MailboxGone, NotFound
 from convene.outlook.microsoft.recurrence import original_date
 from convene.outlook.models import (
     CalendarLink,
@@ -310,9 +310,28 @@ def removed_occurrence(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -
         on_iso = next((on for on, known in occurrences.items() if known == graph_id), None)
         if on_iso is None:
             return True  # the series moved since: that id was one of its old occurrences
+        if not _series_still_there(found):
+            return True  # deleted whole: its own removal says so (``inbound.reconcile``)
         _follow_deletion(found, on_iso, occurrences, mailbox)
     finally:
         _give_back(link, enqueue)
+    return True
+
+
+def _series_still_there(found: SeriesCopy) -> bool:
+    """Whether Outlook still has the copy's series (one read of its master). Outlook removes
+    every occurrence with its series, and the delta read may list those removals before the
+    series' own: they are one deleted series, not sessions deleted one by one. Called with
+    the link's lease held."""
+    if not found.is_live:
+        return False
+    target = resolve_target(found.link, found.link.event, OutlookSettings.load())
+    try:
+        target.client.get_event(found.graph_id)
+    except NotFound as exc:
+        if isinstance(exc, MailboxGone):
+            raise
+        return False
     return True
 
 
