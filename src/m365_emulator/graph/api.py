@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,6 +83,7 @@ class GraphApi:
         """Answer one Graph request; raises GraphError for error answers (after counting them)."""
         operation, app = "unknown", request.caller.client_id
         status = 500
+        started = time.time()
         try:
             found = self._match(request)
             if found is None:
@@ -97,7 +99,7 @@ class GraphApi:
             status = exc.status
             raise
         finally:
-            self.store.stats.request(app, request.mailbox_upn, operation, status)
+            self.store.stats.request(app, request.mailbox_upn, operation, status, started)
 
     def _match(
         self, request: GraphRequest

@@ -39,6 +39,7 @@ from m365_emulator.graph.notifications import Notifier
 from m365_emulator.graph.sending import Sending
 from m365_emulator.graph.stats import Stats
 from m365_emulator.graph.subscriptions import Subscriptions
+from m365_emulator.graph.transport import Transport
 
 if TYPE_CHECKING:
     from threading import RLock
@@ -74,6 +75,7 @@ class GraphStore:
         self.sending = Sending(backend)
         self.notifier = Notifier(self)
         self.subscriptions = Subscriptions(self)
+        self.transport = Transport(self)
         self._mailboxes: dict[str, Mailbox] = {}
         # Teams meetings a mailbox makes late (seed ``teamsMeetingDelaySeconds``):
         # (due, owner id, event id), filled in by ``provision_due_meetings``.
@@ -87,6 +89,7 @@ class GraphStore:
 
     def reset(self) -> None:
         with self.lock:
+            self.transport.reset()
             self._mailboxes.clear()
             self._late_meetings.clear()
             # Delta tokens handed out before a reset must not match the new world; the signing
@@ -101,7 +104,9 @@ class GraphStore:
     # ----- reading -------------------------------------------------------------------------
 
     def mailbox(self, user: User) -> Mailbox:
+        """The user's mailbox, with every invitation due to it delivered (``transport``)."""
         with self.lock:
+            self.transport.deliver_due(user.id)
             box = self._mailboxes.get(user.id)
             if box is None:
                 box = Mailbox(user.id, calendar_id_for(user.id))
@@ -149,6 +154,7 @@ class GraphStore:
     def events_with_subject(self, subject: str) -> list[Event]:
         """Every mailbox's events with that subject (the control API's meeting census)."""
         with self.lock:
+            self.transport.deliver_all()
             return [
                 event
                 for box in self._mailboxes.values()
@@ -159,6 +165,7 @@ class GraphStore:
     def messages_with_subject(self, subject: str) -> list[MeetingMessage]:
         """Every mailbox's meeting messages about that subject (any prefix: "Updated: ")."""
         with self.lock:
+            self.transport.deliver_all()
             return [
                 message
                 for box in self._mailboxes.values()
@@ -168,6 +175,7 @@ class GraphStore:
 
     def events_with_ical_uid(self, ical_uid: str) -> list[Event]:
         with self.lock:
+            self.transport.deliver_all()
             return [
                 box.events[box.by_ical_uid[ical_uid]]
                 for box in self._mailboxes.values()
@@ -394,6 +402,7 @@ class GraphStore:
         """
         forgotten = 0
         with self.lock:
+            self.transport.deliver_all()
             for box in self._mailboxes.values():
                 for transaction_id, event_id in list(box.by_transaction_id.items()):
                     if event_id in event_ids:
@@ -414,6 +423,7 @@ class GraphStore:
         box.messages.append(message)
 
     def mailbox_by_id(self, user_id: str) -> Mailbox:
+        self.transport.deliver_due(user_id)
         box = self._mailboxes.get(user_id)
         if box is None:
             box = Mailbox(user_id, calendar_id_for(user_id))
