@@ -3,7 +3,9 @@
 This is the emulator's Exchange. Every state change goes through a method here, under the
 backend's lock, and records what Exchange would record: a new changeKey, a place in the
 mailbox's change journal (for delta queries), meeting messages for the people concerned, and
-change notifications for subscriptions on that mailbox.
+change notifications for subscriptions on that mailbox. A create's invitations reach the
+attendees through ``transport`` after the create is answered; every access to a mailbox here
+(``mailbox``, ``mailbox_by_id``, the searches over all mailboxes) delivers what is due first.
 
 Public API (tests and other areas use these):
 

@@ -42,6 +42,9 @@ class Transport:
     def reset(self) -> None:
         with self.store.lock:
             self._pending.clear()
+            # A background run of a loop gone (a server stopped) must not keep the next
+            # server's from starting; a run still going ends on its own (nothing pending).
+            self._running = False
 
     @property
     def pending(self) -> int:
