@@ -2,7 +2,10 @@
 
 Outlook's limits are per app and mailbox: at most ``C`` = 4 requests in flight and ``W`` =
 10,000 requests per ``T`` = 10 minutes. Each request takes ``L`` (the mean answer time: the
-emulator's latency plus half its jitter, 80 + 40/2 = 100 ms). Mailboxes are independent, so
+emulator's latency plus half its jitter, 80 + 40/2 = 100 ms, from the request's arrival to its
+answer; the emulator spends its own work on a request within that time, and delivers a
+create's invitations after answering it, as Exchange's transport does: see
+``m365_emulator.graph.api`` and ``transport``). Mailboxes are independent, so
 
 * a mailbox that needs ``n <= W`` requests needs at least ``ceil(n / C)`` rounds of ``L``:
   ``t = ceil(n / C) * L``;

@@ -306,7 +306,8 @@ def _emulator_load(
 ) -> None:
     """The emulator is one asyncio process: when its CPU time approaches the wall time, it -
     not Microsoft's limits - set the pace (a meeting with many attendees costs it a copy and
-    a message per attendee)."""
+    a message per attendee). Its CPU is counted until the last event is in sync: invitations
+    its transport delivers after that (``m365_emulator.graph.transport``) are not in it."""
     result.add(Figure("emulator CPU per event (Convene run)", _ms(emulator_cpu, count), "ms"))
     if wall:
         result.add(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -10,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from m365_emulator.config import EmulatorConfig
 from m365_emulator.seed import SeedError
@@ -60,8 +62,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def freeze_after_full_collections() -> None:
+    """Keep the garbage collector's full collections short however much the mailboxes hold.
+
+    A full collection walks every object the process has, and CPython runs one each time the
+    objects grew by a quarter: in the platform backfill (1,000 meetings of 30 people, some
+    60,000 events and messages) it stopped the whole emulator, every mailbox's requests, for
+    0.1 s, then ever longer, 0.8 s near the end: time no request of Microsoft's waits. Objects
+    that survived a full collection are moved out of the collector's sight (``gc.freeze``),
+    so the next full collection walks only what is newer. The store's events and messages
+    are still freed when deleted (by reference counting); only garbage cycles among frozen
+    objects stay, which the emulator's model does not make."""
+
+    def freeze(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop" and info.get("generation") == 2:
+            gc.freeze()
+
+    if freeze not in gc.callbacks:
+        gc.callbacks.append(freeze)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    freeze_after_full_collections()
     config = EmulatorConfig(
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,

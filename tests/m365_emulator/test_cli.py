@@ -90,3 +90,22 @@ def test_a_bad_seed_file_is_reported(tmp_path: Path) -> None:
 
     assert process.returncode == 2
     assert "tenants[0].domain" in stderr
+
+
+def test_serve_keeps_full_collections_to_what_is_new() -> None:
+    """What survived a full collection is frozen, so the next one does not walk the whole
+    store again (in the served process; here in a subprocess of its own)."""
+    program = (
+        "import gc\n"
+        "from m365_emulator.cli import freeze_after_full_collections\n"
+        "kept = [[n] for n in range(100_000)]\n"
+        "freeze_after_full_collections()\n"
+        "gc.collect()\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SOURCE_ROOT}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
+    )
+
+    assert int(done.stdout) >= 100_000

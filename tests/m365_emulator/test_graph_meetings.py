@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from copy import deepcopy
 from typing import Any
 
@@ -360,3 +361,49 @@ def test_a_late_teams_meeting_brings_its_join_block_when_it_arrives(
     for found in (read, copy_of(emulator, ADA)):
         assert f'href="{join_url}"' in found["body"]["content"]
         assert "Bring your laptop." in found["body"]["content"]
+
+
+def test_a_create_is_answered_before_its_invitations_are_delivered(
+    emulator: EmulatorHandle, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exchange's transport delivers meeting requests after the create's answer; the
+    emulator's too, but nobody reading a mailbox can tell: a read delivers what is due first."""
+    # Hold the transport's background delivery, so what reads do is seen on its own.
+    monkeypatch.setattr(emulator.backend.graph.transport, "_start", lambda: None)
+
+    created = meeting(emulator, service, ADA, GRACE, ALAN)
+
+    assert emulator.control("GET", "/stats").json()["transport"]["pending"] == 3
+    assert copy_of(emulator, GRACE)["iCalUId"] == created["iCalUId"]
+    assert [m["meetingMessageType"] for m in messages(emulator, GRACE)] == ["meetingRequest"]
+    assert emulator.control("GET", "/stats").json()["transport"]["pending"] == 2
+    # A Graph read of the attendee's own calendar delivers too.
+    events = emulator.graph("GET", "/me/events", emulator.token_for(ADA)).json()["value"]
+    assert [e["iCalUId"] for e in events] == [created["iCalUId"]]
+    # The census of every mailbox delivers everything first.
+    census = emulator.control("GET", f"/meetings?subject={created['subject']}").json()
+    assert {e["mailbox"] for e in census["events"]} == {SERVICE, ADA, GRACE, ALAN}
+    assert emulator.control("GET", "/stats").json()["transport"]["pending"] == 0
+
+
+def test_invitations_are_delivered_in_the_background_and_in_order(
+    emulator: EmulatorHandle, service: str
+) -> None:
+    created = meeting(emulator, service, ADA, GRACE)
+    # Cancelled at once: the cancellation finds the invitation delivered before it.
+    assert (
+        emulator.graph(
+            "POST", f"/users/{SERVICE}/events/{created['id']}/cancel", service, json={}
+        ).status_code
+        == 202
+    )
+    deadline = time.monotonic() + 5
+    while emulator.control("GET", "/stats").json()["transport"]["pending"]:
+        assert time.monotonic() < deadline, "the transport did not deliver"
+        time.sleep(0.05)
+
+    assert [m["meetingMessageType"] for m in messages(emulator, GRACE)] == [
+        "meetingRequest",
+        "meetingCancelled",
+    ]
+    assert copy_of(emulator, GRACE)["isCancelled"] is True

@@ -236,4 +236,4 @@ def stats_json(backend: Backend) -> dict[str, Any]:
         rows.append(
             {"app": client_id, "mailbox": user.upn if user else user_id, "maxConcurrent": most}
         )
-    return store.stats.snapshot(rows)
+    return {**store.stats.snapshot(rows), "transport": {"pending": store.transport.pending}}

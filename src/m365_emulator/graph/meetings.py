@@ -8,6 +8,7 @@ organizer's event only (external people). All functions here run under the store
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import os
 import re
@@ -190,13 +191,25 @@ def update_messages(
 
 
 def invite(store: GraphStore, master: Event, attendees: list[Attendee]) -> None:
+    """Send the meeting request to each attendee: through the transport (delivered after the
+    request is answered, before anyone uses that mailbox), to a room at once (its booking
+    attendant answers within the request, as the emulator has always modelled it)."""
     for attendee in attendees:
         user = _mailbox_user(store, master, attendee)
         if user is None:
             continue
-        copy_event = _copy_for(store, master, user)
-        _send(store, master, user, "meetingRequest", copy_event, request_type="newMeetingRequest")
-        places.answer_invitation(store, user, copy_event)
+        if user.room is not None:
+            _deliver_invitation(store, master, user)
+        else:
+            store.transport.post(
+                user.id, functools.partial(_deliver_invitation, store, master, user)
+            )
+
+
+def _deliver_invitation(store: GraphStore, master: Event, user: User) -> None:
+    copy_event = _copy_for(store, master, user)
+    _send(store, master, user, "meetingRequest", copy_event, request_type="newMeetingRequest")
+    places.answer_invitation(store, user, copy_event)
 
 
 def propagate_update(store: GraphStore, master: Event, before: Snapshot, changed: set[str]) -> None:

@@ -61,6 +61,11 @@ class Notifier:
         self._client = None
         return True
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The server's loop, once a request was served on it."""
+        return self._loop
+
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             # Receivers are local test servers: no proxies from the environment, no TLS checks.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -63,6 +64,7 @@ def api_routes(backend: Backend) -> list[BaseRoute]:
             if request.method != "POST":
                 raise GraphError(405, "BadRequest", "Batch requests must be POSTed.")
             status = 500
+            started = time.time()
             try:
                 response = await run_batch(api, graph_request)
                 status = response.status
@@ -70,7 +72,7 @@ def api_routes(backend: Backend) -> list[BaseRoute]:
                 status = exc.status
                 raise
             finally:
-                backend.graph.stats.request(caller.client_id, None, "batch", status)
+                backend.graph.stats.request(caller.client_id, None, "batch", status, started)
         else:
             response = await api.dispatch(graph_request)
         return render(response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -23,9 +24,24 @@ class Stats:
             self.throttled_by_mailbox: Counter[str] = Counter()
             self.notifications: Counter[str] = Counter()
             self.batches_by_mailbox: Counter[str] = Counter()
+            # Wall-clock times (epoch seconds) of the first request's arrival and the last
+            # answer since the reset: the span a client's requests took, for benchmarks.
+            self.first_started: float | None = None
+            self.last_answered: float | None = None
 
-    def request(self, app: str | None, mailbox: str | None, operation: str, status: int) -> None:
+    def request(
+        self,
+        app: str | None,
+        mailbox: str | None,
+        operation: str,
+        status: int,
+        started: float | None = None,
+    ) -> None:
+        """One Graph request answered (``started``: when it arrived, ``time.time()``)."""
         with self._lock:
+            if started is not None and (self.first_started is None or started < self.first_started):
+                self.first_started = started
+            self.last_answered = time.time()
             self.total += 1
             if app:
                 self.by_app[app] += 1
@@ -57,6 +73,8 @@ class Stats:
                     "byMailbox": dict(self.by_mailbox),
                     "byOperation": dict(self.by_operation),
                     "byStatus": dict(self.by_status),
+                    "firstStarted": self.first_started,
+                    "lastAnswered": self.last_answered,
                 },
                 "maxConcurrency": max_concurrency,
                 "batches": {"byMailbox": dict(self.batches_by_mailbox)},

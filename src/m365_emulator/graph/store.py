@@ -3,7 +3,9 @@
 This is the emulator's Exchange. Every state change goes through a method here, under the
 backend's lock, and records what Exchange would record: a new changeKey, a place in the
 mailbox's change journal (for delta queries), meeting messages for the people concerned, and
-change notifications for subscriptions on that mailbox.
+change notifications for subscriptions on that mailbox. A create's invitations reach the
+attendees through ``transport`` after the create is answered; every access to a mailbox here
+(``mailbox``, ``mailbox_by_id``, the searches over all mailboxes) delivers what is due first.
 
 Public API (tests and other areas use these):
 
@@ -39,6 +41,7 @@ from m365_emulator.graph.notifications import Notifier
 from m365_emulator.graph.sending import Sending
 from m365_emulator.graph.stats import Stats
 from m365_emulator.graph.subscriptions import Subscriptions
+from m365_emulator.graph.transport import Transport
 
 if TYPE_CHECKING:
     from threading import RLock
@@ -74,6 +77,7 @@ class GraphStore:
         self.sending = Sending(backend)
         self.notifier = Notifier(self)
         self.subscriptions = Subscriptions(self)
+        self.transport = Transport(self)
         self._mailboxes: dict[str, Mailbox] = {}
         # Teams meetings a mailbox makes late (seed ``teamsMeetingDelaySeconds``):
         # (due, owner id, event id), filled in by ``provision_due_meetings``.
@@ -87,6 +91,7 @@ class GraphStore:
 
     def reset(self) -> None:
         with self.lock:
+            self.transport.reset()
             self._mailboxes.clear()
             self._late_meetings.clear()
             # Delta tokens handed out before a reset must not match the new world; the signing
@@ -101,7 +106,9 @@ class GraphStore:
     # ----- reading -------------------------------------------------------------------------
 
     def mailbox(self, user: User) -> Mailbox:
+        """The user's mailbox, with every invitation due to it delivered (``transport``)."""
         with self.lock:
+            self.transport.deliver_due(user.id)
             box = self._mailboxes.get(user.id)
             if box is None:
                 box = Mailbox(user.id, calendar_id_for(user.id))
@@ -149,6 +156,7 @@ class GraphStore:
     def events_with_subject(self, subject: str) -> list[Event]:
         """Every mailbox's events with that subject (the control API's meeting census)."""
         with self.lock:
+            self.transport.deliver_all()
             return [
                 event
                 for box in self._mailboxes.values()
@@ -159,6 +167,7 @@ class GraphStore:
     def messages_with_subject(self, subject: str) -> list[MeetingMessage]:
         """Every mailbox's meeting messages about that subject (any prefix: "Updated: ")."""
         with self.lock:
+            self.transport.deliver_all()
             return [
                 message
                 for box in self._mailboxes.values()
@@ -168,6 +177,7 @@ class GraphStore:
 
     def events_with_ical_uid(self, ical_uid: str) -> list[Event]:
         with self.lock:
+            self.transport.deliver_all()
             return [
                 box.events[box.by_ical_uid[ical_uid]]
                 for box in self._mailboxes.values()
@@ -394,6 +404,7 @@ class GraphStore:
         """
         forgotten = 0
         with self.lock:
+            self.transport.deliver_all()
             for box in self._mailboxes.values():
                 for transaction_id, event_id in list(box.by_transaction_id.items()):
                     if event_id in event_ids:
@@ -414,6 +425,7 @@ class GraphStore:
         box.messages.append(message)
 
     def mailbox_by_id(self, user_id: str) -> Mailbox:
+        self.transport.deliver_due(user_id)
         box = self._mailboxes.get(user_id)
         if box is None:
             box = Mailbox(user_id, calendar_id_for(user_id))

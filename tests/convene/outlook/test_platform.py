@@ -5,6 +5,7 @@ admin consent, and every change reaching everyone from the service mailbox."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,8 @@ from convene.accounts.models import Role, User
 from convene.events import services
 from convene.events.models import EnrollmentRole, Event
 from convene.outlook import emulator_setup
+from convene.outlook.microsoft import identity
+from convene.outlook.microsoft.registration import AppRegistration
 from convene.outlook.models import (
     CalendarLink,
     LinkState,
@@ -440,3 +443,21 @@ def test_events_that_failed_for_want_of_consent_sync_once_it_is_granted(
     unconsented.wait_synced(event.pk)
     (copy,) = unconsented.mailbox(SERVICE)
     assert copy["subject"] == event.title
+
+
+def test_threads_that_need_a_token_at_once_ask_microsoft_for_one(platform: OutlookWorld) -> None:
+    """A backfill starts on several worker threads together: one token request, not one per
+    thread (each slow token request held up the first batches)."""
+    service = platform.emulator.backend.user(SERVICE)
+    assert service is not None
+    # Slow token answers, so every thread asks while the first request is still out.
+    platform.emulator.control(
+        "POST", "/faults", {"rules": [{"endpoint": "token", "action": "delay", "delayMs": 400}]}
+    ).raise_for_status()
+    tokens = identity.AppTokens(AppRegistration.from_settings().for_platform(), http_cache={})
+    with ThreadPoolExecutor(6) as threads:
+        got = list(threads.map(lambda _: tokens.token(service.tenant_id), range(6)))
+
+    assert len(set(got)) == 1
+    (rule,) = platform.emulator.control("GET", "/faults").json()["rules"]
+    assert rule["matched"] == 1

@@ -341,7 +341,10 @@ class AppTokens:
     """Client-credentials tokens per tenant, kept in memory and renewed before they expire.
 
     MSAL caches the token and asks again only when less than five minutes remain; one app object
-    per tenant keeps that cache alive for the process.
+    per tenant keeps that cache alive for the process. Threads wanting a tenant's token take
+    turns (a lock per tenant): when the cache is empty, one asks Microsoft and the others then
+    find its token in the cache. (Without it, the threads that start a backfill together each
+    asked for a token of their own; at the platform backfill's start, six token requests.)
     """
 
     def __init__(
@@ -352,6 +355,7 @@ class AppTokens:
         # after an admin consented passes a cache of its own to really ask again.
         self._http_cache = _msal_http_cache if http_cache is None else http_cache
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
+        self._asking: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def forget_refusals(self) -> None:
@@ -367,8 +371,10 @@ class AppTokens:
                 app = self._apps[tenant] = _app(
                     self.registration, tenant=tenant, http_cache=self._http_cache
                 )
+            asking = self._asking.setdefault(tenant, threading.Lock())
         try:
-            result = app.acquire_token_for_client(APP_SCOPES)
+            with asking:
+                result = app.acquire_token_for_client(APP_SCOPES)
         except UNAVAILABLE as exc:
             raise Transient(f"Could not reach Microsoft's sign-in service ({exc}).") from exc
         if "access_token" not in result:
