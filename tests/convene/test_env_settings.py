@@ -83,7 +83,7 @@ def test_huey_uses_sqlite_under_var_by_default(tmp_path):
     assert config["connection"] == {"filename": str(tmp_path / "huey.sqlite3")}
     assert config["immediate"] is False
     # Idle worker threads poll the SQLite queue at least every half second.
-    assert config["consumer"] == {"max_delay": 0.5}
+    assert config["consumer"] == {"max_delay": 0.1}
 
 
 def test_huey_uses_redis_when_a_url_is_given(tmp_path):
