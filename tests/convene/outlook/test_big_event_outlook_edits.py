@@ -224,3 +224,31 @@ def test_drift_that_keeps_coming_back_on_an_overflow_copy_is_stopped(
     assert "Outlook keeps changing location of overflow copy 1" in link.last_error
     (shown,) = [e for e in live_copies(outlook, event.title) if e["id"] == copy.graph_id]
     assert shown["location"] == "Rule says no (3)", "not pushed back a fourth time"
+
+
+def test_someone_joining_while_an_overflow_copy_is_deleted_is_invited_on_another(
+    outlook: OutlookWorld, platform: bool
+) -> None:
+    """Nothing is sent to a copy deleted in Outlook until it is published again, so a newcomer
+    is not seated on it: they take a seat on another copy (a new one here) and are invited."""
+    event, guests = made(outlook, platform, "Joined meanwhile")
+    copy = overflow(event)
+    mailbox = owner(platform)
+    delta_round(outlook, mailbox)
+    delete_in_outlook(outlook, mailbox, copy.graph_id)
+    delta_round(outlook, mailbox)
+    check_deleted_copy_noticed(outlook, event, copy)
+
+    newcomer = guests[PEOPLE]
+    services.enroll(event, newcomer, actor=None)
+    outlook.wait_synced(event.pk, timeout=60)
+
+    assert newcomer.email not in on_copy(event, copy.part)
+    holding = [
+        e
+        for e in census(outlook, event.title)["events"]
+        if e["mailbox"] == newcomer.email and not e["isOrganizer"] and not e["isCancelled"]
+    ]
+    assert len(holding) == 1, "the newcomer has exactly one live copy"
+    copy.refresh_from_db()
+    assert copy.deleted_in_outlook_at is not None, "the deleted copy is still not remade"

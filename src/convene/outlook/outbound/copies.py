@@ -175,7 +175,12 @@ def split(
         return Split(event.pk, {0: all_rows}, len(invitees))
     stored = dict(CopySeat.objects.filter(event=event).values_list("user_id", "part"))
     joined = dict(Enrollment.objects.filter(event=event).values_list("user_id", "pk"))
-    seats = _seat(invitees, stored, joined, first)
+    closed = frozenset(
+        OverflowCopy.objects.filter(
+            link__event=event, deleted_in_outlook_at__isnull=False
+        ).values_list("part", flat=True)
+    )
+    seats = _seat(invitees, stored, joined, first, closed)
     parts: dict[int, list[Row]] = defaultdict(list)
     for row in all_rows:
         parts[seats.get(row[1], 0)].append(row)
@@ -184,10 +189,16 @@ def split(
 
 
 def _seat(
-    invitees: Sequence[Row], stored: dict[int, int], joined: dict[int, int], first: int
+    invitees: Sequence[Row],
+    stored: dict[int, int],
+    joined: dict[int, int],
+    first: int,
+    closed: frozenset[int] = frozenset(),
 ) -> dict[int, int]:
     """user -> copy: stored seats kept, newcomers in the lowest copy with room, copies no
-    longer needed emptied into the others."""
+    longer needed emptied into the others. A ``closed`` copy (deleted in Outlook, until it is
+    published again: nothing is sent to it) keeps its people but takes nobody new: the
+    copies after it make up for its seats."""
 
     def room_of(part: int) -> int:
         return first if part == 0 else PER_COPY
@@ -207,10 +218,13 @@ def _seat(
             counts[0] += 1
             seats[row[1]] = 0
     needed = 1 + max(0, math.ceil((len(ordered) - first) / PER_COPY))
+    for part in sorted(closed):
+        if part < needed:
+            needed += 1
 
     def lowest_free(limit: int | None) -> int:
         part = 0
-        while counts[part] >= room_of(part):
+        while part in closed or counts[part] >= room_of(part):
             part += 1
         if limit is not None and part >= limit:
             raise AssertionError("no free seat below the copies needed")
