@@ -267,6 +267,28 @@ def note_outlook_copy(
     CalendarLink.objects.filter(pk=link.pk).update(last_pushed=kept)
 
 
+def record_outlook_only(
+    event_id: int, mailbox: str, outlook_only: list[dict[str, Any]], part: int = 0
+) -> None:
+    """The audit log line for a change in who is on the meeting in Outlook only: on the own
+    copy, or on overflow copy ``part``."""
+    addresses = [a["emailAddress"]["address"] for a in outlook_only]
+    where = f"overflow copy {part}" if part else "the meeting"
+    record(
+        LogKind.DECISION,
+        "outlook_only_attendees",
+        message=(
+            f"On {where} in Outlook but not in Convene (left alone): {', '.join(addresses)}."
+            if addresses
+            else f"Nobody is on {where} in Outlook only any more."
+        ),
+        event_id=event_id,
+        mailbox=mailbox,
+        **({"copy": part} if part else {}),
+        addresses=addresses,
+    )
+
+
 def seen_as_written(link: CalendarLink, seen: str, change_key: str) -> None:
     """A read of Outlook's copy was handled: its answers acted on, anything changed in Outlook
     noted to be sent back. This version needs no second look (the delta read and the daily

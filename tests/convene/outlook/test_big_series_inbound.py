@@ -33,7 +33,7 @@ from .test_big_events import census, crowd
 from .test_big_series import PEOPLE, big_series, invitees, platform, received, writes
 from .test_connect_and_sync import ADA
 from .test_platform import SERVICE
-from .test_series_sync import delta_round
+from .test_series_sync import delta_round, move_series
 
 __all__ = ["platform"]
 
@@ -269,7 +269,6 @@ def test_ids_read_before_an_overflow_copy_moved_are_not_kept(
     read after are."""
     from django.utils import timezone
 
-    from convene.events import services
     from convene.outlook import tasks
     from convene.outlook.inbound import sessions
 
@@ -281,15 +280,7 @@ def test_ids_read_before_an_overflow_copy_moved_are_not_kept(
     asked_before = timezone.now()
     first = series.sessions(event)[0].on.isoformat()
 
-    details = services.EventDetails.of(event)
-    hour = timedelta(hours=1)
-    services.update_event(
-        event,
-        services.EventDetails(
-            **{**details.__dict__, "start": details.start + hour, "end": details.end + hour}
-        ),
-        actor=None,
-    )
+    move_series(event, timedelta(hours=1))
     outlook.wait_synced(event.pk, timeout=60)
     copy.refresh_from_db()
     assert copy.last_pushed["occurrences_from"] > created

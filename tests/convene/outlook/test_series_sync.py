@@ -121,6 +121,18 @@ def delta_round(outlook: OutlookWorld, mailbox: str) -> None:
     outlook.wait_idle()
 
 
+def move_series(event: Event, by: timedelta) -> None:
+    """The organizer moves the whole series (every session) by ``by`` in Convene."""
+    details = services.EventDetails.of(event)
+    services.update_event(
+        event,
+        services.EventDetails(
+            **{**details.__dict__, "start": details.start + by, "end": details.end + by}
+        ),
+        actor=None,
+    )
+
+
 def known_occurrences(event: Event) -> dict[str, str]:
     known: dict[str, str] = CalendarLink.objects.get(event=event).last_pushed.get("occurrences", {})
     return known
@@ -229,16 +241,8 @@ def test_a_session_change_before_any_read_learned_the_ids_reads_them_once(
         assert requests_total(outlook) - requests_before == expected, number
     assert len(known_occurrences(event)) == 12
 
-    details = services.EventDetails.of(event)
-    hour = timedelta(hours=1)
     requests_before = requests_total(outlook)
-    services.update_event(
-        event,
-        services.EventDetails(
-            **{**details.__dict__, "start": details.start + hour, "end": details.end + hour}
-        ),
-        actor=None,
-    )
+    move_series(event, timedelta(hours=1))
     outlook.wait_synced(event.pk)
     # the master's PATCH, one read of the new ids, the two changed sessions again
     assert requests_total(outlook) - requests_before == 4
@@ -310,16 +314,8 @@ def test_after_a_whole_series_move_the_first_session_change_is_one_request(
     delta_round(outlook, owner(mode))
     old_ids = known_occurrences(event)
     assert len(old_ids) == 12
-    details = services.EventDetails.of(event)
-    hour = timedelta(hours=1)
     requests_before = requests_total(outlook)
-    services.update_event(
-        event,
-        services.EventDetails(
-            **{**details.__dict__, "start": details.start + hour, "end": details.end + hour}
-        ),
-        actor=None,
-    )
+    move_series(event, timedelta(hours=1))
     outlook.wait_synced(event.pk)
     assert requests_total(outlook) - requests_before == 1, "the master's PATCH alone"
     assert known_occurrences(event) == {}

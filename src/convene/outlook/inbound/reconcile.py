@@ -131,20 +131,7 @@ def reconcile(mailbox: str, graph_id: str, enqueue: queueing.Enqueue) -> bool:
         # a push go out over this version.
         links.seen_as_written(link, seen, str(graph_event["changeKey"]))
     if outlook_only != known_before:
-        addresses = [a["emailAddress"]["address"] for a in outlook_only]
-        record(
-            LogKind.DECISION,
-            "outlook_only_attendees",
-            message=(
-                "On the meeting in Outlook but not in Convene (left alone): "
-                f"{', '.join(addresses)}."
-                if addresses
-                else "Nobody is on the meeting in Outlook only any more."
-            ),
-            event_id=link.event_id,
-            mailbox=mailbox,
-            addresses=addresses,
-        )
+        links.record_outlook_only(link.event_id, mailbox, outlook_only)
     if drifted and links.drift_repeats(link.event_id):
         links.drift_repeating(link, drifted)
     elif drifted:

@@ -390,17 +390,7 @@ def push_overflow(
             calls.append(own)
         if not calls:
             continue
-        outcomes: list[dict[str, Any] | MicrosoftError]
-        if len(calls) == 1:
-            try:
-                outcomes = [client.call(calls[0])]
-            except MicrosoftError as exc:
-                outcomes = [exc]
-        else:
-            try:
-                outcomes = client.batch(calls)
-            except MicrosoftError as exc:
-                outcomes = [exc] * len(calls)
+        outcomes = _send(client, calls)  # at most one batch: the chunk is at most its size
         if number == 0 and own is not None:
             result.own = outcomes.pop()
         entries = []
@@ -431,18 +421,7 @@ def push_overflow(
                 )
                 continue
             failed = outcome if isinstance(outcome, MicrosoftError) else None
-            entries.append(
-                log_entry(
-                    LogKind.GRAPH,
-                    action,
-                    status=str(failed.status or type(failed).__name__) if failed else "ok",
-                    message=str(failed) if failed else "",
-                    event_id=event.pk,
-                    mailbox=mailbox,
-                    copy=copy.part,
-                    people=len(people_of.get(copy.part, ())),
-                )
-            )
+            entries.append(_sent_entry(action, failed, event, mailbox, copy.part, people_of))
             if failed is not None:
                 failure = failure or failed
                 continue
@@ -581,17 +560,7 @@ def push_overflow_sessions(
                 outcome = {}
             failed = outcome if isinstance(outcome, MicrosoftError) else None
             entries.append(
-                log_entry(
-                    LogKind.GRAPH,
-                    action,
-                    status=str(failed.status or type(failed).__name__) if failed else "ok",
-                    message=str(failed) if failed else "",
-                    event_id=event.pk,
-                    mailbox=mailbox,
-                    copy=item.copy.part,
-                    people=len(people_of.get(item.copy.part, ())),
-                    **details,
-                )
+                _sent_entry(action, failed, event, mailbox, item.copy.part, people_of, **details)
             )
             if failed is not None:
                 item.failed = True
@@ -656,6 +625,29 @@ def _read_occurrences(
         item.occurrences = occurrence_dates(found, event.timezone)
         item.changed = True
     return failure
+
+
+def _sent_entry(
+    action: str,
+    failed: MicrosoftError | None,
+    event: Event,
+    mailbox: str,
+    part: int,
+    people_of: dict[int, tuple[mapping.Person, ...]],
+    **details: Any,
+) -> SyncLogEntry:
+    """The audit log line of one request to an overflow copy: ok, or Microsoft's refusal."""
+    return log_entry(
+        LogKind.GRAPH,
+        action,
+        status=str(failed.status or type(failed).__name__) if failed else "ok",
+        message=str(failed) if failed else "",
+        event_id=event.pk,
+        mailbox=mailbox,
+        copy=part,
+        people=len(people_of.get(part, ())),
+        **details,
+    )
 
 
 def _send(
@@ -873,21 +865,7 @@ def reconcile_copy(
             change_key=str(found["changeKey"])
         )
     if outlook_only != known_before:
-        addresses = [a["emailAddress"]["address"] for a in outlook_only]
-        record(
-            LogKind.DECISION,
-            "outlook_only_attendees",
-            message=(
-                f"On overflow copy {copy.part} in Outlook but not in Convene (left alone): "
-                f"{', '.join(addresses)}."
-                if addresses
-                else f"Nobody is on overflow copy {copy.part} in Outlook only any more."
-            ),
-            event_id=event.pk,
-            mailbox=mailbox,
-            copy=copy.part,
-            addresses=addresses,
-        )
+        links.record_outlook_only(event.pk, mailbox, outlook_only, copy.part)
     if repeating:
         links.drift_repeating(link, drifted, copy.part)
     elif drifted:
